@@ -1,0 +1,171 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "util/cleanup.h"
+#include "util/error.h"
+#include "util/fs.h"
+
+void *xmalloc(size_t size)
+{
+	void *p = malloc(size ? size : 1);
+	if (!p)
+		abort();
+	return p;
+}
+
+void *xzalloc(size_t size)
+{
+	return xcalloc(1, size);
+}
+
+void *xcalloc(size_t n, size_t size)
+{
+	void *p = calloc(n ? n : 1, size ? size : 1);
+	if (!p)
+		abort();
+	return p;
+}
+
+void *xrealloc(void *p, size_t size)
+{
+	p = realloc(p, size ? size : 1);
+	if (!p)
+		abort();
+	return p;
+}
+
+void *xreallocarray(void *p, size_t n, size_t size)
+{
+	p = reallocarray(p, n ? n : 1, size ? size : 1);
+	if (!p)
+		abort();
+	return p;
+}
+
+char *xstrdup(const char *s)
+{
+	char *r = strdup(s ? s : "");
+	if (!r)
+		abort();
+	return r;
+}
+
+char *xstrndup(const char *s, size_t n)
+{
+	char *r = strndup(s, n);
+	if (!r)
+		abort();
+	return r;
+}
+
+char *xasprintf(const char *fmt, ...)
+{
+	va_list ap;
+	char *r;
+	va_start(ap, fmt);
+	if (vasprintf(&r, fmt, ap) < 0)
+		abort();
+	va_end(ap);
+	return r;
+}
+
+int cc_error_setv(struct cc_error **err, int errnum, const char *fmt, va_list ap)
+{
+	char *msg;
+	struct cc_error *e;
+
+	if (!err)
+		return -1;
+	if (vasprintf(&msg, fmt, ap) < 0)
+		abort();
+	if (errnum > 0) {
+		char *full = xasprintf("%s: %s", msg, strerror(errnum));
+		free(msg);
+		msg = full;
+	}
+	/* Never overwrite a lower error: keep the first, it is the most precise. */
+	if (*err) {
+		free(msg);
+		return -1;
+	}
+	e = xzalloc(sizeof(*e));
+	e->errnum = errnum;
+	e->msg = msg;
+	*err = e;
+	return -1;
+}
+
+int cc_error_set(struct cc_error **err, int errnum, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	cc_error_setv(err, errnum, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+int cc_error_prefix(struct cc_error **err, const char *fmt, ...)
+{
+	va_list ap;
+	char *ctx, *msg;
+
+	if (!err || !*err)
+		return -1;
+	va_start(ap, fmt);
+	if (vasprintf(&ctx, fmt, ap) < 0)
+		abort();
+	va_end(ap);
+	msg = xasprintf("%s: %s", ctx, (*err)->msg);
+	free(ctx);
+	free((*err)->msg);
+	(*err)->msg = msg;
+	return -1;
+}
+
+void cc_error_free(struct cc_error **err)
+{
+	if (!err || !*err)
+		return;
+	free((*err)->msg);
+	free(*err);
+	*err = NULL;
+}
+
+struct wire_error {
+	int32_t errnum;
+	int32_t code;
+	uint32_t len;
+};
+
+int cc_error_send(int fd, const struct cc_error *e)
+{
+	const char *msg = e && e->msg ? e->msg : "unknown error";
+	struct wire_error w = { e ? e->errnum : 0, e ? e->code : 0, (uint32_t)strlen(msg) };
+
+	if (cc_write_all(fd, &w, sizeof(w)) < 0)
+		return -1;
+	return cc_write_all(fd, msg, w.len);
+}
+
+int cc_error_recv(int fd, struct cc_error **err)
+{
+	struct wire_error w;
+	_cleanup_free_ char *msg = NULL;
+
+	if (cc_read_all(fd, &w, sizeof(w)) != (ssize_t)sizeof(w))
+		return -1;
+	if (w.len > 65536)
+		return -1;
+	msg = xzalloc(w.len + 1);
+	if (cc_read_all(fd, msg, w.len) != (ssize_t)w.len)
+		return -1;
+	cc_error_set(err, 0, "%s", msg);
+	if (*err) {
+		(*err)->errnum = w.errnum;
+		(*err)->code = w.code;
+	}
+	return 0;
+}

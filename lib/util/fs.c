@@ -1,0 +1,296 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <dirent.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <stdint.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include "util/cleanup.h"
+#include "util/fs.h"
+
+#define DEFAULT_READ_LIMIT (64u << 20)
+
+int cc_write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+ssize_t cc_read_all(int fd, void *buf, size_t len)
+{
+	char *p = buf;
+	size_t got = 0;
+	while (got < len) {
+		ssize_t n = read(fd, p + got, len - got);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	return (ssize_t)got;
+}
+
+static char *read_fd(int fd, const char *name, size_t limit, size_t *lenp, struct cc_error **err)
+{
+	size_t cap = 4096, len = 0;
+	_cleanup_free_ char *buf = xmalloc(cap + 1);
+
+	if (!limit)
+		limit = DEFAULT_READ_LIMIT;
+	for (;;) {
+		ssize_t n;
+		if (len == cap) {
+			if (cap >= limit) {
+				cc_error_set(err, EFBIG, "read %s: larger than %zu bytes", name, limit);
+				return NULL;
+			}
+			cap *= 2;
+			buf = xrealloc(buf, cap + 1);
+		}
+		n = read(fd, buf + len, cap - len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			cc_error_errno(err, "read %s", name);
+			return NULL;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	if (len > limit) {
+		cc_error_set(err, EFBIG, "read %s: larger than %zu bytes", name, limit);
+		return NULL;
+	}
+	buf[len] = '\0';
+	if (lenp)
+		*lenp = len;
+	return steal_pointer(&buf);
+}
+
+char *cc_read_file_at(int dirfd, const char *path, size_t limit, size_t *len,
+		      struct cc_error **err)
+{
+	_cleanup_close_ int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		cc_error_errno(err, "open %s", path);
+		return NULL;
+	}
+	return read_fd(fd, path, limit, len, err);
+}
+
+char *cc_read_file(const char *path, size_t limit, size_t *len, struct cc_error **err)
+{
+	return cc_read_file_at(AT_FDCWD, path, limit, len, err);
+}
+
+int cc_write_file_at(int dirfd, const char *path, const void *buf, size_t len, mode_t mode,
+		     struct cc_error **err)
+{
+	int flags = O_WRONLY | O_TRUNC | O_CLOEXEC | (mode ? O_CREAT : 0);
+	_cleanup_close_ int fd = openat(dirfd, path, flags, mode);
+	if (fd < 0)
+		return cc_error_errno(err, "open %s", path);
+	if (cc_write_all(fd, buf, len) < 0)
+		return cc_error_errno(err, "write %s", path);
+	return 0;
+}
+
+int cc_write_file(const char *path, const void *buf, size_t len, mode_t mode,
+		  struct cc_error **err)
+{
+	return cc_write_file_at(AT_FDCWD, path, buf, len, mode, err);
+}
+
+int cc_write_file_atomic(const char *path, const void *buf, size_t len, mode_t mode,
+			 struct cc_error **err)
+{
+	_cleanup_free_ char *tmp = xasprintf("%s.tmp.%d", path, (int)getpid());
+	_cleanup_close_ int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	if (fd < 0)
+		return cc_error_errno(err, "open %s", tmp);
+	if (cc_write_all(fd, buf, len) < 0) {
+		cc_error_errno(err, "write %s", tmp);
+		unlink(tmp);
+		return -1;
+	}
+	if (rename(tmp, path) < 0) {
+		cc_error_errno(err, "rename %s", path);
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+}
+
+int cc_mkdir_p(const char *path, mode_t mode, struct cc_error **err)
+{
+	_cleanup_free_ char *p = xstrdup(path);
+	for (char *s = p + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(p, mode) < 0 && errno != EEXIST)
+			return cc_error_errno(err, "mkdir %s", p);
+		*s = '/';
+	}
+	if (mkdir(p, mode) < 0 && errno != EEXIST)
+		return cc_error_errno(err, "mkdir %s", p);
+	return 0;
+}
+
+int cc_open_in_root(int rootfd, const char *path, int flags, mode_t mode)
+{
+	struct open_how how = {
+		.flags = (uint64_t)flags | O_CLOEXEC,
+		.mode = (flags & (O_CREAT | O_TMPFILE)) ? mode : 0,
+		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+	};
+	int fd;
+	do
+		fd = (int)syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
+	while (fd < 0 && errno == EAGAIN);
+	return fd;
+}
+
+int cc_mkdir_p_in_root(int rootfd, const char *path, mode_t mode, struct cc_error **err)
+{
+	_cleanup_strv_ char **parts = NULL;
+	_cleanup_close_ int cur = fcntl(rootfd, F_DUPFD_CLOEXEC, 3);
+	char *save = NULL;
+	_cleanup_free_ char *copy = xstrdup(path);
+
+	if (cur < 0)
+		return cc_error_errno(err, "dup");
+	for (char *tok = strtok_r(copy, "/", &save); tok; tok = strtok_r(NULL, "/", &save)) {
+		int next;
+		if (strcmp(tok, ".") == 0)
+			continue;
+		if (mkdirat(cur, tok, mode) < 0 && errno != EEXIST)
+			return cc_error_errno(err, "mkdir %s", path);
+		/* Resolve each step inside the root so a symlink planted by the container or an
+		 * image cannot redirect us outside it. */
+		next = cc_open_in_root(cur, tok, O_PATH | O_DIRECTORY, 0);
+		if (next < 0 && strcmp(tok, "..") != 0)
+			return cc_error_errno(err, "open %s", path);
+		if (next < 0)
+			continue;
+		close(cur);
+		cur = next;
+	}
+	return steal_fd(&cur);
+}
+
+static int rm_rf_at(int parent, const char *name, dev_t dev)
+{
+	struct stat st;
+	if (fstatat(parent, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? 0 : -1;
+	if (!S_ISDIR(st.st_mode))
+		return unlinkat(parent, name, 0) < 0 && errno != ENOENT ? -1 : 0;
+	if (st.st_dev != dev) {
+		errno = EBUSY;
+		return -1;
+	}
+	int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	DIR *d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return -1;
+	}
+	int ret = 0;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (rm_rf_at(dirfd(d), de->d_name, dev) < 0)
+			ret = -1;
+	}
+	closedir(d);
+	if (unlinkat(parent, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+		ret = -1;
+	return ret;
+}
+
+int cc_rm_rf(const char *path, struct cc_error **err)
+{
+	struct stat st;
+	if (lstat(path, &st) < 0) {
+		if (errno == ENOENT)
+			return 0;
+		return cc_error_errno(err, "stat %s", path);
+	}
+	if (rm_rf_at(AT_FDCWD, path, st.st_dev) < 0)
+		return cc_error_errno(err, "remove %s", path);
+	return 0;
+}
+
+bool cc_path_exists(const char *path)
+{
+	return access(path, F_OK) == 0;
+}
+
+char *cc_path_join(const char *a, const char *b)
+{
+	size_t la = strlen(a);
+	while (la > 0 && a[la - 1] == '/')
+		la--;
+	while (*b == '/')
+		b++;
+	return xasprintf("%.*s/%s", (int)la, a, b);
+}
+
+char *cc_path_clean(const char *path)
+{
+	bool abs = path[0] == '/';
+	_cleanup_free_ char *copy = xstrdup(path);
+	_cleanup_free_ char **parts = xcalloc(strlen(path) + 1, sizeof(char *));
+	size_t n = 0;
+	char *save = NULL;
+
+	for (char *tok = strtok_r(copy, "/", &save); tok; tok = strtok_r(NULL, "/", &save)) {
+		if (strcmp(tok, ".") == 0)
+			continue;
+		if (strcmp(tok, "..") == 0) {
+			if (n > 0 && strcmp(parts[n - 1], "..") != 0)
+				n--;
+			else if (!abs)
+				parts[n++] = tok;
+			continue;
+		}
+		parts[n++] = tok;
+	}
+	size_t len = 2;
+	for (size_t i = 0; i < n; i++)
+		len += strlen(parts[i]) + 1;
+	char *r = xzalloc(len), *p = r;
+	if (abs)
+		*p++ = '/';
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			*p++ = '/';
+		p = stpcpy(p, parts[i]);
+	}
+	if (p == r)
+		*p++ = '.';
+	*p = '\0';
+	return r;
+}

@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* File helpers. All paths that come from a container or an image go through the *_at helpers. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+#include "util/error.h"
+
+/* Reads a whole file (limit bytes at most, 0 = 64 MiB). Result is NUL-terminated. */
+char *cc_read_file(const char *path, size_t limit, size_t *len, struct cc_error **err);
+char *cc_read_file_at(int dirfd, const char *path, size_t limit, size_t *len,
+		      struct cc_error **err);
+/* Write the whole buffer to path (O_WRONLY|O_TRUNC, no create unless mode != 0). */
+int cc_write_file(const char *path, const void *buf, size_t len, mode_t mode,
+		  struct cc_error **err);
+int cc_write_file_at(int dirfd, const char *path, const void *buf, size_t len, mode_t mode,
+		     struct cc_error **err);
+/* Write to tmp file then rename: readers see the old or the new content, never a mix. */
+int cc_write_file_atomic(const char *path, const void *buf, size_t len, mode_t mode,
+			 struct cc_error **err);
+/* write(2)/read(2) loops; return 0 / -1 with errno. cc_read_all returns bytes read. */
+int cc_write_all(int fd, const void *buf, size_t len);
+ssize_t cc_read_all(int fd, void *buf, size_t len);
+/* mkdir -p. */
+int cc_mkdir_p(const char *path, mode_t mode, struct cc_error **err);
+/* mkdir -p below dirfd, never following symlinks out of it (openat2 RESOLVE_IN_ROOT).
+ * Returns an O_PATH|O_DIRECTORY fd of the final directory or -1. */
+int cc_mkdir_p_in_root(int rootfd, const char *path, mode_t mode, struct cc_error **err);
+/* openat2 with RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS: path is resolved as if rootfd were "/". */
+int cc_open_in_root(int rootfd, const char *path, int flags, mode_t mode);
+/* rm -rf of a directory tree (does not cross mount points). */
+int cc_rm_rf(const char *path, struct cc_error **err);
+bool cc_path_exists(const char *path);
+/* Join two path fragments with exactly one '/'. */
+char *cc_path_join(const char *a, const char *b);
+/* Clean a path lexically: collapse "//", "/./", resolve ".." without going above "/". */
+char *cc_path_clean(const char *path);
