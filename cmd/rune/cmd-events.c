@@ -1,0 +1,74 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include "rune.h"
+#include "util/json.h"
+
+static int print_stats(struct rt_context *ctx, const char *id)
+{
+	struct cc_error *err = NULL;
+	_cleanup_json_ json_t *ev = rt_container_stats(ctx, id, &err);
+	if (!ev)
+		return cmd_fail(err);
+	char *s = json_dumps(ev, JSON_COMPACT);
+	printf("%s\n", s);
+	fflush(stdout);
+	free(s);
+	return 0;
+}
+
+/* "5s", "100ms", "1m", or plain seconds. */
+static int parse_interval(const char *s, double *secs)
+{
+	char *end;
+	double v = strtod(s, &end);
+	if (end == s || v <= 0)
+		return -1;
+	if (!strcmp(end, "ms"))
+		v /= 1000;
+	else if (!strcmp(end, "m"))
+		v *= 60;
+	else if (strcmp(end, "s") && *end)
+		return -1;
+	*secs = v;
+	return 0;
+}
+
+static int events_main(struct rt_context *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = { { "interval", required_argument, NULL, 'i' },
+					      { "stats", no_argument, NULL, 's' },
+					      { 0 } };
+	double interval = 5;
+	bool stats = false;
+	int c;
+	while ((c = cmd_getopt(&cmd_events, argc, argv, "", opts)) != -1) {
+		if (c == 's')
+			stats = true;
+		else if (c == 'i' && parse_interval(optarg, &interval) < 0)
+			return cmd_failf("events: invalid interval \"%s\"", optarg);
+	}
+	cmd_require_args(&cmd_events, argc, 1);
+	const char *id = argv[optind];
+	if (stats)
+		return print_stats(ctx, id);
+	for (;;) {
+		/* Stop once the container is gone or stopped, as runc does. */
+		if (print_stats(ctx, id) != 0)
+			return 1;
+		struct timespec ts = { (time_t)interval,
+				       (long)((interval - (double)(time_t)interval) * 1e9) };
+		nanosleep(&ts, NULL);
+	}
+}
+
+const struct rune_cmd cmd_events = {
+	"events", "display container events such as OOM notifications and resource statistics",
+	"[options] <container-id>",
+	"   --interval value         time between stats reports (default: 5s)\n"
+	"   --stats                  display the container's stats once, then exit\n",
+	events_main
+};

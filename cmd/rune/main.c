@@ -1,1 +1,172 @@
-int main(void){return 0;}
+// SPDX-License-Identifier: Apache-2.0
+#include <errno.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "config.h"
+#include "rune.h"
+#include "util/cleanup.h"
+#include "util/log.h"
+
+static const struct rune_cmd *const commands[] = {
+	&cmd_create, &cmd_delete, &cmd_events, &cmd_exec,   &cmd_features, &cmd_kill,
+	&cmd_list,   &cmd_pause,  &cmd_ps,     &cmd_resume, &cmd_run,      &cmd_spec,
+	&cmd_start,  &cmd_state,  &cmd_update,
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out, "rune: an OCI runtime for ordinary and enclave containers (runc-compatible)\n\n"
+		     "Usage: rune [global options] <command> [command options] [arguments]\n\n"
+		     "Commands:\n");
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+		fprintf(out, "   %-10s %s\n", commands[i]->name, commands[i]->summary);
+	fprintf(out, "\nGlobal options:\n"
+		     "   --root value          state directory (default \"/run/rune\")\n"
+		     "   --log value           log file (default stderr)\n"
+		     "   --log-format value    text or json (default \"text\")\n"
+		     "   --debug               debug logging\n"
+		     "   --systemd-cgroup      use the systemd cgroup driver\n"
+		     "   --rootless value      ignored (auto-detected), for runc compatibility\n"
+		     "   --criu value          ignored, for runc compatibility\n"
+		     "   --help, -h            show help\n"
+		     "   --version, -v         print the version\n");
+}
+
+static void version(void)
+{
+	printf("rune version %s\ncommit: %s\nspec: %s\nlibseccomp: 2.5\n", RUNE_VERSION,
+	       RUNE_COMMIT, RUNE_OCI_VERSION);
+}
+
+int cmd_fail(struct cc_error *err)
+{
+	const char *msg = err && err->msg ? err->msg : "unknown error";
+	if (!cc_log_to_stderr())
+		cc_log(CC_LOG_ERROR, "%s", msg);
+	fprintf(stderr, "rune: %s\n", msg);
+	cc_error_free(&err);
+	return 1;
+}
+
+int cmd_failf(const char *fmt, ...)
+{
+	struct cc_error *err = NULL;
+	va_list ap;
+	va_start(ap, fmt);
+	cc_error_setv(&err, 0, fmt, ap);
+	va_end(ap);
+	return cmd_fail(err);
+}
+
+static const char *default_root(void)
+{
+	const char *xdg = getenv("XDG_RUNTIME_DIR");
+	static char buf[4096];
+	if (geteuid() != 0 && xdg && *xdg) {
+		snprintf(buf, sizeof(buf), "%s/rune", xdg);
+		return buf;
+	}
+	return "/run/rune";
+}
+
+enum { OPT_ROOT = 1000, OPT_LOG, OPT_LOG_FORMAT, OPT_DEBUG, OPT_SYSTEMD, OPT_ROOTLESS, OPT_CRIU };
+
+struct globals {
+	const char *log, *log_format;
+	bool debug;
+};
+
+static int parse_globals(int argc, char **argv, struct rt_context *ctx, struct globals *g)
+{
+	static const struct option opts[] = {
+		{ "root", required_argument, NULL, OPT_ROOT },
+		{ "log", required_argument, NULL, OPT_LOG },
+		{ "log-format", required_argument, NULL, OPT_LOG_FORMAT },
+		{ "debug", no_argument, NULL, OPT_DEBUG },
+		{ "systemd-cgroup", no_argument, NULL, OPT_SYSTEMD },
+		{ "rootless", required_argument, NULL, OPT_ROOTLESS },
+		{ "criu", required_argument, NULL, OPT_CRIU },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'v' },
+		{ 0 },
+	};
+	int c;
+	opterr = 0;
+	while ((c = getopt_long_only(argc, argv, "+hv", opts, NULL)) != -1) {
+		switch (c) {
+		case OPT_ROOT:
+			ctx->root = optarg;
+			break;
+		case OPT_LOG:
+			g->log = optarg;
+			break;
+		case OPT_LOG_FORMAT:
+			g->log_format = optarg;
+			break;
+		case OPT_DEBUG:
+			g->debug = true;
+			break;
+		case OPT_SYSTEMD:
+			ctx->systemd_cgroup = true;
+			break;
+		case OPT_ROOTLESS:
+		case OPT_CRIU:
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		case 'v':
+			version();
+			exit(0);
+		default:
+			fprintf(stderr, "rune: unknown global option %s\n", argv[optind - 1]);
+			usage(stderr);
+			exit(1);
+		}
+	}
+	return optind;
+}
+
+int main(int argc, char **argv)
+{
+	struct rt_context ctx = { .root = NULL };
+	struct globals g = { 0 };
+	struct cc_error *err = NULL;
+
+	int first = parse_globals(argc, argv, &ctx, &g);
+	if (!ctx.root)
+		ctx.root = default_root();
+	if (g.log_format && strcmp(g.log_format, "text") && strcmp(g.log_format, "json"))
+		return cmd_failf("invalid log format \"%s\": use text or json", g.log_format);
+	if (cc_log_init(g.log, g.log_format && !strcmp(g.log_format, "json") ? CC_LOG_JSON
+									   : CC_LOG_TEXT,
+			g.debug ? CC_LOG_DEBUG : CC_LOG_WARNING) < 0)
+		return cmd_failf("open log file %s: %s", g.log, strerror(errno));
+	if (first >= argc) {
+		usage(stderr);
+		return 1;
+	}
+	const char *name = argv[first];
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++) {
+		if (strcmp(commands[i]->name, name) != 0)
+			continue;
+		/* Commands that put a rune process inside a container run from a read-only
+		 * view of the binary (CVE-2019-5736); see lib/runtime/selfexe.c. */
+		if ((commands[i] == &cmd_exec || commands[i] == &cmd_run ||
+		     commands[i] == &cmd_create) &&
+		    rt_selfexe_protect(argv, &err) < 0)
+			return cmd_fail(err);
+		if (ctx.systemd_cgroup && access("/run/systemd/system", F_OK) != 0)
+			return cmd_failf("systemd cgroup driver is not available: systemd is not "
+					 "running on this host (drop --systemd-cgroup)");
+		optind = 1;
+		return commands[i]->run(&ctx, argc - first, argv + first);
+	}
+	fprintf(stderr, "rune: no such command: %s\n", name);
+	return 1;
+}

@@ -1,0 +1,92 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * CVE-2019-5736: a process inside a container that can see a rune process (rune exec, or an
+ * init in a shared pid namespace) could open /proc/<pid>/exe and, once rune exits, rewrite the
+ * host's rune binary. runc's first fix copied the whole binary into a sealed memfd on every
+ * start (≈10 MB and most of exec's time). Instead we re-execute once through a detached,
+ * read-only view of the binary: a lower-only overlayfs mount over its directory (read-only at
+ * the superblock, so not even a remount of a clone of the mount makes it writable), falling
+ * back to a detached read-only bind mount. The mount is attached nowhere and disappears with
+ * the last reference to it. Cost: one extra execve, no copy. If the binary already sits on a
+ * read-only mount, nothing is done.
+ */
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <linux/mount.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include "runtime/container.h"
+#include "util/cleanup.h"
+#include "util/log.h"
+
+#define SEALED_ENV "_RUNE_EXE_SEALED"
+
+extern char **environ;
+
+static int overlay_view(const char *dir)
+{
+	if (strpbrk(dir, ":,\\"))
+		return -1;
+	_cleanup_close_ int fs = (int)syscall(SYS_fsopen, "overlay", FSOPEN_CLOEXEC);
+	if (fs < 0)
+		return -1;
+	/* Two identical lower layers and no upper layer: a read-only overlay. */
+	_cleanup_free_ char *lower = xasprintf("%s:%s", dir, dir);
+	if (syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "lowerdir", lower, 0) < 0 ||
+	    syscall(SYS_fsconfig, fs, FSCONFIG_SET_FLAG, "ro", NULL, 0) < 0 ||
+	    syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+		return -1;
+	return (int)syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC,
+			    MOUNT_ATTR_RDONLY | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOSUID);
+}
+
+static int bind_view(const char *dir)
+{
+	int mnt = (int)syscall(SYS_open_tree, AT_FDCWD, dir, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+	if (mnt < 0)
+		return -1;
+	struct mount_attr attr = { .attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NODEV };
+	if (syscall(SYS_mount_setattr, mnt, "", AT_EMPTY_PATH, &attr, sizeof(attr)) < 0) {
+		close(mnt);
+		return -1;
+	}
+	return mnt;
+}
+
+int rt_selfexe_protect(char **argv, struct cc_error **err)
+{
+	char path[PATH_MAX];
+	struct statvfs sv;
+
+	if (getenv(SEALED_ENV)) {
+		unsetenv(SEALED_ENV);
+		return 0;
+	}
+	if (statvfs("/proc/self/exe", &sv) == 0 && (sv.f_flag & ST_RDONLY))
+		return 0;
+	ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 1);
+	if (n <= 0)
+		return cc_error_errno(err, "readlink /proc/self/exe");
+	path[n] = '\0';
+	_cleanup_free_ char *dcopy = xstrdup(path), *bcopy = xstrdup(path);
+	const char *dir = dirname(dcopy), *base = basename(bcopy);
+
+	_cleanup_close_ int mnt = overlay_view(dir);
+	if (mnt < 0)
+		mnt = bind_view(dir);
+	if (mnt < 0)
+		return cc_error_errno(err, "protect rune binary: read-only view of %s", dir);
+	_cleanup_close_ int exe = openat(mnt, base, O_PATH | O_CLOEXEC);
+	if (exe < 0)
+		return cc_error_errno(err, "protect rune binary: open %s", path);
+	setenv(SEALED_ENV, "1", 1);
+	syscall(SYS_execveat, exe, "", argv, environ, AT_EMPTY_PATH);
+	unsetenv(SEALED_ENV);
+	return cc_error_errno(err, "protect rune binary: re-exec");
+}

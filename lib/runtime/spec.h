@@ -8,12 +8,20 @@
  */
 #pragma once
 
+/* GNU C predefines `linux` as 1; the spec's field of that name needs it gone. */
+#ifdef linux
+#undef linux
+#endif
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <jansson.h>
 #include "util/error.h"
+
+/* The runtime-spec version rune implements (reported in state and features). */
+#define RT_OCI_VERSION "1.1.0"
 
 /* ---- process ---- */
 
