@@ -1,0 +1,27 @@
+#!/bin/bash
+# Installs what building and testing rune needs (Debian 12). Safe to run again.
+set -euo pipefail
+
+PACKAGES=(
+	# build
+	meson ninja-build pkg-config gcc clang clang-format
+	libjansson-dev libseccomp-dev libcap-dev libcmocka-dev
+	# tests and peers
+	python3-pytest busybox-static runc crun podman containerd procps iproute2 time
+	libclang-rt-14-dev hyperfine
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "setup: need root to install: ${missing[*]}" >&2
+		exit 1
+	fi
+	echo "setup: installing ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
