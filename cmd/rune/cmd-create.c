@@ -2,8 +2,17 @@
 #include <stdlib.h>
 #include "rune.h"
 
-enum { OPT_BUNDLE = 1000, OPT_PID_FILE, OPT_CONSOLE, OPT_NO_PIVOT, OPT_NO_KEYRING, OPT_PRESERVE,
-       OPT_DETACH, OPT_KEEP, OPT_NO_SUBREAPER };
+enum {
+	OPT_BUNDLE = 1000,
+	OPT_PID_FILE,
+	OPT_CONSOLE,
+	OPT_NO_PIVOT,
+	OPT_NO_KEYRING,
+	OPT_PRESERVE,
+	OPT_DETACH,
+	OPT_KEEP,
+	OPT_NO_SUBREAPER
+};
 
 static const struct option opts[] = {
 	{ "bundle", required_argument, NULL, 'b' },
@@ -18,12 +27,12 @@ static const struct option opts[] = {
 	{ 0 },
 };
 
-#define CREATE_OPTIONS                                                                             \
-	"   --bundle value, -b value  path to the bundle (default: current directory)\n"          \
-	"   --console-socket value    AF_UNIX socket that receives the pty master\n"              \
-	"   --pid-file value          file to write the container's pid to\n"                    \
-	"   --no-pivot                do not use pivot_root (for ramdisk roots)\n"               \
-	"   --no-new-keyring          keep the calling session keyring\n"                        \
+#define CREATE_OPTIONS                                                                   \
+	"   --bundle value, -b value  path to the bundle (default: current directory)\n" \
+	"   --console-socket value    AF_UNIX socket that receives the pty master\n"     \
+	"   --pid-file value          file to write the container's pid to\n"            \
+	"   --no-pivot                do not use pivot_root (for ramdisk roots)\n"       \
+	"   --no-new-keyring          keep the calling session keyring\n"                \
 	"   --preserve-fds value      pass N extra fds (from 3) to the container\n"
 
 /* Parses create/run options; `run` adds --detach. Returns the container id. */
@@ -100,6 +109,7 @@ const struct rune_cmd cmd_run = {
 	.name = "run",
 	.summary = "create and run a container",
 	.usage = "[options] <container-id>",
-	.options = CREATE_OPTIONS "   --detach, -d              detach from the container's process\n",
+	.options =
+	    CREATE_OPTIONS "   --detach, -d              detach from the container's process\n",
 	.run = run_main,
 };

@@ -8,8 +8,17 @@
 #include "util/fs.h"
 #include "util/strv.h"
 
-enum { O_CONSOLE = 1000, O_CWD, O_PID_FILE, O_LABEL, O_APPARMOR, O_NNP, O_PRESERVE,
-       O_IGNORE_PAUSED, O_CGROUP };
+enum {
+	O_CONSOLE = 1000,
+	O_CWD,
+	O_PID_FILE,
+	O_LABEL,
+	O_APPARMOR,
+	O_NNP,
+	O_PRESERVE,
+	O_IGNORE_PAUSED,
+	O_CGROUP
+};
 
 static const struct option opts[] = {
 	{ "console-socket", required_argument, NULL, O_CONSOLE },
@@ -148,24 +157,49 @@ static int exec_main(struct rt_context *ctx, int argc, char **argv)
 	int c, status = 0;
 	while ((c = cmd_getopt(&cmd_exec, argc, argv, "e:tu:g:p:dc:", opts)) != -1) {
 		switch (c) {
-		case O_CONSOLE: o.console_socket = optarg; break;
-		case O_CWD: f.cwd = optarg; break;
-		case 'e': cc_strv_push(&f.env, optarg); break;
-		case 't': f.tty = true; break;
-		case 'u': f.user = optarg; break;
-		case 'g': cc_strv_push(&f.gids, optarg); break;
-		case 'p': f.process_file = optarg; break;
-		case 'd': o.detach = true; break;
-		case O_PID_FILE: o.pid_file = optarg; break;
-		case O_NNP: f.nnp = true; break;
-		case 'c': cc_strv_push(&f.caps, optarg); break;
-		case O_IGNORE_PAUSED: o.ignore_paused = true; break;
+		case O_CONSOLE:
+			o.console_socket = optarg;
+			break;
+		case O_CWD:
+			f.cwd = optarg;
+			break;
+		case 'e':
+			cc_strv_push(&f.env, optarg);
+			break;
+		case 't':
+			f.tty = true;
+			break;
+		case 'u':
+			f.user = optarg;
+			break;
+		case 'g':
+			cc_strv_push(&f.gids, optarg);
+			break;
+		case 'p':
+			f.process_file = optarg;
+			break;
+		case 'd':
+			o.detach = true;
+			break;
+		case O_PID_FILE:
+			o.pid_file = optarg;
+			break;
+		case O_NNP:
+			f.nnp = true;
+			break;
+		case 'c':
+			cc_strv_push(&f.caps, optarg);
+			break;
+		case O_IGNORE_PAUSED:
+			o.ignore_paused = true;
+			break;
 		case O_PRESERVE:
 			o.preserve_fds = (unsigned)strtoul(optarg, &end, 10);
 			if (*end || o.preserve_fds > 4096)
 				return cmd_failf("--preserve-fds: invalid number \"%s\"", optarg);
 			break;
-		default: break;
+		default:
+			break;
 		}
 	}
 	cmd_require_args(&cmd_exec, argc, -1);

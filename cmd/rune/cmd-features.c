@@ -16,8 +16,8 @@ static json_t *string_array(const char *const *names)
 
 static json_t *linux_features(void)
 {
-	static const char *const ops[] = { "SCMP_CMP_NE", "SCMP_CMP_LT",	"SCMP_CMP_LE",
-					   "SCMP_CMP_EQ", "SCMP_CMP_GE",	"SCMP_CMP_GT",
+	static const char *const ops[] = { "SCMP_CMP_NE",	 "SCMP_CMP_LT", "SCMP_CMP_LE",
+					   "SCMP_CMP_EQ",	 "SCMP_CMP_GE", "SCMP_CMP_GT",
 					   "SCMP_CMP_MASKED_EQ", NULL };
 	json_t *ns = json_array(), *caps = json_array();
 	for (int t = 0; t < RT_NS_TYPES; t++)
@@ -44,11 +44,11 @@ static int features_main(struct rt_context *ctx, int argc, char **argv)
 	json_t *hooks = json_array();
 	for (int k = 0; k < RT_HOOK_KINDS; k++)
 		json_array_append_new(hooks, json_string(rt_hook_kind_name((enum rt_hook_kind)k)));
-	_cleanup_json_ json_t *j = json_pack(
-		"{s:s,s:s,s:o,s:o,s:o,s:{s:s}}", "ociVersionMin", "1.0.0", "ociVersionMax",
-		RT_OCI_VERSION, "hooks", hooks, "mountOptions", string_array(rt_mount_option_names()),
-		"linux", linux_features(), "annotations", "org.opencontainers.runc.checkpoint.enabled",
-		"false");
+	_cleanup_json_ json_t *j =
+	    json_pack("{s:s,s:s,s:o,s:o,s:o,s:{s:s}}", "ociVersionMin", "1.0.0", "ociVersionMax",
+		      RT_OCI_VERSION, "hooks", hooks, "mountOptions",
+		      string_array(rt_mount_option_names()), "linux", linux_features(),
+		      "annotations", "org.opencontainers.runc.checkpoint.enabled", "false");
 	cmd_print_json(j);
 	return 0;
 }

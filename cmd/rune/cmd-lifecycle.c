@@ -86,14 +86,14 @@ static int resume_main(struct rt_context *ctx, int argc, char **argv)
 	return freeze(&cmd_resume, ctx, argc, argv, false);
 }
 
-const struct rune_cmd cmd_start = { "start", "start a created container", "<container-id>",
-				    NULL, start_main };
-const struct rune_cmd cmd_state = { "state", "output the state of a container",
-				    "<container-id>", NULL, state_main };
+const struct rune_cmd cmd_start = { "start", "start a created container", "<container-id>", NULL,
+				    start_main };
+const struct rune_cmd cmd_state = { "state", "output the state of a container", "<container-id>",
+				    NULL, state_main };
 const struct rune_cmd cmd_kill = {
-	"kill", "send a signal to the container's init process", "[options] <container-id> [signal]",
-	"   --all, -a                send the signal to all processes in the container\n",
-	kill_main
+	"kill", "send a signal to the container's init process",
+	"[options] <container-id> [signal]",
+	"   --all, -a                send the signal to all processes in the container\n", kill_main
 };
 const struct rune_cmd cmd_delete = { "delete", "delete a container and its resources",
 				     "[options] <container-id>",
@@ -101,5 +101,5 @@ const struct rune_cmd cmd_delete = { "delete", "delete a container and its resou
 				     delete_main };
 const struct rune_cmd cmd_pause = { "pause", "suspend all processes of a container",
 				    "<container-id>", NULL, pause_main };
-const struct rune_cmd cmd_resume = { "resume", "resume a paused container", "<container-id>",
-				     NULL, resume_main };
+const struct rune_cmd cmd_resume = { "resume", "resume a paused container", "<container-id>", NULL,
+				     resume_main };

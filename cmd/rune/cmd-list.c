@@ -20,8 +20,8 @@ static void print_table(json_t *list)
 	for (size_t r = 0; r < rows; r++) {
 		json_t *o = json_array_get(list, r);
 		cells[r + 1][0] = xstrdup(json_string_value(json_object_get(o, "id")));
-		cells[r + 1][1] = xasprintf("%lld", (long long)json_integer_value(
-							    json_object_get(o, "pid")));
+		cells[r + 1][1] =
+		    xasprintf("%lld", (long long)json_integer_value(json_object_get(o, "pid")));
 		cells[r + 1][2] = xstrdup(json_string_value(json_object_get(o, "status")));
 		cells[r + 1][3] = xstrdup(json_string_value(json_object_get(o, "bundle")));
 		cells[r + 1][4] = xstrdup(json_string_value(json_object_get(o, "created")));
@@ -69,7 +69,7 @@ static int list_main(struct rt_context *ctx, int argc, char **argv)
 	if (quiet) {
 		size_t i;
 		json_t *o;
-		json_array_foreach(list, i, o)
+		json_array_foreach (list, i, o)
 			printf("%s\n", json_string_value(json_object_get(o, "id")));
 	} else if (!strcmp(format, "json")) {
 		char *s = json_dumps(list, JSON_COMPACT | JSON_PRESERVE_ORDER);

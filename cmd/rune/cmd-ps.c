@@ -52,7 +52,8 @@ static int ps_table(char **ps_args, const pid_t *pids, size_t n)
 			for (size_t i = 0; cols[i]; i++) {
 				if (!*cols[i])
 					continue;
-				if (!strncmp(cols[i], "PID", 3) && (cols[i][3] == '\0' || cols[i][3] == '\n'))
+				if (!strncmp(cols[i], "PID", 3) &&
+				    (cols[i][3] == '\0' || cols[i][3] == '\n'))
 					pid_col = idx;
 				idx++;
 			}
@@ -102,7 +103,8 @@ static int ps_main(struct rt_context *ctx, int argc, char **argv)
 	return ps_table(argv + optind + 1, pids, n);
 }
 
-const struct rune_cmd cmd_ps = { "ps", "display the processes running inside a container",
-				 "[options] <container-id> [ps options]",
-				 "   --format value, -f value  table or json (default: \"table\")\n",
-				 ps_main };
+const struct rune_cmd cmd_ps = {
+	"ps", "display the processes running inside a container",
+	"[options] <container-id> [ps options]",
+	"   --format value, -f value  table or json (default: \"table\")\n", ps_main
+};

@@ -23,8 +23,8 @@ static int spec_main(struct rt_context *ctx, int argc, char **argv)
 			rootless = true;
 	}
 	cmd_require_args(&cmd_spec, argc, 0);
-	_cleanup_free_ char *path = bundle ? cc_path_join(bundle, "config.json")
-					   : xstrdup("config.json");
+	_cleanup_free_ char *path =
+	    bundle ? cc_path_join(bundle, "config.json") : xstrdup("config.json");
 	if (access(path, F_OK) == 0)
 		return cmd_failf("File %s exists. Remove it first", path);
 	_cleanup_free_ char *text = rt_spec_default(rootless);

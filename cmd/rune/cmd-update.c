@@ -8,9 +8,25 @@
 #include "util/fs.h"
 #include "util/json.h"
 
-enum { O_BLKIO_WEIGHT = 1000, O_CPU_PERIOD, O_CPU_QUOTA, O_CPU_SHARE, O_CPU_RT_PERIOD,
-       O_CPU_RT_RUNTIME, O_CPUSET_CPUS, O_CPUSET_MEMS, O_KMEM, O_KMEM_TCP, O_MEMORY,
-       O_MEMORY_RES, O_MEMORY_SWAP, O_PIDS, O_L3, O_MEMBW, O_RESOURCES };
+enum {
+	O_BLKIO_WEIGHT = 1000,
+	O_CPU_PERIOD,
+	O_CPU_QUOTA,
+	O_CPU_SHARE,
+	O_CPU_RT_PERIOD,
+	O_CPU_RT_RUNTIME,
+	O_CPUSET_CPUS,
+	O_CPUSET_MEMS,
+	O_KMEM,
+	O_KMEM_TCP,
+	O_MEMORY,
+	O_MEMORY_RES,
+	O_MEMORY_SWAP,
+	O_PIDS,
+	O_L3,
+	O_MEMBW,
+	O_RESOURCES
+};
 
 static const struct option opts[] = {
 	{ "blkio-weight", required_argument, NULL, O_BLKIO_WEIGHT },
@@ -97,9 +113,10 @@ static int update_main(struct rt_context *ctx, int argc, char **argv)
 	cmd_require_args(&cmd_update, argc, 1);
 	if (file) {
 		_cleanup_json_ json_t *j =
-			!strcmp(file, "-") ? json_loadf(stdin, 0, NULL) : cc_json_load_file(file, &err);
+		    !strcmp(file, "-") ? json_loadf(stdin, 0, NULL) : cc_json_load_file(file, &err);
 		if (!j || !json_is_object(j))
-			return err ? cmd_fail(err) : cmd_failf("update: %s: not a JSON object", file);
+			return err ? cmd_fail(err)
+				   : cmd_failf("update: %s: not a JSON object", file);
 		json_object_update(res, j);
 	}
 	/* Reuse the config parser so values are validated exactly as in config.json. */

@@ -70,14 +70,14 @@ static const struct {
 	const char *name;
 	int sig;
 } signals[] = {
-	{ "ABRT", SIGABRT }, { "ALRM", SIGALRM },     { "BUS", SIGBUS },	  { "CHLD", SIGCHLD },
-	{ "CLD", SIGCHLD },  { "CONT", SIGCONT },     { "FPE", SIGFPE },	  { "HUP", SIGHUP },
-	{ "ILL", SIGILL },   { "INT", SIGINT },	      { "IO", SIGIO },		  { "IOT", SIGIOT },
-	{ "KILL", SIGKILL }, { "PIPE", SIGPIPE },     { "POLL", SIGPOLL },	  { "PROF", SIGPROF },
-	{ "PWR", SIGPWR },   { "QUIT", SIGQUIT },     { "SEGV", SIGSEGV },	  { "STKFLT", SIGSTKFLT },
-	{ "STOP", SIGSTOP }, { "SYS", SIGSYS },	      { "TERM", SIGTERM },	  { "TRAP", SIGTRAP },
-	{ "TSTP", SIGTSTP }, { "TTIN", SIGTTIN },     { "TTOU", SIGTTOU },	  { "URG", SIGURG },
-	{ "USR1", SIGUSR1 }, { "USR2", SIGUSR2 },     { "VTALRM", SIGVTALRM }, { "WINCH", SIGWINCH },
+	{ "ABRT", SIGABRT }, { "ALRM", SIGALRM }, { "BUS", SIGBUS },	   { "CHLD", SIGCHLD },
+	{ "CLD", SIGCHLD },  { "CONT", SIGCONT }, { "FPE", SIGFPE },	   { "HUP", SIGHUP },
+	{ "ILL", SIGILL },   { "INT", SIGINT },	  { "IO", SIGIO },	   { "IOT", SIGIOT },
+	{ "KILL", SIGKILL }, { "PIPE", SIGPIPE }, { "POLL", SIGPOLL },	   { "PROF", SIGPROF },
+	{ "PWR", SIGPWR },   { "QUIT", SIGQUIT }, { "SEGV", SIGSEGV },	   { "STKFLT", SIGSTKFLT },
+	{ "STOP", SIGSTOP }, { "SYS", SIGSYS },	  { "TERM", SIGTERM },	   { "TRAP", SIGTRAP },
+	{ "TSTP", SIGTSTP }, { "TTIN", SIGTTIN }, { "TTOU", SIGTTOU },	   { "URG", SIGURG },
+	{ "USR1", SIGUSR1 }, { "USR2", SIGUSR2 }, { "VTALRM", SIGVTALRM }, { "WINCH", SIGWINCH },
 	{ "XCPU", SIGXCPU }, { "XFSZ", SIGXFSZ },
 };
 
@@ -96,9 +96,10 @@ int cmd_parse_signal(const char *s)
 		long off = name[5] ? strtol(name + 5, &end, 10) : 0;
 		if (name[5] && *end)
 			return -1;
-		int sig = toupper((unsigned char)name[2]) == 'M' && toupper((unsigned char)name[3]) == 'I'
-				  ? SIGRTMIN + (int)off
-				  : SIGRTMAX + (int)off;
+		int sig =
+		    toupper((unsigned char)name[2]) == 'M' && toupper((unsigned char)name[3]) == 'I'
+			? SIGRTMIN + (int)off
+			: SIGRTMAX + (int)off;
 		return sig >= SIGRTMIN && sig <= SIGRTMAX ? sig : -1;
 	}
 	return -1;

@@ -13,16 +13,17 @@
 #include "util/log.h"
 
 static const struct rune_cmd *const commands[] = {
-	&cmd_create, &cmd_delete, &cmd_events, &cmd_exec,   &cmd_features, &cmd_kill,
-	&cmd_list,   &cmd_pause,  &cmd_ps,     &cmd_resume, &cmd_run,      &cmd_spec,
-	&cmd_start,  &cmd_state,  &cmd_update,
+	&cmd_create, &cmd_delete, &cmd_events, &cmd_exec,  &cmd_features,
+	&cmd_kill,   &cmd_list,	  &cmd_pause,  &cmd_ps,	   &cmd_resume,
+	&cmd_run,    &cmd_spec,	  &cmd_start,  &cmd_state, &cmd_update,
 };
 
 static void usage(FILE *out)
 {
-	fprintf(out, "rune: an OCI runtime for ordinary and enclave containers (runc-compatible)\n\n"
-		     "Usage: rune [global options] <command> [command options] [arguments]\n\n"
-		     "Commands:\n");
+	fprintf(out,
+		"rune: an OCI runtime for ordinary and enclave containers (runc-compatible)\n\n"
+		"Usage: rune [global options] <command> [command options] [arguments]\n\n"
+		"Commands:\n");
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
 		fprintf(out, "   %-10s %s\n", commands[i]->name, commands[i]->summary);
 	fprintf(out, "\nGlobal options:\n"
@@ -143,8 +144,8 @@ int main(int argc, char **argv)
 		ctx.root = default_root();
 	if (g.log_format && strcmp(g.log_format, "text") && strcmp(g.log_format, "json"))
 		return cmd_failf("invalid log format \"%s\": use text or json", g.log_format);
-	if (cc_log_init(g.log, g.log_format && !strcmp(g.log_format, "json") ? CC_LOG_JSON
-									   : CC_LOG_TEXT,
+	if (cc_log_init(g.log,
+			g.log_format && !strcmp(g.log_format, "json") ? CC_LOG_JSON : CC_LOG_TEXT,
 			g.debug ? CC_LOG_DEBUG : CC_LOG_WARNING) < 0)
 		return cmd_failf("open log file %s: %s", g.log, strerror(errno));
 	if (first >= argc) {

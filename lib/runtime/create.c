@@ -40,7 +40,7 @@ struct creation {
 	pid_t pid;
 	int sync_fd;
 	int fifo_fd;
-	int console_fd;   /* given to the init */
+	int console_fd;	  /* given to the init */
 	int console_peer; /* our end when we receive the pty ourselves (foreground run) */
 	int tty_master;
 	bool dir_made, cgroup_made;
@@ -85,14 +85,17 @@ static int check_options(const struct rt_spec *spec, const struct rt_create_opts
 	if (!spec->root.path || !*spec->root.path)
 		return cc_error_set(err, 0, "config.json: root.path: required");
 	if (spec->process->terminal && !o->console_socket && !foreground)
-		return cc_error_set(err, 0, "cannot allocate tty if rune will detach without "
-					    "setting console socket");
+		return cc_error_set(err, 0,
+				    "cannot allocate tty if rune will detach without "
+				    "setting console socket");
 	if (!spec->process->terminal && o->console_socket)
-		return cc_error_set(err, 0, "cannot use console socket if rune will not detach "
-					    "or allocate tty");
+		return cc_error_set(err, 0,
+				    "cannot use console socket if rune will not detach "
+				    "or allocate tty");
 	if (!rt_spec_namespace(spec, RT_NS_MOUNT))
-		return cc_error_set(err, 0, "config.json: linux.namespaces: a mount namespace is "
-					    "required");
+		return cc_error_set(err, 0,
+				    "config.json: linux.namespaces: a mount namespace is "
+				    "required");
 	return 0;
 }
 
@@ -109,8 +112,8 @@ static int load_config(struct creation *c, const struct rt_create_opts *o, bool 
 	if (check_options(c->spec, o, foreground, err) < 0)
 		return -1;
 	_cleanup_free_ char *root = c->spec->root.path[0] == '/'
-					    ? xstrdup(c->spec->root.path)
-					    : cc_path_join(c->bundle, c->spec->root.path);
+					? xstrdup(c->spec->root.path)
+					: cc_path_join(c->bundle, c->spec->root.path);
 	if (!realpath(root, buf))
 		return cc_error_errno(err, "rootfs %s", root);
 	c->rootfs = xstrdup(buf);
@@ -212,7 +215,8 @@ static __attribute__((noreturn)) void intermediate_main(const struct init_args *
 		sync_fail(a->sync_fd, err);
 	if (flags & CLONE_NEWUSER) {
 		if (unshare(CLONE_NEWUSER) < 0)
-			sync_fail(a->sync_fd, (cc_error_errno(&err, "unshare user namespace"), err));
+			sync_fail(a->sync_fd,
+				  (cc_error_errno(&err, "unshare user namespace"), err));
 		if (sync_send(a->sync_fd, SYNC_USERNS, 0) < 0 ||
 		    sync_expect(a->sync_fd, SYNC_USERNS_ACK, NULL, &err) < 0)
 			_exit(1);
@@ -241,8 +245,8 @@ static int spawn_init(struct creation *c, const struct rt_create_opts *o, struct
 		return cc_error_errno(err, "socketpair");
 	c->sync_fd = sv[0];
 	fill_init_args(&a, c, o, sv[1]);
-	pid_t pid = raw_clone(intermediate ? SIGCHLD
-					   : (unsigned long)(flags & ~CLONE_NEWCGROUP) | SIGCHLD);
+	pid_t pid =
+	    raw_clone(intermediate ? SIGCHLD : (unsigned long)(flags & ~CLONE_NEWCGROUP) | SIGCHLD);
 	if (pid < 0) {
 		close(sv[1]);
 		return cc_error_errno(err, "clone");
@@ -361,10 +365,10 @@ static int do_create(struct creation *c, const struct rt_context *ctx,
 	return 0;
 }
 
-#define CREATION_INIT                                                                              \
-	{                                                                                          \
-		.sync_fd = -1, .fifo_fd = -1, .console_fd = -1, .console_peer = -1,                \
-		.tty_master = -1                                                                   \
+#define CREATION_INIT                                                               \
+	{                                                                           \
+		.sync_fd = -1, .fifo_fd = -1, .console_fd = -1, .console_peer = -1, \
+		.tty_master = -1                                                    \
 	}
 
 int rt_container_create(const struct rt_context *ctx, const struct rt_create_opts *o,
@@ -402,8 +406,7 @@ static int release_init(const char *dir, struct cc_error **err)
 	return 0;
 }
 
-static void run_poststart(const struct rt_spec *spec, const char *id, const char *bundle,
-			  pid_t pid)
+static void run_poststart(const struct rt_spec *spec, const char *id, const char *bundle, pid_t pid)
 {
 	struct cc_error *err = NULL;
 	if (!spec->hooks.count[RT_HOOK_POSTSTART])

@@ -115,11 +115,13 @@ static int exec_prepare(struct exec_run *x, const struct rt_context *ctx, struct
 	if (s == RT_PAUSED && !o->ignore_paused)
 		return cc_error_set(err, 0, "cannot exec in a paused container");
 	if (o->process->terminal && !o->console_socket && o->detach)
-		return cc_error_set(err, 0, "cannot allocate tty if rune will detach without "
-					    "setting console socket");
+		return cc_error_set(err, 0,
+				    "cannot allocate tty if rune will detach without "
+				    "setting console socket");
 	if (!o->process->terminal && o->console_socket)
-		return cc_error_set(err, 0, "cannot use console socket if rune will not detach "
-					    "or allocate tty");
+		return cc_error_set(err, 0,
+				    "cannot use console socket if rune will not detach "
+				    "or allocate tty");
 	x->spec = rt_state_spec(x->st, err);
 	if (!x->spec)
 		return -1;
@@ -188,8 +190,9 @@ static int exec_spawn(struct exec_run *x, pid_t *child, struct cc_error **err)
 int rt_container_exec(const struct rt_context *ctx, const struct rt_exec_opts *o, int *status,
 		      struct cc_error **err)
 {
-	struct exec_run x = { .o = o, .sync_fd = -1, .console_fd = -1, .console_peer = -1,
-			      .tty_master = -1 };
+	struct exec_run x = {
+		.o = o, .sync_fd = -1, .console_fd = -1, .console_peer = -1, .tty_master = -1
+	};
 	pid_t pid = 0;
 	sigset_t all, old;
 	int ret;

@@ -24,9 +24,9 @@
 char *rt_hook_state(const struct rt_spec *spec, const char *id, const char *bundle,
 		    const char *status, pid_t pid)
 {
-	_cleanup_json_ json_t *j = json_pack("{s:s,s:s,s:s,s:I,s:s}", "ociVersion",
-					     RT_OCI_VERSION, "id", id, "status", status, "pid",
-					     (json_int_t)pid, "bundle", bundle);
+	_cleanup_json_ json_t *j =
+	    json_pack("{s:s,s:s,s:s,s:I,s:s}", "ociVersion", RT_OCI_VERSION, "id", id, "status",
+		      status, "pid", (json_int_t)pid, "bundle", bundle);
 	json_t *ann = spec->raw ? json_object_get(spec->raw, "annotations") : NULL;
 	if (ann && json_is_object(ann) && json_object_size(ann) > 0)
 		json_object_set(j, "annotations", ann);
@@ -65,8 +65,8 @@ static int set_names(const struct rt_spec *spec, struct cc_error **err)
 	bool uts = rt_spec_namespace(spec, RT_NS_UTS) != NULL;
 	if ((spec->hostname && *spec->hostname) || (spec->domainname && *spec->domainname)) {
 		if (!uts)
-			return cc_error_set(err, 0,
-					    "unable to set hostname without a private UTS namespace");
+			return cc_error_set(
+			    err, 0, "unable to set hostname without a private UTS namespace");
 	}
 	if (spec->hostname && *spec->hostname &&
 	    sethostname(spec->hostname, strlen(spec->hostname)) < 0)
@@ -158,7 +158,7 @@ static void setup_before_pivot(const struct init_args *a, const struct rt_rootfs
 		_exit(1);
 	if (spec->hooks.count[RT_HOOK_CREATE_CONTAINER]) {
 		_cleanup_free_ char *state =
-			rt_hook_state(spec, a->id, a->bundle, "created", host_pid);
+		    rt_hook_state(spec, a->id, a->bundle, "created", host_pid);
 		if (rt_hooks_run(&spec->hooks, RT_HOOK_CREATE_CONTAINER, state, &err) < 0)
 			sync_fail(a->sync_fd, err);
 	}
@@ -177,7 +177,10 @@ static void setup_after_pivot(const struct init_args *a, const struct rt_rootfs_
 	if (p->has_oom_score_adj && rt_process_set_oom_score_adj(0, p->oom_score_adj, &err) < 0)
 		sync_fail(a->sync_fd, err);
 	if (chdir(p->cwd) < 0)
-		sync_fail(a->sync_fd, (cc_error_errno(&err, "chdir to cwd (\"%s\") set in config.json failed", p->cwd), err));
+		sync_fail(a->sync_fd,
+			  (cc_error_errno(&err, "chdir to cwd (\"%s\") set in config.json failed",
+					  p->cwd),
+			   err));
 	fixup_env(a, p);
 }
 
@@ -192,7 +195,7 @@ static __attribute__((noreturn)) void finish(const struct init_args *a, struct r
 		;
 	if (spec->hooks.count[RT_HOOK_START_CONTAINER]) {
 		_cleanup_free_ char *state =
-			rt_hook_state(spec, a->id, a->bundle, "running", getpid());
+		    rt_hook_state(spec, a->id, a->bundle, "running", getpid());
 		if (rt_hooks_run(&spec->hooks, RT_HOOK_START_CONTAINER, state, &err) < 0)
 			goto fail;
 	}

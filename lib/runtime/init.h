@@ -14,14 +14,14 @@ struct init_args {
 	const char *rootfs;
 	const struct rt_cgroup *cgroup;
 	const struct rt_seccomp_prog *seccomp;
-	int sync_fd;      /* our end of the socketpair */
-	int fifo_fd;      /* exec.fifo opened O_RDWR: we block reading it until `start` */
-	int console_fd;   /* connected console socket, or -1 */
+	int sync_fd;	       /* our end of the socketpair */
+	int fifo_fd;	       /* exec.fifo opened O_RDWR: we block reading it until `start` */
+	int console_fd;	       /* connected console socket, or -1 */
 	unsigned preserve_fds; /* fds 3..3+n-1 pass through (LISTEN_FDS included) */
 	bool no_pivot;
 	bool no_new_keyring;
 	bool new_userns;
-	bool listen_fds;  /* set LISTEN_FDS/LISTEN_PID in the payload's env */
+	bool listen_fds; /* set LISTEN_FDS/LISTEN_PID in the payload's env */
 	unsigned n_listen_fds;
 };
 

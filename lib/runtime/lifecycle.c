@@ -122,8 +122,8 @@ int rt_container_delete(const struct rt_context *ctx, const char *id, bool force
 	int ret = 0;
 	enum rt_status s = rt_state_status(st);
 	if ((s == RT_RUNNING || s == RT_PAUSED) && !force)
-		ret = cc_error_set(err, 0, "cannot delete container %s that is not stopped: %s",
-				   id, rt_status_name(s));
+		ret = cc_error_set(err, 0, "cannot delete container %s that is not stopped: %s", id,
+				   rt_status_name(s));
 	else
 		ret = destroy(st, err);
 	rt_state_free(st);

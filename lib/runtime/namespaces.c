@@ -108,8 +108,8 @@ int rt_ns_join_process(pid_t pid, struct cc_error **err)
 		const char *name;
 		int flag;
 	} order[] = {
-		{ "user", CLONE_NEWUSER }, { "ipc", CLONE_NEWIPC },   { "uts", CLONE_NEWUTS },
-		{ "net", CLONE_NEWNET },   { "pid", CLONE_NEWPID },   { "cgroup", CLONE_NEWCGROUP },
+		{ "user", CLONE_NEWUSER }, { "ipc", CLONE_NEWIPC }, { "uts", CLONE_NEWUTS },
+		{ "net", CLONE_NEWNET },   { "pid", CLONE_NEWPID }, { "cgroup", CLONE_NEWCGROUP },
 		{ "time", CLONE_NEWTIME }, { "mnt", CLONE_NEWNS },
 	};
 	int fds[ARRAY_SIZE(order)];

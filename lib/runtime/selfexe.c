@@ -4,11 +4,11 @@
  * init in a shared pid namespace) could open /proc/<pid>/exe and, once rune exits, rewrite the
  * host's rune binary. runc's first fix copied the whole binary into a sealed memfd on every
  * start (≈10 MB and most of exec's time). Instead we re-execute once through a detached,
- * read-only view of the binary: a lower-only overlayfs mount over its directory (read-only at
- * the superblock, so not even a remount of a clone of the mount makes it writable), falling
- * back to a detached read-only bind mount. The mount is attached nowhere and disappears with
- * the last reference to it. Cost: one extra execve, no copy. If the binary already sits on a
- * read-only mount, nothing is done.
+ * read-only view of the binary: an overlayfs mount whose only layers are the binary's directory
+ * and an empty tmpfs (no upper layer, so read-only at the superblock: no remount of a clone of
+ * the mount can make it writable), falling back to a detached read-only bind mount. The mount is
+ * attached nowhere and disappears with the last reference to it. Cost: one extra execve, no copy.
+ * If the binary already sits on a read-only mount, nothing is done.
  */
 #include <fcntl.h>
 #include <libgen.h>
@@ -25,21 +25,29 @@
 #include "util/cleanup.h"
 #include "util/log.h"
 
-#define SEALED_ENV "_RUNE_EXE_SEALED"
-
 extern char **environ;
+
+/* An empty, read-only tmpfs: overlayfs wants two lower layers when it has no upper one. */
+static int empty_layer(void)
+{
+	_cleanup_close_ int fs = (int)syscall(SYS_fsopen, "tmpfs", FSOPEN_CLOEXEC);
+	if (fs < 0 || syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "mode", "0555", 0) < 0 ||
+	    syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+		return -1;
+	return (int)syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_RDONLY);
+}
 
 static int overlay_view(const char *dir)
 {
 	if (strpbrk(dir, ":,\\"))
 		return -1;
+	_cleanup_close_ int empty = empty_layer();
 	_cleanup_close_ int fs = (int)syscall(SYS_fsopen, "overlay", FSOPEN_CLOEXEC);
-	if (fs < 0)
+	if (empty < 0 || fs < 0)
 		return -1;
-	/* Two identical lower layers and no upper layer: a read-only overlay. */
-	_cleanup_free_ char *lower = xasprintf("%s:%s", dir, dir);
+	/* No upper layer: read-only at the superblock, whatever the mount flags say. */
+	_cleanup_free_ char *lower = xasprintf("%s:/proc/self/fd/%d", dir, empty);
 	if (syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "lowerdir", lower, 0) < 0 ||
-	    syscall(SYS_fsconfig, fs, FSCONFIG_SET_FLAG, "ro", NULL, 0) < 0 ||
 	    syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
 		return -1;
 	return (int)syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC,
@@ -64,10 +72,6 @@ int rt_selfexe_protect(char **argv, struct cc_error **err)
 	char path[PATH_MAX];
 	struct statvfs sv;
 
-	if (getenv(SEALED_ENV)) {
-		unsetenv(SEALED_ENV);
-		return 0;
-	}
 	if (statvfs("/proc/self/exe", &sv) == 0 && (sv.f_flag & ST_RDONLY))
 		return 0;
 	ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 1);
@@ -85,8 +89,7 @@ int rt_selfexe_protect(char **argv, struct cc_error **err)
 	_cleanup_close_ int exe = openat(mnt, base, O_PATH | O_CLOEXEC);
 	if (exe < 0)
 		return cc_error_errno(err, "protect rune binary: open %s", path);
-	setenv(SEALED_ENV, "1", 1);
+	/* After this exec /proc/self/exe is on a read-only mount, which ends the recursion. */
 	syscall(SYS_execveat, exe, "", argv, environ, AT_EMPTY_PATH);
-	unsetenv(SEALED_ENV);
 	return cc_error_errno(err, "protect rune binary: re-exec");
 }

@@ -10,8 +10,7 @@
 #include "util/fs.h"
 #include "util/json.h"
 
-static const char *const status_names[] = { "creating", "created", "running", "paused",
-					     "stopped" };
+static const char *const status_names[] = { "creating", "created", "running", "paused", "stopped" };
 
 const char *rt_status_name(enum rt_status s)
 {
@@ -125,11 +124,11 @@ struct rt_state *rt_state_load(const char *root, const char *id, struct cc_error
 
 int rt_state_save(const struct rt_state *st, struct cc_error **err)
 {
-	_cleanup_json_ json_t *j = json_pack(
-		"{s:s,s:I,s:I,s:s,s:s,s:s,s:s,s:b}", "id", st->id, "pid", (json_int_t)st->pid,
-		"start_time", (json_int_t)st->start_time, "bundle", st->bundle, "rootfs",
-		st->rootfs, "created", st->created, "owner", st->owner ? st->owner : "",
-		"systemd_cgroup", st->systemd_cgroup);
+	_cleanup_json_ json_t *j =
+	    json_pack("{s:s,s:I,s:I,s:s,s:s,s:s,s:s,s:b}", "id", st->id, "pid", (json_int_t)st->pid,
+		      "start_time", (json_int_t)st->start_time, "bundle", st->bundle, "rootfs",
+		      st->rootfs, "created", st->created, "owner", st->owner ? st->owner : "",
+		      "systemd_cgroup", st->systemd_cgroup);
 	if (!j)
 		return cc_error_set(err, 0, "state: cannot encode");
 	if (st->cgroup)
@@ -188,11 +187,11 @@ enum rt_status rt_state_status(const struct rt_state *st)
 
 json_t *rt_state_to_oci(const struct rt_state *st, enum rt_status status)
 {
-	json_t *j = json_pack("{s:s,s:s,s:I,s:s,s:s,s:s,s:s,s:s}", "ociVersion", RT_OCI_VERSION,
-			      "id", st->id, "pid",
-			      (json_int_t)(status == RT_STOPPED ? 0 : st->pid), "status",
-			      rt_status_name(status), "bundle", st->bundle, "rootfs", st->rootfs,
-			      "created", st->created, "owner", st->owner ? st->owner : "");
+	json_t *j =
+	    json_pack("{s:s,s:s,s:I,s:s,s:s,s:s,s:s,s:s}", "ociVersion", RT_OCI_VERSION, "id",
+		      st->id, "pid", (json_int_t)(status == RT_STOPPED ? 0 : st->pid), "status",
+		      rt_status_name(status), "bundle", st->bundle, "rootfs", st->rootfs, "created",
+		      st->created, "owner", st->owner ? st->owner : "");
 	if (st->annotations && json_object_size(st->annotations) > 0)
 		json_object_set(j, "annotations", st->annotations);
 	return j;

@@ -43,18 +43,18 @@ void cc_strv_freep(char ***v);
 #define _cleanup_strv_ __attribute__((cleanup(cc_strv_freep)))
 
 /* Hand a cleanup-managed local to someone else: returns it and leaves the local empty. */
-#define steal_pointer(pp)                                                                          \
-	({                                                                                         \
-		__typeof__(*(pp)) _tmp = *(pp);                                                    \
-		*(pp) = NULL;                                                                      \
-		_tmp;                                                                              \
+#define steal_pointer(pp)                       \
+	({                                      \
+		__typeof__(*(pp)) _tmp = *(pp); \
+		*(pp) = NULL;                   \
+		_tmp;                           \
 	})
 
-#define steal_fd(fdp)                                                                              \
-	({                                                                                         \
-		int _tmp = *(fdp);                                                                 \
-		*(fdp) = -1;                                                                       \
-		_tmp;                                                                              \
+#define steal_fd(fdp)              \
+	({                         \
+		int _tmp = *(fdp); \
+		*(fdp) = -1;       \
+		_tmp;              \
 	})
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))

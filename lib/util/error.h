@@ -19,7 +19,7 @@ struct cc_error {
 
 /* Set *err; `errnum` (0 for none) is appended as ": strerror" to the message. Returns -1. */
 int cc_error_set(struct cc_error **err, int errnum, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 int cc_error_setv(struct cc_error **err, int errnum, const char *fmt, va_list ap);
 
 /* Like cc_error_set() with errnum = errno. */
@@ -27,7 +27,7 @@ int cc_error_setv(struct cc_error **err, int errnum, const char *fmt, va_list ap
 
 /* Prepend "context: " to an existing error. Returns -1. */
 int cc_error_prefix(struct cc_error **err, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 void cc_error_free(struct cc_error **err);
 

@@ -58,7 +58,8 @@ static char *read_fd(int fd, const char *name, size_t limit, size_t *lenp, struc
 		ssize_t n;
 		if (len == cap) {
 			if (cap >= limit) {
-				cc_error_set(err, EFBIG, "read %s: larger than %zu bytes", name, limit);
+				cc_error_set(err, EFBIG, "read %s: larger than %zu bytes", name,
+					     limit);
 				return NULL;
 			}
 			cap *= 2;
@@ -85,8 +86,7 @@ static char *read_fd(int fd, const char *name, size_t limit, size_t *lenp, struc
 	return steal_pointer(&buf);
 }
 
-char *cc_read_file_at(int dirfd, const char *path, size_t limit, size_t *len,
-		      struct cc_error **err)
+char *cc_read_file_at(int dirfd, const char *path, size_t limit, size_t *len, struct cc_error **err)
 {
 	_cleanup_close_ int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
@@ -113,8 +113,7 @@ int cc_write_file_at(int dirfd, const char *path, const void *buf, size_t len, m
 	return 0;
 }
 
-int cc_write_file(const char *path, const void *buf, size_t len, mode_t mode,
-		  struct cc_error **err)
+int cc_write_file(const char *path, const void *buf, size_t len, mode_t mode, struct cc_error **err)
 {
 	return cc_write_file_at(AT_FDCWD, path, buf, len, mode, err);
 }

@@ -20,8 +20,8 @@ void cc_log(enum cc_log_level level, const char *fmt, ...) __attribute__((format
 #define cc_error_log(...) cc_log(CC_LOG_ERROR, __VA_ARGS__)
 #define cc_warn(...) cc_log(CC_LOG_WARNING, __VA_ARGS__)
 #define cc_info(...) cc_log(CC_LOG_INFO, __VA_ARGS__)
-#define cc_debug(...)                                                                              \
-	do {                                                                                       \
-		if (cc_log_get_level() >= CC_LOG_DEBUG)                                            \
-			cc_log(CC_LOG_DEBUG, __VA_ARGS__);                                         \
+#define cc_debug(...)                                      \
+	do {                                               \
+		if (cc_log_get_level() >= CC_LOG_DEBUG)    \
+			cc_log(CC_LOG_DEBUG, __VA_ARGS__); \
 	} while (0)
