@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include "util/cleanup.h"
 #include "util/fs.h"
+#include "util/strv.h"
 
 #define DEFAULT_READ_LIMIT (64u << 20)
 
@@ -168,32 +169,61 @@ int cc_open_in_root(int rootfd, const char *path, int flags, mode_t mode)
 	return fd;
 }
 
+/* One step of cc_mkdir_p_in_root: make `name` below the directory `parent` (a path inside the
+ * root). A dangling symlink in the way is followed, inside the root: returns 1 and sets *redirect
+ * to the path to continue with. */
+static int mkdir_step(int rootfd, const char *parent, const char *name, const char *rest,
+		      mode_t mode, char **redirect)
+{
+	_cleanup_close_ int pfd = cc_open_in_root(rootfd, parent, O_PATH | O_DIRECTORY, 0);
+	char target[4096];
+	if (pfd < 0)
+		return -1;
+	if (mkdirat(pfd, name, mode) == 0)
+		return 0;
+	if (errno != EEXIST)
+		return -1;
+	ssize_t n = readlinkat(pfd, name, target, sizeof(target) - 1);
+	if (n < 0)
+		return 0; /* exists and is not a symlink: let the caller open it */
+	target[n] = '\0';
+	*redirect = target[0] == '/' ? xasprintf("%s/%s", target, rest)
+				     : xasprintf("%s/%s/%s", parent, target, rest);
+	return 1;
+}
+
 int cc_mkdir_p_in_root(int rootfd, const char *path, mode_t mode, struct cc_error **err)
 {
-	_cleanup_strv_ char **parts = NULL;
-	_cleanup_close_ int cur = fcntl(rootfd, F_DUPFD_CLOEXEC, 3);
-	char *save = NULL;
-	_cleanup_free_ char *copy = xstrdup(path);
-
-	if (cur < 0)
-		return cc_error_errno(err, "dup");
-	for (char *tok = strtok_r(copy, "/", &save); tok; tok = strtok_r(NULL, "/", &save)) {
-		int next;
-		if (strcmp(tok, ".") == 0)
-			continue;
-		if (mkdirat(cur, tok, mode) < 0 && errno != EEXIST)
-			return cc_error_errno(err, "mkdir %s", path);
-		/* Resolve each step inside the root so a symlink planted by the container or an
-		 * image cannot redirect us outside it. */
-		next = cc_open_in_root(cur, tok, O_PATH | O_DIRECTORY, 0);
-		if (next < 0 && strcmp(tok, "..") != 0)
+	_cleanup_free_ char *cur = cc_path_clean(path);
+	for (int hops = 0; hops < 40; hops++) {
+		int fd = cc_open_in_root(rootfd, cur, O_PATH | O_DIRECTORY, 0);
+		if (fd >= 0)
+			return fd;
+		if (errno != ENOENT)
 			return cc_error_errno(err, "open %s", path);
-		if (next < 0)
+		/* Walk down from the root to the first missing component and create it. */
+		_cleanup_strv_ char **parts = cc_strv_split(cur[0] == '/' ? cur + 1 : cur, '/');
+		_cleanup_free_ char *parent = xstrdup("/");
+		char *redirect = NULL;
+		for (size_t i = 0; parts[i]; i++) {
+			_cleanup_strv_ char **tail = cc_strv_dup(parts + i + 1);
+			_cleanup_free_ char *rest = cc_strv_join(tail, "/");
+			int r = mkdir_step(rootfd, parent, parts[i], rest, mode, &redirect);
+			if (r < 0)
+				return cc_error_errno(err, "mkdir %s", path);
+			if (r > 0)
+				break;
+			char *next = cc_path_join(parent, parts[i]);
+			free(parent);
+			parent = next;
+		}
+		if (!redirect)
 			continue;
-		close(cur);
-		cur = next;
+		free(cur);
+		cur = cc_path_clean(redirect);
+		free(redirect);
 	}
-	return steal_fd(&cur);
+	return cc_error_set(err, ELOOP, "mkdir %s", path);
 }
 
 static int rm_rf_at(int parent, const char *name, dev_t dev)
