@@ -294,6 +294,25 @@ static int run_runtime_hooks(struct creation *c, const char *id, struct cc_error
 	return rt_hooks_run(h, RT_HOOK_CREATE_RUNTIME, state, err);
 }
 
+/* Hand the init's seccomp notify fd to the agent at listenerPath with the container state. */
+static int pass_listener(struct creation *c, const char *id, struct cc_error **err)
+{
+	const struct rt_seccomp *sc = c->spec->linux.seccomp;
+	_cleanup_close_ int fd = rt_terminal_recv_fd(c->sync_fd, err);
+	if (fd < 0)
+		return -1;
+	_cleanup_free_ char *state = rt_hook_state(c->spec, id, c->bundle, "creating", c->pid);
+	_cleanup_json_ json_t *st = json_loads(state, 0, NULL);
+	_cleanup_json_ json_t *msg =
+	    json_pack("{s:s,s:[s],s:I,s:s,s:O}", "ociVersion", RT_OCI_VERSION, "fds", "seccompFd",
+		      "pid", (json_int_t)c->pid, "metadata",
+		      sc->listener_metadata ? sc->listener_metadata : "", "state", st);
+	_cleanup_free_ char *text = cc_json_dump(msg);
+	if (rt_seccomp_send_listener(sc->listener_path, fd, text, err) < 0)
+		return -1;
+	return sync_send(c->sync_fd, SYNC_SECCOMP_DONE, 0);
+}
+
 /* Drive the init through setup; returns when it is ready and waiting for start. */
 static int handshake(struct creation *c, const char *id, struct cc_error **err)
 {
@@ -307,9 +326,24 @@ static int handshake(struct creation *c, const char *id, struct cc_error **err)
 	if (run_runtime_hooks(c, id, err) < 0)
 		return -1;
 	sync_send(c->sync_fd, SYNC_HOOKS_DONE, c->pid);
-	if (sync_expect(c->sync_fd, SYNC_READY, NULL, &cerr) < 0)
-		goto child_failed;
-	return 0;
+	for (;;) {
+		struct sync_msg m;
+		if (sync_recv(c->sync_fd, &m, err) < 0)
+			return -1;
+		if (m.type == SYNC_READY)
+			return 0;
+		if (m.type == SYNC_SECCOMP) {
+			if (pass_listener(c, id, err) < 0)
+				return -1;
+			continue;
+		}
+		if (m.type == SYNC_ERROR) {
+			cc_error_set(err, 0, "%s", m.err);
+			(*err)->errnum = m.value;
+			return -1;
+		}
+		return cc_error_set(err, 0, "container setup: unexpected message %u", m.type);
+	}
 child_failed:
 	*err = cerr;
 	return -1;
@@ -412,11 +446,7 @@ static void run_poststart(const struct rt_spec *spec, const char *id, const char
 	if (!spec->hooks.count[RT_HOOK_POSTSTART])
 		return;
 	_cleanup_free_ char *state = rt_hook_state(spec, id, bundle, "running", pid);
-	/* The spec says a failing poststart hook is a warning, not an error. */
-	if (rt_hooks_run(&spec->hooks, RT_HOOK_POSTSTART, state, &err) < 0) {
-		cc_warn("%s", err->msg);
-		cc_error_free(&err);
-	}
+	rt_hooks_run_warn(&spec->hooks, RT_HOOK_POSTSTART, state);
 }
 
 int rt_container_start(const struct rt_context *ctx, const char *id, struct cc_error **err)

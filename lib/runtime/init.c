@@ -19,6 +19,7 @@
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/json.h"
+#include "util/log.h"
 #include "util/strv.h"
 
 char *rt_hook_state(const struct rt_spec *spec, const char *id, const char *bundle,
@@ -181,11 +182,34 @@ static void setup_after_pivot(const struct init_args *a, const struct rt_rootfs_
 			  (cc_error_errno(&err, "chdir to cwd (\"%s\") set in config.json failed",
 					  p->cwd),
 			   err));
+	_cleanup_free_ char *exe = rt_process_find_executable(p, &err);
+	if (!exe)
+		sync_fail(a->sync_fd, err);
 	fixup_env(a, p);
 }
 
+/* A notify listener must reach its agent while rune is still here to hand it over, so such a
+ * filter goes in before READY (runc does the same); others wait until right before exec. */
+static bool install_notify_filter(const struct init_args *a)
+{
+	struct cc_error *err = NULL;
+	if (!a->seccomp || !a->spec->linux.seccomp->listener_path)
+		return false;
+	int fd = rt_seccomp_install(a->seccomp, &err);
+	if (fd < 0)
+		sync_fail(a->sync_fd,
+			  err ? err : (cc_error_set(&err, 0, "seccomp: no listener"), err));
+	if (sync_send(a->sync_fd, SYNC_SECCOMP, 0) < 0 ||
+	    rt_terminal_send_fd(a->sync_fd, fd, "seccomp", &err) < 0 ||
+	    sync_expect(a->sync_fd, SYNC_SECCOMP_DONE, NULL, &err) < 0)
+		_exit(1);
+	close(fd);
+	return true;
+}
+
 /* The last steps, after `start`: hooks, privileges, seccomp, exec. Errors go to stderr. */
-static __attribute__((noreturn)) void finish(const struct init_args *a, struct rt_process *p)
+static __attribute__((noreturn)) void finish(const struct init_args *a, struct rt_process *p,
+					     bool seccomp_done)
 {
 	struct cc_error *err = NULL;
 	const struct rt_spec *spec = a->spec;
@@ -201,11 +225,12 @@ static __attribute__((noreturn)) void finish(const struct init_args *a, struct r
 	}
 	/* Like runc: without no_new_privs the filter must go in while we still hold
 	 * CAP_SYS_ADMIN; with it, as late as possible so setup syscalls are not filtered. */
-	if (a->seccomp && !p->no_new_privileges && rt_seccomp_install(a->seccomp, &err) < 0 && err)
+	const struct rt_seccomp_prog *filter = seccomp_done ? NULL : a->seccomp;
+	if (filter && !p->no_new_privileges && rt_seccomp_install(filter, &err) < 0 && err)
 		goto fail;
 	if (rt_process_set_identity(p, &err) < 0)
 		goto fail;
-	if (a->seccomp && p->no_new_privileges && rt_seccomp_install(a->seccomp, &err) < 0 && err)
+	if (filter && p->no_new_privileges && rt_seccomp_install(filter, &err) < 0 && err)
 		goto fail;
 	rt_cloexec_fds_from(3 + (int)a->preserve_fds);
 	rt_reset_signals();
@@ -237,6 +262,7 @@ void rt_init_main(const struct init_args *a)
 	if (rt_rootfs_pivot(&rctx, &err) < 0)
 		sync_fail(a->sync_fd, err);
 	setup_after_pivot(a, &rctx, p);
+	bool seccomp_done = install_notify_filter(a);
 
 	/* From here on a dead parent must not kill us: the container outlives `rune create`. */
 	prctl(PR_SET_PDEATHSIG, 0);
@@ -244,5 +270,20 @@ void rt_init_main(const struct init_args *a)
 	    sync_expect(a->sync_fd, SYNC_COMMIT, NULL, &err) < 0)
 		_exit(1);
 	close(a->sync_fd);
-	finish(a, p);
+	finish(a, p, seccomp_done);
+}
+
+void rt_hooks_run_warn(const struct rt_hooks *hooks, enum rt_hook_kind kind, const char *state)
+{
+	/* poststart/poststop: a failing hook is logged, and the others still run. */
+	for (size_t i = 0; i < hooks->count[kind]; i++) {
+		struct rt_hooks one = { 0 };
+		struct cc_error *err = NULL;
+		one.list[kind] = &hooks->list[kind][i];
+		one.count[kind] = 1;
+		if (rt_hooks_run(&one, kind, state, &err) < 0) {
+			cc_warn("%s", err->msg);
+			cc_error_free(&err);
+		}
+	}
 }

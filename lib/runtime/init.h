@@ -30,5 +30,7 @@ __attribute__((noreturn)) void rt_init_main(const struct init_args *a);
 /* Build the hook state JSON (runtime-spec "state") for hooks; caller frees. */
 char *rt_hook_state(const struct rt_spec *spec, const char *id, const char *bundle,
 		    const char *status, pid_t pid);
+/* Run every hook of `kind`, logging failures as warnings (poststart, poststop). */
+void rt_hooks_run_warn(const struct rt_hooks *hooks, enum rt_hook_kind kind, const char *state);
 /* Reset signal mask and dispositions before handing the process to a payload. */
 void rt_reset_signals(void);

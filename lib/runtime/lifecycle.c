@@ -76,10 +76,7 @@ static void run_poststop(struct rt_state *st)
 	}
 	if (spec->hooks.count[RT_HOOK_POSTSTOP]) {
 		_cleanup_free_ char *state = rt_hook_state(spec, st->id, st->bundle, "stopped", 0);
-		if (rt_hooks_run(&spec->hooks, RT_HOOK_POSTSTOP, state, &err) < 0) {
-			cc_warn("%s", err->msg);
-			cc_error_free(&err);
-		}
+		rt_hooks_run_warn(&spec->hooks, RT_HOOK_POSTSTOP, state);
 	}
 	rt_spec_free(spec);
 }

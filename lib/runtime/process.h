@@ -20,6 +20,11 @@ int rt_process_set_identity(const struct rt_process *p, struct cc_error **err);
 /* Find args[0] in the PATH from the process env (not rune's) and execve. Returns only on
  * error, with a runc-like message: `exec: "foo": executable file not found in $PATH`. */
 int rt_process_exec(const struct rt_process *p, struct cc_error **err);
+/* The lookup rt_process_exec does, on its own: the path args[0] resolves to (caller frees), or
+ * NULL with the same runc-like error. runc looks up before waiting for `start` (after
+ * pivot_root), so that `create` itself fails when the payload is missing or not executable;
+ * call this there to do the same. */
+char *rt_process_find_executable(const struct rt_process *p, struct cc_error **err);
 /* Close every fd >= first except those in keep (sorted or not, n entries). */
 void rt_close_fds_from(int first, const int *keep, size_t n);
 /* Mark all fds >= first close-on-exec. */

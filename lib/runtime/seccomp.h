@@ -27,3 +27,5 @@ int rt_seccomp_send_listener(const char *path, int listener_fd, const char *proc
 const char *const *rt_seccomp_known_actions(void);
 const char *const *rt_seccomp_known_archs(void);
 const char *const *rt_seccomp_known_flags(void);
+/* Argument comparison operators ("SCMP_CMP_EQ", ...), for `rune features`. */
+const char *const *rt_seccomp_known_ops(void);

@@ -8,15 +8,17 @@
 #include "util/error.h"
 
 enum sync_type {
-	SYNC_GO = 1,	 /* parent → child: cgroup joined, id maps written */
-	SYNC_USERNS,	 /* child → parent: new user namespace made, write my maps */
-	SYNC_USERNS_ACK, /* parent → child */
-	SYNC_PID,	 /* intermediate → parent: value = pid of the real child */
-	SYNC_HOOKS,	 /* init → parent: run prestart/createRuntime hooks now */
-	SYNC_HOOKS_DONE, /* parent → init: value = init's pid in the runtime namespace */
-	SYNC_READY,	 /* init → parent: set up, waiting for start */
-	SYNC_COMMIT,	 /* parent → init: state written, carry on */
-	SYNC_ERROR,	 /* either way: a struct cc_error follows */
+	SYNC_GO = 1,	   /* parent → child: cgroup joined, id maps written */
+	SYNC_USERNS,	   /* child → parent: new user namespace made, write my maps */
+	SYNC_USERNS_ACK,   /* parent → child */
+	SYNC_PID,	   /* intermediate → parent: value = pid of the real child */
+	SYNC_HOOKS,	   /* init → parent: run prestart/createRuntime hooks now */
+	SYNC_HOOKS_DONE,   /* parent → init: value = init's pid in the runtime namespace */
+	SYNC_READY,	   /* init → parent: set up, waiting for start */
+	SYNC_COMMIT,	   /* parent → init: state written, carry on */
+	SYNC_SECCOMP,	   /* init → parent: a seccomp notify listener fd follows (SCM_RIGHTS) */
+	SYNC_SECCOMP_DONE, /* parent → init: the listener was handed to listenerPath */
+	SYNC_ERROR,	   /* either way: a struct cc_error follows */
 };
 
 struct sync_msg {
