@@ -18,12 +18,12 @@
 
 struct rt_cgroup_hier {
 	char **controllers; /* v1: "cpu", "cpuacct", "name=systemd", ...; NULL for cgroup2 */
-	bool unified;       /* the cgroup2 hierarchy */
-	char *mount;        /* host mount point, "/sys/fs/cgroup/memory" */
-	char *root;         /* what of the hierarchy is mounted there (mountinfo root), "/" */
-	char *own;          /* rune's own cgroup in this hierarchy (/proc/self/cgroup) */
-	char *path;         /* the container's directory (absolute host path), strictly below mount */
-	char *created;      /* topmost directory rt_cgroup_create made, NULL if it made none */
+	bool unified;	    /* the cgroup2 hierarchy */
+	char *mount;	    /* host mount point, "/sys/fs/cgroup/memory" */
+	char *root;	    /* what of the hierarchy is mounted there (mountinfo root), "/" */
+	char *own;	    /* rune's own cgroup in this hierarchy (/proc/self/cgroup) */
+	char *path;    /* the container's directory (absolute host path), strictly below mount */
+	char *created; /* topmost directory rt_cgroup_create made, NULL if it made none */
 };
 
 /* What the host offers, independent of any container. Filled by rt_cgroup_host_load(), or
@@ -96,6 +96,16 @@ bool rt_cg_keyed(const char *text, const char *key, uint64_t *v);
 int rt_cg_collect_pids(const char *dir, pid_t **pids, size_t *n, struct cc_error **err);
 /* Sort and drop duplicates. */
 void rt_cg_sort_pids(pid_t *pids, size_t *n);
+
+/* Statistics in runc's shape (types/events.go): a number, left out when zero and the field
+ * is omitempty in runc; values above INT64_MAX (JSON integers here are signed) are clamped. */
+void rt_cg_json_u64(json_t *o, const char *key, uint64_t v, bool omitempty);
+/* The "data" object with every non-omitempty field present and zero. */
+json_t *rt_cg_stats_skeleton(void);
+/* "0-3,7" as [0,1,2,3,7]; NULL for an empty or malformed list. */
+json_t *rt_cg_cpu_list(const char *list);
+/* All "key value" lines of a flat keyed file (memory.stat) as an object. */
+json_t *rt_cg_keyed_object(const char *text);
 
 /* Generic parts of the vtables. */
 int rt_cg_enter_all(struct rt_cgroup *cg, pid_t pid, struct cc_error **err);

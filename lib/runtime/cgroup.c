@@ -113,8 +113,8 @@ int rt_cg_read_u64(const char *dir, const char *file, uint64_t *v, struct cc_err
 	if (!s)
 		return -1;
 	if (parse_u64(s, v) < 0)
-		return cc_error_set(err, EINVAL, "cgroup: %s/%s: not a number: \"%.40s\"", dir, file,
-				    s);
+		return cc_error_set(err, EINVAL, "cgroup: %s/%s: not a number: \"%.40s\"", dir,
+				    file, s);
 	return 0;
 }
 
@@ -204,6 +204,83 @@ void rt_cg_sort_pids(pid_t *pids, size_t *n)
 		if (out == 0 || pids[out - 1] != pids[i])
 			pids[out++] = pids[i];
 	*n = out;
+}
+
+/* ---- statistics helpers ---- */
+
+void rt_cg_json_u64(json_t *o, const char *key, uint64_t v, bool omitempty)
+{
+	if (omitempty && v == 0)
+		return;
+	json_object_set_new(o, key, json_integer(v > INT64_MAX ? INT64_MAX : (json_int_t)v));
+}
+
+json_t *rt_cg_stats_skeleton(void)
+{
+	json_t *mem = json_object();
+	static const char *const entries[] = { "usage", "swap", "kernel", "kernelTCP" };
+
+	for (size_t i = 0; i < ARRAY_SIZE(entries); i++)
+		json_object_set_new(mem, entries[i],
+				    json_pack("{s:i,s:i}", "limit", 0, "failcnt", 0));
+	json_t *cpuset = json_pack(
+	    "{s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i}", "cpu_exclusive", 0, "mem_hardwall", 0,
+	    "mem_exclusive", 0, "memory_migrate", 0, "memory_spread_page", 0, "memory_spread_slab",
+	    0, "memory_pressure", 0, "sched_load_balance", 0, "sched_relax_domain_level", 0);
+	return json_pack("{s:{s:{s:i,s:i},s:{}},s:o,s:o,s:{},s:{},s:{},s:{},s:n}", "cpu", "usage",
+			 "kernel", 0, "user", 0, "throttling", "cpuset", cpuset, "memory", mem,
+			 "pids", "blkio", "hugetlb", "intel_rdt", "network_interfaces");
+}
+
+json_t *rt_cg_cpu_list(const char *list)
+{
+	json_t *arr = json_array();
+	const char *p = list;
+
+	while (*p) {
+		char *end;
+		unsigned long a = strtoul(p, &end, 10), b;
+		if (end == p)
+			goto bad;
+		b = a;
+		if (*end == '-') {
+			p = end + 1;
+			b = strtoul(p, &end, 10);
+			if (end == p || b < a)
+				goto bad;
+		}
+		if (b > 65535 || json_array_size(arr) + (b - a) > 65536)
+			goto bad;
+		for (unsigned long i = a; i <= b; i++)
+			json_array_append_new(arr, json_integer((json_int_t)i));
+		p = end;
+		if (*p == ',')
+			p++;
+		else if (*p)
+			goto bad;
+	}
+	if (json_array_size(arr) > 0)
+		return arr;
+bad:
+	json_decref(arr);
+	return NULL;
+}
+
+json_t *rt_cg_keyed_object(const char *text)
+{
+	json_t *o = json_object();
+	_cleanup_strv_ char **lines = cc_strv_split(text, '\n');
+
+	for (size_t i = 0; lines[i]; i++) {
+		char *sp = strchr(lines[i], ' ');
+		uint64_t v;
+		if (!sp)
+			continue;
+		*sp = '\0';
+		if (parse_u64(sp + 1, &v) == 0)
+			rt_cg_json_u64(o, lines[i], v, false);
+	}
+	return o;
 }
 
 /* ---- hierarchies ---- */
@@ -373,8 +450,9 @@ static char *own_cgroup(const char *self_cgroup, const struct rt_cgroup_hier *h)
 			continue;
 		*c2 = '\0';
 		_cleanup_strv_ char **ctrls = cc_strv_split(c1 + 1, ',');
-		bool match = h->unified ? (strcmp(lines[i], "0") == 0 && !c1[1])
-					: (c1[1] && cc_strv_contains(ctrls, h->controllers[0]));
+		bool match = h->unified
+				 ? (c1 == lines[i] + 1 && lines[i][0] == '0' && c2 == c1 + 1)
+				 : (c2 > c1 + 1 && cc_strv_contains(ctrls, h->controllers[0]));
 		if (match)
 			return cc_path_clean(c2 + 1);
 	}
@@ -412,7 +490,8 @@ static void host_add(struct rt_cgroup_host *host, const struct mi_entry *e, char
 	if (!unified && host->mode == RT_CGROUP_V2)
 		return;
 	if (pass == 0) {
-		const char *want = host->mode == RT_CGROUP_V2 ? CGROUP_ROOT : CGROUP_ROOT "/unified";
+		const char *want =
+		    host->mode == RT_CGROUP_V2 ? CGROUP_ROOT : CGROUP_ROOT "/unified";
 		if (unified ? strcmp(mount, want) != 0
 			    : strncmp(mount, CGROUP_ROOT "/", strlen(CGROUP_ROOT "/")) != 0)
 			return;
@@ -451,8 +530,7 @@ int rt_cgroup_host_parse(enum rt_cgroup_mode mode, const char *mountinfo, const 
 				host_add(host, &e, known, self_cgroup, pass);
 		}
 	}
-	if (mode != RT_CGROUP_V1 && !(host->n_hiers > 0 && host->hiers[0].unified) &&
-	    !hier_overlaps(host, NULL, true)) {
+	if (mode != RT_CGROUP_V1 && !hier_overlaps(host, NULL, true)) {
 		rt_cgroup_host_clear(host);
 		return cc_error_set(err, ENOENT, "cgroup: no cgroup2 mount found in mountinfo");
 	}
@@ -579,13 +657,16 @@ struct rt_cgroup *rt_cgroup_new(const char *cgroups_path, const char *id, bool s
 	if (systemd) {
 		/* Same test as runc and sd_booted(): systemd creates this when it is PID 1. */
 		if (!cc_path_exists("/run/systemd/system"))
-			cc_error_set(err, ENOTSUP,
-				     "systemd cgroup driver is not available: systemd is not running "
-				     "(use the cgroupfs driver)");
+			cc_error_set(
+			    err, 0,
+			    "systemd cgroup driver is not available: systemd is not running "
+			    "(use the cgroupfs driver)");
 		else
-			cc_error_set(err, ENOTSUP,
+			cc_error_set(err, 0,
 				     "systemd cgroup driver is not supported by rune "
 				     "(use the cgroupfs driver)");
+		if (err && *err)
+			(*err)->errnum = ENOTSUP;
 		return NULL;
 	}
 	if (rt_cgroup_host_load(&host, err) < 0)
@@ -653,8 +734,11 @@ static int rmdir_tree(const char *path, struct cc_error **err)
 {
 	DIR *d = opendir(path);
 
+	/* Gone, or a control file in the place of a directory: nothing of ours there. */
 	if (!d)
-		return errno == ENOENT ? 0 : cc_error_errno(err, "cgroup: open %s", path);
+		return errno == ENOENT || errno == ENOTDIR
+			   ? 0
+			   : cc_error_errno(err, "cgroup: open %s", path);
 	for (struct dirent *de; (de = readdir(d));) {
 		if (de->d_type != DT_DIR || de->d_name[0] == '.')
 			continue;
@@ -699,6 +783,8 @@ static void remove_created(struct rt_cgroup *cg)
 			continue;
 		if (rmdir_tree(h->path, NULL) == 0)
 			remove_created_parents(h);
+		free(h->created);
+		h->created = NULL;
 	}
 }
 
@@ -851,10 +937,10 @@ json_t *rt_cgroup_to_json(const struct rt_cgroup *cg)
 		json_t *ctrls = json_array();
 		for (size_t j = 0; h->controllers && h->controllers[j]; j++)
 			json_array_append_new(ctrls, json_string(h->controllers[j]));
-		json_array_append_new(arr, json_pack("{s:b,s:o,s:s,s:s,s:s,s:s*}", "unified",
-						     h->unified, "controllers", ctrls, "mount",
-						     h->mount, "root", h->root, "path", h->path,
-						     "created", h->created));
+		json_array_append_new(arr,
+				      json_pack("{s:b,s:o,s:s,s:s,s:s,s:s*}", "unified", h->unified,
+						"controllers", ctrls, "mount", h->mount, "root",
+						h->root, "path", h->path, "created", h->created));
 	}
 	return json_pack("{s:s,s:o}", "mode", mode_name(cg->mode), "hierarchies", arr);
 }
@@ -873,11 +959,11 @@ static bool valid_controller(const char *s)
 static bool clean_below(const char *p, const char *base, bool strict)
 {
 	_cleanup_free_ char *c = cc_path_clean(p);
-	size_t len = strlen(base);
+	size_t len = strcmp(base, "/") == 0 ? 0 : strlen(base);
 
 	if (p[0] != '/' || strcmp(c, p) != 0 || strncmp(p, base, len) != 0)
 		return false;
-	return p[len] == '/' || (!strict && !p[len]);
+	return (p[len] == '/' && (p[len + 1] || !strict)) || (!strict && !p[len]);
 }
 
 static int hier_from_json(json_t *j, struct rt_cgroup_hier *h, struct cc_error **err)
@@ -886,9 +972,8 @@ static int hier_from_json(json_t *j, struct rt_cgroup_hier *h, struct cc_error *
 	json_t *ctrls = NULL;
 	const char *mount, *root, *path, *created = NULL;
 
-	if (json_unpack(j, "{s:b,s:o,s:s,s:s,s:s,s?s}", "unified", &unified, "controllers",
-			&ctrls, "mount", &mount, "root", &root, "path", &path, "created",
-			&created) < 0 ||
+	if (json_unpack(j, "{s:b,s:o,s:s,s:s,s:s,s?s}", "unified", &unified, "controllers", &ctrls,
+			"mount", &mount, "root", &root, "path", &path, "created", &created) < 0 ||
 	    !json_is_array(ctrls))
 		return cc_error_set(err, EINVAL, "malformed hierarchy");
 	if (!clean_below(mount, "/", false) || !clean_below(path, mount, true) ||
@@ -902,8 +987,7 @@ static int hier_from_json(json_t *j, struct rt_cgroup_hier *h, struct cc_error *
 	h->created = created ? xstrdup(created) : NULL;
 	size_t i;
 	json_t *c;
-	json_array_foreach(ctrls, i, c)
-	{
+	json_array_foreach (ctrls, i, c) {
 		if (!json_is_string(c) || !valid_controller(json_string_value(c)))
 			return cc_error_set(err, EINVAL, "bad controller name in %s", mount);
 		cc_strv_push(&h->controllers, json_string_value(c));
@@ -946,6 +1030,12 @@ struct rt_cgroup *rt_cgroup_from_json(const json_t *j, struct cc_error **err)
 			return NULL;
 		}
 	}
+	/* The v2 code relies on the unified hierarchy being there. */
+	if (m == RT_CGROUP_V2 && !rt_cg_unified(cg)) {
+		cc_error_set(err, EINVAL, "cgroup state: v2 without a cgroup2 hierarchy");
+		rt_cgroup_free(cg);
+		return NULL;
+	}
 	return cg;
 }
 
@@ -973,8 +1063,8 @@ static unsigned mount_attrs(unsigned long flags)
 
 /* A new superblock of `fstype` with options ("key" flags or "key=value"), as a detached
  * mount fd. */
-static int fresh_mount(const char *fstype, char *const *opts, unsigned attrs, const char *what,
-		       struct cc_error **err)
+static int fresh_mount(const char *fstype, const char *const *opts, unsigned attrs,
+		       const char *what, struct cc_error **err)
 {
 	_cleanup_close_ int fs = fsopen(fstype, FSOPEN_CLOEXEC);
 
@@ -1017,12 +1107,26 @@ static int bind_mount(const char *src, unsigned attrs, const char *what, struct 
 
 static int attach(int mnt, int dirfd, const char *name, const char *what, struct cc_error **err)
 {
-	_cleanup_close_ int target = openat(dirfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	_cleanup_close_ int target =
+	    openat(dirfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 
-	if (target < 0 || move_mount(mnt, "", target, "",
-				     MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+	if (target < 0 ||
+	    move_mount(mnt, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
 		return cc_error_errno(err, "cgroup mount %s: attach %s", what, name);
 	return 0;
+}
+
+/* A new mount of the hierarchy `h` (its root is the cgroup namespace's root). */
+static int fresh_cgroup(const struct rt_cgroup_hier *h, unsigned attrs, const char *what,
+			struct cc_error **err)
+{
+	_cleanup_strv_ char **opts = NULL;
+
+	cc_strv_push(&opts, "source=cgroup");
+	for (size_t i = 0; h->controllers && h->controllers[i]; i++)
+		cc_strv_push(&opts, h->controllers[i]);
+	return fresh_mount(h->unified ? "cgroup2" : "cgroup", (const char *const *)opts, attrs,
+			   what, err);
 }
 
 /* One hierarchy below the tmpfs: a fresh cgroup mount of the same controllers when the
@@ -1039,8 +1143,7 @@ static int mount_hier(const struct rt_cgroup_hier *h, int tmpfs, unsigned attrs,
 	if (!cgroupns)
 		mnt = bind_mount(h->path, attrs, dest, err);
 	else
-		mnt = fresh_mount(h->unified ? "cgroup2" : "cgroup", h->controllers, attrs, dest,
-				  err);
+		mnt = fresh_cgroup(h, attrs, dest, err);
 	if (mnt < 0)
 		return -1;
 	int ret = attach(mnt, tmpfs, name, dest, err);
@@ -1059,14 +1162,15 @@ static int mount_hier(const struct rt_cgroup_hier *h, int tmpfs, unsigned attrs,
 static int mount_v1(const struct rt_cgroup *cg, int target, unsigned attrs, bool cgroupns,
 		    const char *dest, struct cc_error **err)
 {
-	static char *const tmpfs_opts[] = { "mode=755", NULL };
+	static const char *const tmpfs_opts[] = { "source=tmpfs", "mode=755", NULL };
 	/* The tmpfs is filled first and made read-only last. */
 	_cleanup_close_ int tmpfs =
 	    fresh_mount("tmpfs", tmpfs_opts, attrs & ~MOUNT_ATTR_RDONLY, dest, err);
 
 	if (tmpfs < 0)
 		return -1;
-	if (move_mount(tmpfs, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+	if (move_mount(tmpfs, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) <
+	    0)
 		return cc_error_errno(err, "cgroup mount %s: attach tmpfs", dest);
 	/* The fd still names the mount, now attached: populate it through the fd. */
 	for (size_t i = 0; i < cg->n_hiers; i++)
@@ -1091,8 +1195,8 @@ int rt_cgroup_mount(const struct rt_cgroup *cg, int rootfd, const char *dest, un
 		return mount_v1(cg, target, attrs, cgroupns, dest, err);
 
 	const struct rt_cgroup_hier *u = rt_cg_unified(cg);
-	int mnt = cgroupns ? fresh_mount("cgroup2", NULL, attrs, dest, err)
-			   : bind_mount(u->path, attrs, dest, err);
+	int mnt =
+	    cgroupns ? fresh_cgroup(u, attrs, dest, err) : bind_mount(u->path, attrs, dest, err);
 	if (mnt < 0)
 		return -1;
 	int ret = 0;

@@ -65,3 +65,8 @@ int rt_cgroup_mount(const struct rt_cgroup *cg, int rootfd, const char *dest, un
 /* Paths for tests and `rune state`: the container's directory in a controller's hierarchy
  * ("memory", "cpu", ..., or "" for the v2 / unified one). NULL if the host lacks it. */
 const char *rt_cgroup_path(const struct rt_cgroup *cg, const char *controller);
+
+/* The device rules runc always allows, appended after linux.resources.devices: mknod of any
+ * node, /dev/{null,zero,full,random,urandom,tty,ptmx}, ptys (136:*) and /dev/net/tun.
+ * Static storage; *n receives the count. */
+const struct rt_device_rule *rt_cgroup_default_device_rules(size_t *n);

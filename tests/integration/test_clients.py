@@ -1,0 +1,238 @@
+"""Real clients of an OCI runtime: podman and containerd (ctr) drive the runtime under test.
+
+Both run with private state in the test's work directory. The state they insist on keeping in
+fixed host places (/run/containers, /run/containerd, /var/lib/containers, the runtime's default
+--root used by podman's exit hook) lands on tmpfs mounts that exist only in the suite's private
+mount namespace and are removed at teardown.
+"""
+
+import os
+import shutil
+import signal
+import subprocess
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from conftest import (find_cgroup_dirs, kill_and_wait, mount_points, pid_alive,
+                      remove_cgroup_tree, tagged_pids, umount, wait_until)
+
+ULIMITS = ["--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024"]
+
+
+def hide_host_state(mounts, workdir):
+    """tmpfs over /run and /var/lib for this test only (private mount namespace)."""
+    for target in ("/run", "/var/lib"):
+        mounts.mount("-t", "tmpfs", "-o", "mode=755", "tmpfs", target=target)
+
+
+def unmount_under(path):
+    for m in sorted((m for m in mount_points() if m.startswith(str(path) + "/")), key=len,
+                    reverse=True):
+        umount(m)
+
+
+# ---------------------------------------------------------------------------------- podman
+
+
+class Podman:
+    def __init__(self, rune, base):
+        self.rune = rune
+        self.base = base
+        self.exe = shutil.which("podman")
+        self.parent = f"/rune-it-pm-{rune.tag[:12]}"
+        self.globals = [
+            "--root", base / "root", "--runroot", base / "runroot", "--tmpdir", base / "libpod",
+            "--network-config-dir", base / "networks", "--cgroup-manager", "cgroupfs",
+            "--events-backend", "file", "--runtime", rune.binary]
+        # No --runtime-flag root=...: podman's exit hook (`podman container cleanup`) would not
+        # pass it on. The runtime's default root is on the tmpfs over /run instead.
+        self.runtime_root = Path("/run") / rune.name
+
+    def __call__(self, *args, timeout=120, **kw):
+        return self.rune.cmd(*self.globals, *args, binary=self.exe, root=False, timeout=timeout,
+                             env={"TMPDIR": str(self.base / "tmp")}, **kw)
+
+    def run_args(self, *extra):
+        return ["run", "--network", "none", "--cgroup-parent", self.parent, *ULIMITS, *extra]
+
+
+@pytest.fixture
+def podman(rune, bundle, workdir, mounts):
+    if not shutil.which("podman"):
+        pytest.skip("podman is not installed")
+    hide_host_state(mounts, workdir)
+    base = workdir / "podman"
+    (base / "tmp").mkdir(parents=True)
+    pm = Podman(rune, base)
+    # A local image from a busybox rootfs: no registry, no network.
+    rootfs = bundle(name="image").rootfs
+    tarball = workdir / "rootfs.tar"
+    with tarfile.open(tarball, "w") as tar:
+        tar.add(rootfs, arcname=".")
+    pm.image = f"localhost/rit-busybox:{rune.tag[:8]}"
+    res = pm("import", tarball, pm.image)
+    assert res.rc == 0, res
+    yield pm
+    pm("rm", "--all", "--force", "--time", "0")
+    parents = find_cgroup_dirs(pm.parent.lstrip("/"))
+    libpod = [os.path.join(path, d) for top in parents for path, dirs, _ in os.walk(top)
+              for d in dirs if d.startswith("libpod-")]
+    unmount_under(base)
+    for d in parents:  # podman's own parent and conmon cgroups
+        remove_cgroup_tree(d)
+    assert libpod == [], f"container cgroups left behind: {libpod}"
+
+
+def test_podman_run_echo(podman):
+    res = podman(*podman.run_args("--rm"), podman.image, "echo", "hello")
+    assert res.rc == 0, res
+    assert res.out == "hello\n"
+
+
+def test_podman_exit_code(podman):
+    res = podman(*podman.run_args("--rm"), podman.image, "sh", "-c", "exit 5")
+    assert res.rc == 5, res
+
+
+def test_podman_detached_exec_stop_rm(podman):
+    name = podman.rune.new_id("pm")
+    res = podman(*podman.run_args("-d", "--name", name), podman.image, "sleep", "3600")
+    assert res.rc == 0, res
+    ctr_id = res.out.strip()
+    assert (podman.runtime_root / ctr_id).is_dir()
+    res = podman("exec", name, "sh", "-c", "echo in-exec; cat /proc/1/cmdline")
+    assert res.rc == 0, res
+    assert res.out.startswith("in-exec\nsleep")
+    res = podman("inspect", "--format", "{{.State.Pid}}", name)
+    pid = int(res.out)
+    assert pid_alive(pid)
+    res = podman("kill", name)
+    assert res.rc == 0, res
+    wait_until(lambda: not pid_alive(pid), what="container to die")
+    res = podman("rm", name)
+    assert res.rc == 0, res
+    assert not (podman.runtime_root / ctr_id).exists()
+
+
+# ---------------------------------------------------------------------------------- containerd
+
+CONTAINERD_CONFIG = """version = 2
+root = "{base}/root"
+state = "{base}/state"
+disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.btrfs",
+  "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper",
+  "io.containerd.snapshotter.v1.aufs"]
+[grpc]
+  address = "{base}/containerd.sock"
+[ttrpc]
+  address = "{base}/containerd.sock.ttrpc"
+[debug]
+  address = "{base}/debug.sock"
+[metrics]
+  address = ""
+"""
+
+
+class Ctr:
+    def __init__(self, rune, base):
+        self.rune = rune
+        self.base = base
+        self.exe = shutil.which("ctr")
+        self.namespace = f"rit-{rune.tag[:12]}"
+
+    def __call__(self, *args, timeout=120, **kw):
+        return self.rune.cmd("-a", self.base / "containerd.sock", "-n", self.namespace, *args,
+                             binary=self.exe, root=False, timeout=timeout, **kw)
+
+    def run(self, rootfs, cid, *argv, extra=()):
+        return self("run", "--runc-binary", self.rune.binary, "--runc-root",
+                    self.base / "runtime-root", "--fifo-dir", self.base / "fifo",
+                    "--cgroup", f"/{cid}", *extra, "--rootfs", rootfs, cid, *argv)
+
+
+@pytest.fixture
+def ctr(rune, workdir, mounts):
+    for exe in ("containerd", "ctr"):
+        if not shutil.which(exe):
+            pytest.skip(f"{exe} is not installed")
+    hide_host_state(mounts, workdir)
+    base = workdir / "containerd"
+    base.mkdir()
+    (base / "config.toml").write_text(CONTAINERD_CONFIG.format(base=base))
+    log = open(base / "containerd.log", "wb")
+    daemon = subprocess.Popen([shutil.which("containerd"), "--config", base / "config.toml"],
+                              stdout=log, stderr=log, stdin=subprocess.DEVNULL,
+                              env=rune.env(), start_new_session=True)
+    c = Ctr(rune, base)
+    try:
+        wait_until(lambda: daemon.poll() is not None or c("version").rc == 0, timeout=60,
+                   interval=0.1, what="containerd to answer")
+        assert daemon.poll() is None, (base / "containerd.log").read_text()
+        yield c
+    finally:
+        res = c("containers", "list", "--quiet", timeout=30) if daemon.poll() is None else None
+        for cid in (res.out.split() if res and res.rc == 0 else []):
+            c("tasks", "kill", "--signal", "SIGKILL", cid, timeout=30)
+            c("tasks", "delete", "--force", cid, timeout=30)
+            c("containers", "delete", cid, timeout=30)
+        daemon.send_signal(signal.SIGTERM)
+        try:
+            daemon.wait(30)
+        except subprocess.TimeoutExpired:
+            daemon.kill()
+            daemon.wait()
+        log.close()
+        # Shims outlive containerd by design; once their container is gone they must go too.
+        shims = [p for p in tagged_pids(rune.tag) if b"containerd-shim" in _cmdline(p)]
+        if shims:
+            kill_and_wait(shims)
+        unmount_under(base)
+        for d in find_cgroup_dirs(c.namespace):
+            remove_cgroup_tree(d)
+
+
+def _cmdline(pid):
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read()
+    except OSError:
+        return b""
+
+
+def test_ctr_run_echo(ctr, bundle):
+    rootfs = bundle(name="ctr-rootfs").rootfs
+    cid = ctr.rune.new_id("ctr")
+    res = ctr.run(rootfs, cid, "/bin/sh", "-c", "echo hello; cat /proc/self/cgroup",
+                  extra=["--rm"])
+    assert res.rc == 0, res
+    lines = res.out.splitlines()
+    assert lines[0] == "hello"
+    assert any(line.endswith(f":/{cid}") for line in lines[1:]), res
+    assert ctr("containers", "list", "--quiet").out.split() == []
+
+
+def test_ctr_exit_code(ctr, bundle):
+    rootfs = bundle(name="ctr-rootfs").rootfs
+    res = ctr.run(rootfs, ctr.rune.new_id("ctr"), "/bin/sh", "-c", "exit 3", extra=["--rm"])
+    assert res.rc == 3, res
+
+
+def test_ctr_detached_exec_kill(ctr, bundle):
+    rootfs = bundle(name="ctr-rootfs").rootfs
+    cid = ctr.rune.new_id("ctr")
+    res = ctr.run(rootfs, cid, "/bin/sleep", "3600", extra=["--detach", "--null-io"])
+    assert res.rc == 0, res
+    res = ctr("tasks", "list")
+    assert cid in res.out and "RUNNING" in res.out, res
+    res = ctr("tasks", "exec", "--exec-id", "e1", cid, "/bin/sh", "-c", "echo from-exec")
+    assert res.rc == 0 and res.out == "from-exec\n", res
+    pid = int([line.split()[1] for line in ctr("tasks", "list").out.splitlines()
+               if line.startswith(cid)][0])
+    assert pid_alive(pid)
+    assert ctr("tasks", "kill", "--signal", "SIGKILL", cid).rc == 0
+    wait_until(lambda: not pid_alive(pid), what="task to die")
+    assert ctr("tasks", "delete", cid).rc == 0
+    assert ctr("containers", "delete", cid).rc == 0
+    assert not (ctr.base / "runtime-root" / ctr.namespace / cid).exists()
