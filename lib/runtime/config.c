@@ -1,0 +1,1315 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * config.json → struct rt_spec. Every value is checked here, once; errors name the field by
+ * its JSON path: `config.json: linux.namespaces[2].type: unknown namespace "foo"`.
+ */
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/personality.h>
+#include "runtime/names.h"
+#include "runtime/spec.h"
+#include "util/cleanup.h"
+#include "util/fs.h"
+#include "util/json.h"
+#include "util/strv.h"
+
+/* Parse state: the document name for messages and the error slot. */
+struct pctx {
+	const char *name;
+	struct cc_error **err;
+};
+
+static int fail(struct pctx *c, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int fail(struct pctx *c, const char *path, const char *fmt, ...)
+{
+	va_list ap;
+	_cleanup_free_ char *msg = NULL;
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		abort();
+	va_end(ap);
+	return cc_error_set(c->err, 0, "%s: %s%s%s", c->name, path, *path ? ": " : "", msg);
+}
+
+/* "a.b" + "c" → "a.b.c"; "" + "c" → "c". Caller frees. */
+static char *sub(const char *path, const char *key)
+{
+	return *path ? xasprintf("%s.%s", path, key) : xstrdup(key);
+}
+
+static char *idx(const char *path, size_t i)
+{
+	return xasprintf("%s[%zu]", path, i);
+}
+
+static const char *type_name(const json_t *v)
+{
+	switch (json_typeof(v)) {
+	case JSON_OBJECT:
+		return "object";
+	case JSON_ARRAY:
+		return "array";
+	case JSON_STRING:
+		return "string";
+	case JSON_INTEGER:
+		return "integer";
+	case JSON_REAL:
+		return "number";
+	case JSON_TRUE:
+	case JSON_FALSE:
+		return "boolean";
+	default:
+		return "null";
+	}
+}
+
+/* Typed getters: absent (or null) fields leave *out alone and return 0 unless required. */
+static int get_str(struct pctx *c, const json_t *o, const char *key, const char *path, char **out,
+		   bool required)
+{
+	json_t *v = json_object_get(o, key);
+	_cleanup_free_ char *p = sub(path, key);
+	if (!v || json_is_null(v))
+		return required ? fail(c, p, "required") : 0;
+	if (!json_is_string(v))
+		return fail(c, p, "expected string, got %s", type_name(v));
+	if (strlen(json_string_value(v)) != json_string_length(v))
+		return fail(c, p, "contains a NUL byte");
+	free(*out);
+	*out = xstrdup(json_string_value(v));
+	return 0;
+}
+
+static int get_bool(struct pctx *c, const json_t *o, const char *key, const char *path, bool *out)
+{
+	json_t *v = json_object_get(o, key);
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_boolean(v)) {
+		_cleanup_free_ char *p = sub(path, key);
+		return fail(c, p, "expected boolean, got %s", type_name(v));
+	}
+	*out = json_is_true(v);
+	return 0;
+}
+
+/* Integer in [min, max]; *has (may be NULL) says whether it was given. */
+static int get_int(struct pctx *c, const json_t *o, const char *key, const char *path, int64_t min,
+		   int64_t max, int64_t *out, bool *has)
+{
+	json_t *v = json_object_get(o, key);
+	_cleanup_free_ char *p = sub(path, key);
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_integer(v))
+		return fail(c, p, "expected integer, got %s", type_name(v));
+	json_int_t n = json_integer_value(v);
+	if (n < min || n > max)
+		return fail(c, p, "%lld out of range [%lld, %lld]", (long long)n, (long long)min,
+			    (long long)max);
+	*out = n;
+	if (has)
+		*has = true;
+	return 0;
+}
+
+#define GET_U32(c, o, k, p, dst)                                       \
+	({                                                             \
+		int64_t _v = 0;                                        \
+		bool _h = false;                                       \
+		int _r = get_int(c, o, k, p, 0, UINT32_MAX, &_v, &_h); \
+		if (_r == 0 && _h)                                     \
+			(dst) = (__typeof__(dst))_v;                   \
+		_r;                                                    \
+	})
+
+static int get_strv(struct pctx *c, const json_t *o, const char *key, const char *path, char ***out)
+{
+	json_t *v = json_object_get(o, key);
+	_cleanup_free_ char *p = sub(path, key);
+	size_t i;
+	json_t *e;
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_array(v))
+		return fail(c, p, "expected array of strings, got %s", type_name(v));
+	char **r = xcalloc(json_array_size(v) + 1, sizeof(char *));
+	json_array_foreach (v, i, e) {
+		if (!json_is_string(e) || strlen(json_string_value(e)) != json_string_length(e)) {
+			cc_strv_free(r);
+			_cleanup_free_ char *ip = idx(p, i);
+			return fail(c, ip, "expected string, got %s", type_name(e));
+		}
+		r[i] = xstrdup(json_string_value(e));
+	}
+	cc_strv_free(*out);
+	*out = r;
+	return 0;
+}
+
+/* Object or array members with a type check; NULL when absent. */
+static json_t *get_typed(struct pctx *c, const json_t *o, const char *key, const char *path,
+			 json_type want, int *ret)
+{
+	json_t *v = json_object_get(o, key);
+	*ret = 0;
+	if (!v || json_is_null(v))
+		return NULL;
+	if (json_typeof(v) != want) {
+		_cleanup_free_ char *p = sub(path, key);
+		*ret = fail(c, p, "expected %s, got %s", want == JSON_OBJECT ? "object" : "array",
+			    type_name(v));
+		return NULL;
+	}
+	return v;
+}
+
+static int parse_kv(struct pctx *c, const json_t *o, const char *key, const char *path,
+		    struct rt_kv **out, size_t *n)
+{
+	int ret;
+	json_t *m = get_typed(c, o, key, path, JSON_OBJECT, &ret), *v;
+	const char *k;
+	if (!m)
+		return ret;
+	*out = xcalloc(json_object_size(m) + 1, sizeof(**out));
+	json_object_foreach (m, k, v) {
+		if (!json_is_string(v)) {
+			_cleanup_free_ char *p = sub(path, key);
+			_cleanup_free_ char *kp = sub(p, k);
+			return fail(c, kp, "expected string, got %s", type_name(v));
+		}
+		(*out)[*n].key = xstrdup(k);
+		(*out)[(*n)++].value = xstrdup(json_string_value(v));
+	}
+	return 0;
+}
+
+static int parse_idmaps(struct pctx *c, const json_t *o, const char *key, const char *path,
+			struct rt_idmap **out, size_t *n)
+{
+	int ret;
+	json_t *a = get_typed(c, o, key, path, JSON_ARRAY, &ret), *e;
+	size_t i;
+	if (!a)
+		return ret;
+	_cleanup_free_ char *p = sub(path, key);
+	*out = xcalloc(json_array_size(a) + 1, sizeof(**out));
+	json_array_foreach (a, i, e) {
+		_cleanup_free_ char *ip = idx(p, i);
+		struct rt_idmap *m = &(*out)[i];
+		int64_t size = 0;
+		if (!json_is_object(e))
+			return fail(c, ip, "expected object, got %s", type_name(e));
+		if (GET_U32(c, e, "containerID", ip, m->container_id) < 0 ||
+		    GET_U32(c, e, "hostID", ip, m->host_id) < 0 ||
+		    get_int(c, e, "size", ip, 1, UINT32_MAX, &size, NULL) < 0)
+			return -1;
+		if (!json_object_get(e, "size"))
+			return fail(c, ip, "size: required");
+		m->size = (uint32_t)size;
+		*n = i + 1;
+	}
+	return 0;
+}
+
+static int parse_user(struct pctx *c, const json_t *o, const char *path, struct rt_user *u)
+{
+	int ret;
+	json_t *j = get_typed(c, o, "user", path, JSON_OBJECT, &ret);
+	if (!j)
+		return ret;
+	_cleanup_free_ char *p = sub(path, "user");
+	int64_t umask = 0;
+	if (GET_U32(c, j, "uid", p, u->uid) < 0 || GET_U32(c, j, "gid", p, u->gid) < 0 ||
+	    get_int(c, j, "umask", p, 0, 07777, &umask, &u->has_umask) < 0 ||
+	    get_str(c, j, "username", p, &u->username, false) < 0)
+		return -1;
+	u->umask = (mode_t)umask;
+	json_t *g = get_typed(c, j, "additionalGids", p, JSON_ARRAY, &ret), *e;
+	size_t i;
+	if (ret < 0)
+		return -1;
+	if (!g)
+		return 0;
+	u->additional_gids = xcalloc(json_array_size(g) + 1, sizeof(gid_t));
+	json_array_foreach (g, i, e) {
+		if (!json_is_integer(e) || json_integer_value(e) < 0 ||
+		    json_integer_value(e) > UINT32_MAX) {
+			_cleanup_free_ char *gp = sub(p, "additionalGids");
+			_cleanup_free_ char *ip = idx(gp, i);
+			return fail(c, ip, "expected a gid");
+		}
+		u->additional_gids[i] = (gid_t)json_integer_value(e);
+		u->n_additional_gids = i + 1;
+	}
+	return 0;
+}
+
+static int cap_set(struct pctx *c, const json_t *caps, const char *key, const char *path,
+		   uint64_t *mask)
+{
+	_cleanup_strv_ char **names = NULL;
+	if (get_strv(c, caps, key, path, &names) < 0)
+		return -1;
+	for (size_t i = 0; names && names[i]; i++) {
+		int cap = rt_cap_from_name(names[i]);
+		if (cap < 0) {
+			_cleanup_free_ char *p = sub(path, key);
+			_cleanup_free_ char *ip = idx(p, i);
+			return fail(c, ip, "unknown capability \"%s\"", names[i]);
+		}
+		*mask |= 1ULL << cap;
+	}
+	return 0;
+}
+
+static int parse_caps(struct pctx *c, const json_t *o, const char *path, struct rt_caps *caps)
+{
+	int ret;
+	json_t *j = get_typed(c, o, "capabilities", path, JSON_OBJECT, &ret);
+	if (!j)
+		return ret;
+	_cleanup_free_ char *p = sub(path, "capabilities");
+	caps->present = true;
+	if (cap_set(c, j, "bounding", p, &caps->bounding) < 0 ||
+	    cap_set(c, j, "effective", p, &caps->effective) < 0 ||
+	    cap_set(c, j, "inheritable", p, &caps->inheritable) < 0 ||
+	    cap_set(c, j, "permitted", p, &caps->permitted) < 0 ||
+	    cap_set(c, j, "ambient", p, &caps->ambient) < 0)
+		return -1;
+	return 0;
+}
+
+static int parse_rlimits(struct pctx *c, const json_t *o, const char *path, struct rt_process *pr)
+{
+	int ret;
+	json_t *a = get_typed(c, o, "rlimits", path, JSON_ARRAY, &ret), *e;
+	size_t i;
+	if (!a)
+		return ret;
+	_cleanup_free_ char *p = sub(path, "rlimits");
+	pr->rlimits = xcalloc(json_array_size(a) + 1, sizeof(*pr->rlimits));
+	json_array_foreach (a, i, e) {
+		_cleanup_free_ char *ip = idx(p, i);
+		_cleanup_free_ char *type = NULL;
+		int64_t soft = 0, hard = 0;
+		if (!json_is_object(e))
+			return fail(c, ip, "expected object, got %s", type_name(e));
+		if (get_str(c, e, "type", ip, &type, true) < 0 ||
+		    get_int(c, e, "soft", ip, 0, INT64_MAX, &soft, NULL) < 0 ||
+		    get_int(c, e, "hard", ip, 0, INT64_MAX, &hard, NULL) < 0)
+			return -1;
+		/* JSON integers stop at INT64_MAX; RLIM_INFINITY is written as -1 by some tools. */
+		json_t *js = json_object_get(e, "soft"), *jh = json_object_get(e, "hard");
+		int res = rt_rlimit_from_name(type);
+		if (res < 0) {
+			_cleanup_free_ char *tp = sub(ip, "type");
+			return fail(c, tp, "unknown rlimit \"%s\"", type);
+		}
+		if (!js || !jh)
+			return fail(c, ip, "soft and hard are required");
+		if (soft > hard)
+			return fail(c, ip, "soft limit %lld is above the hard limit %lld",
+				    (long long)soft, (long long)hard);
+		for (size_t k = 0; k < i; k++)
+			if (pr->rlimits[k].resource == res)
+				return fail(c, ip, "duplicate rlimit \"%s\"", type);
+		pr->rlimits[i] = (struct rt_rlimit){ res, (uint64_t)soft, (uint64_t)hard };
+		pr->n_rlimits = i + 1;
+	}
+	return 0;
+}
+
+static int parse_io_priority(struct pctx *c, const json_t *o, const char *path,
+			     struct rt_process *pr)
+{
+	static const char *const classes[] = { "IOPRIO_CLASS_RT", "IOPRIO_CLASS_BE",
+					       "IOPRIO_CLASS_IDLE" };
+	int ret;
+	json_t *j = get_typed(c, o, "ioPriority", path, JSON_OBJECT, &ret);
+	if (!j)
+		return ret;
+	_cleanup_free_ char *p = sub(path, "ioPriority");
+	_cleanup_free_ char *cls = NULL;
+	int64_t prio = 0;
+	if (get_str(c, j, "class", p, &cls, true) < 0 ||
+	    get_int(c, j, "priority", p, 0, 7, &prio, NULL) < 0)
+		return -1;
+	for (int i = 0; i < 3; i++)
+		if (strcmp(cls, classes[i]) == 0) {
+			pr->has_io_priority = true;
+			pr->io_priority_class = i + 1;
+			pr->io_priority = (int)prio;
+			return 0;
+		}
+	_cleanup_free_ char *cp = sub(p, "class");
+	return fail(c, cp, "unknown class \"%s\"", cls);
+}
+
+static int parse_process_obj(struct pctx *c, const json_t *j, const char *p, struct rt_process *pr)
+{
+	int64_t oom = 0;
+	int ret;
+	json_t *cs = get_typed(c, j, "consoleSize", p, JSON_OBJECT, &ret);
+	if (ret < 0 || get_bool(c, j, "terminal", p, &pr->terminal) < 0 ||
+	    parse_user(c, j, p, &pr->user) < 0 || get_strv(c, j, "args", p, &pr->args) < 0 ||
+	    get_strv(c, j, "env", p, &pr->env) < 0 || get_str(c, j, "cwd", p, &pr->cwd, true) < 0 ||
+	    parse_caps(c, j, p, &pr->caps) < 0 || parse_rlimits(c, j, p, pr) < 0 ||
+	    get_bool(c, j, "noNewPrivileges", p, &pr->no_new_privileges) < 0 ||
+	    get_str(c, j, "apparmorProfile", p, &pr->apparmor_profile, false) < 0 ||
+	    get_str(c, j, "selinuxLabel", p, &pr->selinux_label, false) < 0 ||
+	    get_int(c, j, "oomScoreAdj", p, -1000, 1000, &oom, &pr->has_oom_score_adj) < 0 ||
+	    parse_io_priority(c, j, p, pr) < 0)
+		return -1;
+	pr->oom_score_adj = (int)oom;
+	if (cs) {
+		_cleanup_free_ char *cp = sub(p, "consoleSize");
+		pr->has_console_size = true;
+		if (GET_U32(c, cs, "height", cp, pr->console_height) < 0 ||
+		    GET_U32(c, cs, "width", cp, pr->console_width) < 0)
+			return -1;
+	}
+	_cleanup_free_ char *ap = sub(p, "args");
+	if (!pr->args || !pr->args[0])
+		return fail(c, ap, "at least one argument is required");
+	_cleanup_free_ char *cwdp = sub(p, "cwd");
+	if (pr->cwd[0] != '/')
+		return fail(c, cwdp, "must be an absolute path, got \"%s\"", pr->cwd);
+	for (size_t i = 0; pr->env && pr->env[i]; i++)
+		if (!strchr(pr->env[i], '=')) {
+			_cleanup_free_ char *ep = sub(p, "env");
+			_cleanup_free_ char *ip = idx(ep, i);
+			return fail(c, ip, "\"%s\" is not of the form NAME=value", pr->env[i]);
+		}
+	return 0;
+}
+
+void rt_process_free(struct rt_process *p)
+{
+	if (!p)
+		return;
+	free(p->user.additional_gids);
+	free(p->user.username);
+	cc_strv_free(p->args);
+	cc_strv_free(p->env);
+	free(p->cwd);
+	free(p->rlimits);
+	free(p->apparmor_profile);
+	free(p->selinux_label);
+	free(p);
+}
+
+struct rt_process *rt_process_parse(const char *name, const char *buf, size_t len,
+				    struct cc_error **err)
+{
+	struct pctx c = { name, err };
+	_cleanup_json_ json_t *j = cc_json_load_buf(name, buf, len, err);
+	if (!j)
+		return NULL;
+	if (!json_is_object(j)) {
+		fail(&c, "", "expected a JSON object");
+		return NULL;
+	}
+	struct rt_process *p = xzalloc(sizeof(*p));
+	if (parse_process_obj(&c, j, "", p) < 0) {
+		rt_process_free(p);
+		return NULL;
+	}
+	return p;
+}
+
+static const struct {
+	const char *name;
+	bool clear;
+	unsigned long flag;
+} mount_flags[] = {
+	{ "ro", false, MS_RDONLY },
+	{ "rw", true, MS_RDONLY },
+	{ "nosuid", false, MS_NOSUID },
+	{ "suid", true, MS_NOSUID },
+	{ "nodev", false, MS_NODEV },
+	{ "dev", true, MS_NODEV },
+	{ "noexec", false, MS_NOEXEC },
+	{ "exec", true, MS_NOEXEC },
+	{ "sync", false, MS_SYNCHRONOUS },
+	{ "async", true, MS_SYNCHRONOUS },
+	{ "dirsync", false, MS_DIRSYNC },
+	{ "remount", false, MS_REMOUNT },
+	{ "mand", false, MS_MANDLOCK },
+	{ "nomand", true, MS_MANDLOCK },
+	{ "noatime", false, MS_NOATIME },
+	{ "atime", true, MS_NOATIME },
+	{ "nodiratime", false, MS_NODIRATIME },
+	{ "diratime", true, MS_NODIRATIME },
+	{ "relatime", false, MS_RELATIME },
+	{ "norelatime", true, MS_RELATIME },
+	{ "strictatime", false, MS_STRICTATIME },
+	{ "nostrictatime", true, MS_STRICTATIME },
+	{ "lazytime", false, MS_LAZYTIME },
+	{ "nolazytime", true, MS_LAZYTIME },
+	{ "silent", false, MS_SILENT },
+	{ "loud", true, MS_SILENT },
+	{ "iversion", false, MS_I_VERSION },
+	{ "noiversion", true, MS_I_VERSION },
+	{ "defaults", false, 0 },
+};
+
+static const struct {
+	const char *name;
+	unsigned long flags;
+} propagations[] = {
+	{ "private", MS_PRIVATE },	 { "rprivate", MS_PRIVATE | MS_REC },
+	{ "shared", MS_SHARED },	 { "rshared", MS_SHARED | MS_REC },
+	{ "slave", MS_SLAVE },		 { "rslave", MS_SLAVE | MS_REC },
+	{ "unbindable", MS_UNBINDABLE }, { "runbindable", MS_UNBINDABLE | MS_REC },
+};
+
+static int propagation_from_name(const char *s, unsigned long *out)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(propagations); i++)
+		if (strcmp(propagations[i].name, s) == 0) {
+			*out = propagations[i].flags;
+			return 0;
+		}
+	return -1;
+}
+
+/* Split options into MS_* flags, propagation and the data string the filesystem gets. */
+static void mount_options(struct rt_mount *m)
+{
+	_cleanup_strv_ char **data = NULL;
+	for (size_t i = 0; m->options && m->options[i]; i++) {
+		const char *o = m->options[i];
+		bool known = false;
+		for (size_t k = 0; k < ARRAY_SIZE(mount_flags) && !known; k++)
+			if (strcmp(o, mount_flags[k].name) == 0) {
+				known = true;
+				if (mount_flags[k].clear) {
+					m->flags &= ~mount_flags[k].flag;
+					m->clear_flags |= mount_flags[k].flag;
+				} else {
+					m->flags |= mount_flags[k].flag;
+				}
+			}
+		if (known || propagation_from_name(o, &m->propagation) == 0)
+			continue;
+		if (strcmp(o, "bind") == 0 || strcmp(o, "rbind") == 0) {
+			m->bind = true;
+			m->flags |= MS_BIND | (o[0] == 'r' ? MS_REC : 0);
+		} else if (strcmp(o, "tmpcopyup") == 0) {
+			m->tmpcopyup = true;
+		} else if (strcmp(o, "idmap") && strcmp(o, "ridmap")) {
+			cc_strv_push(&data, o);
+		}
+	}
+	if (m->type && strcmp(m->type, "bind") == 0 && !m->bind) {
+		m->bind = true;
+		m->flags |= MS_BIND;
+	}
+	if (data && data[0])
+		m->data = cc_strv_join(data, ",");
+}
+
+static int parse_mount(struct pctx *c, const json_t *e, const char *ip, struct rt_mount *m)
+{
+	if (!json_is_object(e))
+		return fail(c, ip, "expected object, got %s", type_name(e));
+	if (get_str(c, e, "destination", ip, &m->destination, true) < 0 ||
+	    get_str(c, e, "type", ip, &m->type, false) < 0 ||
+	    get_str(c, e, "source", ip, &m->source, false) < 0 ||
+	    get_strv(c, e, "options", ip, &m->options) < 0 ||
+	    parse_idmaps(c, e, "uidMappings", ip, &m->uid_mappings, &m->n_uid_mappings) < 0 ||
+	    parse_idmaps(c, e, "gidMappings", ip, &m->gid_mappings, &m->n_gid_mappings) < 0)
+		return -1;
+	if (!*m->destination) {
+		_cleanup_free_ char *dp = sub(ip, "destination");
+		return fail(c, dp, "must not be empty");
+	}
+	/* runc accepts relative destinations (relative to "/"); keep that, cleaned. */
+	_cleanup_free_ char *abs =
+	    m->destination[0] == '/' ? xstrdup(m->destination) : xasprintf("/%s", m->destination);
+	free(m->destination);
+	m->destination = cc_path_clean(abs);
+	mount_options(m);
+	return 0;
+}
+
+static int parse_mounts(struct pctx *c, const json_t *root, struct rt_spec *s)
+{
+	int ret;
+	json_t *a = get_typed(c, root, "mounts", "", JSON_ARRAY, &ret), *e;
+	size_t i;
+	if (!a)
+		return ret;
+	s->mounts = xcalloc(json_array_size(a) + 1, sizeof(*s->mounts));
+	json_array_foreach (a, i, e) {
+		_cleanup_free_ char *ip = idx("mounts", i);
+		s->n_mounts = i + 1;
+		if (parse_mount(c, e, ip, &s->mounts[i]) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int parse_hook_list(struct pctx *c, const json_t *hooks, const char *key,
+			   struct rt_hook **out, size_t *n)
+{
+	int ret;
+	json_t *a = get_typed(c, hooks, key, "hooks", JSON_ARRAY, &ret), *e;
+	size_t i;
+	if (!a)
+		return ret;
+	_cleanup_free_ char *p = sub("hooks", key);
+	*out = xcalloc(json_array_size(a) + 1, sizeof(**out));
+	json_array_foreach (a, i, e) {
+		_cleanup_free_ char *ip = idx(p, i);
+		struct rt_hook *h = &(*out)[i];
+		int64_t timeout = 0;
+		bool has_timeout = false;
+		*n = i + 1;
+		if (!json_is_object(e))
+			return fail(c, ip, "expected object, got %s", type_name(e));
+		if (get_str(c, e, "path", ip, &h->path, true) < 0 ||
+		    get_strv(c, e, "args", ip, &h->args) < 0 ||
+		    get_strv(c, e, "env", ip, &h->env) < 0 ||
+		    get_int(c, e, "timeout", ip, INT_MIN, INT_MAX, &timeout, &has_timeout) < 0)
+			return -1;
+		_cleanup_free_ char *pp = sub(ip, "path");
+		if (h->path[0] != '/')
+			return fail(c, pp, "must be an absolute path, got \"%s\"", h->path);
+		_cleanup_free_ char *tp = sub(ip, "timeout");
+		if (has_timeout && timeout <= 0)
+			return fail(c, tp, "must be greater than zero, got %lld",
+				    (long long)timeout);
+		h->timeout = (int)timeout;
+	}
+	return 0;
+}
+
+static int parse_hooks(struct pctx *c, const json_t *root, struct rt_hooks *h)
+{
+	static const char *const keys[RT_HOOK_KINDS] = { "prestart",	    "createRuntime",
+							 "createContainer", "startContainer",
+							 "poststart",	    "poststop" };
+	int ret;
+	json_t *j = get_typed(c, root, "hooks", "", JSON_OBJECT, &ret);
+	if (!j)
+		return ret;
+	for (int k = 0; k < RT_HOOK_KINDS; k++)
+		if (parse_hook_list(c, j, keys[k], &h->list[k], &h->count[k]) < 0)
+			return -1;
+	return 0;
+}
+
+static int parse_namespaces(struct pctx *c, const json_t *lx, struct rt_linux *l)
+{
+	int ret;
+	json_t *a = get_typed(c, lx, "namespaces", "linux", JSON_ARRAY, &ret), *e;
+	size_t i;
+	if (!a)
+		return ret;
+	l->namespaces = xcalloc(json_array_size(a) + 1, sizeof(*l->namespaces));
+	json_array_foreach (a, i, e) {
+		_cleanup_free_ char *ip = idx("linux.namespaces", i);
+		_cleanup_free_ char *type = NULL;
+		struct rt_namespace *ns = &l->namespaces[i];
+		l->n_namespaces = i + 1;
+		if (!json_is_object(e))
+			return fail(c, ip, "expected object, got %s", type_name(e));
+		if (get_str(c, e, "type", ip, &type, true) < 0 ||
+		    get_str(c, e, "path", ip, &ns->path, false) < 0)
+			return -1;
+		_cleanup_free_ char *tp = sub(ip, "type");
+		int t = rt_ns_type_from_name(type);
+		if (t < 0)
+			return fail(c, tp, "unknown namespace \"%s\"", type);
+		ns->type = (enum rt_ns_type)t;
+		for (size_t k = 0; k < i; k++)
+			if (l->namespaces[k].type == ns->type)
+				return fail(c, ip, "duplicate namespace \"%s\"", type);
+		_cleanup_free_ char *pp = sub(ip, "path");
+		if (ns->path && !*ns->path) {
+			free(ns->path);
+			ns->path = NULL;
+		}
+		if (ns->path && ns->path[0] != '/')
+			return fail(c, pp, "must be an absolute path, got \"%s\"", ns->path);
+	}
+	return 0;
+}
+
+static int parse_devices(struct pctx *c, const json_t *lx, struct rt_linux *l)
+{
+	int ret;
+	json_t *a = get_typed(c, lx, "devices", "linux", JSON_ARRAY, &ret), *e;
+	size_t i;
+	if (!a)
+		return ret;
+	l->devices = xcalloc(json_array_size(a) + 1, sizeof(*l->devices));
+	json_array_foreach (a, i, e) {
+		_cleanup_free_ char *ip = idx("linux.devices", i);
+		_cleanup_free_ char *type = NULL;
+		struct rt_device *d = &l->devices[i];
+		int64_t mode = 0;
+		l->n_devices = i + 1;
+		if (!json_is_object(e))
+			return fail(c, ip, "expected object, got %s", type_name(e));
+		if (get_str(c, e, "type", ip, &type, true) < 0 ||
+		    get_str(c, e, "path", ip, &d->path, true) < 0 ||
+		    get_int(c, e, "major", ip, 0, UINT32_MAX, &d->major, NULL) < 0 ||
+		    get_int(c, e, "minor", ip, 0, UINT32_MAX, &d->minor, NULL) < 0 ||
+		    get_int(c, e, "fileMode", ip, 0, 07777, &mode, &d->has_file_mode) < 0)
+			return -1;
+		d->file_mode = (mode_t)mode;
+		int64_t v;
+		if (get_int(c, e, "uid", ip, 0, UINT32_MAX, &v, &d->has_uid) < 0)
+			return -1;
+		d->uid = d->has_uid ? (uid_t)v : 0;
+		if (get_int(c, e, "gid", ip, 0, UINT32_MAX, &v, &d->has_gid) < 0)
+			return -1;
+		d->gid = d->has_gid ? (gid_t)v : 0;
+		_cleanup_free_ char *tp = sub(ip, "type");
+		if (strlen(type) != 1 || !strchr("cbup", type[0]))
+			return fail(c, tp, "unknown device type \"%s\"", type);
+		d->type = type[0];
+		if (d->type != 'p' &&
+		    (!json_object_get(e, "major") || !json_object_get(e, "minor")))
+			return fail(c, ip, "major and minor are required for type \"%s\"", type);
+		_cleanup_free_ char *pp = sub(ip, "path");
+		if (d->path[0] != '/')
+			return fail(c, pp, "must be an absolute path, got \"%s\"", d->path);
+	}
+	return 0;
+}
+
+static int parse_device_rules(struct pctx *c, const json_t *res, struct rt_resources *r)
+{
+	int ret;
+	json_t *a = get_typed(c, res, "devices", "linux.resources", JSON_ARRAY, &ret), *e;
+	size_t i;
+	if (!a)
+		return ret;
+	r->devices = xcalloc(json_array_size(a) + 1, sizeof(*r->devices));
+	json_array_foreach (a, i, e) {
+		_cleanup_free_ char *ip = idx("linux.resources.devices", i);
+		_cleanup_free_ char *type = NULL, *access = NULL;
+		struct rt_device_rule *d = &r->devices[i];
+		r->n_devices = i + 1;
+		d->major = d->minor = -1;
+		if (!json_is_object(e))
+			return fail(c, ip, "expected object, got %s", type_name(e));
+		if (get_bool(c, e, "allow", ip, &d->allow) < 0 ||
+		    get_str(c, e, "type", ip, &type, false) < 0 ||
+		    get_str(c, e, "access", ip, &access, false) < 0 ||
+		    get_int(c, e, "major", ip, -1, UINT32_MAX, &d->major, NULL) < 0 ||
+		    get_int(c, e, "minor", ip, -1, UINT32_MAX, &d->minor, NULL) < 0)
+			return -1;
+		if (!json_object_get(e, "allow")) {
+			_cleanup_free_ char *ap = sub(ip, "allow");
+			return fail(c, ap, "required");
+		}
+		d->type = type && *type ? type[0] : 'a';
+		if (type && (strlen(type) > 1 || !strchr("abc", d->type))) {
+			_cleanup_free_ char *tp = sub(ip, "type");
+			return fail(c, tp, "unknown device type \"%s\"", type);
+		}
+		const char *acc = access && *access ? access : "rwm";
+		if (strlen(acc) > 3 || strspn(acc, "rwm") != strlen(acc)) {
+			_cleanup_free_ char *ap = sub(ip, "access");
+			return fail(c, ap, "invalid access \"%s\" (a subset of \"rwm\")", acc);
+		}
+		snprintf(d->access, sizeof(d->access), "%s", acc);
+	}
+	return 0;
+}
+
+static int parse_memory(struct pctx *c, const json_t *res, struct rt_resources *r)
+{
+	int ret;
+	json_t *j = get_typed(c, res, "memory", "linux.resources", JSON_OBJECT, &ret);
+	if (!j)
+		return ret;
+	const char *p = "linux.resources.memory";
+	int64_t swp = 0;
+	if (get_int(c, j, "limit", p, -1, INT64_MAX, &r->memory.limit, &r->memory.has_limit) < 0 ||
+	    get_int(c, j, "reservation", p, -1, INT64_MAX, &r->memory.reservation,
+		    &r->memory.has_reservation) < 0 ||
+	    get_int(c, j, "swap", p, -1, INT64_MAX, &r->memory.swap, &r->memory.has_swap) < 0 ||
+	    get_int(c, j, "kernel", p, -1, INT64_MAX, &r->memory.kernel, &r->memory.has_kernel) <
+		0 ||
+	    get_int(c, j, "kernelTCP", p, -1, INT64_MAX, &r->memory.kernel_tcp,
+		    &r->memory.has_kernel_tcp) < 0 ||
+	    get_int(c, j, "swappiness", p, 0, 100, &swp, &r->memory.has_swappiness) < 0 ||
+	    get_bool(c, j, "disableOOMKiller", p, &r->memory.disable_oom_killer) < 0 ||
+	    get_bool(c, j, "useHierarchy", p, &r->memory.use_hierarchy) < 0 ||
+	    get_bool(c, j, "checkBeforeUpdate", p, &r->memory.check_before_update) < 0)
+		return -1;
+	r->memory.swappiness = (uint64_t)swp;
+	r->memory.has_disable_oom_killer = json_object_get(j, "disableOOMKiller") != NULL;
+	r->memory.has_use_hierarchy = json_object_get(j, "useHierarchy") != NULL;
+	return 0;
+}
+
+static int parse_cpu(struct pctx *c, const json_t *res, struct rt_resources *r)
+{
+	int ret;
+	json_t *j = get_typed(c, res, "cpu", "linux.resources", JSON_OBJECT, &ret);
+	if (!j)
+		return ret;
+	const char *p = "linux.resources.cpu";
+	int64_t shares = 0, period = 0, rtp = 0, burst = 0;
+	if (get_int(c, j, "shares", p, 0, INT64_MAX, &shares, &r->cpu.has_shares) < 0 ||
+	    get_int(c, j, "quota", p, -1, INT64_MAX, &r->cpu.quota, &r->cpu.has_quota) < 0 ||
+	    get_int(c, j, "burst", p, 0, INT64_MAX, &burst, &r->cpu.has_burst) < 0 ||
+	    get_int(c, j, "period", p, 0, INT64_MAX, &period, &r->cpu.has_period) < 0 ||
+	    get_int(c, j, "realtimeRuntime", p, -1, INT64_MAX, &r->cpu.realtime_runtime,
+		    &r->cpu.has_realtime_runtime) < 0 ||
+	    get_int(c, j, "realtimePeriod", p, 0, INT64_MAX, &rtp, &r->cpu.has_realtime_period) <
+		0 ||
+	    get_int(c, j, "idle", p, 0, 1, &r->cpu.idle, &r->cpu.has_idle) < 0 ||
+	    get_str(c, j, "cpus", p, &r->cpu.cpus, false) < 0 ||
+	    get_str(c, j, "mems", p, &r->cpu.mems, false) < 0)
+		return -1;
+	r->cpu.shares = (uint64_t)shares;
+	r->cpu.period = (uint64_t)period;
+	r->cpu.realtime_period = (uint64_t)rtp;
+	r->cpu.burst = (uint64_t)burst;
+	return 0;
+}
+
+static int parse_throttle(struct pctx *c, const json_t *bio, const char *key,
+			  struct rt_throttle_device **out, size_t *n)
+{
+	int ret;
+	json_t *a = get_typed(c, bio, key, "linux.resources.blockIO", JSON_ARRAY, &ret), *e;
+	size_t i;
+	if (!a)
+		return ret;
+	_cleanup_free_ char *p = sub("linux.resources.blockIO", key);
+	*out = xcalloc(json_array_size(a) + 1, sizeof(**out));
+	json_array_foreach (a, i, e) {
+		_cleanup_free_ char *ip = idx(p, i);
+		int64_t rate = 0;
+		*n = i + 1;
+		if (!json_is_object(e))
+			return fail(c, ip, "expected object, got %s", type_name(e));
+		if (get_int(c, e, "major", ip, 0, UINT32_MAX, &(*out)[i].major, NULL) < 0 ||
+		    get_int(c, e, "minor", ip, 0, UINT32_MAX, &(*out)[i].minor, NULL) < 0 ||
+		    get_int(c, e, "rate", ip, 0, INT64_MAX, &rate, NULL) < 0)
+			return -1;
+		(*out)[i].rate = (uint64_t)rate;
+	}
+	return 0;
+}
+
+static int parse_weight_devices(struct pctx *c, const json_t *bio, struct rt_resources *r)
+{
+	int ret;
+	const char *p = "linux.resources.blockIO.weightDevice";
+	json_t *a = get_typed(c, bio, "weightDevice", "linux.resources.blockIO", JSON_ARRAY, &ret);
+	json_t *e;
+	size_t i;
+	if (!a)
+		return ret;
+	r->block_io.weight_device =
+	    xcalloc(json_array_size(a) + 1, sizeof(struct rt_weight_device));
+	json_array_foreach (a, i, e) {
+		_cleanup_free_ char *ip = idx(p, i);
+		struct rt_weight_device *w = &r->block_io.weight_device[i];
+		int64_t wt = 0, lw = 0;
+		r->block_io.n_weight_device = i + 1;
+		if (!json_is_object(e))
+			return fail(c, ip, "expected object, got %s", type_name(e));
+		if (get_int(c, e, "major", ip, 0, UINT32_MAX, &w->major, NULL) < 0 ||
+		    get_int(c, e, "minor", ip, 0, UINT32_MAX, &w->minor, NULL) < 0 ||
+		    get_int(c, e, "weight", ip, 0, 1000, &wt, &w->has_weight) < 0 ||
+		    get_int(c, e, "leafWeight", ip, 0, 1000, &lw, &w->has_leaf_weight) < 0)
+			return -1;
+		w->weight = (uint16_t)wt;
+		w->leaf_weight = (uint16_t)lw;
+	}
+	return 0;
+}
+
+static int parse_blkio(struct pctx *c, const json_t *res, struct rt_resources *r)
+{
+	int ret;
+	json_t *j = get_typed(c, res, "blockIO", "linux.resources", JSON_OBJECT, &ret);
+	if (!j)
+		return ret;
+	const char *p = "linux.resources.blockIO";
+	int64_t w = 0, lw = 0;
+	if (get_int(c, j, "weight", p, 0, 1000, &w, &r->block_io.has_weight) < 0 ||
+	    get_int(c, j, "leafWeight", p, 0, 1000, &lw, &r->block_io.has_leaf_weight) < 0 ||
+	    parse_weight_devices(c, j, r) < 0 ||
+	    parse_throttle(c, j, "throttleReadBpsDevice", &r->block_io.throttle_read_bps,
+			   &r->block_io.n_throttle_read_bps) < 0 ||
+	    parse_throttle(c, j, "throttleWriteBpsDevice", &r->block_io.throttle_write_bps,
+			   &r->block_io.n_throttle_write_bps) < 0 ||
+	    parse_throttle(c, j, "throttleReadIOPSDevice", &r->block_io.throttle_read_iops,
+			   &r->block_io.n_throttle_read_iops) < 0 ||
+	    parse_throttle(c, j, "throttleWriteIOPSDevice", &r->block_io.throttle_write_iops,
+			   &r->block_io.n_throttle_write_iops) < 0)
+		return -1;
+	r->block_io.weight = (uint16_t)w;
+	r->block_io.leaf_weight = (uint16_t)lw;
+	return 0;
+}
+
+static int parse_hugepages(struct pctx *c, const json_t *res, struct rt_resources *r)
+{
+	int ret;
+	json_t *a = get_typed(c, res, "hugepageLimits", "linux.resources", JSON_ARRAY, &ret), *e;
+	size_t i;
+	if (!a)
+		return ret;
+	r->hugepage_limits = xcalloc(json_array_size(a) + 1, sizeof(*r->hugepage_limits));
+	json_array_foreach (a, i, e) {
+		_cleanup_free_ char *ip = idx("linux.resources.hugepageLimits", i);
+		int64_t limit = 0;
+		r->n_hugepage_limits = i + 1;
+		if (!json_is_object(e))
+			return fail(c, ip, "expected object, got %s", type_name(e));
+		if (get_str(c, e, "pageSize", ip, &r->hugepage_limits[i].page_size, true) < 0 ||
+		    get_int(c, e, "limit", ip, 0, INT64_MAX, &limit, NULL) < 0)
+			return -1;
+		const char *ps = r->hugepage_limits[i].page_size;
+		if (!*ps || strspn(ps, "0123456789KMGTPBkmgtpb") != strlen(ps)) {
+			_cleanup_free_ char *pp = sub(ip, "pageSize");
+			return fail(c, pp, "invalid page size \"%s\"", ps);
+		}
+		r->hugepage_limits[i].limit = (uint64_t)limit;
+	}
+	return 0;
+}
+
+static int parse_network(struct pctx *c, const json_t *res, struct rt_resources *r)
+{
+	int ret;
+	json_t *j = get_typed(c, res, "network", "linux.resources", JSON_OBJECT, &ret), *e;
+	if (!j)
+		return ret;
+	const char *p = "linux.resources.network";
+	if (GET_U32(c, j, "classID", p, r->network.class_id) < 0)
+		return -1;
+	r->network.has_class_id = json_object_get(j, "classID") != NULL;
+	json_t *a = get_typed(c, j, "priorities", p, JSON_ARRAY, &ret);
+	size_t i;
+	if (!a)
+		return ret;
+	r->network.priorities = xcalloc(json_array_size(a) + 1, sizeof(struct rt_kv));
+	json_array_foreach (a, i, e) {
+		_cleanup_free_ char *ip = idx("linux.resources.network.priorities", i);
+		_cleanup_free_ char *name = NULL;
+		int64_t prio = 0;
+		if (!json_is_object(e))
+			return fail(c, ip, "expected object, got %s", type_name(e));
+		if (get_str(c, e, "name", ip, &name, true) < 0 ||
+		    get_int(c, e, "priority", ip, 0, UINT32_MAX, &prio, NULL) < 0)
+			return -1;
+		r->network.priorities[i].key = steal_pointer(&name);
+		r->network.priorities[i].value = xasprintf("%lld", (long long)prio);
+		r->network.n_priorities = i + 1;
+	}
+	return 0;
+}
+
+static int parse_resources(struct pctx *c, const json_t *lx, struct rt_resources *r)
+{
+	int ret;
+	json_t *j = get_typed(c, lx, "resources", "linux", JSON_OBJECT, &ret);
+	if (!j)
+		return ret;
+	r->present = true;
+	json_t *pids = get_typed(c, j, "pids", "linux.resources", JSON_OBJECT, &ret);
+	if (ret < 0 || parse_device_rules(c, j, r) < 0 || parse_memory(c, j, r) < 0 ||
+	    parse_cpu(c, j, r) < 0 || parse_blkio(c, j, r) < 0 || parse_hugepages(c, j, r) < 0 ||
+	    parse_network(c, j, r) < 0 ||
+	    parse_kv(c, j, "unified", "linux.resources", &r->unified, &r->n_unified) < 0)
+		return -1;
+	if (pids && get_int(c, pids, "limit", "linux.resources.pids", INT64_MIN, INT64_MAX,
+			    &r->pids.limit, &r->pids.has_limit) < 0)
+		return -1;
+	return 0;
+}
+
+static const char *const seccomp_actions[] = {
+	[RT_SCMP_KILL] = "SCMP_ACT_KILL",
+	[RT_SCMP_KILL_PROCESS] = "SCMP_ACT_KILL_PROCESS",
+	[RT_SCMP_KILL_THREAD] = "SCMP_ACT_KILL_THREAD",
+	[RT_SCMP_TRAP] = "SCMP_ACT_TRAP",
+	[RT_SCMP_ERRNO] = "SCMP_ACT_ERRNO",
+	[RT_SCMP_TRACE] = "SCMP_ACT_TRACE",
+	[RT_SCMP_ALLOW] = "SCMP_ACT_ALLOW",
+	[RT_SCMP_LOG] = "SCMP_ACT_LOG",
+	[RT_SCMP_NOTIFY] = "SCMP_ACT_NOTIFY",
+};
+
+static const char *const seccomp_ops[] = {
+	[RT_SCMP_OP_NE] = "SCMP_CMP_NE",
+	[RT_SCMP_OP_LT] = "SCMP_CMP_LT",
+	[RT_SCMP_OP_LE] = "SCMP_CMP_LE",
+	[RT_SCMP_OP_EQ] = "SCMP_CMP_EQ",
+	[RT_SCMP_OP_GE] = "SCMP_CMP_GE",
+	[RT_SCMP_OP_GT] = "SCMP_CMP_GT",
+	[RT_SCMP_OP_MASKED_EQ] = "SCMP_CMP_MASKED_EQ",
+};
+
+static int lookup(const char *const *table, size_t n, const char *s)
+{
+	for (size_t i = 0; i < n; i++)
+		if (table[i] && strcmp(table[i], s) == 0)
+			return (int)i;
+	return -1;
+}
+
+static int get_action(struct pctx *c, const json_t *o, const char *key, const char *path,
+		      enum rt_seccomp_action *out)
+{
+	_cleanup_free_ char *s = NULL;
+	if (get_str(c, o, key, path, &s, true) < 0)
+		return -1;
+	int a = lookup(seccomp_actions, ARRAY_SIZE(seccomp_actions), s);
+	if (a < 0) {
+		_cleanup_free_ char *p = sub(path, key);
+		return fail(c, p, "unknown action \"%s\"", s);
+	}
+	*out = (enum rt_seccomp_action)a;
+	return 0;
+}
+
+static int parse_seccomp_args(struct pctx *c, const json_t *e, const char *ip,
+			      struct rt_seccomp_rule *r)
+{
+	int ret;
+	json_t *a = get_typed(c, e, "args", ip, JSON_ARRAY, &ret), *x;
+	size_t i;
+	if (!a)
+		return ret;
+	_cleanup_free_ char *p = sub(ip, "args");
+	r->args = xcalloc(json_array_size(a) + 1, sizeof(*r->args));
+	json_array_foreach (a, i, x) {
+		_cleanup_free_ char *ap = idx(p, i);
+		_cleanup_free_ char *op = NULL;
+		int64_t index = 0, value = 0, two = 0;
+		if (!json_is_object(x))
+			return fail(c, ap, "expected object, got %s", type_name(x));
+		if (get_int(c, x, "index", ap, 0, 5, &index, NULL) < 0 ||
+		    get_int(c, x, "value", ap, INT64_MIN, INT64_MAX, &value, NULL) < 0 ||
+		    get_int(c, x, "valueTwo", ap, INT64_MIN, INT64_MAX, &two, NULL) < 0 ||
+		    get_str(c, x, "op", ap, &op, true) < 0)
+			return -1;
+		int o = lookup(seccomp_ops, ARRAY_SIZE(seccomp_ops), op);
+		if (o < 0) {
+			_cleanup_free_ char *opp = sub(ap, "op");
+			return fail(c, opp, "unknown operator \"%s\"", op);
+		}
+		r->args[i] = (struct rt_seccomp_arg){ (unsigned)index, (uint64_t)value,
+						      (uint64_t)two, (enum rt_seccomp_op)o };
+		r->n_args = i + 1;
+	}
+	return 0;
+}
+
+static int parse_seccomp_rules(struct pctx *c, const json_t *j, const char *p, struct rt_seccomp *s)
+{
+	int ret;
+	json_t *a = get_typed(c, j, "syscalls", p, JSON_ARRAY, &ret), *e;
+	size_t i;
+	if (!a)
+		return ret;
+	s->syscalls = xcalloc(json_array_size(a) + 1, sizeof(*s->syscalls));
+	json_array_foreach (a, i, e) {
+		_cleanup_free_ char *ip = idx("linux.seccomp.syscalls", i);
+		struct rt_seccomp_rule *r = &s->syscalls[i];
+		int64_t eno = 0;
+		s->n_syscalls = i + 1;
+		if (!json_is_object(e))
+			return fail(c, ip, "expected object, got %s", type_name(e));
+		if (get_strv(c, e, "names", ip, &r->names) < 0 ||
+		    get_action(c, e, "action", ip, &r->action) < 0 ||
+		    get_int(c, e, "errnoRet", ip, 0, 4095, &eno, &r->has_errno_ret) < 0 ||
+		    parse_seccomp_args(c, e, ip, r) < 0)
+			return -1;
+		r->errno_ret = (unsigned)eno;
+		if (!r->names || !r->names[0]) {
+			_cleanup_free_ char *np = sub(ip, "names");
+			return fail(c, np, "at least one syscall name is required");
+		}
+	}
+	return 0;
+}
+
+static int parse_seccomp(struct pctx *c, const json_t *lx, struct rt_linux *l)
+{
+	int ret;
+	json_t *j = get_typed(c, lx, "seccomp", "linux", JSON_OBJECT, &ret);
+	if (!j)
+		return ret;
+	const char *p = "linux.seccomp";
+	struct rt_seccomp *s = l->seccomp = xzalloc(sizeof(*s));
+	int64_t eno = 0;
+	if (get_action(c, j, "defaultAction", p, &s->default_action) < 0 ||
+	    get_int(c, j, "defaultErrnoRet", p, 0, 4095, &eno, &s->has_default_errno_ret) < 0 ||
+	    get_strv(c, j, "architectures", p, &s->architectures) < 0 ||
+	    get_strv(c, j, "flags", p, &s->flags) < 0 ||
+	    get_str(c, j, "listenerPath", p, &s->listener_path, false) < 0 ||
+	    get_str(c, j, "listenerMetadata", p, &s->listener_metadata, false) < 0 ||
+	    parse_seccomp_rules(c, j, p, s) < 0)
+		return -1;
+	s->default_errno_ret = (unsigned)eno;
+	for (size_t i = 0; s->architectures && s->architectures[i]; i++)
+		if (strncmp(s->architectures[i], "SCMP_ARCH_", 10) != 0) {
+			_cleanup_free_ char *ip = idx("linux.seccomp.architectures", i);
+			return fail(c, ip, "unknown architecture \"%s\"", s->architectures[i]);
+		}
+	for (size_t i = 0; s->flags && s->flags[i]; i++)
+		if (strncmp(s->flags[i], "SECCOMP_FILTER_FLAG_", 20) != 0) {
+			_cleanup_free_ char *ip = idx("linux.seccomp.flags", i);
+			return fail(c, ip, "unknown flag \"%s\"", s->flags[i]);
+		}
+	return 0;
+}
+
+static int parse_linux_paths(struct pctx *c, const json_t *lx, struct rt_linux *l)
+{
+	if (get_strv(c, lx, "maskedPaths", "linux", &l->masked_paths) < 0 ||
+	    get_strv(c, lx, "readonlyPaths", "linux", &l->readonly_paths) < 0)
+		return -1;
+	_cleanup_free_ char *prop = NULL;
+	if (get_str(c, lx, "rootfsPropagation", "linux", &prop, false) < 0)
+		return -1;
+	if (prop && *prop && propagation_from_name(prop, &l->rootfs_propagation) < 0)
+		return fail(c, "linux.rootfsPropagation", "unknown propagation \"%s\"", prop);
+	return 0;
+}
+
+static int parse_personality(struct pctx *c, const json_t *lx, struct rt_linux *l)
+{
+	int ret;
+	json_t *j = get_typed(c, lx, "personality", "linux", JSON_OBJECT, &ret);
+	if (!j)
+		return ret;
+	_cleanup_free_ char *domain = NULL;
+	if (get_str(c, j, "domain", "linux.personality", &domain, true) < 0)
+		return -1;
+	l->has_personality = true;
+	if (strcmp(domain, "LINUX") == 0)
+		l->personality = PER_LINUX;
+	else if (strcmp(domain, "LINUX32") == 0)
+		l->personality = PER_LINUX32;
+	else
+		return fail(c, "linux.personality.domain", "unknown domain \"%s\"", domain);
+	return 0;
+}
+
+static int parse_linux(struct pctx *c, const json_t *root, struct rt_spec *s)
+{
+	int ret;
+	json_t *lx = get_typed(c, root, "linux", "", JSON_OBJECT, &ret);
+	struct rt_linux *l = &s->linux;
+	if (!lx)
+		return ret;
+	s->has_linux = true;
+	if (parse_namespaces(c, lx, l) < 0 ||
+	    parse_idmaps(c, lx, "uidMappings", "linux", &l->uid_mappings, &l->n_uid_mappings) < 0 ||
+	    parse_idmaps(c, lx, "gidMappings", "linux", &l->gid_mappings, &l->n_gid_mappings) < 0 ||
+	    parse_devices(c, lx, l) < 0 ||
+	    get_str(c, lx, "cgroupsPath", "linux", &l->cgroups_path, false) < 0 ||
+	    parse_resources(c, lx, &l->resources) < 0 ||
+	    parse_kv(c, lx, "sysctl", "linux", &l->sysctl, &l->n_sysctl) < 0 ||
+	    parse_seccomp(c, lx, l) < 0 || parse_linux_paths(c, lx, l) < 0 ||
+	    get_str(c, lx, "mountLabel", "linux", &l->mount_label, false) < 0 ||
+	    parse_personality(c, lx, l) < 0)
+		return -1;
+	return 0;
+}
+
+static int check_version(struct pctx *c, const char *v)
+{
+	unsigned major, minor;
+	if (sscanf(v, "%u.%u", &major, &minor) != 2)
+		return fail(c, "ociVersion", "invalid version \"%s\"", v);
+	if (major != 1 || minor > 2)
+		return fail(c, "ociVersion",
+			    "unsupported version \"%s\" (this runtime supports 1.0 to 1.2)", v);
+	return 0;
+}
+
+/* Checks that span sections. */
+static int check_spec(struct pctx *c, struct rt_spec *s)
+{
+	const struct rt_namespace *user = rt_spec_namespace(s, RT_NS_USER);
+	bool maps = s->linux.n_uid_mappings || s->linux.n_gid_mappings;
+	if (user && !user->path && !(s->linux.n_uid_mappings && s->linux.n_gid_mappings))
+		return fail(c, "linux.uidMappings",
+			    "uid and gid mappings are required with a new user namespace");
+	if (!user && maps)
+		return fail(c, "linux.uidMappings", "mappings require a user namespace");
+	return 0;
+}
+
+static int parse_root(struct pctx *c, const json_t *j, struct rt_spec *s)
+{
+	int ret;
+	json_t *r = get_typed(c, j, "root", "", JSON_OBJECT, &ret);
+	if (!r)
+		return ret;
+	if (get_str(c, r, "path", "root", &s->root.path, true) < 0 ||
+	    get_bool(c, r, "readonly", "root", &s->root.readonly) < 0)
+		return -1;
+	if (!*s->root.path)
+		return fail(c, "root.path", "must not be empty");
+	return 0;
+}
+
+static int parse_document(struct pctx *c, const json_t *j, struct rt_spec *s)
+{
+	int ret;
+	if (!json_is_object(j))
+		return fail(c, "", "expected a JSON object");
+	if (get_str(c, j, "ociVersion", "", &s->oci_version, true) < 0 ||
+	    check_version(c, s->oci_version) < 0 || parse_root(c, j, s) < 0 ||
+	    get_str(c, j, "hostname", "", &s->hostname, false) < 0 ||
+	    get_str(c, j, "domainname", "", &s->domainname, false) < 0 ||
+	    parse_kv(c, j, "annotations", "", &s->annotations, &s->n_annotations) < 0 ||
+	    parse_mounts(c, j, s) < 0 || parse_hooks(c, j, &s->hooks) < 0 ||
+	    parse_linux(c, j, s) < 0)
+		return -1;
+	json_t *pj = get_typed(c, j, "process", "", JSON_OBJECT, &ret);
+	if (ret < 0)
+		return -1;
+	if (pj) {
+		s->process = xzalloc(sizeof(*s->process));
+		if (parse_process_obj(c, pj, "process", s->process) < 0)
+			return -1;
+	}
+	return check_spec(c, s);
+}
+
+struct rt_spec *rt_spec_parse(const char *name, const char *buf, size_t len, struct cc_error **err)
+{
+	struct pctx c = { name, err };
+	json_t *j = cc_json_load_buf(name, buf, len, err);
+	if (!j)
+		return NULL;
+	struct rt_spec *s = xzalloc(sizeof(*s));
+	s->raw = j;
+	if (parse_document(&c, j, s) < 0) {
+		rt_spec_free(s);
+		return NULL;
+	}
+	return s;
+}
+
+struct rt_spec *rt_spec_load(const char *bundle, struct cc_error **err)
+{
+	size_t len;
+	_cleanup_free_ char *path = cc_path_join(bundle, "config.json");
+	_cleanup_free_ char *buf = cc_read_file(path, 0, &len, err);
+	if (!buf)
+		return NULL;
+	return rt_spec_parse("config.json", buf, len, err);
+}
+
+static void free_kv(struct rt_kv *kv, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(kv[i].key);
+		free(kv[i].value);
+	}
+	free(kv);
+}
+
+static void free_resources(struct rt_resources *r)
+{
+	free(r->devices);
+	free(r->cpu.cpus);
+	free(r->cpu.mems);
+	free(r->block_io.weight_device);
+	free(r->block_io.throttle_read_bps);
+	free(r->block_io.throttle_write_bps);
+	free(r->block_io.throttle_read_iops);
+	free(r->block_io.throttle_write_iops);
+	for (size_t i = 0; i < r->n_hugepage_limits; i++)
+		free(r->hugepage_limits[i].page_size);
+	free(r->hugepage_limits);
+	free_kv(r->network.priorities, r->network.n_priorities);
+	free_kv(r->unified, r->n_unified);
+}
+
+static void free_seccomp(struct rt_seccomp *s)
+{
+	if (!s)
+		return;
+	cc_strv_free(s->architectures);
+	cc_strv_free(s->flags);
+	free(s->listener_path);
+	free(s->listener_metadata);
+	for (size_t i = 0; i < s->n_syscalls; i++) {
+		cc_strv_free(s->syscalls[i].names);
+		free(s->syscalls[i].args);
+	}
+	free(s->syscalls);
+	free(s);
+}
+
+static void free_linux(struct rt_linux *l)
+{
+	for (size_t i = 0; i < l->n_namespaces; i++)
+		free(l->namespaces[i].path);
+	free(l->namespaces);
+	free(l->uid_mappings);
+	free(l->gid_mappings);
+	for (size_t i = 0; i < l->n_devices; i++)
+		free(l->devices[i].path);
+	free(l->devices);
+	free(l->cgroups_path);
+	free_resources(&l->resources);
+	free_kv(l->sysctl, l->n_sysctl);
+	free_seccomp(l->seccomp);
+	cc_strv_free(l->masked_paths);
+	cc_strv_free(l->readonly_paths);
+	free(l->mount_label);
+}
+
+void rt_spec_free(struct rt_spec *s)
+{
+	if (!s)
+		return;
+	free(s->oci_version);
+	free(s->hostname);
+	free(s->domainname);
+	free(s->root.path);
+	rt_process_free(s->process);
+	for (size_t i = 0; i < s->n_mounts; i++) {
+		struct rt_mount *m = &s->mounts[i];
+		free(m->destination);
+		free(m->type);
+		free(m->source);
+		cc_strv_free(m->options);
+		free(m->data);
+		free(m->uid_mappings);
+		free(m->gid_mappings);
+	}
+	free(s->mounts);
+	for (int k = 0; k < RT_HOOK_KINDS; k++) {
+		for (size_t i = 0; i < s->hooks.count[k]; i++) {
+			free(s->hooks.list[k][i].path);
+			cc_strv_free(s->hooks.list[k][i].args);
+			cc_strv_free(s->hooks.list[k][i].env);
+		}
+		free(s->hooks.list[k]);
+	}
+	free_kv(s->annotations, s->n_annotations);
+	free_linux(&s->linux);
+	if (s->raw)
+		json_decref(s->raw);
+	free(s);
+}

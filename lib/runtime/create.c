@@ -258,6 +258,9 @@ static int spawn_init(struct creation *c, const struct rt_create_opts *o, struct
 		rt_init_main(&a);
 	}
 	close(sv[1]);
+	/* Only the init may hold the fifo open: `start` waits for the last reader to go. */
+	close(c->fifo_fd);
+	c->fifo_fd = -1;
 	if (!intermediate) {
 		c->pid = pid;
 		if ((flags & CLONE_NEWUSER) && rt_ns_write_id_maps(pid, c->spec, err) < 0)
@@ -442,7 +445,6 @@ static int release_init(const char *dir, struct cc_error **err)
 
 static void run_poststart(const struct rt_spec *spec, const char *id, const char *bundle, pid_t pid)
 {
-	struct cc_error *err = NULL;
 	if (!spec->hooks.count[RT_HOOK_POSTSTART])
 		return;
 	_cleanup_free_ char *state = rt_hook_state(spec, id, bundle, "running", pid);

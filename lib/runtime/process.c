@@ -151,14 +151,18 @@ static int set_caps(const struct rt_caps *rc, struct cc_error **err)
 	return 0;
 }
 
-static int set_ambient(uint64_t mask, struct cc_error **err)
+static int set_ambient(const struct rt_caps *rc, struct cc_error **err)
 {
+	/* The kernel raises only what is both permitted and inheritable; like runc, an ambient
+	 * capability outside those sets is left out rather than failing the container (runc's
+	 * own default spec asks for ambient capabilities without inheritable ones). */
+	uint64_t mask = rc->ambient & rc->permitted & rc->inheritable;
+
 	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0)
 		return cc_error_errno(err, "clear ambient capabilities");
 	for (int c = 0; c < cap_count(); c++) {
 		if (!(mask & (UINT64_C(1) << c)))
 			continue;
-		/* The kernel wants it both permitted and inheritable. */
 		if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0) < 0)
 			return cc_error_errno(err, "raise ambient capability %d", c);
 	}
@@ -180,7 +184,7 @@ int rt_process_set_identity(const struct rt_process *p, struct cc_error **err)
 		return -1;
 	if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0)
 		return cc_error_errno(err, "prctl(PR_SET_KEEPCAPS)");
-	if (set_caps(caps, err) < 0 || set_ambient(caps->ambient, err) < 0)
+	if (set_caps(caps, err) < 0 || set_ambient(caps, err) < 0)
 		return -1;
 	umask(p->user.has_umask ? p->user.umask : 0022);
 	if (p->no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)

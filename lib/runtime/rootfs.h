@@ -17,13 +17,15 @@
 
 struct rt_rootfs_ctx {
 	const struct rt_spec *spec;
-	const char *rootfs;           /* absolute host path of root.path */
+	const char *rootfs;		/* absolute host path of root.path */
 	const struct rt_cgroup *cgroup; /* for mounts of type "cgroup" */
-	bool userns;                  /* in a new user namespace: bind devices instead of mknod */
-	bool cgroupns;                /* has its own cgroup namespace */
+	bool userns;			/* in a new user namespace: bind devices instead of mknod */
+	bool cgroupns;			/* has its own cgroup namespace */
 	bool no_pivot;
 };
 
 int rt_rootfs_prepare(const struct rt_rootfs_ctx *ctx, struct cc_error **err);
 int rt_rootfs_pivot(const struct rt_rootfs_ctx *ctx, struct cc_error **err);
 int rt_rootfs_finalize(const struct rt_rootfs_ctx *ctx, struct cc_error **err);
+/* Bind the pty `slave` over <rootfs>/dev/console (rootfs NULL: after pivot_root). */
+int rt_rootfs_bind_console(const char *rootfs, int slave, struct cc_error **err);

@@ -74,9 +74,17 @@ struct rt_root {
 	bool readonly;
 };
 
-enum rt_propagation { RT_PROP_NONE = 0, RT_PROP_PRIVATE, RT_PROP_RPRIVATE, RT_PROP_SHARED,
-		      RT_PROP_RSHARED, RT_PROP_SLAVE, RT_PROP_RSLAVE, RT_PROP_UNBINDABLE,
-		      RT_PROP_RUNBINDABLE };
+enum rt_propagation {
+	RT_PROP_NONE = 0,
+	RT_PROP_PRIVATE,
+	RT_PROP_RPRIVATE,
+	RT_PROP_SHARED,
+	RT_PROP_RSHARED,
+	RT_PROP_SLAVE,
+	RT_PROP_RSLAVE,
+	RT_PROP_UNBINDABLE,
+	RT_PROP_RUNBINDABLE
+};
 
 struct rt_idmap {
 	uint32_t container_id, host_id, size;
@@ -84,18 +92,24 @@ struct rt_idmap {
 
 struct rt_mount {
 	char *destination; /* absolute, cleaned */
-	char *type;        /* may be NULL (bind mounts) */
-	char *source;      /* may be NULL */
-	char **options;    /* as given */
+	char *type;	   /* may be NULL (bind mounts) */
+	char *source;	   /* may be NULL */
+	char **options;	   /* as given */
 	/* Derived from options by the parser: */
-	unsigned long flags;       /* MS_* to set (MS_BIND|MS_REC for rbind) */
+	unsigned long flags;	   /* MS_* to set (MS_BIND|MS_REC for rbind) */
 	unsigned long clear_flags; /* MS_* explicitly cleared ("rw", "suid", ...) */
 	unsigned long propagation; /* MS_SHARED|MS_SLAVE|MS_PRIVATE|MS_UNBINDABLE (|MS_REC) or 0 */
-	char *data;                /* comma-joined options the kernel takes as data, or NULL */
-	bool bind;                 /* bind or rbind */
-	bool tmpcopyup;            /* "tmpcopyup" option */
+	char *data;		   /* comma-joined options the kernel takes as data, or NULL */
+	bool bind;		   /* bind or rbind */
+	bool tmpcopyup;		   /* "tmpcopyup" option */
 	struct rt_idmap *uid_mappings, *gid_mappings; /* idmapped mounts (1.1) */
 	size_t n_uid_mappings, n_gid_mappings;
+	/* Added for the recursive options ("rro", "rnosuid", "rnoatime", ...): MOUNT_ATTR_* to set
+	 * and clear with mount_setattr(AT_RECURSIVE) after the mount; 0 when none were given. */
+	uint64_t attr_set, attr_clr;
+	/* "idmap" / "ridmap": map the mount (recursively for ridmap) with uid/gid_mappings, or
+	 * with the container's user namespace when the mount lists none. */
+	bool idmap, idmap_recursive;
 };
 
 /* ---- hooks ---- */
@@ -107,8 +121,15 @@ struct rt_hook {
 	int timeout; /* seconds; 0 = none */
 };
 
-enum rt_hook_kind { RT_HOOK_PRESTART = 0, RT_HOOK_CREATE_RUNTIME, RT_HOOK_CREATE_CONTAINER,
-		    RT_HOOK_START_CONTAINER, RT_HOOK_POSTSTART, RT_HOOK_POSTSTOP, RT_HOOK_KINDS };
+enum rt_hook_kind {
+	RT_HOOK_PRESTART = 0,
+	RT_HOOK_CREATE_RUNTIME,
+	RT_HOOK_CREATE_CONTAINER,
+	RT_HOOK_START_CONTAINER,
+	RT_HOOK_POSTSTART,
+	RT_HOOK_POSTSTOP,
+	RT_HOOK_KINDS
+};
 
 struct rt_hooks {
 	struct rt_hook *list[RT_HOOK_KINDS];
@@ -117,8 +138,17 @@ struct rt_hooks {
 
 /* ---- linux ---- */
 
-enum rt_ns_type { RT_NS_PID = 0, RT_NS_NETWORK, RT_NS_MOUNT, RT_NS_IPC, RT_NS_UTS, RT_NS_USER,
-		  RT_NS_CGROUP, RT_NS_TIME, RT_NS_TYPES };
+enum rt_ns_type {
+	RT_NS_PID = 0,
+	RT_NS_NETWORK,
+	RT_NS_MOUNT,
+	RT_NS_IPC,
+	RT_NS_UTS,
+	RT_NS_USER,
+	RT_NS_CGROUP,
+	RT_NS_TIME,
+	RT_NS_TYPES
+};
 
 struct rt_namespace {
 	enum rt_ns_type type;
@@ -137,9 +167,9 @@ struct rt_device {
 
 struct rt_device_rule {
 	bool allow;
-	char type;            /* 'a', 'c', 'b' */
+	char type;	      /* 'a', 'c', 'b' */
 	int64_t major, minor; /* -1 = wildcard */
-	char access[4];       /* subset of "rwm", "" means "rwm" */
+	char access[4];	      /* subset of "rwm", "" means "rwm" */
 };
 
 struct rt_weight_device {
@@ -169,14 +199,14 @@ struct rt_resources {
 	size_t n_devices;
 	struct {
 		bool has_limit, has_reservation, has_swap, has_kernel, has_kernel_tcp,
-			has_swappiness, has_disable_oom_killer, has_use_hierarchy;
+		    has_swappiness, has_disable_oom_killer, has_use_hierarchy;
 		int64_t limit, reservation, swap, kernel, kernel_tcp;
 		uint64_t swappiness;
 		bool disable_oom_killer, use_hierarchy, check_before_update;
 	} memory;
 	struct {
 		bool has_shares, has_quota, has_burst, has_period, has_realtime_runtime,
-			has_realtime_period, has_idle;
+		    has_realtime_period, has_idle;
 		uint64_t shares, period, realtime_period, burst;
 		int64_t quota, realtime_runtime, idle;
 		char *cpus, *mems;
@@ -191,9 +221,9 @@ struct rt_resources {
 		struct rt_weight_device *weight_device;
 		size_t n_weight_device;
 		struct rt_throttle_device *throttle_read_bps, *throttle_write_bps,
-			*throttle_read_iops, *throttle_write_iops;
+		    *throttle_read_iops, *throttle_write_iops;
 		size_t n_throttle_read_bps, n_throttle_write_bps, n_throttle_read_iops,
-			n_throttle_write_iops;
+		    n_throttle_write_iops;
 	} block_io;
 	struct rt_hugepage_limit *hugepage_limits;
 	size_t n_hugepage_limits;
@@ -207,12 +237,27 @@ struct rt_resources {
 	size_t n_unified;
 };
 
-enum rt_seccomp_action { RT_SCMP_KILL = 0, RT_SCMP_KILL_PROCESS, RT_SCMP_KILL_THREAD,
-			 RT_SCMP_TRAP, RT_SCMP_ERRNO, RT_SCMP_TRACE, RT_SCMP_ALLOW, RT_SCMP_LOG,
-			 RT_SCMP_NOTIFY };
+enum rt_seccomp_action {
+	RT_SCMP_KILL = 0,
+	RT_SCMP_KILL_PROCESS,
+	RT_SCMP_KILL_THREAD,
+	RT_SCMP_TRAP,
+	RT_SCMP_ERRNO,
+	RT_SCMP_TRACE,
+	RT_SCMP_ALLOW,
+	RT_SCMP_LOG,
+	RT_SCMP_NOTIFY
+};
 
-enum rt_seccomp_op { RT_SCMP_OP_NE = 0, RT_SCMP_OP_LT, RT_SCMP_OP_LE, RT_SCMP_OP_EQ,
-		     RT_SCMP_OP_GE, RT_SCMP_OP_GT, RT_SCMP_OP_MASKED_EQ };
+enum rt_seccomp_op {
+	RT_SCMP_OP_NE = 0,
+	RT_SCMP_OP_LT,
+	RT_SCMP_OP_LE,
+	RT_SCMP_OP_EQ,
+	RT_SCMP_OP_GE,
+	RT_SCMP_OP_GT,
+	RT_SCMP_OP_MASKED_EQ
+};
 
 struct rt_seccomp_arg {
 	unsigned index;
@@ -234,7 +279,7 @@ struct rt_seccomp {
 	bool has_default_errno_ret;
 	unsigned default_errno_ret;
 	char **architectures; /* "SCMP_ARCH_X86_64", ... */
-	char **flags;         /* "SECCOMP_FILTER_FLAG_LOG", ... */
+	char **flags;	      /* "SECCOMP_FILTER_FLAG_LOG", ... */
 	char *listener_path;
 	char *listener_metadata;
 	struct rt_seccomp_rule *syscalls;
@@ -252,7 +297,7 @@ struct rt_linux {
 	struct rt_resources resources;
 	struct rt_kv *sysctl;
 	size_t n_sysctl;
-	struct rt_seccomp *seccomp; /* NULL: none */
+	struct rt_seccomp *seccomp;	  /* NULL: none */
 	unsigned long rootfs_propagation; /* MS_* or 0 */
 	char **masked_paths;
 	char **readonly_paths;
@@ -279,8 +324,7 @@ struct rt_spec {
 
 /* Parse and validate config.json text. `name` prefixes error messages ("config.json").
  * Errors look like: "config.json: linux.namespaces[2].type: unknown namespace \"foo\"". */
-struct rt_spec *rt_spec_parse(const char *name, const char *buf, size_t len,
-			      struct cc_error **err);
+struct rt_spec *rt_spec_parse(const char *name, const char *buf, size_t len, struct cc_error **err);
 /* Read <bundle>/config.json and parse it. */
 struct rt_spec *rt_spec_load(const char *bundle, struct cc_error **err);
 void rt_spec_free(struct rt_spec *spec);
@@ -300,7 +344,7 @@ char *rt_spec_default(bool rootless);
 
 /* Name tables (used by config parsing, `rune features` and tests). */
 const char *rt_ns_type_name(enum rt_ns_type t); /* "pid", "network", ... */
-int rt_ns_clone_flag(enum rt_ns_type t);      /* CLONE_NEWPID, ... */
+int rt_ns_clone_flag(enum rt_ns_type t);	/* CLONE_NEWPID, ... */
 /* Capability name ("CAP_SYS_ADMIN") to number, -1 if unknown. */
 int rt_cap_from_name(const char *name);
 const char *rt_cap_name(int cap);

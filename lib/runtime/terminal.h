@@ -7,8 +7,8 @@
 
 /* Open a new pty pair through `ptmx_path` ("/dev/ptmx" after the container's devpts is mounted
  * and pivot_root is done). Sets the window size when rows/cols are non-zero. */
-int rt_terminal_open(const char *ptmx_path, unsigned rows, unsigned cols, int *master,
-		     int *slave, struct cc_error **err);
+int rt_terminal_open(const char *ptmx_path, unsigned rows, unsigned cols, int *master, int *slave,
+		     struct cc_error **err);
 /* In the process that will exec the payload: new session, `slave` becomes the controlling
  * terminal and fds 0, 1, 2. */
 int rt_terminal_make_controlling(int slave, struct cc_error **err);
