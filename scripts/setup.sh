@@ -7,7 +7,7 @@ PACKAGES=(
 	meson ninja-build pkg-config gcc clang clang-format
 	libjansson-dev libseccomp-dev libcap-dev libcmocka-dev
 	# tests and peers
-	python3-pytest busybox-static runc crun podman containerd procps iproute2 time
+	python3-pytest python3-pytest-timeout busybox-static runc crun podman containerd procps iproute2 time
 	libclang-rt-14-dev hyperfine
 )
 

@@ -11,6 +11,10 @@ static int print_stats(struct rt_context *ctx, const char *id)
 {
 	struct cc_error *err = NULL;
 	_cleanup_json_ json_t *ev = rt_container_stats(ctx, id, &err);
+	if (!ev && err && !strcmp(err->msg, "container not running")) {
+		cc_error_free(&err);
+		return cmd_failf("container with id %s is not running", id);
+	}
 	if (!ev)
 		return cmd_fail(err);
 	char *s = json_dumps(ev, JSON_COMPACT);

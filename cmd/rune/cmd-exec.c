@@ -1,4 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
+#include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,15 +106,26 @@ static int apply_flags(struct rt_process *p, const struct exec_flags *f, char **
 		p->caps.bounding |= bit;
 		p->caps.effective |= bit;
 		p->caps.permitted |= bit;
-		p->caps.inheritable |= bit;
+		/* Never inheritable (CVE-2022-29162); ambient only where the config already
+		 * makes room for it with inheritable bits, as runc does. */
+		if (p->caps.inheritable)
+			p->caps.ambient |= bit;
 	}
 	if (f->gids) {
 		size_t n = cc_strv_len(f->gids);
 		free(p->user.additional_gids);
 		p->user.additional_gids = xcalloc(n, sizeof(gid_t));
 		p->user.n_additional_gids = n;
-		for (size_t i = 0; i < n; i++)
-			p->user.additional_gids[i] = (gid_t)strtoul(f->gids[i], NULL, 10);
+		for (size_t i = 0; i < n; i++) {
+			char *end;
+			errno = 0;
+			unsigned long g = strtoul(f->gids[i], &end, 10);
+			if (errno || end == f->gids[i] || *end || g > UINT32_MAX ||
+			    f->gids[i][0] == '-')
+				return cmd_failf("exec: --additional-gids \"%s\": not a gid",
+						 f->gids[i]);
+			p->user.additional_gids[i] = (gid_t)g;
+		}
 	}
 	return 0;
 }
@@ -209,11 +222,15 @@ static int exec_main(struct rt_context *ctx, int argc, char **argv)
 	cc_strv_free(f.caps);
 	cc_strv_free(f.gids);
 	if (!o.process)
-		return 1;
+		return 255;
 	int ret = rt_container_exec(ctx, &o, &status, &err);
 	rt_process_free(o.process);
-	if (ret < 0)
-		return cmd_fail(err);
+	if (ret < 0) {
+		/* runc's contract: 255 when the exec itself failed, so callers can tell it from
+		 * the process's own exit status. */
+		cmd_fail(err);
+		return 255;
+	}
 	return status;
 }
 

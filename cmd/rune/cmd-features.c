@@ -49,7 +49,7 @@ static int features_main(struct rt_context *ctx, int argc, char **argv)
 		      RT_OCI_VERSION, "hooks", hooks, "mountOptions",
 		      string_array(rt_mount_option_names()), "linux", linux_features(),
 		      "annotations", "org.opencontainers.runc.checkpoint.enabled", "false");
-	cmd_print_json(j);
+	cmd_print_json(j, 4);
 	return 0;
 }
 

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include "rune.h"
+#include "util/cleanup.h"
 #include "util/json.h"
 
 static int start_main(struct rt_context *ctx, int argc, char **argv)
@@ -26,7 +27,9 @@ static int state_main(struct rt_context *ctx, int argc, char **argv)
 	_cleanup_json_ json_t *j = rt_container_state(ctx, argv[optind], &err);
 	if (!j)
 		return cmd_fail(err);
-	cmd_print_json(j);
+	/* Exactly runc's bytes: two-space indent and no newline at the end. */
+	_cleanup_free_ char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	fputs(s, stdout);
 	return 0;
 }
 
@@ -43,7 +46,7 @@ static int kill_main(struct rt_context *ctx, int argc, char **argv)
 	if (argc - optind > 2)
 		return cmd_failf("kill: too many arguments");
 	if (argc - optind == 2 && (sig = cmd_parse_signal(argv[optind + 1])) < 0)
-		return cmd_failf("kill: invalid signal \"%s\"", argv[optind + 1]);
+		return cmd_failf("unknown signal \"%s\"", argv[optind + 1]);
 	if (rt_container_kill(ctx, argv[optind], sig, all, &err) < 0)
 		return cmd_fail(err);
 	return 0;

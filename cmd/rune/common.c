@@ -10,13 +10,34 @@
 #include "rune.h"
 #include "util/cleanup.h"
 
-static void cmd_usage(const struct rune_cmd *cmd, FILE *out)
+/* Help in the layout runc's command-line library prints, so that tools and people used to
+ * runc find the same sections (NAME, USAGE, OPTIONS). */
+void cmd_usage(const struct rune_cmd *cmd, FILE *out)
 {
-	fprintf(out, "rune %s - %s\n\nUsage: rune %s %s\n", cmd->name, cmd->summary, cmd->name,
-		cmd->usage);
-	if (cmd->options)
-		fprintf(out, "\nOptions:\n%s", cmd->options);
-	fprintf(out, "   --help, -h               show help\n");
+	fprintf(out, "NAME:\n   rune %s - %s\n\nUSAGE:\n   rune %s%s %s\n", cmd->name, cmd->summary,
+		cmd->name, cmd->options ? " [command options]" : "", cmd->usage);
+	fprintf(out, "\nOPTIONS:\n%s   --help, -h               show help\n",
+		cmd->options ? cmd->options : "");
+}
+
+/* A usage error: "Incorrect Usage" and the help on stdout, the reason on stderr, exit 1. */
+static __attribute__((noreturn)) void usage_error(const struct rune_cmd *cmd, const char *why)
+{
+	if (why)
+		printf("Incorrect Usage: %s\n\n", why);
+	else
+		printf("Incorrect Usage.\n\n");
+	cmd_usage(cmd, stdout);
+	fflush(stdout);
+	exit(1);
+}
+
+/* The option as the user spelled it, without dashes, for "-name" in messages. */
+static const char *bare_option(const char *arg)
+{
+	while (*arg == '-')
+		arg++;
+	return arg;
 }
 
 int cmd_getopt(const struct rune_cmd *cmd, int argc, char **argv, const char *shortopts,
@@ -38,10 +59,13 @@ int cmd_getopt(const struct rune_cmd *cmd, int argc, char **argv, const char *sh
 		exit(0);
 	}
 	if (c == '?' || c == ':') {
-		fprintf(stderr, "rune %s: %s option %s\n", cmd->name,
-			c == '?' ? "unknown" : "missing value for", argv[optind - 1]);
-		cmd_usage(cmd, stderr);
-		exit(1);
+		_cleanup_free_ char *name = xstrdup(bare_option(argv[optind - 1]));
+		name[strcspn(name, "=")] = '\0';
+		_cleanup_free_ char *why = xasprintf(
+		    "%s: -%s",
+		    c == '?' ? "flag provided but not defined" : "flag needs an argument", name);
+		fprintf(stderr, "rune: %s\n", why);
+		usage_error(cmd, why);
 	}
 	return c;
 }
@@ -50,17 +74,15 @@ void cmd_require_args(const struct rune_cmd *cmd, int argc, int n)
 {
 	int have = argc - optind;
 	if ((n >= 0 && have != n) || (n < 0 && have < -n)) {
-		fprintf(stderr, "rune %s: %s %d argument%s\n", cmd->name,
-			n >= 0 ? "requires exactly" : "requires at least", n >= 0 ? n : -n,
-			(n == 1 || n == -1) ? "" : "s");
-		cmd_usage(cmd, stderr);
-		exit(1);
+		fprintf(stderr, "rune: \"%s\" requires %s %d argument(s)\n", cmd->name,
+			n >= 0 ? "exactly" : "a minimum of", n >= 0 ? n : -n);
+		usage_error(cmd, NULL);
 	}
 }
 
-void cmd_print_json(const void *json)
+void cmd_print_json(const void *json, int indent)
 {
-	char *s = json_dumps(json, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	char *s = json_dumps(json, JSON_INDENT(indent) | JSON_PRESERVE_ORDER);
 	if (s)
 		printf("%s\n", s);
 	free(s);

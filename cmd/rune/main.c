@@ -18,24 +18,36 @@ static const struct rune_cmd *const commands[] = {
 	&cmd_run,    &cmd_spec,	  &cmd_start,  &cmd_state, &cmd_update,
 };
 
+static const char *default_root(void);
+
 static void usage(FILE *out)
 {
-	fprintf(out,
-		"rune: an OCI runtime for ordinary and enclave containers (runc-compatible)\n\n"
-		"Usage: rune [global options] <command> [command options] [arguments]\n\n"
-		"Commands:\n");
+	fprintf(out, "NAME:\n   rune - OCI runtime for ordinary and enclave containers\n\n"
+		     "rune runs containers packaged as OCI bundles, with runc's command line: "
+		     "a bundle is a\ndirectory holding config.json and a root filesystem.\n\n"
+		     "    # rune run [ -b bundle ] <container-id>\n\n"
+		     "USAGE:\n   rune [global options] command [command options] [arguments...]\n\n"
+		     "VERSION:\n   " RUNE_VERSION "\n\nCOMMANDS:\n");
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
-		fprintf(out, "   %-10s %s\n", commands[i]->name, commands[i]->summary);
-	fprintf(out, "\nGlobal options:\n"
-		     "   --root value          state directory (default \"/run/rune\")\n"
-		     "   --log value           log file (default stderr)\n"
-		     "   --log-format value    text or json (default \"text\")\n"
-		     "   --debug               debug logging\n"
-		     "   --systemd-cgroup      use the systemd cgroup driver\n"
-		     "   --rootless value      ignored (auto-detected), for runc compatibility\n"
-		     "   --criu value          ignored, for runc compatibility\n"
-		     "   --help, -h            show help\n"
-		     "   --version, -v         print the version\n");
+		fprintf(out, "   %-10s  %s\n", commands[i]->name, commands[i]->summary);
+	fprintf(out, "   help, h     Shows a list of commands or help for one command\n");
+	fprintf(out,
+		"\nGLOBAL OPTIONS:\n"
+		"   --debug             enable debug logging\n"
+		"   --log value         set the log file to write rune logs to (default is "
+		"'/dev/stderr')\n"
+		"   --log-format value  set the log format ('text' (default), or 'json') (default: "
+		"\"text\")\n"
+		"   --root value        root directory for storage of container state (this should "
+		"be located in tmpfs) (default: \"%s\")\n"
+		"   --criu value        accepted for compatibility; checkpoint/restore is not "
+		"supported\n"
+		"   --systemd-cgroup    use the systemd cgroup driver (needs systemd on the host)\n"
+		"   --rootless value    ignore cgroup permission errors ('true', 'false', or "
+		"'auto') (default: \"auto\")\n"
+		"   --help, -h          show help\n"
+		"   --version, -v       print the version\n",
+		default_root());
 }
 
 static void version(void)
@@ -98,7 +110,7 @@ static int parse_globals(int argc, char **argv, struct rt_context *ctx, struct g
 	};
 	int c;
 	opterr = 0;
-	while ((c = getopt_long_only(argc, argv, "+hv", opts, NULL)) != -1) {
+	while ((c = getopt_long_only(argc, argv, "+:hv", opts, NULL)) != -1) {
 		switch (c) {
 		case OPT_ROOT:
 			ctx->root = optarg;
@@ -124,10 +136,17 @@ static int parse_globals(int argc, char **argv, struct rt_context *ctx, struct g
 		case 'v':
 			version();
 			exit(0);
-		default:
-			fprintf(stderr, "rune: unknown global option %s\n", argv[optind - 1]);
-			usage(stderr);
+		default: {
+			const char *o = argv[optind - 1];
+			while (*o == '-')
+				o++;
+			const char *why =
+			    c == ':' ? "flag needs an argument" : "flag provided but not defined";
+			printf("Incorrect Usage. %s: -%.*s\n\n", why, (int)strcspn(o, "="), o);
+			usage(stdout);
+			fprintf(stderr, "rune: %s: -%.*s\n", why, (int)strcspn(o, "="), o);
 			exit(1);
+		}
 		}
 	}
 	return optind;
@@ -149,10 +168,25 @@ int main(int argc, char **argv)
 			g.debug ? CC_LOG_DEBUG : CC_LOG_WARNING) < 0)
 		return cmd_failf("open log file %s: %s", g.log, strerror(errno));
 	if (first >= argc) {
-		usage(stderr);
-		return 1;
+		usage(stdout);
+		return 0;
 	}
 	const char *name = argv[first];
+	if (!strcmp(name, "help") || !strcmp(name, "h")) {
+		if (first + 1 >= argc) {
+			usage(stdout);
+			return 0;
+		}
+		name = argv[first + 1];
+		for (size_t i = 0; i < ARRAY_SIZE(commands); i++) {
+			if (!strcmp(commands[i]->name, name)) {
+				cmd_usage(commands[i], stdout);
+				return 0;
+			}
+		}
+		fprintf(stderr, "No help topic for '%s'\n", name);
+		return 3;
+	}
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++) {
 		if (strcmp(commands[i]->name, name) != 0)
 			continue;
@@ -168,6 +202,6 @@ int main(int argc, char **argv)
 		optind = 1;
 		return commands[i]->run(&ctx, argc - first, argv + first);
 	}
-	fprintf(stderr, "rune: no such command: %s\n", name);
-	return 1;
+	fprintf(stderr, "No help topic for '%s'\n", name);
+	return 3;
 }

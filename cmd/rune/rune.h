@@ -4,6 +4,7 @@
 
 #include <getopt.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include "runtime/container.h"
 #include "util/error.h"
 
@@ -15,6 +16,8 @@ struct rune_cmd {
 	int (*run)(struct rt_context *ctx, int argc, char **argv);
 };
 
+/* Print the command's help (NAME, USAGE, OPTIONS). */
+void cmd_usage(const struct rune_cmd *cmd, FILE *out);
 /* getopt_long_only with "+" (stop at the first operand, as runc) and -h/--help handling.
  * Returns the option character, -1 at the end, or exits for --help (0) / bad options (1). */
 int cmd_getopt(const struct rune_cmd *cmd, int argc, char **argv, const char *shortopts,
@@ -24,8 +27,9 @@ void cmd_require_args(const struct rune_cmd *cmd, int argc, int n);
 /* Print "rune: <msg>" on stderr (and to the log file), free the error, return 1. */
 int cmd_fail(struct cc_error *err);
 int cmd_failf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* Print JSON indented the way runc does (two spaces) followed by a newline. */
-void cmd_print_json(const void *json);
+/* Print JSON indented by `indent` spaces, then a newline (runc: 2 for state, 4 for
+ * features). */
+void cmd_print_json(const void *json, int indent);
 /* Parse a signal name ("KILL", "SIGKILL") or number. -1 if unknown. */
 int cmd_parse_signal(const char *s);
 /* Parse sizes like runc's --memory: "512m", "1G", "1024", "-1". */

@@ -252,19 +252,28 @@ static int parse_user(struct pctx *c, const json_t *o, const char *path, struct 
 }
 
 static int cap_set(struct pctx *c, const json_t *caps, const char *key, const char *path,
-		   uint64_t *mask)
+		   uint64_t *mask, char ***unknown)
 {
 	_cleanup_strv_ char **names = NULL;
 	if (get_strv(c, caps, key, path, &names) < 0)
 		return -1;
 	for (size_t i = 0; names && names[i]; i++) {
 		int cap = rt_cap_from_name(names[i]);
-		if (cap < 0) {
+		if (cap >= 0) {
+			*mask |= 1ULL << cap;
+			continue;
+		}
+		/* Not a name at all is an error; a well-formed name this kernel lacks (a newer
+		 * capability) is skipped with a warning, so one config serves several kernels. */
+		if (strncmp(names[i], "CAP_", 4) != 0 || !names[i][4] ||
+		    strspn(names[i] + 4, "ABCDEFGHIJKLMNOPQRSTUVWXYZ_0123456789") !=
+			strlen(names[i] + 4)) {
 			_cleanup_free_ char *p = sub(path, key);
 			_cleanup_free_ char *ip = idx(p, i);
 			return fail(c, ip, "unknown capability \"%s\"", names[i]);
 		}
-		*mask |= 1ULL << cap;
+		if (!cc_strv_contains(*unknown, names[i]))
+			cc_strv_push(unknown, names[i]);
 	}
 	return 0;
 }
@@ -277,11 +286,11 @@ static int parse_caps(struct pctx *c, const json_t *o, const char *path, struct 
 		return ret;
 	_cleanup_free_ char *p = sub(path, "capabilities");
 	caps->present = true;
-	if (cap_set(c, j, "bounding", p, &caps->bounding) < 0 ||
-	    cap_set(c, j, "effective", p, &caps->effective) < 0 ||
-	    cap_set(c, j, "inheritable", p, &caps->inheritable) < 0 ||
-	    cap_set(c, j, "permitted", p, &caps->permitted) < 0 ||
-	    cap_set(c, j, "ambient", p, &caps->ambient) < 0)
+	if (cap_set(c, j, "bounding", p, &caps->bounding, &caps->unknown) < 0 ||
+	    cap_set(c, j, "effective", p, &caps->effective, &caps->unknown) < 0 ||
+	    cap_set(c, j, "inheritable", p, &caps->inheritable, &caps->unknown) < 0 ||
+	    cap_set(c, j, "permitted", p, &caps->permitted, &caps->unknown) < 0 ||
+	    cap_set(c, j, "ambient", p, &caps->ambient, &caps->unknown) < 0)
 		return -1;
 	return 0;
 }
@@ -396,6 +405,7 @@ void rt_process_free(struct rt_process *p)
 		return;
 	free(p->user.additional_gids);
 	free(p->user.username);
+	cc_strv_free(p->caps.unknown);
 	cc_strv_free(p->args);
 	cc_strv_free(p->env);
 	free(p->cwd);
@@ -676,11 +686,12 @@ static int parse_devices(struct pctx *c, const json_t *lx, struct rt_linux *l)
 		d->gid = d->has_gid ? (gid_t)v : 0;
 		_cleanup_free_ char *tp = sub(ip, "type");
 		if (strlen(type) != 1 || !strchr("cbup", type[0]))
-			return fail(c, tp, "unknown device type \"%s\"", type);
+			return fail(c, tp, "unknown device type \"%s\" for %s", type, d->path);
 		d->type = type[0];
 		if (d->type != 'p' &&
 		    (!json_object_get(e, "major") || !json_object_get(e, "minor")))
-			return fail(c, ip, "major and minor are required for type \"%s\"", type);
+			return fail(c, ip, "major and minor are required for %s (type \"%s\")",
+				    d->path, type);
 		_cleanup_free_ char *pp = sub(ip, "path");
 		if (d->path[0] != '/')
 			return fail(c, pp, "must be an absolute path, got \"%s\"", d->path);
@@ -1142,9 +1153,38 @@ static int check_version(struct pctx *c, const char *v)
 	return 0;
 }
 
+/* A sysctl is only set inside a namespace of the container's own: which one a key lives in
+ * follows the kernel (and runc's list). */
+static int check_sysctl(struct pctx *c, const struct rt_spec *s, const char *key)
+{
+	static const char *const ipc_keys[] = { "kernel.msgmax", "kernel.msgmnb",
+						"kernel.msgmni", "kernel.sem",
+						"kernel.shmall", "kernel.shmmax",
+						"kernel.shmmni", "kernel.shm_rmid_forced" };
+	enum rt_ns_type ns = RT_NS_TYPES;
+	for (size_t i = 0; i < ARRAY_SIZE(ipc_keys); i++)
+		if (!strcmp(key, ipc_keys[i]))
+			ns = RT_NS_IPC;
+	if (!strncmp(key, "fs.mqueue.", 10))
+		ns = RT_NS_IPC;
+	else if (!strncmp(key, "net.", 4))
+		ns = RT_NS_NETWORK;
+	else if (!strcmp(key, "kernel.hostname") || !strcmp(key, "kernel.domainname"))
+		ns = RT_NS_UTS;
+	_cleanup_free_ char *path = xasprintf("linux.sysctl[\"%s\"]", key);
+	if (ns == RT_NS_TYPES)
+		return fail(c, path, "not in a separate kernel namespace");
+	if (!rt_spec_namespace(s, ns))
+		return fail(c, path, "not allowed in the host's %s namespace", rt_ns_type_name(ns));
+	return 0;
+}
+
 /* Checks that span sections. */
 static int check_spec(struct pctx *c, struct rt_spec *s)
 {
+	for (size_t i = 0; i < s->linux.n_sysctl; i++)
+		if (check_sysctl(c, s, s->linux.sysctl[i].key) < 0)
+			return -1;
 	const struct rt_namespace *user = rt_spec_namespace(s, RT_NS_USER);
 	bool maps = s->linux.n_uid_mappings || s->linux.n_gid_mappings;
 	if (user && !user->path && !(s->linux.n_uid_mappings && s->linux.n_gid_mappings))

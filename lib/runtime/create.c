@@ -21,6 +21,7 @@
 #include "runtime/sync.h"
 #include "runtime/terminal.h"
 #include "util/cleanup.h"
+#include "util/strv.h"
 #include "util/fs.h"
 #include "util/json.h"
 #include "util/log.h"
@@ -88,6 +89,9 @@ static int check_options(const struct rt_spec *spec, const struct rt_create_opts
 		return cc_error_set(err, 0,
 				    "cannot allocate tty if rune will detach without "
 				    "setting console socket");
+	if (spec->process->terminal && !o->console_socket && foreground &&
+	    rt_terminal_require_caller_tty(err) < 0)
+		return -1;
 	if (!spec->process->terminal && o->console_socket)
 		return cc_error_set(err, 0,
 				    "cannot use console socket if rune will not detach "
@@ -109,6 +113,10 @@ static int load_config(struct creation *c, const struct rt_create_opts *o, bool 
 	c->spec = rt_spec_load(c->bundle, err);
 	if (!c->spec)
 		return -1;
+	if (c->spec->process && c->spec->process->caps.unknown) {
+		_cleanup_free_ char *names = cc_strv_join(c->spec->process->caps.unknown, " ");
+		cc_warn("ignoring unknown or unavailable capabilities: [%s]", names);
+	}
 	if (check_options(c->spec, o, foreground, err) < 0)
 		return -1;
 	_cleanup_free_ char *root = c->spec->root.path[0] == '/'
@@ -133,7 +141,8 @@ static int make_state_dir(struct creation *c, const struct rt_context *ctx, cons
 	c->dir = cc_path_join(ctx->root, id);
 	if (mkdir(c->dir, 0711) < 0) {
 		if (errno == EEXIST)
-			return cc_error_set(err, 0, "container with id exists: %s", id);
+			return cc_error_set(err, 0, "container with given ID already exists: %s",
+					    id);
 		return cc_error_errno(err, "mkdir %s", c->dir);
 	}
 	c->dir_made = true;
@@ -366,6 +375,7 @@ static int write_state(struct creation *c, const struct rt_context *ctx,
 		.rootfs = c->rootfs,
 		.created = created,
 		.owner = pw ? pw->pw_name : (char *)"",
+		.oci_version = c->spec->oci_version,
 		.systemd_cgroup = ctx->systemd_cgroup,
 		.cgroup = rt_cgroup_to_json(c->cgroup),
 		.annotations = json_object_get(c->spec->raw, "annotations"),
@@ -386,7 +396,7 @@ static int do_create(struct creation *c, const struct rt_context *ctx,
 		     const struct rt_create_opts *o, bool foreground, struct cc_error **err)
 {
 	if (!rt_id_valid(o->id))
-		return cc_error_set(err, 0, "invalid id format: %s", o->id ? o->id : "");
+		return cc_error_set(err, 0, "invalid container ID format: %s", o->id ? o->id : "");
 	if (load_config(c, o, foreground, err) < 0 || make_state_dir(c, ctx, o->id, err) < 0 ||
 	    setup_cgroup(c, ctx, o->id, err) < 0 || setup_console(c, o, foreground, err) < 0 ||
 	    spawn_init(c, o, err) < 0 || handshake(c, o->id, err) < 0 ||

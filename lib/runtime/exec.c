@@ -70,6 +70,13 @@ static __attribute__((noreturn)) void exec_child(struct exec_run *x, int sync_fd
 	}
 	if (rt_process_set_rlimits(p, &err) < 0)
 		sync_fail(sync_fd, err);
+	/* The exec'd process gets its own oomScoreAdj, else the container's. */
+	const struct rt_process *cp = x->spec->process;
+	if (p->has_oom_score_adj || (cp && cp->has_oom_score_adj)) {
+		int adj = p->has_oom_score_adj ? p->oom_score_adj : cp->oom_score_adj;
+		if (rt_process_set_oom_score_adj(0, adj, &err) < 0)
+			sync_fail(sync_fd, err);
+	}
 	if (x->seccomp && !p->no_new_privileges && rt_seccomp_install(x->seccomp, &err) < 0 && err)
 		sync_fail(sync_fd, err);
 	if (rt_process_set_identity(p, &err) < 0)
@@ -118,6 +125,9 @@ static int exec_prepare(struct exec_run *x, const struct rt_context *ctx, struct
 		return cc_error_set(err, 0,
 				    "cannot allocate tty if rune will detach without "
 				    "setting console socket");
+	if (o->process->terminal && !o->console_socket && !o->detach &&
+	    rt_terminal_require_caller_tty(err) < 0)
+		return -1;
 	if (!o->process->terminal && o->console_socket)
 		return cc_error_set(err, 0,
 				    "cannot use console socket if rune will not detach "

@@ -232,7 +232,7 @@ static int report(struct hook_run *r, int timeout_s, struct cc_error **err)
 	const char *sep = *out ? ": " : "";
 
 	if (!r->exited) {
-		cc_error_set(err, 0, "timed out after %d seconds%s%s", timeout_s, sep, out);
+		cc_error_set(err, 0, "timeout: killed after %d seconds%s%s", timeout_s, sep, out);
 		(*err)->errnum = ETIMEDOUT;
 		return -1;
 	}
@@ -255,6 +255,9 @@ static int run_one(const struct rt_hook *h, const char *state, struct cc_error *
 	/* Writing to a hook that exited without reading must give EPIPE, not kill us. */
 	sigaction(SIGPIPE, &ign, &old);
 	bool finished = supervise(&r, h->timeout);
+	/* While SIGPIPE is blocked (foreground `run`) the kernel queues it even though it is
+	 * ignored; setting SIG_IGN again discards that pending instance. */
+	sigaction(SIGPIPE, &ign, NULL);
 	sigaction(SIGPIPE, &old, NULL);
 	if (!finished) {
 		kill(r.pid, SIGKILL);

@@ -26,7 +26,8 @@ char *rt_hook_state(const struct rt_spec *spec, const char *id, const char *bund
 		    const char *status, pid_t pid)
 {
 	_cleanup_json_ json_t *j =
-	    json_pack("{s:s,s:s,s:s,s:I,s:s}", "ociVersion", RT_OCI_VERSION, "id", id, "status",
+	    json_pack("{s:s,s:s,s:s,s:I,s:s}", "ociVersion",
+		      spec->oci_version ? spec->oci_version : RT_OCI_VERSION, "id", id, "status",
 		      status, "pid", (json_int_t)pid, "bundle", bundle);
 	json_t *ann = spec->raw ? json_object_get(spec->raw, "annotations") : NULL;
 	if (ann && json_is_object(ann) && json_object_size(ann) > 0)
@@ -159,7 +160,7 @@ static void setup_before_pivot(const struct init_args *a, const struct rt_rootfs
 		_exit(1);
 	if (spec->hooks.count[RT_HOOK_CREATE_CONTAINER]) {
 		_cleanup_free_ char *state =
-		    rt_hook_state(spec, a->id, a->bundle, "created", host_pid);
+		    rt_hook_state(spec, a->id, a->bundle, "creating", host_pid);
 		if (rt_hooks_run(&spec->hooks, RT_HOOK_CREATE_CONTAINER, state, &err) < 0)
 			sync_fail(a->sync_fd, err);
 	}
@@ -215,21 +216,24 @@ static __attribute__((noreturn)) void finish(const struct init_args *a, struct r
 	const struct rt_spec *spec = a->spec;
 	char byte;
 
-	while (read(a->fifo_fd, &byte, 1) < 0 && errno == EINTR)
-		;
-	if (spec->hooks.count[RT_HOOK_START_CONTAINER]) {
-		_cleanup_free_ char *state =
-		    rt_hook_state(spec, a->id, a->bundle, "running", getpid());
-		if (rt_hooks_run(&spec->hooks, RT_HOOK_START_CONTAINER, state, &err) < 0)
-			goto fail;
-	}
-	/* Like runc: without no_new_privs the filter must go in while we still hold
-	 * CAP_SYS_ADMIN; with it, as late as possible so setup syscalls are not filtered. */
+	/* The order is runc's, so a created container already shows its final identity:
+	 * without no_new_privs the filter must go in while we still hold CAP_SYS_ADMIN; then
+	 * user and capabilities; then wait for `start`, run startContainer hooks (as the
+	 * container's user), and with no_new_privs install the filter as late as possible so
+	 * those steps are not filtered. */
 	const struct rt_seccomp_prog *filter = seccomp_done ? NULL : a->seccomp;
 	if (filter && !p->no_new_privileges && rt_seccomp_install(filter, &err) < 0 && err)
 		goto fail;
 	if (rt_process_set_identity(p, &err) < 0)
 		goto fail;
+	while (read(a->fifo_fd, &byte, 1) < 0 && errno == EINTR)
+		;
+	if (spec->hooks.count[RT_HOOK_START_CONTAINER]) {
+		_cleanup_free_ char *state =
+		    rt_hook_state(spec, a->id, a->bundle, "created", getpid());
+		if (rt_hooks_run(&spec->hooks, RT_HOOK_START_CONTAINER, state, &err) < 0)
+			goto fail;
+	}
 	if (filter && p->no_new_privileges && rt_seccomp_install(filter, &err) < 0 && err)
 		goto fail;
 	rt_cloexec_fds_from(3 + (int)a->preserve_fds);

@@ -188,8 +188,11 @@ json_t *rt_container_list(const struct rt_context *ctx, struct cc_error **err)
 	for (size_t i = 0; i < n; i++) {
 		struct cc_error *e = NULL;
 		struct rt_state *st = rt_state_load(ctx->root, ids[i], &e);
-		if (st)
-			json_array_append_new(list, rt_state_to_oci(st, rt_state_status(st)));
+		if (st) {
+			json_t *o = rt_state_to_oci(st, rt_state_status(st));
+			json_object_set_new(o, "owner", json_string(st->owner ? st->owner : ""));
+			json_array_append_new(list, o);
+		}
 		rt_state_free(st);
 		cc_error_free(&e);
 		free(ids[i]);

@@ -77,7 +77,7 @@ static char *state_path(const char *dir)
 struct rt_state *rt_state_load(const char *root, const char *id, struct cc_error **err)
 {
 	if (!rt_id_valid(id)) {
-		cc_error_set(err, 0, "invalid id format: %s", id);
+		cc_error_set(err, 0, "invalid container ID format: %s", id ? id : "");
 		return NULL;
 	}
 	_cleanup_free_ char *dir = cc_path_join(root, id);
@@ -97,13 +97,13 @@ struct rt_state *rt_state_load(const char *root, const char *id, struct cc_error
 	}
 	struct rt_state *st = xzalloc(sizeof(*st));
 	json_int_t pid = 0, start = 0;
-	const char *bundle = "", *rootfs = "", *created = "", *owner = "";
+	const char *bundle = "", *rootfs = "", *created = "", *owner = "", *version = "";
 	int systemd = 0;
 	json_t *cg = NULL, *ann = NULL;
-	if (json_unpack(j, "{s:I,s?I,s:s,s:s,s:s,s?s,s?b,s?o,s?o}", "pid", &pid, "start_time",
+	if (json_unpack(j, "{s:I,s?I,s:s,s:s,s:s,s?s,s?s,s?b,s?o,s?o}", "pid", &pid, "start_time",
 			&start, "bundle", &bundle, "rootfs", &rootfs, "created", &created, "owner",
-			&owner, "systemd_cgroup", &systemd, "cgroup", &cg, "annotations",
-			&ann) < 0) {
+			&owner, "ociVersion", &version, "systemd_cgroup", &systemd, "cgroup", &cg,
+			"annotations", &ann) < 0) {
 		free(st);
 		cc_error_set(err, 0, "%s: malformed state file", path);
 		return NULL;
@@ -116,6 +116,7 @@ struct rt_state *rt_state_load(const char *root, const char *id, struct cc_error
 	st->rootfs = xstrdup(rootfs);
 	st->created = xstrdup(created);
 	st->owner = xstrdup(owner);
+	st->oci_version = xstrdup(*version ? version : RT_OCI_VERSION);
 	st->systemd_cgroup = systemd;
 	st->cgroup = cg ? json_incref(cg) : NULL;
 	st->annotations = ann ? json_incref(ann) : NULL;
@@ -135,6 +136,8 @@ int rt_state_save(const struct rt_state *st, struct cc_error **err)
 		json_object_set(j, "cgroup", st->cgroup);
 	if (st->annotations)
 		json_object_set(j, "annotations", st->annotations);
+	if (st->oci_version)
+		json_object_set_new(j, "ociVersion", json_string(st->oci_version));
 	_cleanup_free_ char *text = cc_json_dump(j);
 	_cleanup_free_ char *path = state_path(st->dir);
 	return cc_write_file_atomic(path, text, strlen(text), 0600, err);
@@ -150,6 +153,7 @@ void rt_state_free(struct rt_state *st)
 	free(st->rootfs);
 	free(st->created);
 	free(st->owner);
+	free(st->oci_version);
 	if (st->cgroup)
 		json_decref(st->cgroup);
 	if (st->annotations)
@@ -185,15 +189,19 @@ enum rt_status rt_state_status(const struct rt_state *st)
 	return RT_RUNNING;
 }
 
+/* runc's field order: ociVersion, id, pid, status, bundle, rootfs, created, annotations
+ * (only when there are some), owner. Like runc, `state` leaves owner empty; `list` fills
+ * it in. */
 json_t *rt_state_to_oci(const struct rt_state *st, enum rt_status status)
 {
-	json_t *j =
-	    json_pack("{s:s,s:s,s:I,s:s,s:s,s:s,s:s,s:s}", "ociVersion", RT_OCI_VERSION, "id",
-		      st->id, "pid", (json_int_t)(status == RT_STOPPED ? 0 : st->pid), "status",
-		      rt_status_name(status), "bundle", st->bundle, "rootfs", st->rootfs, "created",
-		      st->created, "owner", st->owner ? st->owner : "");
+	json_t *j = json_pack("{s:s,s:s,s:I,s:s,s:s,s:s,s:s}", "ociVersion",
+			      st->oci_version ? st->oci_version : RT_OCI_VERSION, "id", st->id,
+			      "pid", (json_int_t)(status == RT_STOPPED ? 0 : st->pid), "status",
+			      rt_status_name(status), "bundle", st->bundle, "rootfs", st->rootfs,
+			      "created", st->created);
 	if (st->annotations && json_object_size(st->annotations) > 0)
 		json_object_set(j, "annotations", st->annotations);
+	json_object_set_new(j, "owner", json_string(""));
 	return j;
 }
 

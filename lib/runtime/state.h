@@ -27,6 +27,7 @@ struct rt_state {
 	char *rootfs;
 	char *created; /* RFC 3339, UTC, nanoseconds */
 	char *owner;
+	char *oci_version; /* the config's ociVersion */
 	bool systemd_cgroup;
 	json_t *cgroup; /* rt_cgroup_to_json() */
 	json_t *annotations;

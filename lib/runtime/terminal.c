@@ -278,3 +278,14 @@ int rt_terminal_proxy(int master, struct cc_error **err)
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	return 0;
 }
+
+int rt_terminal_require_caller_tty(struct cc_error **err)
+{
+	int fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0)
+		return cc_error_errno(err,
+				      "open /dev/tty (terminal: true in the foreground needs the "
+				      "caller's terminal; use --console-socket or --detach)");
+	close(fd);
+	return 0;
+}

@@ -18,6 +18,9 @@ int rt_terminal_send_fd(int sock, int fd, const char *name, struct cc_error **er
 /* Receive one fd sent with rt_terminal_send_fd. */
 int rt_terminal_recv_fd(int sock, struct cc_error **err);
 /* Connect to a --console-socket path. */
+/* A foreground process with terminal: true shares the caller's terminal: fail unless there
+ * is one (/dev/tty opens). */
+int rt_terminal_require_caller_tty(struct cc_error **err);
 int rt_console_socket_connect(const char *path, struct cc_error **err);
 /* Foreground `run`/`exec` with a terminal and no console socket: put our stdin in raw mode
  * (if it is a tty), copy stdin->master and master->stdout until the master hangs up, forward

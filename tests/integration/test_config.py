@@ -792,8 +792,8 @@ class ConsoleSocket:
         try:
             conn, _ = self.sock.accept()
             with conn:
-                msg, anc, _, _ = conn.recvmsg(4096, socket.CMSG_SPACE(4 * array.array("i").itemsize))
                 fds = array.array("i")
+                msg, anc, _, _ = conn.recvmsg(4096, socket.CMSG_SPACE(4 * fds.itemsize))
                 for level, kind, data in anc:
                     if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
                         fds.frombytes(data[:len(data) - len(data) % fds.itemsize])

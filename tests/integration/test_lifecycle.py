@@ -9,8 +9,8 @@ from datetime import datetime
 
 import pytest
 
-from conftest import (cgroup_dir, cgroup_file, find_cgroup_dirs, ns_id, pid_alive,
-                      proc_cgroups, read_text, runtime_name, wait_until)
+from conftest import (cgroup_file, find_cgroup_dirs, ns_id, pid_alive, proc_cgroups, read_text,
+                      wait_until)
 
 RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?(Z|[+-]\d\d:\d\d)$")
 
@@ -122,7 +122,12 @@ def test_state_json(rune, bundle):
     b.config["annotations"] = {"org.example.key": "value"}
     cid = rune.new_id()
     rune.create(cid, b)
-    st = rune.state(cid)
+    res = rune.ok("state", cid)
+    st = res.json()
+    # runc's layout: 2-space indentation, fields in this order, no trailing newline.
+    assert list(st) == ["ociVersion", "id", "pid", "status", "bundle", "rootfs", "created",
+                        "annotations", "owner"]
+    assert res.out == json.dumps(st, indent=2, ensure_ascii=False)
     assert st["ociVersion"] == b.config["ociVersion"]
     assert st["id"] == cid
     assert st["status"] == "created"
@@ -143,6 +148,11 @@ def test_state_without_annotations_omits_key(rune, bundle):
 
 
 # ---------------------------------------------------------------------------------- list
+
+
+def compact(value):
+    """Go's json.Marshal layout."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
 def go_table(rows):
@@ -181,6 +191,7 @@ def test_list_table_json_quiet(rune, bundle):
 
     res = rune.cmd("list", "--format", "json")
     assert res.rc == 0, res
+    assert res.out == compact(res.json()) + "\n"
     listed = {e["id"]: e for e in res.json()}
     assert set(listed) == set(states)
     for c, s in states.items():
@@ -237,6 +248,17 @@ def test_kill_all(rune, bundle):
     assert res.rc == 0, res
     wait_until(lambda: not any(pid_alive(p) for p in pids), what="all processes to die")
     rune.wait_status(cid, "stopped")
+
+
+def test_kill_created_container(rune, bundle):
+    b = bundle()
+    cid = rune.new_id()
+    rune.create(cid, b)
+    pid = rune.pid(cid)
+    assert rune.cmd("kill", cid, "KILL").rc == 0
+    wait_until(lambda: not pid_alive(pid), what="init to die")
+    rune.wait_status(cid, "stopped")
+    assert rune.delete(cid).rc == 0
 
 
 def test_kill_stopped_container(rune, bundle):
@@ -341,9 +363,8 @@ def test_invalid_container_id(rune, bundle, bad_id):
 def test_duplicate_container_id(rune, bundle):
     cid, pid = started(rune, bundle)
     b = bundle()
-    for command in ("create", "run"):
-        res = rune.cmd(command, "--detach" if command == "run" else "--bundle", *(
-            ["--bundle", b.path] if command == "run" else [b.path]), cid)
+    for argv in (["create", "--bundle", b.path, cid], ["run", "--detach", "--bundle", b.path, cid]):
+        res = rune.cmd(*argv)
         assert res.rc == 1, res
         assert "container with given ID already exists" in res.err, res
     # The first container is untouched.
@@ -365,7 +386,7 @@ def test_ps(rune, bundle):
 
     res = rune.cmd("ps", "--format", "json", cid)
     assert res.rc == 0, res
-    assert res.json() == [pid]
+    assert res.out == f"[{pid}]\n"
 
     # Arguments after the id go to ps(1) instead of the default -ef.
     res = rune.cmd("ps", cid, "-o", "pid,comm")
@@ -417,6 +438,7 @@ def test_events_stats(rune, bundle):
     lines = [line for line in res.out.splitlines() if line.strip()]
     assert len(lines) == 1, res
     ev = json.loads(lines[0])
+    assert res.out == compact(ev) + "\n"
     assert ev["type"] == "stats" and ev["id"] == cid
     data = ev["data"]
     for key in ("cpu", "memory", "pids", "blkio", "hugetlb"):
@@ -601,9 +623,19 @@ def test_create_preserve_fds(rune, bundle, workdir):
     data.write_text("hello-from-fd-3\n")
     b = bundle(["sh", "-c", "cat <&3; [ -e /proc/self/fd/4 ] && echo fd4-open || echo fd4-closed"])
     cid = rune.new_id()
-    res = rune.run(cid, b, "--preserve-fds", "1", wrapper=with_fd3(data))
-    assert res.rc == 0, res
-    assert res.out == "hello-from-fd-3\nfd4-closed\n"
+    out = workdir / "payload.out"
+    rune.create(cid, b, "--preserve-fds", "1", wrapper=with_fd3(data), stdout=out)
+    rune.start(cid)
+    rune.wait_status(cid, "stopped")
+    assert out.read_text() == "hello-from-fd-3\nfd4-closed\n"
+
+
+def test_run_preserve_fds(rune, bundle, workdir):
+    data = workdir / "fd3.txt"
+    data.write_text("hello-from-fd-3\n")
+    b = bundle(["sh", "-c", "cat <&3"])
+    res = rune.run(rune.new_id(), b, "--preserve-fds", "1", wrapper=with_fd3(data))
+    assert res.rc == 0 and res.out == "hello-from-fd-3\n", res
 
 
 def test_listen_fds_passed_to_container(rune, bundle, workdir):

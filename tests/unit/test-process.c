@@ -574,7 +574,8 @@ static void test_hook_timeout(void **state)
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	assert_true(t1.tv_sec - t0.tv_sec < 4);
 	assert_string_equal(
-	    err->msg, "createContainer hook #0 (/bin/sh): timed out after 1 seconds: started");
+	    err->msg,
+	    "createContainer hook #0 (/bin/sh): timeout: killed after 1 seconds: started");
 	cc_error_free(&err);
 }
 
