@@ -32,7 +32,7 @@ CC=clang meson setup build-fuzz -Dfuzz=true -Dtests=false -Db_sanitize=address,u
 	-Db_lundef=false >/dev/null
 ninja -C build-fuzz >/dev/null
 for target in build-fuzz/tests/fuzz/fuzz-*; do
-	[ -x "$target" ] || continue
+	[ -f "$target" ] && [ -x "$target" ] || continue
 	name=$(basename "$target")
 	corpus="tests/fuzz/corpus/${name#fuzz-}"
 	work=$(mktemp -d)
