@@ -7,6 +7,7 @@
  * setting no_new_privs behind the config's back.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <seccomp.h>
@@ -266,15 +267,12 @@ static int add_rule_args(scmp_filter_ctx ctx, uint32_t action, int nr,
 }
 
 static int add_rule(scmp_filter_ctx ctx, uint32_t def_action, const struct rt_seccomp_rule *rule,
-		    size_t idx, struct cc_error **err)
+		    size_t idx, int *max_nr, struct cc_error **err)
 {
 	uint32_t action;
 
 	if (to_scmp_action(rule->action, rule->has_errno_ret, rule->errno_ret, &action, err) < 0)
 		return cc_error_prefix(err, "syscalls[%zu]", idx);
-	/* libseccomp refuses a rule that repeats the default action; it would be a no-op. */
-	if (action == def_action)
-		return 0;
 	for (size_t i = 0; rule->names && rule->names[i]; i++) {
 		const char *name = rule->names[i];
 		if (!*name)
@@ -284,6 +282,11 @@ static int add_rule(scmp_filter_ctx ctx, uint32_t def_action, const struct rt_se
 			cc_debug("seccomp: unknown syscall \"%s\" ignored", name);
 			continue;
 		}
+		if (nr > *max_nr)
+			*max_nr = nr;
+		/* libseccomp refuses a rule that repeats the default action; it is a no-op. */
+		if (action == def_action)
+			continue;
 		int r = 0;
 		if (rule->n_args == 0) {
 			r = seccomp_rule_add(ctx, action, nr, 0);
@@ -327,6 +330,36 @@ static int export_bpf(scmp_filter_ctx ctx, struct rt_seccomp_prog *p, struct cc_
 	return 0;
 }
 
+/*
+ * A profile written before a syscall existed blocks it with the default action, typically
+ * EPERM, and C libraries fall back to an older syscall only on ENOSYS (clone3, close_range,
+ * faccessat2, openat2...). Like runc, answer ENOSYS for every native syscall numbered above
+ * the highest one the profile names: those are newer than the profile. Other architectures
+ * and all older syscalls go through the profile's own program unchanged.
+ */
+static int prepend_enosys(struct rt_seccomp_prog *p, uint32_t max_nr, struct cc_error **err)
+{
+	const struct sock_filter stub[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, seccomp_arch_native(), 0, 3),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JGT | BPF_K, max_nr, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (ENOSYS & SECCOMP_RET_DATA)),
+	};
+	size_t n = ARRAY_SIZE(stub) + p->len;
+	if (n > RT_SECCOMP_MAX_INSNS)
+		return cc_error_set(err, 0,
+				    "filter too large: %zu instructions (the kernel takes %d)", n,
+				    RT_SECCOMP_MAX_INSNS);
+	struct sock_filter *insns = xcalloc(n, sizeof(*insns));
+	memcpy(insns, stub, sizeof(stub));
+	memcpy(insns + ARRAY_SIZE(stub), p->insns, p->len * sizeof(*insns));
+	free(p->insns);
+	p->insns = insns;
+	p->len = (unsigned short)n;
+	return 0;
+}
+
 static bool uses_notify(const struct rt_seccomp *s)
 {
 	for (size_t i = 0; i < s->n_syscalls; i++)
@@ -343,10 +376,15 @@ static int build(scmp_filter_ctx ctx, const struct rt_seccomp *s, uint32_t def_a
 			return -1;
 	if (set_flags(ctx, s->flags, &p->flags, err) < 0)
 		return -1;
+	int max_nr = -1;
 	for (size_t i = 0; i < s->n_syscalls; i++)
-		if (add_rule(ctx, def_action, &s->syscalls[i], i, err) < 0)
+		if (add_rule(ctx, def_action, &s->syscalls[i], i, &max_nr, err) < 0)
 			return -1;
-	return export_bpf(ctx, p, err);
+	if (export_bpf(ctx, p, err) < 0)
+		return -1;
+	if (def_action != SCMP_ACT_ALLOW && def_action != SCMP_ACT_LOG && max_nr >= 0)
+		return prepend_enosys(p, (uint32_t)max_nr, err);
+	return 0;
 }
 
 /* What libseccomp would accept but runc refuses, plus the default action's value. */

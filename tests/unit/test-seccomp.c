@@ -323,6 +323,54 @@ static void test_default_errno(void **state)
 	rt_seccomp_prog_free(p);
 }
 
+#ifndef SYS_close_range
+#define SYS_close_range 436
+#endif
+#ifndef SYS_faccessat2
+#define SYS_faccessat2 439
+#endif
+
+static void newer_child(void)
+{
+	/* Above the profile's highest syscall (exit_group): newer than the profile, ENOSYS so
+	 * that libc falls back. */
+	CHILD_CHECK(syscall(SYS_close_range, 1000, 1001, 0) == -1 && errno == ENOSYS);
+	CHILD_CHECK(syscall(SYS_faccessat2, -1, "/", 0, 0) == -1 && errno == ENOSYS);
+	/* Below it and not named: the default action. */
+	CHILD_CHECK(syscall(SYS_getppid) == -1 && errno == 77);
+	CHILD_CHECK(syscall(SYS_rmdir, "/nonexistent/x") == -1 && errno == EPERM);
+}
+
+static void allow_child(void)
+{
+	/* A permissive default gets no ENOSYS stub: the syscall really runs. */
+	CHILD_CHECK(syscall(SYS_close_range, 1000, 1001, 0) == 0);
+	CHILD_CHECK(syscall(SYS_rmdir, "/nonexistent/x") == -1 && errno == EPERM);
+}
+
+static void test_newer_syscalls_get_enosys(void **state)
+{
+	struct rt_seccomp_rule rules[] = {
+		{ .names = names_exit, .action = RT_SCMP_ALLOW },
+		{ .names = names_rmdir, .action = RT_SCMP_ERRNO },
+	};
+	struct rt_seccomp s = { .default_action = RT_SCMP_ERRNO,
+				.has_default_errno_ret = true,
+				.default_errno_ret = 77,
+				.syscalls = rules,
+				.n_syscalls = ARRAY_SIZE(rules) };
+	struct rt_seccomp_prog *p = compile_ok(&s);
+	assert_exit0(in_child(p, true, newer_child));
+	rt_seccomp_prog_free(p);
+
+	struct rt_seccomp allow = { .default_action = RT_SCMP_ALLOW,
+				    .syscalls = rules + 1,
+				    .n_syscalls = 1 };
+	p = compile_ok(&allow);
+	assert_exit0(in_child(p, true, allow_child));
+	rt_seccomp_prog_free(p);
+}
+
 static void test_compile_errors(void **state)
 {
 	char *bad_arch[] = { S("SCMP_ARCH_X86_64"), S("SCMP_ARCH_FOO"), NULL };
@@ -560,6 +608,7 @@ int main(void)
 		cmocka_unit_test(test_arg_conditions),
 		cmocka_unit_test(test_arg_conditions_and),
 		cmocka_unit_test(test_default_errno),
+		cmocka_unit_test(test_newer_syscalls_get_enosys),
 		cmocka_unit_test(test_compile_errors),
 		cmocka_unit_test(test_all_known_archs),
 		cmocka_unit_test(test_install_needs_privilege),
