@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/personality.h>
+#include <sys/resource.h>
 #include "runtime/names.h"
 #include "runtime/spec.h"
 #include "util/cleanup.h"
@@ -66,6 +67,13 @@ static const char *type_name(const json_t *v)
 	default:
 		return "null";
 	}
+}
+
+/* A member that is there and not null: JSON null counts as absent everywhere. */
+static bool has_value(const json_t *o, const char *key)
+{
+	const json_t *v = json_object_get(o, key);
+	return v && !json_is_null(v);
 }
 
 /* Typed getters: absent (or null) fields leave *out alone and return 0 unless required. */
@@ -143,6 +151,8 @@ static int get_strv(struct pctx *c, const json_t *o, const char *key, const char
 		if (!json_is_string(e) || strlen(json_string_value(e)) != json_string_length(e)) {
 			cc_strv_free(r);
 			_cleanup_free_ char *ip = idx(p, i);
+			if (json_is_string(e))
+				return fail(c, ip, "contains a NUL byte");
 			return fail(c, ip, "expected string, got %s", type_name(e));
 		}
 		r[i] = xstrdup(json_string_value(e));
@@ -179,10 +189,17 @@ static int parse_kv(struct pctx *c, const json_t *o, const char *key, const char
 		return ret;
 	*out = xcalloc(json_object_size(m) + 1, sizeof(**out));
 	json_object_foreach (m, k, v) {
-		if (!json_is_string(v)) {
+		bool nul =
+		    json_is_string(v) && strlen(json_string_value(v)) != json_string_length(v);
+		if (!json_is_string(v) || nul || strlen(k) != strcspn(k, "\"")) {
+			/* Map keys contain dots ("net.ipv4.ip_forward"): name them in brackets. */
 			_cleanup_free_ char *p = sub(path, key);
-			_cleanup_free_ char *kp = sub(p, k);
-			return fail(c, kp, "expected string, got %s", type_name(v));
+			_cleanup_free_ char *kp = xasprintf("%s[\"%s\"]", p, k);
+			if (!json_is_string(v))
+				return fail(c, kp, "expected string, got %s", type_name(v));
+			if (nul)
+				return fail(c, kp, "contains a NUL byte");
+			return fail(c, kp, "key contains a quote");
 		}
 		(*out)[*n].key = xstrdup(k);
 		(*out)[(*n)++].value = xstrdup(json_string_value(v));
@@ -210,8 +227,10 @@ static int parse_idmaps(struct pctx *c, const json_t *o, const char *key, const 
 		    GET_U32(c, e, "hostID", ip, m->host_id) < 0 ||
 		    get_int(c, e, "size", ip, 1, UINT32_MAX, &size, NULL) < 0)
 			return -1;
-		if (!json_object_get(e, "size"))
-			return fail(c, ip, "size: required");
+		if (!has_value(e, "size")) {
+			_cleanup_free_ char *sp = sub(ip, "size");
+			return fail(c, sp, "required");
+		}
 		m->size = (uint32_t)size;
 		*n = i + 1;
 	}
@@ -311,25 +330,26 @@ static int parse_rlimits(struct pctx *c, const json_t *o, const char *path, stru
 		if (!json_is_object(e))
 			return fail(c, ip, "expected object, got %s", type_name(e));
 		if (get_str(c, e, "type", ip, &type, true) < 0 ||
-		    get_int(c, e, "soft", ip, 0, INT64_MAX, &soft, NULL) < 0 ||
-		    get_int(c, e, "hard", ip, 0, INT64_MAX, &hard, NULL) < 0)
+		    get_int(c, e, "soft", ip, -1, INT64_MAX, &soft, NULL) < 0 ||
+		    get_int(c, e, "hard", ip, -1, INT64_MAX, &hard, NULL) < 0)
 			return -1;
-		/* JSON integers stop at INT64_MAX; RLIM_INFINITY is written as -1 by some tools. */
-		json_t *js = json_object_get(e, "soft"), *jh = json_object_get(e, "hard");
 		int res = rt_rlimit_from_name(type);
 		if (res < 0) {
 			_cleanup_free_ char *tp = sub(ip, "type");
 			return fail(c, tp, "unknown rlimit \"%s\"", type);
 		}
-		if (!js || !jh)
+		if (!has_value(e, "soft") || !has_value(e, "hard"))
 			return fail(c, ip, "soft and hard are required");
-		if (soft > hard)
+		/* JSON integers here stop at INT64_MAX, so RLIM_INFINITY is written as -1. */
+		uint64_t usoft = soft < 0 ? RLIM_INFINITY : (uint64_t)soft;
+		uint64_t uhard = hard < 0 ? RLIM_INFINITY : (uint64_t)hard;
+		if (usoft > uhard)
 			return fail(c, ip, "soft limit %lld is above the hard limit %lld",
 				    (long long)soft, (long long)hard);
 		for (size_t k = 0; k < i; k++)
 			if (pr->rlimits[k].resource == res)
 				return fail(c, ip, "duplicate rlimit \"%s\"", type);
-		pr->rlimits[i] = (struct rt_rlimit){ res, (uint64_t)soft, (uint64_t)hard };
+		pr->rlimits[i] = (struct rt_rlimit){ res, usoft, uhard };
 		pr->n_rlimits = i + 1;
 	}
 	return 0;
@@ -467,8 +487,51 @@ static const struct {
 	{ "loud", true, MS_SILENT },
 	{ "iversion", false, MS_I_VERSION },
 	{ "noiversion", true, MS_I_VERSION },
+	{ "acl", false, MS_POSIXACL },
+	{ "noacl", true, MS_POSIXACL },
+	{ "nosymfollow", false, MS_NOSYMFOLLOW },
+	{ "symfollow", true, MS_NOSYMFOLLOW },
 	{ "defaults", false, 0 },
 };
+
+/* The recursive options apply to the mount and everything under it (mount_setattr with
+ * AT_RECURSIVE): MOUNT_ATTR_* to set and to clear. An atime mode replaces the others, so it
+ * also clears the whole atime field. */
+static const struct {
+	const char *name;
+	uint64_t set, clr;
+} mount_attrs[] = {
+	{ "rro", MOUNT_ATTR_RDONLY, 0 },
+	{ "rrw", 0, MOUNT_ATTR_RDONLY },
+	{ "rnosuid", MOUNT_ATTR_NOSUID, 0 },
+	{ "rsuid", 0, MOUNT_ATTR_NOSUID },
+	{ "rnodev", MOUNT_ATTR_NODEV, 0 },
+	{ "rdev", 0, MOUNT_ATTR_NODEV },
+	{ "rnoexec", MOUNT_ATTR_NOEXEC, 0 },
+	{ "rexec", 0, MOUNT_ATTR_NOEXEC },
+	{ "rnodiratime", MOUNT_ATTR_NODIRATIME, 0 },
+	{ "rdiratime", 0, MOUNT_ATTR_NODIRATIME },
+	{ "rnosymfollow", MOUNT_ATTR_NOSYMFOLLOW, 0 },
+	{ "rsymfollow", 0, MOUNT_ATTR_NOSYMFOLLOW },
+	{ "rrelatime", MOUNT_ATTR_RELATIME, MOUNT_ATTR__ATIME },
+	{ "rnorelatime", 0, MOUNT_ATTR__ATIME },
+	{ "rnoatime", MOUNT_ATTR_NOATIME, MOUNT_ATTR__ATIME },
+	{ "ratime", 0, MOUNT_ATTR__ATIME },
+	{ "rstrictatime", MOUNT_ATTR_STRICTATIME, MOUNT_ATTR__ATIME },
+	{ "rnostrictatime", 0, MOUNT_ATTR__ATIME },
+};
+
+static bool mount_attr(struct rt_mount *m, const char *o)
+{
+	for (size_t k = 0; k < ARRAY_SIZE(mount_attrs); k++) {
+		if (strcmp(o, mount_attrs[k].name) != 0)
+			continue;
+		m->attr_set = (m->attr_set & ~mount_attrs[k].clr) | mount_attrs[k].set;
+		m->attr_clr = (m->attr_clr & ~mount_attrs[k].set) | mount_attrs[k].clr;
+		return true;
+	}
+	return false;
+}
 
 static const struct {
 	const char *name;
@@ -490,8 +553,9 @@ static int propagation_from_name(const char *s, unsigned long *out)
 	return -1;
 }
 
-/* Split options into MS_* flags, propagation and the data string the filesystem gets. */
-static void mount_options(struct rt_mount *m)
+/* Split options into MS_* flags, recursive attributes, propagation and the data string the
+ * filesystem gets; the last of two contradicting options wins. */
+static int mount_options(struct pctx *c, const char *ip, struct rt_mount *m)
 {
 	_cleanup_strv_ char **data = NULL;
 	for (size_t i = 0; m->options && m->options[i]; i++) {
@@ -505,16 +569,21 @@ static void mount_options(struct rt_mount *m)
 					m->clear_flags |= mount_flags[k].flag;
 				} else {
 					m->flags |= mount_flags[k].flag;
+					m->clear_flags &= ~mount_flags[k].flag;
 				}
 			}
-		if (known || propagation_from_name(o, &m->propagation) == 0)
+		if (known || mount_attr(m, o) || propagation_from_name(o, &m->propagation) == 0)
 			continue;
 		if (strcmp(o, "bind") == 0 || strcmp(o, "rbind") == 0) {
 			m->bind = true;
 			m->flags |= MS_BIND | (o[0] == 'r' ? MS_REC : 0);
 		} else if (strcmp(o, "tmpcopyup") == 0) {
 			m->tmpcopyup = true;
-		} else if (strcmp(o, "idmap") && strcmp(o, "ridmap")) {
+		} else if (strcmp(o, "idmap") == 0 || strcmp(o, "ridmap") == 0) {
+			_cleanup_free_ char *op = sub(ip, "options");
+			_cleanup_free_ char *oi = idx(op, i);
+			return fail(c, oi, "\"%s\": id-mapped mounts are not supported", o);
+		} else {
 			cc_strv_push(&data, o);
 		}
 	}
@@ -524,6 +593,7 @@ static void mount_options(struct rt_mount *m)
 	}
 	if (data && data[0])
 		m->data = cc_strv_join(data, ",");
+	return 0;
 }
 
 static int parse_mount(struct pctx *c, const json_t *e, const char *ip, struct rt_mount *m)
@@ -546,8 +616,7 @@ static int parse_mount(struct pctx *c, const json_t *e, const char *ip, struct r
 	    m->destination[0] == '/' ? xstrdup(m->destination) : xasprintf("/%s", m->destination);
 	free(m->destination);
 	m->destination = cc_path_clean(abs);
-	mount_options(m);
-	return 0;
+	return mount_options(c, ip, m);
 }
 
 static int parse_mounts(struct pctx *c, const json_t *root, struct rt_spec *s)
@@ -688,8 +757,7 @@ static int parse_devices(struct pctx *c, const json_t *lx, struct rt_linux *l)
 		if (strlen(type) != 1 || !strchr("cbup", type[0]))
 			return fail(c, tp, "unknown device type \"%s\" for %s", type, d->path);
 		d->type = type[0];
-		if (d->type != 'p' &&
-		    (!json_object_get(e, "major") || !json_object_get(e, "minor")))
+		if (d->type != 'p' && (!has_value(e, "major") || !has_value(e, "minor")))
 			return fail(c, ip, "major and minor are required for %s (type \"%s\")",
 				    d->path, type);
 		_cleanup_free_ char *pp = sub(ip, "path");
@@ -721,7 +789,7 @@ static int parse_device_rules(struct pctx *c, const json_t *res, struct rt_resou
 		    get_int(c, e, "major", ip, -1, UINT32_MAX, &d->major, NULL) < 0 ||
 		    get_int(c, e, "minor", ip, -1, UINT32_MAX, &d->minor, NULL) < 0)
 			return -1;
-		if (!json_object_get(e, "allow")) {
+		if (!has_value(e, "allow")) {
 			_cleanup_free_ char *ap = sub(ip, "allow");
 			return fail(c, ap, "required");
 		}
@@ -762,8 +830,8 @@ static int parse_memory(struct pctx *c, const json_t *res, struct rt_resources *
 	    get_bool(c, j, "checkBeforeUpdate", p, &r->memory.check_before_update) < 0)
 		return -1;
 	r->memory.swappiness = (uint64_t)swp;
-	r->memory.has_disable_oom_killer = json_object_get(j, "disableOOMKiller") != NULL;
-	r->memory.has_use_hierarchy = json_object_get(j, "useHierarchy") != NULL;
+	r->memory.has_disable_oom_killer = has_value(j, "disableOOMKiller");
+	r->memory.has_use_hierarchy = has_value(j, "useHierarchy");
 	return 0;
 }
 
@@ -909,7 +977,7 @@ static int parse_network(struct pctx *c, const json_t *res, struct rt_resources 
 	const char *p = "linux.resources.network";
 	if (GET_U32(c, j, "classID", p, r->network.class_id) < 0)
 		return -1;
-	r->network.has_class_id = json_object_get(j, "classID") != NULL;
+	r->network.has_class_id = has_value(j, "classID");
 	json_t *a = get_typed(c, j, "priorities", p, JSON_ARRAY, &ret);
 	size_t i;
 	if (!a)
@@ -1191,7 +1259,8 @@ static int check_spec(struct pctx *c, struct rt_spec *s)
 		return fail(c, "linux.uidMappings",
 			    "uid and gid mappings are required with a new user namespace");
 	if (!user && maps)
-		return fail(c, "linux.uidMappings", "mappings require a user namespace");
+		return fail(c, s->linux.n_uid_mappings ? "linux.uidMappings" : "linux.gidMappings",
+			    "mappings require a user namespace");
 	return 0;
 }
 

@@ -142,6 +142,12 @@ static int mount_one(const struct rt_rootfs_ctx *ctx, int rootfd, size_t i, stru
 	    remount_flags(FD_PATH(buf, top), m->flags & ~(MS_BIND | MS_REC | MS_REMOUNT),
 			  ctx->userns) < 0)
 		ret = cc_error_errno(err, "remount");
+	if (ret == 0 && (m->attr_set || m->attr_clr)) {
+		struct mount_attr attr = { .attr_set = m->attr_set, .attr_clr = m->attr_clr };
+		if (syscall(SYS_mount_setattr, top, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr,
+			    sizeof(attr)) < 0)
+			ret = cc_error_errno(err, "set recursive mount attributes");
+	}
 	if (ret == 0 && m->propagation &&
 	    mount(NULL, FD_PATH(buf, top), NULL, m->propagation, NULL) < 0)
 		ret = cc_error_errno(err, "set propagation");

@@ -106,12 +106,9 @@ struct rt_mount {
 	bool tmpcopyup;		   /* "tmpcopyup" option */
 	struct rt_idmap *uid_mappings, *gid_mappings; /* idmapped mounts (1.1) */
 	size_t n_uid_mappings, n_gid_mappings;
-	/* Added for the recursive options ("rro", "rnosuid", "rnoatime", ...): MOUNT_ATTR_* to set
-	 * and clear with mount_setattr(AT_RECURSIVE) after the mount; 0 when none were given. */
+	/* The recursive options ("rro", "rnosuid", "rnoatime", ...): MOUNT_ATTR_* to set and
+	 * clear with mount_setattr(AT_RECURSIVE) after the mount; 0 when none were given. */
 	uint64_t attr_set, attr_clr;
-	/* "idmap" / "ridmap": map the mount (recursively for ridmap) with uid/gid_mappings, or
-	 * with the container's user namespace when the mount lists none. */
-	bool idmap, idmap_recursive;
 };
 
 /* ---- hooks ---- */

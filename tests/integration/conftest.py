@@ -23,6 +23,7 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -264,6 +265,25 @@ def kill_and_wait(pids, timeout=10):
                what=f"processes {pids} to die")
 
 
+def thaw_and_kill(pids):
+    """SIGKILL pids, first thawing any v1 freezer cgroup they are frozen in (a frozen
+    process cannot die); a failure to stop them is reported, not raised."""
+    for pid in pids:
+        try:
+            rel = proc_cgroups(pid).get("freezer")
+        except OSError:
+            continue
+        if rel and rel != "/":
+            try:
+                Path(f"/sys/fs/cgroup/freezer{rel}/freezer.state").write_text("THAWED")
+            except OSError:
+                pass
+    try:
+        kill_and_wait(pids)
+    except AssertionError as e:
+        print(f"teardown: {e}", file=sys.stderr)
+
+
 def umount(path, lazy=True):
     subprocess.run(["umount", "-l" if lazy else "-R", path], stdout=subprocess.DEVNULL,
                    stderr=subprocess.DEVNULL, check=False)
@@ -426,18 +446,22 @@ class Runtime:
             ids += [d for d in os.listdir(self.root) if d not in ids]
         for cid in ids:
             res = self.cmd("state", cid, timeout=30)
+            pid = 0
             if res.rc == 0:
                 try:
                     pid = int(json.loads(res.out).get("pid") or 0)
                 except ValueError:
                     pid = 0
-                if pid > 0 and self._owns(pid, cid):
-                    kill_and_wait([pid])
+            # The runtime's own forced delete first: it must also cope with a paused
+            # container, whose processes a plain SIGKILL cannot stop.
             self.cmd("delete", "--force", cid, timeout=30)
+            if pid > 0 and pid_alive(pid) and self._owns(pid, cid):
+                problems.append(f"{cid}: init {pid} survived `delete --force`")
+                thaw_and_kill([pid])
         leftover = tagged_pids(self.tag)
         if leftover:
             problems.append(f"processes left behind: {_describe(leftover)}")
-            kill_and_wait(leftover)
+            thaw_and_kill(leftover)
         if self.root.is_dir() and os.listdir(self.root):
             problems.append(f"state left under --root: {sorted(os.listdir(self.root))}")
         for cid in ids:
