@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <seccomp.h>
+#include "commit.h"
 #include "config.h"
 #include "rune.h"
 #include "util/cleanup.h"
@@ -52,8 +54,9 @@ static void usage(FILE *out)
 
 static void version(void)
 {
-	printf("rune version %s\ncommit: %s\nspec: %s\nlibseccomp: 2.5\n", RUNE_VERSION,
-	       RUNE_COMMIT, RUNE_OCI_VERSION);
+	const struct scmp_version *v = seccomp_version();
+	printf("rune version %s\ncommit: %s\nspec: %s\nlibseccomp: %u.%u.%u\n", RUNE_VERSION,
+	       RUNE_COMMIT, RUNE_OCI_VERSION, v->major, v->minor, v->micro);
 }
 
 int cmd_fail(struct cc_error *err)

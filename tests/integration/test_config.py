@@ -334,6 +334,36 @@ def test_bind_mount_read_only(rune, bundle, workdir):
     assert (src / "file").read_text() == "host data\n" and not (src / "new").exists()
 
 
+def test_recursive_read_only_bind(rune, bundle, workdir):
+    """"rro" makes the mount and every mount under it read-only (mount_setattr); plain "ro"
+    on an rbind leaves submounts writable."""
+    src = workdir / "rro-src"
+    (src / "sub").mkdir(parents=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "rro-sub", str(src / "sub")],
+                   check=True)
+    try:
+        b = bundle()
+        b.add_mount("/r", src, options=["rbind", "rro", "rnosuid"])
+        b.add_mount("/p", src, options=["rbind", "ro"])
+        out = output_of(rune, b, "cat /proc/self/mountinfo")
+        mounts = container_mounts(out)
+        for point in ("/r", "/r/sub"):
+            opts = mounts[point][0]
+            assert "ro" in opts and "nosuid" in opts, (point, opts)
+        assert "ro" in mounts["/p"][0]
+        assert "rw" in mounts["/p/sub"][0]
+    finally:
+        subprocess.run(["umount", "-l", str(src / "sub")], check=False)
+
+
+def test_id_mapped_mount_is_refused(rune, bundle, workdir):
+    b = bundle()
+    b.add_mount("/data", workdir, options=["rbind", "idmap"])
+    res = rune.create(rune.new_id(), b, check=False)
+    assert res.rc == 1, res
+    assert 'mounts[' in res.err and '"idmap": id-mapped mounts are not supported' in res.err
+
+
 def test_bind_mount_read_write(rune, bundle, workdir):
     src = workdir / "rw-src"
     src.mkdir()
@@ -610,6 +640,20 @@ def test_seccomp_default_errno_with_allow_list(rune, bundle):
     writable_tmp(b)
     b.linux["seccomp"] = seccomp(default="SCMP_ACT_ERRNO", syscalls=[
         {"names": SECCOMP_ALLOW, "action": "SCMP_ACT_ALLOW"}])
+    res = rune.simple(b, ["sh", "-c", "echo alive; mkdir /tmp/d; echo rc=$?"])
+    assert res.out == "alive\nrc=1\n", res
+    assert "Operation not permitted" in res.err
+
+
+def test_seccomp_profile_older_than_the_kernel(rune, bundle):
+    """A profile written before clone3/close_range/openat2/faccessat2 existed: those get
+    ENOSYS (libc then falls back to the older calls) instead of the default EPERM, which
+    would break the runtime's own exec and the payload's libc."""
+    newer = {"clone3", "close_range", "openat2", "faccessat2"}
+    b = bundle()
+    writable_tmp(b)
+    b.linux["seccomp"] = seccomp(default="SCMP_ACT_ERRNO", syscalls=[
+        {"names": [s for s in SECCOMP_ALLOW if s not in newer], "action": "SCMP_ACT_ALLOW"}])
     res = rune.simple(b, ["sh", "-c", "echo alive; mkdir /tmp/d; echo rc=$?"])
     assert res.out == "alive\nrc=1\n", res
     assert "Operation not permitted" in res.err
