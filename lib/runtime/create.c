@@ -158,16 +158,40 @@ static int make_state_dir(struct creation *c, const struct rt_context *ctx, cons
 	return cc_write_file(cfg, text, strlen(text), 0600, err);
 }
 
+/* Resource limits other than device rules (which cannot apply without a cgroup anyway). */
+static bool asks_for_limits(const struct rt_spec *spec)
+{
+	json_t *res = json_object_get(json_object_get(spec->raw, "linux"), "resources");
+	const char *key;
+	json_t *v;
+	json_object_foreach (res, key, v)
+		if (strcmp(key, "devices") != 0 && !json_is_null(v))
+			return true;
+	return false;
+}
+
 static int setup_cgroup(struct creation *c, const struct rt_context *ctx, const char *id,
 			struct cc_error **err)
 {
-	c->cgroup = rt_cgroup_new(c->spec->linux.cgroups_path, id, ctx->systemd_cgroup, err);
-	if (!c->cgroup)
-		return -1;
-	if (rt_cgroup_create(c->cgroup, &c->spec->linux.resources, err) < 0)
-		return -1;
-	c->cgroup_made = true;
-	return 0;
+	struct cc_error *cerr = NULL;
+	c->cgroup = rt_cgroup_new(c->spec->linux.cgroups_path, id, ctx->systemd_cgroup, &cerr);
+	if (c->cgroup && rt_cgroup_create(c->cgroup, &c->spec->linux.resources, &cerr) == 0) {
+		c->cgroup_made = true;
+		return 0;
+	}
+	/* Rootless, like runc: a cgroup we may not create is skipped when the config neither
+	 * names one nor asks for limits; the container then stays in the caller's cgroup. */
+	int e = cerr ? cerr->errnum : 0;
+	if (geteuid() != 0 && (e == EACCES || e == EPERM || e == EROFS) &&
+	    !c->spec->linux.cgroups_path && !asks_for_limits(c->spec)) {
+		cc_debug("rootless: no cgroup (%s)", cerr->msg);
+		cc_error_free(&cerr);
+		rt_cgroup_free(c->cgroup);
+		c->cgroup = NULL;
+		return 0;
+	}
+	*err = cerr;
+	return -1;
 }
 
 static int setup_console(struct creation *c, const struct rt_create_opts *o, bool foreground,
@@ -329,7 +353,7 @@ static int pass_listener(struct creation *c, const char *id, struct cc_error **e
 static int handshake(struct creation *c, const char *id, struct cc_error **err)
 {
 	struct cc_error *cerr = NULL;
-	if (rt_cgroup_enter(c->cgroup, c->pid, err) < 0)
+	if (c->cgroup && rt_cgroup_enter(c->cgroup, c->pid, err) < 0)
 		return -1;
 	if (sync_send(c->sync_fd, SYNC_GO, 0) < 0)
 		return cc_error_errno(err, "signal container init");
@@ -377,7 +401,7 @@ static int write_state(struct creation *c, const struct rt_context *ctx,
 		.owner = pw ? pw->pw_name : (char *)"",
 		.oci_version = c->spec->oci_version,
 		.systemd_cgroup = ctx->systemd_cgroup,
-		.cgroup = rt_cgroup_to_json(c->cgroup),
+		.cgroup = c->cgroup ? rt_cgroup_to_json(c->cgroup) : NULL,
 		.annotations = json_object_get(c->spec->raw, "annotations"),
 	};
 	int ret = rt_state_save(&st, err);

@@ -105,8 +105,14 @@ static int do_mount(const struct rt_rootfs_ctx *ctx, int rootfd, const struct rt
 		return 0;
 	}
 	if (strcmp(type, "cgroup") == 0 || strcmp(type, "cgroup2") == 0) {
-		if (!ctx->cgroup)
-			return cc_error_set(err, 0, "no cgroup to mount");
+		if (!ctx->cgroup) {
+			/* Rootless without a cgroup of its own: the host's view, read-only. */
+			if (mount("/sys/fs/cgroup", target, NULL, MS_BIND | MS_REC, NULL) < 0 ||
+			    remount_flags(target, MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+					  ctx->userns) < 0)
+				return cc_error_errno(err, "bind the host's /sys/fs/cgroup");
+			return 0;
+		}
 		return rt_cgroup_mount(ctx->cgroup, rootfd, m->destination, m->flags, ctx->cgroupns,
 				       err);
 	}
