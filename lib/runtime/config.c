@@ -1188,6 +1188,42 @@ static int parse_personality(struct pctx *c, const json_t *lx, struct rt_linux *
 	return 0;
 }
 
+static int parse_time_offset(struct pctx *c, const json_t *offsets, const char *clock,
+			     struct rt_time_offset *out)
+{
+	int ret;
+	json_t *j = get_typed(c, offsets, clock, "linux.timeOffsets", JSON_OBJECT, &ret);
+	if (!j)
+		return ret;
+	_cleanup_free_ char *p = xasprintf("linux.timeOffsets.%s", clock);
+	int64_t ns = 0;
+	if (get_int(c, j, "secs", p, INT64_MIN, INT64_MAX, &out->secs, NULL) < 0 ||
+	    get_int(c, j, "nanosecs", p, 0, 999999999, &ns, NULL) < 0)
+		return -1;
+	out->nanosecs = (uint32_t)ns;
+	out->set = true;
+	return 0;
+}
+
+static int parse_time_offsets(struct pctx *c, const json_t *lx, struct rt_linux *l)
+{
+	int ret;
+	json_t *j = get_typed(c, lx, "timeOffsets", "linux", JSON_OBJECT, &ret);
+	if (!j)
+		return ret;
+	const char *key;
+	json_t *v;
+	json_object_foreach (j, key, v) {
+		if (strcmp(key, "monotonic") && strcmp(key, "boottime")) {
+			_cleanup_free_ char *p = xasprintf("linux.timeOffsets[\"%s\"]", key);
+			return fail(c, p, "unknown clock (monotonic or boottime)");
+		}
+	}
+	return parse_time_offset(c, j, "monotonic", &l->monotonic_offset) < 0
+		   ? -1
+		   : parse_time_offset(c, j, "boottime", &l->boottime_offset);
+}
+
 static int parse_linux(struct pctx *c, const json_t *root, struct rt_spec *s)
 {
 	int ret;
@@ -1205,7 +1241,7 @@ static int parse_linux(struct pctx *c, const json_t *root, struct rt_spec *s)
 	    parse_kv(c, lx, "sysctl", "linux", &l->sysctl, &l->n_sysctl) < 0 ||
 	    parse_seccomp(c, lx, l) < 0 || parse_linux_paths(c, lx, l) < 0 ||
 	    get_str(c, lx, "mountLabel", "linux", &l->mount_label, false) < 0 ||
-	    parse_personality(c, lx, l) < 0)
+	    parse_personality(c, lx, l) < 0 || parse_time_offsets(c, lx, l) < 0)
 		return -1;
 	return 0;
 }
@@ -1253,6 +1289,10 @@ static int check_spec(struct pctx *c, struct rt_spec *s)
 	for (size_t i = 0; i < s->linux.n_sysctl; i++)
 		if (check_sysctl(c, s, s->linux.sysctl[i].key) < 0)
 			return -1;
+	const struct rt_namespace *time = rt_spec_namespace(s, RT_NS_TIME);
+	if ((s->linux.monotonic_offset.set || s->linux.boottime_offset.set) &&
+	    (!time || (time->path && *time->path)))
+		return fail(c, "linux.timeOffsets", "needs a new time namespace");
 	const struct rt_namespace *user = rt_spec_namespace(s, RT_NS_USER);
 	bool maps = s->linux.n_uid_mappings || s->linux.n_gid_mappings;
 	if (user && !user->path && !(s->linux.n_uid_mappings && s->linux.n_gid_mappings))

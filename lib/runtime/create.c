@@ -235,6 +235,26 @@ static void fill_init_args(struct init_args *a, const struct creation *c,
 	};
 }
 
+/* A new time namespace takes its clock offsets before its first process: the init. */
+static int set_time_offsets(const struct rt_linux *l, struct cc_error **err)
+{
+	char buf[128];
+	size_t len = 0;
+	if (l->monotonic_offset.set)
+		len += (size_t)snprintf(buf + len, sizeof(buf) - len, "monotonic %lld %u\n",
+					(long long)l->monotonic_offset.secs,
+					l->monotonic_offset.nanosecs);
+	if (l->boottime_offset.set)
+		len += (size_t)snprintf(buf + len, sizeof(buf) - len, "boottime %lld %u\n",
+					(long long)l->boottime_offset.secs,
+					l->boottime_offset.nanosecs);
+	if (!len)
+		return 0;
+	if (cc_write_file("/proc/self/timens_offsets", buf, len, 0, err) < 0)
+		return cc_error_prefix(err, "linux.timeOffsets");
+	return 0;
+}
+
 /* The intermediate process for configs that join namespaces by path: it enters them (user
  * namespace first), unshares the new ones, then forks the init as a sibling (CLONE_PARENT) so
  * that the init is rune's own child, reports its pid and exits. */
@@ -258,6 +278,8 @@ static __attribute__((noreturn)) void intermediate_main(const struct init_args *
 		sync_fail(a->sync_fd, err);
 	if (unshare(flags & ~(CLONE_NEWUSER | CLONE_NEWCGROUP)) < 0)
 		sync_fail(a->sync_fd, (cc_error_errno(&err, "unshare namespaces"), err));
+	if ((flags & CLONE_NEWTIME) && set_time_offsets(&a->spec->linux, &err) < 0)
+		sync_fail(a->sync_fd, err);
 	pid_t pid = raw_clone(CLONE_PARENT | SIGCHLD);
 	if (pid < 0)
 		sync_fail(a->sync_fd, (cc_error_errno(&err, "clone"), err));

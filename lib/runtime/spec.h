@@ -303,6 +303,12 @@ struct rt_linux {
 	char *mount_label;
 	bool has_personality;
 	unsigned long personality;
+	/* linux.timeOffsets (1.1): for a new time namespace. */
+	struct rt_time_offset {
+		bool set;
+		int64_t secs;
+		uint32_t nanosecs;
+	} monotonic_offset, boottime_offset;
 };
 
 struct rt_spec {

@@ -65,6 +65,27 @@ def test_pid_namespace_init_is_pid_1(rune, bundle):
     assert out.split() == ["1", "3"]
 
 
+def test_time_namespace_with_offsets(rune, bundle):
+    b = bundle()
+    b.linux["namespaces"].append({"type": "time"})
+    b.linux["timeOffsets"] = {"boottime": {"secs": 864000, "nanosecs": 0},
+                              "monotonic": {"secs": 86400}}
+    out = output_of(rune, b, "readlink /proc/self/ns/time; cat /proc/uptime")
+    ns, uptime = out.splitlines()
+    assert ns != os.readlink("/proc/self/ns/time")
+    # /proc/uptime reads the boot-time clock, shifted by the namespace's offset.
+    host_uptime = float(read_text("/proc/uptime").split()[0])
+    assert float(uptime.split()[0]) >= 864000 + host_uptime - 5, uptime
+
+
+def test_time_offsets_need_a_time_namespace(rune, bundle):
+    b = bundle()
+    b.linux["timeOffsets"] = {"boottime": {"secs": 10}}
+    res = rune.create(rune.new_id(), b, check=False)
+    assert res.rc == 1, res
+    assert "config.json: linux.timeOffsets: needs a new time namespace" in res.err, res
+
+
 def test_join_namespaces_of_another_container(rune, bundle):
     cid_a, pid_a = detached(rune, bundle())
     b = bundle()

@@ -1488,6 +1488,30 @@ static void test_first_error_reported(void **state)
 
 /* Malformed-but-well-placed fields whose errors the parser should word the same as the
  * rest; these document inconsistencies found while writing this suite. */
+static void test_time_offsets(void **state)
+{
+	_cleanup_spec_ struct rt_spec *s =
+	    parse_ok(LINUX("'namespaces': [{'type': 'time'}], 'timeOffsets': {'monotonic': "
+			   "{'secs': -5, 'nanosecs': 7}, 'boottime': {'secs': 100}}"));
+	assert_true(s->linux.monotonic_offset.set);
+	assert_int_equal(s->linux.monotonic_offset.secs, -5);
+	assert_int_equal(s->linux.monotonic_offset.nanosecs, 7);
+	assert_true(s->linux.boottime_offset.set);
+	assert_int_equal(s->linux.boottime_offset.secs, 100);
+	static const struct bad cases[] = {
+		{ LINUX("'timeOffsets': {'boottime': {'secs': 1}}"),
+		  "config.json: linux.timeOffsets: needs a new time namespace" },
+		{ LINUX("'namespaces': [{'type': 'time'}], 'timeOffsets': {'realtime': {}}"),
+		  "config.json: linux.timeOffsets[\"realtime\"]: unknown clock (monotonic or "
+		  "boottime)" },
+		{ LINUX("'namespaces': [{'type': 'time'}],"
+			"'timeOffsets': {'monotonic': {'nanosecs': 1000000000}}"),
+		  "config.json: linux.timeOffsets.monotonic.nanosecs: 1000000000 out of range [0, "
+		  "999999999]" },
+	};
+	check_bad(cases, ARRAY_SIZE(cases));
+}
+
 static void test_error_paths_name_the_field(void **state)
 {
 	static const struct bad cases[] = {
@@ -1768,6 +1792,7 @@ int main(void)
 		/* Parser bugs found while writing this suite (see the comments on each). */
 		cmocka_unit_test(test_mount_option_table_matches_parser),
 		cmocka_unit_test(test_mount_derived_fields),
+		cmocka_unit_test(test_time_offsets),
 		cmocka_unit_test(test_error_paths_name_the_field),
 		cmocka_unit_test(test_null_is_absent_for_required_fields),
 		cmocka_unit_test(test_map_values_reject_nul),
