@@ -346,7 +346,9 @@ static int run_runtime_hooks(struct creation *c, const char *id, struct cc_error
 	const struct rt_hooks *h = &c->spec->hooks;
 	if (!h->count[RT_HOOK_PRESTART] && !h->count[RT_HOOK_CREATE_RUNTIME])
 		return 0;
-	_cleanup_free_ char *state = rt_hook_state(c->spec, id, c->bundle, "creating", c->pid);
+	/* "created", as the OCI validation suite checks for prestart (runc 1.1 says
+	 * "creating"): the container exists and its init is waiting. */
+	_cleanup_free_ char *state = rt_hook_state(c->spec, id, c->bundle, "created", c->pid);
 	if (rt_hooks_run(h, RT_HOOK_PRESTART, state, err) < 0)
 		return -1;
 	return rt_hooks_run(h, RT_HOOK_CREATE_RUNTIME, state, err);
