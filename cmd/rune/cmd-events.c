@@ -5,6 +5,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "rune.h"
+#include "util/cleanup.h"
 #include "util/json.h"
 
 static int print_stats(struct rt_context *ctx, const char *id)
@@ -41,6 +42,46 @@ static int parse_interval(const char *s, double *secs)
 	return 0;
 }
 
+static void print_event(const char *type, const char *id)
+{
+	_cleanup_json_ json_t *ev = json_pack("{s:s,s:s}", "type", type, "id", id);
+	_cleanup_free_ char *text = json_dumps(ev, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	printf("%s\n", text);
+	fflush(stdout);
+}
+
+/* Like runc: a stats event every interval and an "oom" event whenever the kernel OOM-kills in
+ * the container; until the container stops. OOM kills are noticed within a tick. */
+static int stream_events(struct rt_context *ctx, const char *id, double interval)
+{
+	const double tick = interval < 0.25 ? interval : 0.25;
+	struct cc_error *err = NULL;
+	uint64_t ooms = 0;
+	if (rt_container_oom_count(ctx, id, &ooms, &err) < 0)
+		return cmd_fail(err);
+	if (print_stats(ctx, id) != 0)
+		return 1;
+	for (double waited = 0;;) {
+		struct timespec ts = { (time_t)tick, (long)((tick - (double)(time_t)tick) * 1e9) };
+		nanosleep(&ts, NULL);
+		waited += tick;
+		uint64_t now;
+		if (rt_container_oom_count(ctx, id, &now, &err) < 0) {
+			/* The container stopped: the stream ends (runc 1.1 keeps polling a
+			 * stopped container; whoever follows the stream wants to know). */
+			cc_error_free(&err);
+			return 0;
+		}
+		for (; ooms < now; ooms++)
+			print_event("oom", id);
+		if (waited + 1e-9 >= interval) {
+			waited = 0;
+			if (print_stats(ctx, id) != 0)
+				return 1;
+		}
+	}
+}
+
 static int events_main(struct rt_context *ctx, int argc, char **argv)
 {
 	static const struct option opts[] = { { "interval", required_argument, NULL, 'i' },
@@ -59,14 +100,7 @@ static int events_main(struct rt_context *ctx, int argc, char **argv)
 	const char *id = argv[optind];
 	if (stats)
 		return print_stats(ctx, id);
-	for (;;) {
-		/* Stop once the container is gone or stopped, as runc does. */
-		if (print_stats(ctx, id) != 0)
-			return 1;
-		struct timespec ts = { (time_t)interval,
-				       (long)((interval - (double)(time_t)interval) * 1e9) };
-		nanosleep(&ts, NULL);
-	}
+	return stream_events(ctx, id, interval);
 }
 
 const struct rune_cmd cmd_events = {

@@ -49,6 +49,9 @@ int rt_container_update(const struct rt_context *ctx, const char *id,
 			const struct rt_resources *res, struct cc_error **err);
 /* Stats event object {"type":"stats","id":..,"data":{..}}. */
 json_t *rt_container_stats(const struct rt_context *ctx, const char *id, struct cc_error **err);
+/* OOM kills so far in the container's cgroup (for `events`); -1 if it is not running. */
+int rt_container_oom_count(const struct rt_context *ctx, const char *id, uint64_t *count,
+			   struct cc_error **err);
 
 struct rt_exec_opts {
 	const char *id;

@@ -239,6 +239,17 @@ int rt_container_update(const struct rt_context *ctx, const char *id,
 	return ret;
 }
 
+int rt_container_oom_count(const struct rt_context *ctx, const char *id, uint64_t *count,
+			   struct cc_error **err)
+{
+	struct rt_cgroup *cg = live_cgroup(ctx, id, err);
+	if (!cg)
+		return -1;
+	*count = rt_cgroup_oom_count(cg);
+	rt_cgroup_free(cg);
+	return 0;
+}
+
 json_t *rt_container_stats(const struct rt_context *ctx, const char *id, struct cc_error **err)
 {
 	struct rt_cgroup *cg = live_cgroup(ctx, id, err);

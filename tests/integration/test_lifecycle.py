@@ -4,13 +4,15 @@ events, update."""
 import json
 import os
 import re
+import subprocess
 import threading
+import time
 from datetime import datetime
 
 import pytest
 
-from conftest import (cgroup_file, find_cgroup_dirs, ns_id, pid_alive, proc_cgroups, read_text,
-                      wait_until)
+from conftest import (cgroup_file, find_cgroup_dirs, is_rune, ns_id, pid_alive, proc_cgroups,
+                      read_text, wait_until)
 
 RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?(Z|[+-]\d\d:\d\d)$")
 
@@ -447,6 +449,35 @@ def test_events_stats(rune, bundle):
     assert data["cpu"]["usage"]["total"] > 0
     assert data["memory"]["usage"]["usage"] > 0
     assert "limit" in data["memory"]["usage"]
+
+
+def test_events_stream_reports_oom_and_ends_with_the_container(rune, bundle):
+    """Without --stats: a stats event every interval, an "oom" event when the kernel kills a
+    process of the container for memory, and the stream ends when the container stops."""
+    b = bundle(["sh", "-c", "sleep 1; tail /dev/zero; sleep 600"])
+    limit = 32 * 1024 * 1024
+    b.linux["resources"] = {"memory": {"limit": limit, "swap": limit}}
+    cid = rune.new_id()
+    rune.run_detached(cid, b)
+    proc = subprocess.Popen([str(rune.binary), "--root", str(rune.root), "events",
+                             "--interval", "1s", cid], stdout=subprocess.PIPE, text=True)
+    try:
+        events = []
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not any(e["type"] == "oom" for e in events):
+            line = proc.stdout.readline()
+            if not line:
+                break
+            events.append(json.loads(line))
+        assert events and events[0]["type"] == "stats" and events[0]["id"] == cid, events
+        assert {"type": "oom", "id": cid} in events, events
+        rune.ok("kill", cid, "KILL")
+        if is_rune():  # runc 1.1 keeps polling a stopped container
+            assert proc.wait(timeout=20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
 
 
 def test_events_stats_of_stopped_container(rune, bundle):
