@@ -435,11 +435,59 @@ void rt_process_free(struct rt_process *p)
 	free(p);
 }
 
+/*
+ * Go writes "unlimited" as the uint64 18446744073709551615 (e.g. rlimits from Docker and
+ * podman), which does not fit the JSON library's int64. That one literal is read as -1, the
+ * int64 with the same bits: rlimits and limits take -1 as "unlimited", seccomp values keep the
+ * bit pattern, and any other field gets a range error naming it. The text keeps its length
+ * (the rest is blank), so syntax errors still point at the right column.
+ */
+static char *read_uint64_max_as_minus_one(const char *buf, size_t len)
+{
+	static const char max[] = "18446744073709551615";
+	const size_t n = sizeof(max) - 1;
+	char *copy = NULL;
+	bool in_string = false;
+	for (size_t i = 0; i < len; i++) {
+		char ch = buf[i];
+		if (in_string) {
+			if (ch == '\\')
+				i++;
+			else if (ch == '"')
+				in_string = false;
+			continue;
+		}
+		if (ch == '"') {
+			in_string = true;
+			continue;
+		}
+		bool starts = i == 0 || strchr(" \t\r\n:,[", buf[i - 1]);
+		if (ch != '1' || !starts || len - i < n || memcmp(buf + i, max, n) != 0)
+			continue;
+		if (i + n < len && strchr("0123456789.eE", buf[i + n]))
+			continue;
+		if (!copy) {
+			copy = xmalloc(len);
+			memcpy(copy, buf, len);
+		}
+		memcpy(copy + i, "-1", 2);
+		memset(copy + i + 2, ' ', n - 2);
+		i += n - 1;
+	}
+	return copy;
+}
+
+static json_t *load_json(const char *name, const char *buf, size_t len, struct cc_error **err)
+{
+	_cleanup_free_ char *fixed = read_uint64_max_as_minus_one(buf, len);
+	return cc_json_load_buf(name, fixed ? fixed : buf, len, err);
+}
+
 struct rt_process *rt_process_parse(const char *name, const char *buf, size_t len,
 				    struct cc_error **err)
 {
 	struct pctx c = { name, err };
-	_cleanup_json_ json_t *j = cc_json_load_buf(name, buf, len, err);
+	_cleanup_json_ json_t *j = load_json(name, buf, len, err);
 	if (!j)
 		return NULL;
 	if (!json_is_object(j)) {
@@ -1345,7 +1393,7 @@ static int parse_document(struct pctx *c, const json_t *j, struct rt_spec *s)
 struct rt_spec *rt_spec_parse(const char *name, const char *buf, size_t len, struct cc_error **err)
 {
 	struct pctx c = { name, err };
-	json_t *j = cc_json_load_buf(name, buf, len, err);
+	json_t *j = load_json(name, buf, len, err);
 	if (!j)
 		return NULL;
 	struct rt_spec *s = xzalloc(sizeof(*s));

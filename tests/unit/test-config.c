@@ -1512,6 +1512,34 @@ static void test_time_offsets(void **state)
 	check_bad(cases, ARRAY_SIZE(cases));
 }
 
+/* Go's "unlimited" (uint64 max) does not fit the JSON library's int64: read as -1. */
+static void test_uint64_max(void **state)
+{
+	_cleanup_spec_ struct rt_spec *s =
+	    parse_ok(DOC("'process': {'args': ['sh', '18446744073709551615'], 'cwd': '/',"
+			 " 'rlimits': [{'type': 'RLIMIT_CORE', 'soft': 18446744073709551615,"
+			 " 'hard':18446744073709551615}]},"
+			 "'linux': {'seccomp': {'defaultAction': 'SCMP_ACT_ALLOW', 'syscalls': "
+			 "[{'names': ['kill'], 'action': 'SCMP_ACT_ERRNO', 'args': [{'index': 0,"
+			 " 'value':18446744073709551615, 'op': 'SCMP_CMP_EQ'}]}]}}"));
+	assert_true(s->process->rlimits[0].soft == RLIM_INFINITY);
+	assert_true(s->process->rlimits[0].hard == RLIM_INFINITY);
+	assert_true(s->linux.seccomp->syscalls[0].args[0].value == UINT64_MAX);
+	/* Inside a string the digits are text. */
+	assert_string_equal(s->process->args[1], "18446744073709551615");
+	static const struct bad cases[] = {
+		{ PROC("'user': {'uid': 18446744073709551615}"),
+		  "config.json: process.user.uid: -1 out of range [0, 4294967295]" },
+	};
+	check_bad(cases, ARRAY_SIZE(cases));
+	/* Only that exact literal: a longer number is still too big, and columns in syntax
+	 * errors after it are unchanged. */
+	check_bad_syntax(PROC("'user': {'uid': 184467440737095516150}"),
+			 "config.json: line 1 column ", "too big");
+	check_bad_syntax(PROC("'rlimits': [{'soft': 18446744073709551615 x}]"),
+			 "config.json: line 1 column 100: ", "near 'x'");
+}
+
 static void test_error_paths_name_the_field(void **state)
 {
 	static const struct bad cases[] = {
@@ -1793,6 +1821,7 @@ int main(void)
 		cmocka_unit_test(test_mount_option_table_matches_parser),
 		cmocka_unit_test(test_mount_derived_fields),
 		cmocka_unit_test(test_time_offsets),
+		cmocka_unit_test(test_uint64_max),
 		cmocka_unit_test(test_error_paths_name_the_field),
 		cmocka_unit_test(test_null_is_absent_for_required_fields),
 		cmocka_unit_test(test_map_values_reject_nul),
