@@ -271,28 +271,23 @@ static int parse_user(struct pctx *c, const json_t *o, const char *path, struct 
 }
 
 static int cap_set(struct pctx *c, const json_t *caps, const char *key, const char *path,
-		   uint64_t *mask, char ***unknown)
+		   uint64_t *mask)
 {
 	_cleanup_strv_ char **names = NULL;
 	if (get_strv(c, caps, key, path, &names) < 0)
 		return -1;
 	for (size_t i = 0; names && names[i]; i++) {
+		/* The spec: a value that cannot be mapped to the kernel MUST be an error (runc
+		 * 1.1 only warns). */
 		int cap = rt_cap_from_name(names[i]);
-		if (cap >= 0) {
-			*mask |= 1ULL << cap;
-			continue;
-		}
-		/* Not a name at all is an error; a well-formed name this kernel lacks (a newer
-		 * capability) is skipped with a warning, so one config serves several kernels. */
-		if (strncmp(names[i], "CAP_", 4) != 0 || !names[i][4] ||
-		    strspn(names[i] + 4, "ABCDEFGHIJKLMNOPQRSTUVWXYZ_0123456789") !=
-			strlen(names[i] + 4)) {
-			_cleanup_free_ char *p = sub(path, key);
-			_cleanup_free_ char *ip = idx(p, i);
+		_cleanup_free_ char *p = sub(path, key);
+		_cleanup_free_ char *ip = idx(p, i);
+		if (cap < 0)
 			return fail(c, ip, "unknown capability \"%s\"", names[i]);
-		}
-		if (!cc_strv_contains(*unknown, names[i]))
-			cc_strv_push(unknown, names[i]);
+		if (cap > rt_cap_last())
+			return fail(c, ip, "capability \"%s\" is not supported by this kernel",
+				    names[i]);
+		*mask |= 1ULL << cap;
 	}
 	return 0;
 }
@@ -305,11 +300,11 @@ static int parse_caps(struct pctx *c, const json_t *o, const char *path, struct 
 		return ret;
 	_cleanup_free_ char *p = sub(path, "capabilities");
 	caps->present = true;
-	if (cap_set(c, j, "bounding", p, &caps->bounding, &caps->unknown) < 0 ||
-	    cap_set(c, j, "effective", p, &caps->effective, &caps->unknown) < 0 ||
-	    cap_set(c, j, "inheritable", p, &caps->inheritable, &caps->unknown) < 0 ||
-	    cap_set(c, j, "permitted", p, &caps->permitted, &caps->unknown) < 0 ||
-	    cap_set(c, j, "ambient", p, &caps->ambient, &caps->unknown) < 0)
+	if (cap_set(c, j, "bounding", p, &caps->bounding) < 0 ||
+	    cap_set(c, j, "effective", p, &caps->effective) < 0 ||
+	    cap_set(c, j, "inheritable", p, &caps->inheritable) < 0 ||
+	    cap_set(c, j, "permitted", p, &caps->permitted) < 0 ||
+	    cap_set(c, j, "ambient", p, &caps->ambient) < 0)
 		return -1;
 	return 0;
 }
@@ -425,7 +420,6 @@ void rt_process_free(struct rt_process *p)
 		return;
 	free(p->user.additional_gids);
 	free(p->user.username);
-	cc_strv_free(p->caps.unknown);
 	cc_strv_free(p->args);
 	cc_strv_free(p->env);
 	free(p->cwd);

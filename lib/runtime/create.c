@@ -113,10 +113,6 @@ static int load_config(struct creation *c, const struct rt_create_opts *o, bool 
 	c->spec = rt_spec_load(c->bundle, err);
 	if (!c->spec)
 		return -1;
-	if (c->spec->process && c->spec->process->caps.unknown) {
-		_cleanup_free_ char *names = cc_strv_join(c->spec->process->caps.unknown, " ");
-		cc_warn("ignoring unknown or unavailable capabilities: [%s]", names);
-	}
 	if (check_options(c->spec, o, foreground, err) < 0)
 		return -1;
 	_cleanup_free_ char *root = c->spec->root.path[0] == '/'

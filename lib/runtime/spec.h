@@ -34,8 +34,6 @@ struct rt_rlimit {
 struct rt_caps {
 	bool present; /* process.capabilities given at all */
 	uint64_t bounding, effective, inheritable, permitted, ambient;
-	/* Names this kernel/libcap does not know: ignored with a warning, as runc does. */
-	char **unknown;
 };
 
 struct rt_user {
