@@ -1203,6 +1203,18 @@ static int parse_linux_paths(struct pctx *c, const json_t *lx, struct rt_linux *
 	if (get_strv(c, lx, "maskedPaths", "linux", &l->masked_paths) < 0 ||
 	    get_strv(c, lx, "readonlyPaths", "linux", &l->readonly_paths) < 0)
 		return -1;
+	/* Paths in the container: the spec wants them absolute; a relative one would resolve
+	 * against whatever the working directory happens to be. */
+	for (int k = 0; k < 2; k++) {
+		char **v = k ? l->readonly_paths : l->masked_paths;
+		for (size_t i = 0; v && v[i]; i++) {
+			if (v[i][0] == '/')
+				continue;
+			_cleanup_free_ char *p =
+			    xasprintf("linux.%s[%zu]", k ? "readonlyPaths" : "maskedPaths", i);
+			return fail(c, p, "must be an absolute path, got \"%s\"", v[i]);
+		}
+	}
 	_cleanup_free_ char *prop = NULL;
 	if (get_str(c, lx, "rootfsPropagation", "linux", &prop, false) < 0)
 		return -1;

@@ -448,6 +448,32 @@ def test_masked_paths(rune, bundle):
     assert read_text("/proc/version") != ""  # the host's copy is untouched
 
 
+def test_masked_special_files(rune, bundle):
+    """Device nodes and fifos are masked like files: /dev/null is bound over them."""
+    b = bundle()
+    os.mknod(b.rootfs / "masked-chr", 0o666 | stat.S_IFCHR, os.makedev(1, 8))  # random
+    os.mkfifo(b.rootfs / "masked-fifo", 0o666)
+    b.linux["maskedPaths"] = ["/masked-chr", "/masked-fifo"]
+    out = output_of(rune, b, "head -c 16 /masked-chr | wc -c; cat /masked-fifo | wc -c")
+    assert out.split() == ["0", "0"], out
+
+
+@pytest.mark.parametrize("kind", ["relative", "symlink-loop"])
+def test_bad_masked_path_is_an_error(rune, bundle, kind):
+    b = bundle()
+    if kind == "relative":
+        b.linux["maskedPaths"] = ["masked-relpath"]
+    else:
+        os.symlink("../masked-symlink", b.rootfs / "masked-symlink")
+        b.linux["maskedPaths"] = ["/masked-symlink"]
+    cid = rune.new_id()
+    res = rune.create(cid, b, check=False)
+    assert res.rc == 1, res
+    assert ("must be an absolute path" if kind == "relative" else
+            "Too many levels of symbolic links") in res.err, res
+    assert rune.cmd("state", cid).rc == 1
+
+
 def test_readonly_paths(rune, bundle):
     b = bundle()
     b.linux["readonlyPaths"] = ["/proc/sys"]

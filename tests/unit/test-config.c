@@ -1469,6 +1469,12 @@ static void test_bad_linux_misc(void **state)
 		  "config.json: linux.maskedPaths: expected array of strings, got string" },
 		{ LINUX("'readonlyPaths': ['/proc/sys', 1]"),
 		  "config.json: linux.readonlyPaths[1]: expected string, got integer" },
+		{ LINUX("'maskedPaths': ['/proc/kcore', 'masked-relpath']"),
+		  "config.json: linux.maskedPaths[1]: must be an absolute path, got "
+		  "\"masked-relpath\"" },
+		{ LINUX("'readonlyPaths': ['proc/sys']"),
+		  "config.json: linux.readonlyPaths[0]: must be an absolute path, got "
+		  "\"proc/sys\"" },
 		{ LINUX("'cgroupsPath': 7"),
 		  "config.json: linux.cgroupsPath: expected string, got integer" },
 		{ LINUX("'personality': {'domain': 'BSD'}"),
