@@ -218,17 +218,9 @@ static int fold_rule(struct dev_state *st, const struct rt_device_rule *r, size_
 	return 0;
 }
 
-static int cmp_ex(const void *pa, const void *pb)
-{
-	const struct dev_ex *a = pa, *b = pb;
-	if (a->type != b->type)
-		return a->type < b->type ? -1 : 1;
-	if (a->major != b->major)
-		return a->major < b->major ? -1 : 1;
-	return (a->minor > b->minor) - (a->minor < b->minor);
-}
-
-/* Exceptions in devices.list order (as runc leaves them): b before c, wildcards first. */
+/* Exceptions in the order the config lists them, the defaults after (runc appends its
+ * AllowedDevices too): written in that order, devices.list shows the config's rules first,
+ * in order, which is what the spec asks ("apply entries in the listed order"). */
 static int fold_rules(struct dev_state *st, const struct rt_device_rule *rules, size_t n,
 		      struct cc_error **err)
 {
@@ -236,8 +228,6 @@ static int fold_rules(struct dev_state *st, const struct rt_device_rule *rules, 
 	for (size_t i = 0; i < n; i++)
 		if (fold_rule(st, &rules[i], i, err) < 0)
 			return -1;
-	if (st->n)
-		qsort(st->ex, st->n, sizeof(*st->ex), cmp_ex);
 	return 0;
 }
 

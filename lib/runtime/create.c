@@ -78,6 +78,27 @@ static void creation_free(struct creation *c)
 			close(*fd);
 }
 
+/* Capabilities rune does not hold itself cannot be granted: say so at create, not as a
+ * failed capset in the init after create has already succeeded. In a new user namespace the
+ * init holds every capability of that namespace, so there is nothing to check. */
+static int check_caps_available(const struct rt_spec *spec, struct cc_error **err)
+{
+	const struct rt_caps *c = &spec->process->caps;
+	if (!c->present || (rt_ns_new_flags(spec) & CLONE_NEWUSER))
+		return 0;
+	uint64_t want = c->effective | c->permitted | c->inheritable | c->bounding;
+	for (int cap = 0; cap <= rt_cap_last() && cap < 64; cap++) {
+		if (!(want & (UINT64_C(1) << cap)) || prctl(PR_CAPBSET_READ, cap, 0, 0, 0) != 0)
+			continue;
+		const char *name = rt_cap_name(cap);
+		return cc_error_set(err, 0,
+				    "config.json: process.capabilities: %s is not in rune's own "
+				    "bounding set, so it cannot be granted",
+				    name ? name : "capability");
+	}
+	return 0;
+}
+
 static int check_options(const struct rt_spec *spec, const struct rt_create_opts *o,
 			 bool foreground, struct cc_error **err)
 {
@@ -100,7 +121,7 @@ static int check_options(const struct rt_spec *spec, const struct rt_create_opts
 		return cc_error_set(err, 0,
 				    "config.json: linux.namespaces: a mount namespace is "
 				    "required");
-	return 0;
+	return check_caps_available(spec, err);
 }
 
 static int load_config(struct creation *c, const struct rt_create_opts *o, bool foreground,

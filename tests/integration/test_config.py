@@ -562,6 +562,21 @@ def test_device_deny_rule_after_allow(rune, bundle):
     assert "c 10:229 m" in rules and "c 1:3 rwm" in rules, rules
 
 
+@rune_specific
+def test_device_rules_in_the_listed_order(rune, bundle):
+    """The spec: the runtime MUST apply device rules in the listed order; devices.list shows
+    the config's allow rules first, in order, then the default ones (runc sorts them)."""
+    b = bundle()
+    b.linux["resources"]["devices"] += [
+        {"allow": True, "type": "c", "major": 10, "minor": 229, "access": "rwm"},
+        {"allow": True, "type": "b", "major": 8, "minor": 20, "access": "rw"},
+        {"allow": True, "type": "b", "major": 10, "minor": 200, "access": "r"}]
+    cid, pid = detached(rune, b)
+    rules = cgroup_file(pid, "devices", "devices.list").splitlines()
+    assert rules[:3] == ["c 10:229 rwm", "b 8:20 rw", "b 10:200 r"], rules
+    assert "c 1:3 rwm" in rules[3:], rules
+
+
 # ---------------------------------------------------------------------------------- cgroups
 
 
