@@ -571,8 +571,8 @@ static void test_update(void **state)
 	assert_ok(rt_cgroup_update(cg, &u, &err), &err);
 	/* The defaults come after the config's rules, so 1:9 is rwm again, as in runc. */
 	assert_devices(rt_cgroup_path(cg, "devices"),
-		    "b *:* m\nc *:* m\nc 1:3 rwm\nc 1:5 rwm\nc 1:7 rwm\nc 1:8 rwm\nc 1:9 rwm\n"
-		    "c 5:0 rwm\nc 5:2 rwm\nc 10:200 rwm\nc 136:* rwm\nb 7:0 r");
+		       "b *:* m\nc *:* m\nc 1:3 rwm\nc 1:5 rwm\nc 1:7 rwm\nc 1:8 rwm\nc 1:9 rwm\n"
+		       "c 5:0 rwm\nc 5:2 rwm\nc 10:200 rwm\nc 136:* rwm\nb 7:0 r");
 	/* And back: what the new rules no longer allow is taken away. */
 	u.devices = dev_rules;
 	u.n_devices = ARRAY_SIZE(dev_rules);
