@@ -79,12 +79,12 @@ static void creation_free(struct creation *c)
 }
 
 /* Capabilities rune does not hold itself cannot be granted: say so at create, not as a
- * failed capset in the init after create has already succeeded. In a new user namespace the
- * init holds every capability of that namespace, so there is nothing to check. */
+ * failed capset in the init after create has already succeeded. In a user namespace (new or
+ * joined) the init holds every capability of that namespace, so there is nothing to check. */
 static int check_caps_available(const struct rt_spec *spec, struct cc_error **err)
 {
 	const struct rt_caps *c = &spec->process->caps;
-	if (!c->present || (rt_ns_new_flags(spec) & CLONE_NEWUSER))
+	if (!c->present || rt_spec_namespace(spec, RT_NS_USER))
 		return 0;
 	uint64_t want = c->effective | c->permitted | c->inheritable | c->bounding;
 	for (int cap = 0; cap <= rt_cap_last() && cap < 64; cap++) {
