@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from conftest import (cap_mask, cgroup_file, find_cgroup_dirs, ns_id, proc_cgroups,
+from conftest import (CAPS, cap_mask, cgroup_file, find_cgroup_dirs, ns_id, proc_cgroups,
                       proc_status, read_text, rune_specific, runtime_name, wait_until)
 
 X86 = ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"]
@@ -281,6 +281,24 @@ def test_capability_effect(rune, bundle):
     b.process["capabilities"] = {k: caps for k in ("bounding", "permitted", "effective")}
     out = output_of(rune, b, "touch /f; chown 1000:1000 /f && stat -c '%u:%g' /f")
     assert out == "1000:1000\n"
+
+
+@rune_specific
+def test_capability_the_runtime_lacks_is_refused_at_create(rune, bundle):
+    """A capability outside the runtime's own bounding set cannot be granted: create says so
+    (runc only fails later, in its init)."""
+    own = int(proc_status(os.getpid())["CapBnd"], 16)
+    last = int(read_text("/proc/sys/kernel/cap_last_cap"))
+    missing = [CAPS[i] for i in range(min(last + 1, len(CAPS))) if not own & (1 << i)]
+    if not missing:
+        pytest.skip("the test runs with every capability: none is missing to ask for")
+    b = bundle()
+    b.process["capabilities"]["permitted"].append(missing[0])
+    cid = rune.new_id()
+    res = rune.create(cid, b, check=False)
+    assert res.rc == 1, res
+    assert f"{missing[0]} is not in rune's own bounding set" in res.err, res
+    assert rune.cmd("state", cid).rc == 1
 
 
 @rune_specific
