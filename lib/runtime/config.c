@@ -1060,43 +1060,13 @@ static int parse_resources(struct pctx *c, const json_t *lx, struct rt_resources
 	return 0;
 }
 
-static const char *const seccomp_actions[] = {
-	[RT_SCMP_KILL] = "SCMP_ACT_KILL",
-	[RT_SCMP_KILL_PROCESS] = "SCMP_ACT_KILL_PROCESS",
-	[RT_SCMP_KILL_THREAD] = "SCMP_ACT_KILL_THREAD",
-	[RT_SCMP_TRAP] = "SCMP_ACT_TRAP",
-	[RT_SCMP_ERRNO] = "SCMP_ACT_ERRNO",
-	[RT_SCMP_TRACE] = "SCMP_ACT_TRACE",
-	[RT_SCMP_ALLOW] = "SCMP_ACT_ALLOW",
-	[RT_SCMP_LOG] = "SCMP_ACT_LOG",
-	[RT_SCMP_NOTIFY] = "SCMP_ACT_NOTIFY",
-};
-
-static const char *const seccomp_ops[] = {
-	[RT_SCMP_OP_NE] = "SCMP_CMP_NE",
-	[RT_SCMP_OP_LT] = "SCMP_CMP_LT",
-	[RT_SCMP_OP_LE] = "SCMP_CMP_LE",
-	[RT_SCMP_OP_EQ] = "SCMP_CMP_EQ",
-	[RT_SCMP_OP_GE] = "SCMP_CMP_GE",
-	[RT_SCMP_OP_GT] = "SCMP_CMP_GT",
-	[RT_SCMP_OP_MASKED_EQ] = "SCMP_CMP_MASKED_EQ",
-};
-
-static int lookup(const char *const *table, size_t n, const char *s)
-{
-	for (size_t i = 0; i < n; i++)
-		if (table[i] && strcmp(table[i], s) == 0)
-			return (int)i;
-	return -1;
-}
-
 static int get_action(struct pctx *c, const json_t *o, const char *key, const char *path,
 		      enum rt_seccomp_action *out)
 {
 	_cleanup_free_ char *s = NULL;
 	if (get_str(c, o, key, path, &s, true) < 0)
 		return -1;
-	int a = lookup(seccomp_actions, ARRAY_SIZE(seccomp_actions), s);
+	int a = rt_seccomp_action_from_name(s);
 	if (a < 0) {
 		_cleanup_free_ char *p = sub(path, key);
 		return fail(c, p, "unknown action \"%s\"", s);
@@ -1126,7 +1096,7 @@ static int parse_seccomp_args(struct pctx *c, const json_t *e, const char *ip,
 		    get_int(c, x, "valueTwo", ap, INT64_MIN, INT64_MAX, &two, NULL) < 0 ||
 		    get_str(c, x, "op", ap, &op, true) < 0)
 			return -1;
-		int o = lookup(seccomp_ops, ARRAY_SIZE(seccomp_ops), op);
+		int o = rt_seccomp_op_from_name(op);
 		if (o < 0) {
 			_cleanup_free_ char *opp = sub(ap, "op");
 			return fail(c, opp, "unknown operator \"%s\"", op);

@@ -18,6 +18,7 @@
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
+#include "runtime/names.h"
 #include "runtime/seccomp.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
@@ -103,20 +104,8 @@ const char *const *rt_seccomp_known_ops(void)
 
 static const char *action_name(enum rt_seccomp_action a)
 {
-	static const char *const names[] = {
-		[RT_SCMP_KILL] = "SCMP_ACT_KILL",
-		[RT_SCMP_KILL_PROCESS] = "SCMP_ACT_KILL_PROCESS",
-		[RT_SCMP_KILL_THREAD] = "SCMP_ACT_KILL_THREAD",
-		[RT_SCMP_TRAP] = "SCMP_ACT_TRAP",
-		[RT_SCMP_ERRNO] = "SCMP_ACT_ERRNO",
-		[RT_SCMP_TRACE] = "SCMP_ACT_TRACE",
-		[RT_SCMP_ALLOW] = "SCMP_ACT_ALLOW",
-		[RT_SCMP_LOG] = "SCMP_ACT_LOG",
-		[RT_SCMP_NOTIFY] = "SCMP_ACT_NOTIFY",
-	};
-	if ((unsigned)a < ARRAY_SIZE(names) && names[a])
-		return names[a];
-	return "unknown";
+	const char *name = rt_seccomp_action_name(a);
+	return name ? name : "unknown";
 }
 
 /* ERRNO and TRACE default to EPERM when errnoRet is absent, as runc does. */
@@ -339,21 +328,21 @@ static int export_bpf(scmp_filter_ctx ctx, struct rt_seccomp_prog *p, struct cc_
  */
 static int prepend_enosys(struct rt_seccomp_prog *p, uint32_t max_nr, struct cc_error **err)
 {
-	const struct sock_filter stub[] = {
+	const struct sock_filter prefix[] = {
 		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
 		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, seccomp_arch_native(), 0, 3),
 		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
 		BPF_JUMP(BPF_JMP | BPF_JGT | BPF_K, max_nr, 0, 1),
 		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (ENOSYS & SECCOMP_RET_DATA)),
 	};
-	size_t n = ARRAY_SIZE(stub) + p->len;
+	size_t n = ARRAY_SIZE(prefix) + p->len;
 	if (n > RT_SECCOMP_MAX_INSNS)
 		return cc_error_set(err, 0,
 				    "filter too large: %zu instructions (the kernel takes %d)", n,
 				    RT_SECCOMP_MAX_INSNS);
 	struct sock_filter *insns = xcalloc(n, sizeof(*insns));
-	memcpy(insns, stub, sizeof(stub));
-	memcpy(insns + ARRAY_SIZE(stub), p->insns, p->len * sizeof(*insns));
+	memcpy(insns, prefix, sizeof(prefix));
+	memcpy(insns + ARRAY_SIZE(prefix), p->insns, p->len * sizeof(*insns));
 	free(p->insns);
 	p->insns = insns;
 	p->len = (unsigned short)n;

@@ -343,7 +343,7 @@ static void newer_child(void)
 
 static void allow_child(void)
 {
-	/* A permissive default gets no ENOSYS stub: the syscall really runs. */
+	/* A permissive default gets no ENOSYS prefix: the syscall really runs. */
 	CHILD_CHECK(syscall(SYS_close_range, 1000, 1001, 0) == 0);
 	CHILD_CHECK(syscall(SYS_rmdir, "/nonexistent/x") == -1 && errno == EPERM);
 }
