@@ -221,8 +221,8 @@ def test_kill_delivers_signal(rune, bundle, workdir, sig):
     name = "TERM" if sig in (None, "15") else sig.replace("SIG", "")
     # PID 1 ignores signals it has no handler for: install one, then wait.
     b.config["process"]["args"] = [
-        "sh", "-c", f"trap 'echo {name} > /ctl/got; exit 0' {name}; touch /ctl/ready; "
-                    "sleep 3600 & wait"]
+        "sh", "-c", f"trap 'echo {name} > /ctl/got.tmp; mv /ctl/got.tmp /ctl/got; exit 0' "
+                    f"{name}; touch /ctl/ready; sleep 3600 & wait"]
     cid = rune.new_id()
     rune.run_detached(cid, b)
     wait_until(lambda: (ctl / "ready").exists(), what="trap to be installed")
