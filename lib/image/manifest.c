@@ -1,0 +1,586 @@
+// SPDX-License-Identifier: Apache-2.0
+/* OCI / Docker manifests, indexes and image configs. See manifest.h. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include "image/manifest.h"
+#include "image/reference.h"
+#include "util/cleanup.h"
+#include "util/json.h"
+#include "util/strv.h"
+
+/* A layer may be large, but not absurdly so: bounds what a registry can make us download. */
+#define IMG_BLOB_MAX (INT64_C(1) << 36) /* 64 GiB */
+
+/* Where the parser is, for messages: "manifest <name>" + a field path. */
+struct doc_ctx {
+	const char *what; /* "manifest", "index", "config" */
+	const char *name;
+	struct cc_error **err;
+};
+
+static int fail(const struct doc_ctx *c, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int fail(const struct doc_ctx *c, const char *path, const char *fmt, ...)
+{
+	va_list ap;
+	_cleanup_free_ char *msg = NULL;
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		abort();
+	va_end(ap);
+	return cc_error_set(c->err, 0, "%s %s: %s%s%s", c->what, c->name, path, *path ? ": " : "",
+			    msg);
+}
+
+static const char *type_name(const json_t *v)
+{
+	switch (json_typeof(v)) {
+	case JSON_OBJECT:
+		return "object";
+	case JSON_ARRAY:
+		return "array";
+	case JSON_STRING:
+		return "string";
+	case JSON_INTEGER:
+		return "integer";
+	case JSON_REAL:
+		return "number";
+	case JSON_TRUE:
+	case JSON_FALSE:
+		return "boolean";
+	default:
+		return "null";
+	}
+}
+
+static bool present(const json_t *o, const char *key)
+{
+	const json_t *v = json_object_get(o, key);
+	return v && !json_is_null(v);
+}
+
+/* Optional string member (NULL when absent); required ones fail when absent. */
+static int get_str(const struct doc_ctx *c, const json_t *o, const char *path, const char *key,
+		   bool required, char **out)
+{
+	const json_t *v = json_object_get(o, key);
+	_cleanup_free_ char *p = *path ? xasprintf("%s.%s", path, key) : xstrdup(key);
+	if (!v || json_is_null(v))
+		return required ? fail(c, p, "required") : 0;
+	if (!json_is_string(v))
+		return fail(c, p, "expected string, got %s", type_name(v));
+	if (strlen(json_string_value(v)) != json_string_length(v))
+		return fail(c, p, "contains a NUL byte");
+	free(*out);
+	*out = xstrdup(json_string_value(v));
+	return 0;
+}
+
+static int get_strv(const struct doc_ctx *c, const json_t *o, const char *path, const char *key,
+		    char ***out)
+{
+	const json_t *v = json_object_get(o, key), *e;
+	_cleanup_free_ char *p = xasprintf("%s.%s", path, key);
+	size_t i;
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_array(v))
+		return fail(c, p, "expected array of strings, got %s", type_name(v));
+	char **r = xcalloc(json_array_size(v) + 1, sizeof(char *));
+	json_array_foreach (v, i, e) {
+		if (!json_is_string(e) || strlen(json_string_value(e)) != json_string_length(e)) {
+			cc_strv_free(r);
+			return fail(c, p, "element %zu: %s", i,
+				    json_is_string(e) ? "contains a NUL byte" : "expected string");
+		}
+		r[i] = xstrdup(json_string_value(e));
+	}
+	*out = r;
+	return 0;
+}
+
+/* ---- platforms ---- */
+
+void img_platform_clear(struct img_platform *p)
+{
+	free(p->os);
+	free(p->architecture);
+	free(p->variant);
+	free(p->os_version);
+	*p = (struct img_platform){ 0 };
+}
+
+void img_platform_host(struct img_platform *p)
+{
+	static const struct {
+		const char *machine, *arch, *variant;
+	} map[] = {
+		{ "x86_64", "amd64", NULL },	{ "aarch64", "arm64", "v8" },
+		{ "armv7l", "arm", "v7" },	{ "armv6l", "arm", "v6" },
+		{ "i686", "386", NULL },	{ "i386", "386", NULL },
+		{ "ppc64le", "ppc64le", NULL }, { "s390x", "s390x", NULL },
+		{ "riscv64", "riscv64", NULL },
+	};
+	struct utsname u;
+	*p = (struct img_platform){ .os = xstrdup("linux") };
+	if (uname(&u) == 0)
+		for (size_t i = 0; i < ARRAY_SIZE(map); i++)
+			if (!strcmp(u.machine, map[i].machine)) {
+				p->architecture = xstrdup(map[i].arch);
+				p->variant = map[i].variant ? xstrdup(map[i].variant) : NULL;
+				return;
+			}
+	p->architecture = xstrdup(uname(&u) == 0 ? u.machine : "unknown");
+}
+
+char *img_platform_string(const struct img_platform *p)
+{
+	return xasprintf("%s/%s%s%s", p->os ? p->os : "?", p->architecture ? p->architecture : "?",
+			 p->variant ? "/" : "", p->variant ? p->variant : "");
+}
+
+int img_platform_parse(const char *text, struct img_platform *p, struct cc_error **err)
+{
+	_cleanup_strv_ char **parts = NULL;
+	size_t n = 0;
+	for (const char *s = text;;) {
+		size_t len = strcspn(s, "/");
+		if (!len || len > 64)
+			return cc_error_set(
+			    err, 0, "invalid platform \"%s\": want os/arch[/variant]", text);
+		_cleanup_free_ char *part = xstrndup(s, len);
+		cc_strv_push(&parts, part);
+		n++;
+		if (!s[len])
+			break;
+		s += len + 1;
+	}
+	if (n < 2 || n > 3)
+		return cc_error_set(err, 0, "invalid platform \"%s\": want os/arch[/variant]",
+				    text);
+	*p = (struct img_platform){ .os = xstrdup(parts[0]),
+				    .architecture = xstrdup(parts[1]),
+				    .variant = n == 3 ? xstrdup(parts[2]) : NULL };
+	return 0;
+}
+
+/* containerd's normalisation: arm64's default variant is v8, arm's is v7. */
+static const char *norm_variant(const struct img_platform *p)
+{
+	if (p->variant && *p->variant)
+		return p->variant;
+	if (p->architecture && !strcmp(p->architecture, "arm64"))
+		return "v8";
+	if (p->architecture && !strcmp(p->architecture, "arm"))
+		return "v7";
+	return "";
+}
+
+bool img_platform_match(const struct img_platform *have, const struct img_platform *want)
+{
+	if (!have->os || !want->os || strcmp(have->os, want->os) != 0 || !have->architecture ||
+	    !want->architecture || strcmp(have->architecture, want->architecture) != 0)
+		return false;
+	if (!have->variant || !*have->variant)
+		return true;
+	return !strcmp(norm_variant(have), norm_variant(want));
+}
+
+static int parse_platform(const struct doc_ctx *c, const json_t *o, const char *path,
+			  struct img_platform *p)
+{
+	_cleanup_free_ char *pp = xasprintf("%s.platform", path);
+	const json_t *v = json_object_get(o, "platform");
+	if (!json_is_object(v))
+		return fail(c, pp, "expected object, got %s", type_name(v));
+	if (get_str(c, v, pp, "os", true, &p->os) < 0 ||
+	    get_str(c, v, pp, "architecture", true, &p->architecture) < 0 ||
+	    get_str(c, v, pp, "variant", false, &p->variant) < 0 ||
+	    get_str(c, v, pp, "os.version", false, &p->os_version) < 0)
+		return -1;
+	return 0;
+}
+
+/* ---- descriptors ---- */
+
+static void descriptor_clear(struct img_descriptor *d)
+{
+	free(d->media_type);
+	free(d->digest);
+	img_platform_clear(&d->platform);
+}
+
+static int parse_descriptor(const struct doc_ctx *c, const json_t *o, const char *path,
+			    struct img_descriptor *d)
+{
+	if (!json_is_object(o))
+		return fail(c, path, "expected object, got %s", type_name(o));
+	if (get_str(c, o, path, "mediaType", true, &d->media_type) < 0 ||
+	    get_str(c, o, path, "digest", true, &d->digest) < 0)
+		return -1;
+	_cleanup_free_ char *dp = xasprintf("%s.digest", path);
+	if (!img_digest_valid(d->digest))
+		return fail(c, dp, "invalid digest \"%s\"", d->digest);
+	_cleanup_free_ char *sp = xasprintf("%s.size", path);
+	const json_t *size = json_object_get(o, "size");
+	if (!size || json_is_null(size))
+		return fail(c, sp, "required");
+	if (!json_is_integer(size))
+		return fail(c, sp, "expected integer, got %s", type_name(size));
+	d->size = json_integer_value(size);
+	if (d->size < 0 || d->size > IMG_BLOB_MAX)
+		return fail(c, sp, "%lld is out of range [0, %lld]", (long long)d->size,
+			    (long long)IMG_BLOB_MAX);
+	if (present(o, "platform")) {
+		d->has_platform = true;
+		if (parse_platform(c, o, path, &d->platform) < 0)
+			return -1;
+	}
+	const json_t *ann = json_object_get(o, "annotations");
+	d->annotations = json_is_object(ann) ? (json_t *)ann : NULL;
+	return 0;
+}
+
+static const struct {
+	const char *media_type;
+	enum img_compression compression;
+	bool foreign;
+} layer_types[] = {
+	{ "application/vnd.oci.image.layer.v1.tar", IMG_LAYER_TAR, false },
+	{ "application/vnd.oci.image.layer.v1.tar+gzip", IMG_LAYER_GZIP, false },
+	{ "application/vnd.oci.image.layer.v1.tar+zstd", IMG_LAYER_ZSTD, false },
+	{ "application/vnd.docker.image.rootfs.diff.tar.gzip", IMG_LAYER_GZIP, false },
+	{ "application/vnd.docker.image.rootfs.diff.tar", IMG_LAYER_TAR, false },
+	{ "application/vnd.oci.image.layer.nondistributable.v1.tar", IMG_LAYER_TAR, true },
+	{ "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip", IMG_LAYER_GZIP, true },
+	{ "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd", IMG_LAYER_ZSTD, true },
+	{ "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip", IMG_LAYER_GZIP, true },
+};
+
+static int layer_encoding(const struct doc_ctx *c, const char *path, struct img_descriptor *d)
+{
+	_cleanup_free_ char *mt = xstrdup(d->media_type);
+	size_t n = strlen(mt);
+	static const char enc[] = "+encrypted";
+	if (n > sizeof(enc) - 1 && !strcmp(mt + n - (sizeof(enc) - 1), enc)) {
+		d->encrypted = true;
+		mt[n - (sizeof(enc) - 1)] = '\0';
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(layer_types); i++)
+		if (!strcmp(mt, layer_types[i].media_type)) {
+			d->compression = layer_types[i].compression;
+			d->foreign = layer_types[i].foreign;
+			return 0;
+		}
+	_cleanup_free_ char *p = xasprintf("%s.mediaType", path);
+	return fail(c, p, "unsupported layer media type \"%s\"", d->media_type);
+}
+
+/* ---- documents ---- */
+
+static bool is_index_type(const char *mt)
+{
+	return !strcmp(mt, IMG_MT_OCI_INDEX) || !strcmp(mt, IMG_MT_DOCKER_LIST);
+}
+
+static bool is_manifest_type(const char *mt)
+{
+	return !strcmp(mt, IMG_MT_OCI_MANIFEST) || !strcmp(mt, IMG_MT_DOCKER_MANIFEST);
+}
+
+/* "application/json; charset=utf-8" -> "application/json" */
+static char *bare_content_type(const char *ct)
+{
+	if (!ct)
+		return NULL;
+	size_t n = strcspn(ct, ";");
+	while (n && (ct[n - 1] == ' ' || ct[n - 1] == '\t'))
+		n--;
+	return n ? xstrndup(ct, n) : NULL;
+}
+
+static int document_kind(const struct doc_ctx *c, const json_t *j, const char *content_type,
+			 struct img_document *d)
+{
+	_cleanup_free_ char *ct = bare_content_type(content_type);
+	bool ct_known = ct && (is_index_type(ct) || is_manifest_type(ct));
+	if (get_str(c, j, "", "mediaType", false, &d->media_type) < 0)
+		return -1;
+	if (d->media_type) {
+		if (!is_index_type(d->media_type) && !is_manifest_type(d->media_type))
+			return fail(c, "mediaType", "unsupported media type \"%s\"", d->media_type);
+		if (ct_known && strcmp(ct, d->media_type) != 0)
+			return fail(c, "mediaType",
+				    "\"%s\" disagrees with the registry's Content-Type \"%s\"",
+				    d->media_type, ct);
+	} else if (ct_known) {
+		d->media_type = xstrdup(ct);
+	} else if (present(j, "manifests")) {
+		d->media_type = xstrdup(IMG_MT_OCI_INDEX);
+	} else if (present(j, "config") || present(j, "layers")) {
+		d->media_type = xstrdup(IMG_MT_OCI_MANIFEST);
+	} else {
+		return fail(c, "", "neither an image manifest nor an index");
+	}
+	d->kind = is_index_type(d->media_type) ? IMG_DOC_INDEX : IMG_DOC_MANIFEST;
+	return 0;
+}
+
+static const json_t *get_array(const struct doc_ctx *c, const json_t *j, const char *key,
+			       bool required, int *ret)
+{
+	const json_t *a = json_object_get(j, key);
+	*ret = 0;
+	if (!a || json_is_null(a)) {
+		if (required)
+			*ret = fail(c, key, "required");
+		return NULL;
+	}
+	if (!json_is_array(a)) {
+		*ret = fail(c, key, "expected array, got %s", type_name(a));
+		return NULL;
+	}
+	return a;
+}
+
+static int parse_index(const struct doc_ctx *c, const json_t *j, struct img_document *d)
+{
+	int ret;
+	const json_t *a = get_array(c, j, "manifests", true, &ret), *e;
+	size_t i;
+	if (!a)
+		return ret;
+	if (json_array_size(a) > IMG_LAYERS_MAX)
+		return fail(c, "manifests", "%zu entries, more than %u", json_array_size(a),
+			    IMG_LAYERS_MAX);
+	d->manifests = xcalloc(json_array_size(a) + 1, sizeof(*d->manifests));
+	json_array_foreach (a, i, e) {
+		_cleanup_free_ char *p = xasprintf("manifests[%zu]", i);
+		d->n_manifests = i + 1;
+		if (parse_descriptor(c, e, p, &d->manifests[i]) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int parse_manifest(const struct doc_ctx *c, const json_t *j, struct img_document *d)
+{
+	const json_t *cfg = json_object_get(j, "config");
+	if (!cfg || json_is_null(cfg))
+		return fail(c, "config", "required");
+	if (parse_descriptor(c, cfg, "config", &d->config) < 0)
+		return -1;
+	if (strcmp(d->config.media_type, IMG_MT_OCI_CONFIG) != 0 &&
+	    strcmp(d->config.media_type, IMG_MT_DOCKER_CONFIG) != 0)
+		return fail(c, "config.mediaType",
+			    "\"%s\" is not an image config (not a container image?)",
+			    d->config.media_type);
+	if (d->config.size > (int64_t)IMG_CONFIG_MAX)
+		return fail(c, "config.size", "%lld bytes, more than %u", (long long)d->config.size,
+			    IMG_CONFIG_MAX);
+	int ret;
+	const json_t *a = get_array(c, j, "layers", true, &ret), *e;
+	size_t i;
+	if (!a)
+		return ret;
+	if (json_array_size(a) > IMG_LAYERS_MAX)
+		return fail(c, "layers", "%zu layers, more than %u", json_array_size(a),
+			    IMG_LAYERS_MAX);
+	d->layers = xcalloc(json_array_size(a) + 1, sizeof(*d->layers));
+	json_array_foreach (a, i, e) {
+		_cleanup_free_ char *p = xasprintf("layers[%zu]", i);
+		d->n_layers = i + 1;
+		if (parse_descriptor(c, e, p, &d->layers[i]) < 0 ||
+		    layer_encoding(c, p, &d->layers[i]) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static json_t *load_bounded(const struct doc_ctx *c, const char *buf, size_t len, size_t max)
+{
+	if (len > max) {
+		fail(c, "", "%zu bytes, more than the %zu allowed", len, max);
+		return NULL;
+	}
+	struct cc_error *jerr = NULL;
+	json_t *j = cc_json_load_buf("JSON", buf, len, &jerr);
+	if (!j) {
+		fail(c, "", "not valid JSON (%s)", jerr->msg + strlen("JSON: "));
+		cc_error_free(&jerr);
+		return NULL;
+	}
+	if (!json_is_object(j)) {
+		fail(c, "", "expected a JSON object, got %s", type_name(j));
+		json_decref(j);
+		return NULL;
+	}
+	return j;
+}
+
+struct img_document *img_document_parse(const char *name, const char *buf, size_t len,
+					const char *content_type, struct cc_error **err)
+{
+	struct doc_ctx c = { "manifest", name, err };
+	json_t *j = load_bounded(&c, buf, len, IMG_MANIFEST_MAX);
+	if (!j)
+		return NULL;
+	struct img_document *d = xzalloc(sizeof(*d));
+	d->raw = j;
+	const json_t *sv = json_object_get(j, "schemaVersion");
+	int ret;
+	if (!json_is_integer(sv))
+		ret = fail(&c, "schemaVersion", sv ? "expected integer" : "required");
+	else if (json_integer_value(sv) != 2)
+		ret = fail(&c, "schemaVersion", "%lld is not supported (only 2)",
+			   (long long)json_integer_value(sv));
+	else
+		ret = document_kind(&c, j, content_type, d);
+	if (ret == 0) {
+		c.what = d->kind == IMG_DOC_INDEX ? "index" : "manifest";
+		ret = d->kind == IMG_DOC_INDEX ? parse_index(&c, j, d) : parse_manifest(&c, j, d);
+	}
+	if (ret < 0) {
+		img_document_free(d);
+		return NULL;
+	}
+	return d;
+}
+
+void img_document_free(struct img_document *d)
+{
+	if (!d)
+		return;
+	for (size_t i = 0; i < d->n_manifests; i++)
+		descriptor_clear(&d->manifests[i]);
+	for (size_t i = 0; i < d->n_layers; i++)
+		descriptor_clear(&d->layers[i]);
+	descriptor_clear(&d->config);
+	free(d->manifests);
+	free(d->layers);
+	free(d->media_type);
+	json_decref(d->raw);
+	free(d);
+}
+
+const struct img_descriptor *img_index_select(const struct img_document *index,
+					      const struct img_platform *want, const char *name,
+					      struct cc_error **err)
+{
+	_cleanup_strv_ char **seen = NULL;
+	for (size_t i = 0; i < index->n_manifests; i++) {
+		const struct img_descriptor *m = &index->manifests[i];
+		if (!is_manifest_type(m->media_type) || !m->has_platform)
+			continue;
+		if (img_platform_match(&m->platform, want))
+			return m;
+		_cleanup_free_ char *s = img_platform_string(&m->platform);
+		if (!cc_strv_contains(seen, s))
+			cc_strv_push(&seen, s);
+	}
+	_cleanup_free_ char *w = img_platform_string(want);
+	_cleanup_free_ char *have = seen ? cc_strv_join(seen, ", ") : xstrdup("none");
+	cc_error_set(err, 0, "index %s: no image for platform %s (the index has: %s)", name, w,
+		     have);
+	return NULL;
+}
+
+/* ---- image config ---- */
+
+static int parse_runtime_config(const struct doc_ctx *c, const json_t *j, struct img_config *cfg)
+{
+	const json_t *rc = json_object_get(j, "config");
+	if (!rc || json_is_null(rc))
+		return 0;
+	if (!json_is_object(rc))
+		return fail(c, "config", "expected object, got %s", type_name(rc));
+	if (get_str(c, rc, "config", "User", false, &cfg->user) < 0 ||
+	    get_str(c, rc, "config", "WorkingDir", false, &cfg->working_dir) < 0 ||
+	    get_str(c, rc, "config", "StopSignal", false, &cfg->stop_signal) < 0 ||
+	    get_strv(c, rc, "config", "Env", &cfg->env) < 0 ||
+	    get_strv(c, rc, "config", "Entrypoint", &cfg->entrypoint) < 0 ||
+	    get_strv(c, rc, "config", "Cmd", &cfg->cmd) < 0)
+		return -1;
+	const json_t *labels = json_object_get(rc, "Labels"), *v;
+	const char *k;
+	if (labels && !json_is_null(labels)) {
+		if (!json_is_object(labels))
+			return fail(c, "config.Labels", "expected object, got %s",
+				    type_name(labels));
+		json_object_foreach ((json_t *)labels, k, v)
+			if (!json_is_string(v))
+				return fail(c, "config.Labels", "\"%s\": expected string, got %s",
+					    k, type_name(v));
+		cfg->labels = (json_t *)labels;
+	}
+	return 0;
+}
+
+static int parse_rootfs(const struct doc_ctx *c, const json_t *j, struct img_config *cfg)
+{
+	const json_t *r = json_object_get(j, "rootfs"), *e;
+	_cleanup_free_ char *type = NULL;
+	size_t i;
+	if (!json_is_object(r))
+		return fail(c, "rootfs", r ? "expected object" : "required");
+	if (get_str(c, r, "rootfs", "type", true, &type) < 0)
+		return -1;
+	if (strcmp(type, "layers") != 0)
+		return fail(c, "rootfs.type", "\"%s\" is not \"layers\"", type);
+	const json_t *ids = json_object_get(r, "diff_ids");
+	if (!json_is_array(ids))
+		return fail(c, "rootfs.diff_ids", ids ? "expected array" : "required");
+	if (json_array_size(ids) > IMG_LAYERS_MAX)
+		return fail(c, "rootfs.diff_ids", "%zu entries, more than %u", json_array_size(ids),
+			    IMG_LAYERS_MAX);
+	cfg->diff_ids = xcalloc(json_array_size(ids) + 1, sizeof(char *));
+	json_array_foreach (ids, i, e) {
+		const char *s = json_string_value(e);
+		if (!s || !img_digest_valid(s)) {
+			_cleanup_free_ char *p = xasprintf("rootfs.diff_ids[%zu]", i);
+			return fail(c, p, "invalid digest");
+		}
+		cfg->diff_ids[i] = xstrdup(s);
+		cfg->n_diff_ids = i + 1;
+	}
+	return 0;
+}
+
+struct img_config *img_config_parse(const char *name, const char *buf, size_t len,
+				    struct cc_error **err)
+{
+	struct doc_ctx c = { "config", name, err };
+	json_t *j = load_bounded(&c, buf, len, IMG_CONFIG_MAX);
+	if (!j)
+		return NULL;
+	struct img_config *cfg = xzalloc(sizeof(*cfg));
+	cfg->raw = j;
+	if (get_str(&c, j, "", "os", true, &cfg->platform.os) < 0 ||
+	    get_str(&c, j, "", "architecture", true, &cfg->platform.architecture) < 0 ||
+	    get_str(&c, j, "", "variant", false, &cfg->platform.variant) < 0 ||
+	    parse_rootfs(&c, j, cfg) < 0 || parse_runtime_config(&c, j, cfg) < 0) {
+		img_config_free(cfg);
+		return NULL;
+	}
+	return cfg;
+}
+
+void img_config_free(struct img_config *c)
+{
+	if (!c)
+		return;
+	img_platform_clear(&c->platform);
+	cc_strv_free(c->diff_ids);
+	free(c->user);
+	free(c->working_dir);
+	free(c->stop_signal);
+	cc_strv_free(c->env);
+	cc_strv_free(c->entrypoint);
+	cc_strv_free(c->cmd);
+	json_decref(c->raw);
+	free(c);
+}
