@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The image store, on one filesystem under a root directory:
+ *
+ *   blobs/<alg>/<hex>        verified blobs (manifests, configs), content-addressed
+ *   layers/<alg>/<hex>/      one unpacked layer per diff_id, shared by every image that has it
+ *   images/<hex of ref>.json one record per image reference (what it resolved to, its layers)
+ *   tmp/                     staging; emptied when the store is opened
+ *   locks/                   flock(2) files: one per layer being unpacked, one for the store
+ *
+ * Every entry appears atomically: it is built under tmp/ and renamed into place only when it
+ * is complete and verified, so a crash or a failed check never leaves a half-written entry
+ * visible. Two pulls of the same layer (threads or processes) do the work once: the second
+ * waits on the layer's lock and then finds the layer present. Digests are validated before
+ * they become paths.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <jansson.h>
+#include "util/error.h"
+
+struct img_store;
+
+struct img_store *img_store_open(const char *root, struct cc_error **err);
+void img_store_close(struct img_store *s);
+const char *img_store_root(const struct img_store *s);
+
+/* Blobs: put verifies the bytes against the digest first. get re-verifies what it reads
+ * (max bounds the size). */
+int img_store_put_blob(struct img_store *s, const char *digest, const void *buf, size_t len,
+		       struct cc_error **err);
+bool img_store_has_blob(struct img_store *s, const char *digest);
+char *img_store_get_blob(struct img_store *s, const char *digest, size_t max, size_t *len,
+			 struct cc_error **err);
+
+/* Layers. begin returns 1 when the layer is already there (nothing to do), 0 with a staging
+ * directory to unpack into (txn->dirfd), -1 on error. Exactly one of commit/abort follows a
+ * 0. The caller verifies the diff_id of what it unpacked before commit. */
+struct img_layer_txn {
+	struct img_store *store;
+	char *diff_id;
+	char *staging; /* path under tmp/ */
+	int dirfd;     /* O_DIRECTORY fd of the staging directory */
+	int lockfd;
+};
+int img_store_layer_begin(struct img_store *s, const char *diff_id, struct img_layer_txn *txn,
+			  struct cc_error **err);
+int img_store_layer_commit(struct img_layer_txn *txn, struct cc_error **err);
+void img_store_layer_abort(struct img_layer_txn *txn);
+bool img_store_has_layer(struct img_store *s, const char *diff_id);
+/* Path of a committed layer directory (caller frees), NULL if invalid digest. */
+char *img_store_layer_path(struct img_store *s, const char *diff_id);
+
+/* Image records: a JSON object that must hold "ref" (string), "manifest" (digest), "config"
+ * (digest) and "layers" (array of objects with "diff_id"); written atomically. */
+int img_store_put_image(struct img_store *s, json_t *record, struct cc_error **err);
+json_t *img_store_get_image(struct img_store *s, const char *ref, struct cc_error **err);
+/* All records, sorted by ref. */
+json_t *img_store_list_images(struct img_store *s, struct cc_error **err);
+int img_store_remove_image(struct img_store *s, const char *ref, struct cc_error **err);
+/* Remove layers and blobs no image record refers to; counts what went. */
+int img_store_gc(struct img_store *s, size_t *layers_removed, size_t *blobs_removed,
+		 struct cc_error **err);
