@@ -183,8 +183,10 @@ static void test_invalid(void **state)
 		       "\": a 64-character hexadecimal string is an image ID, not a name" },
 		{ "redis tag", "invalid reference \"redis tag\": contains whitespace or non-ASCII "
 			       "characters" },
-		{ "r\xc3\xa9" "dis", "invalid reference \"r\xc3\xa9"
-				  "dis\": contains whitespace or non-ASCII characters" },
+		{ "r\xc3\xa9"
+		  "dis",
+		  "invalid reference \"r\xc3\xa9"
+		  "dis\": contains whitespace or non-ASCII characters" },
 		{ ":tag", "invalid reference \":tag\": missing repository name" },
 		{ "@sha256:" D64,
 		  "invalid reference \"@sha256:" D64 "\": missing repository name" },
