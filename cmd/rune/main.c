@@ -140,7 +140,7 @@ static int parse_globals(int argc, char **argv, struct rt_context *ctx, struct g
 			version();
 			exit(0);
 		default: {
-			const char *o = argv[optind - 1];
+			const char *o = optind > 0 && argv[optind - 1] ? argv[optind - 1] : "";
 			while (*o == '-')
 				o++;
 			const char *why =

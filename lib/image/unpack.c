@@ -1,0 +1,858 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Layer unpacking. libarchive parses the tar stream; everything that touches the filesystem is
+ * here, relative to directory fds obtained with openat2(RESOLVE_IN_ROOT) below the layer root:
+ *  - the parent directory of an entry is resolved inside the root (symlinks in it are followed
+ *    as if the root were "/", so they can never lead outside), created like `mkdir -p` if needed;
+ *  - the final component is never followed: an existing entry is unlinked (or its tree removed)
+ *    and the new one created with O_EXCL/mkdirat/symlinkat/mknodat/linkat;
+ *  - metadata goes through the fd of the new object or *at calls with AT_SYMLINK_NOFOLLOW.
+ */
+#include <archive.h>
+#include <archive_entry.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <locale.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+#include "image/unpack.h"
+#include "util/cleanup.h"
+#include "util/fs.h"
+
+#define READ_BUF_SIZE (64u << 10)
+#define XATTR_NAME_LIMIT 255
+#define XATTR_VALUE_LIMIT (64u << 10)
+/* Deepest directory tree we remove or walk (one fd per level). */
+#define MAX_TREE_DEPTH 256
+#define WH_PREFIX ".wh."
+#define WH_OPAQUE ".wh..wh..opq"
+
+/*
+ * One path of the layer, cleaned and relative to the root ("." is the root). Used for two things:
+ *  - directories whose mode and times are applied after all entries (dir = true);
+ *  - in APPLY mode, every path the layer created (and its ancestors), so that an opaque whiteout
+ *    keeps what this layer made, whatever the order in the tar.
+ * Cost: sizeof(struct node) (~72 bytes) + path length + 1, per directory (both modes) and per
+ * created path (APPLY mode); paths are bounded by PATH_MAX.
+ */
+struct node {
+	struct node *next;
+	uint32_t hash;
+	bool dir;
+	mode_t mode;
+	dev_t dev;
+	ino_t ino;
+	struct timespec ts[2];
+	char path[];
+};
+
+struct pathset {
+	struct node **tab;
+	size_t cap, n;
+};
+
+struct unpacker {
+	int rootfd;
+	const struct img_unpack_opts *o;
+	struct img_unpack_stats *st;
+	struct archive *a;
+	img_read_fn read_fn;
+	void *ctx;
+	int read_errno;
+	char *buf;
+	struct pathset set;
+};
+
+/* Like cc_error_set() but with an errno value that is not appended to the message. */
+static int fail(struct cc_error **err, int errnum, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int fail(struct cc_error **err, int errnum, const char *fmt, ...)
+{
+	bool fresh = *err == NULL;
+	va_list ap;
+	va_start(ap, fmt);
+	cc_error_setv(err, 0, fmt, ap);
+	va_end(ap);
+	if (fresh && *err)
+		(*err)->errnum = errnum;
+	return -1;
+}
+
+/* ---- path set ---- */
+
+static uint32_t hash_path(const char *s, size_t len)
+{
+	uint32_t h = 2166136261u;
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (unsigned char)s[i]) * 16777619u;
+	return h;
+}
+
+static struct node *set_find(struct pathset *s, const char *p, size_t len)
+{
+	if (!s->cap)
+		return NULL;
+	uint32_t h = hash_path(p, len);
+	for (struct node *n = s->tab[h & (s->cap - 1)]; n; n = n->next)
+		if (n->hash == h && strlen(n->path) == len && memcmp(n->path, p, len) == 0)
+			return n;
+	return NULL;
+}
+
+static void set_grow(struct pathset *s)
+{
+	size_t cap = s->cap ? s->cap * 2 : 256;
+	struct node **tab = xcalloc(cap, sizeof(*tab));
+	for (size_t i = 0; i < s->cap; i++) {
+		struct node *n = s->tab[i], *next;
+		for (; n; n = next) {
+			next = n->next;
+			n->next = tab[n->hash & (cap - 1)];
+			tab[n->hash & (cap - 1)] = n;
+		}
+	}
+	free(s->tab);
+	s->tab = tab;
+	s->cap = cap;
+}
+
+static struct node *set_add(struct pathset *s, const char *p, size_t len)
+{
+	struct node *n = set_find(s, p, len);
+	if (n)
+		return n;
+	if (s->n >= s->cap)
+		set_grow(s);
+	n = xzalloc(sizeof(*n) + len + 1);
+	memcpy(n->path, p, len);
+	n->hash = hash_path(p, len);
+	n->next = s->tab[n->hash & (s->cap - 1)];
+	s->tab[n->hash & (s->cap - 1)] = n;
+	s->n++;
+	return n;
+}
+
+static void set_free(struct pathset *s)
+{
+	for (size_t i = 0; i < s->cap; i++) {
+		struct node *n = s->tab[i], *next;
+		for (; n; n = next) {
+			next = n->next;
+			free(n);
+		}
+	}
+	free(s->tab);
+	s->tab = NULL;
+	s->cap = s->n = 0;
+}
+
+/* APPLY mode: remember that the layer created `path`, and (implicitly) its ancestors. */
+static void record_created(struct unpacker *u, const char *path)
+{
+	size_t len = strlen(path);
+	if (u->o->mode != IMG_UNPACK_APPLY || strcmp(path, ".") == 0)
+		return;
+	/* The path itself may already be there (a directory's record); ancestors are recorded
+	 * with their own ancestors, so the walk up stops at the first one found. */
+	set_add(&u->set, path, len);
+	for (;;) {
+		while (len > 0 && path[len - 1] != '/')
+			len--;
+		if (len == 0)
+			return;
+		len--; /* drop the '/' */
+		if (set_find(&u->set, path, len))
+			return;
+		set_add(&u->set, path, len);
+	}
+}
+
+/* ---- names ---- */
+
+/* Cleaned relative path of a tar name; absolute names are rooted at the layer root. */
+static char *clean_name(const char *raw, struct cc_error **err)
+{
+	if (!raw || !*raw) {
+		fail(err, EINVAL, "empty name");
+		return NULL;
+	}
+	if (strlen(raw) >= PATH_MAX) {
+		fail(err, ENAMETOOLONG, "name longer than %d bytes", PATH_MAX - 1);
+		return NULL;
+	}
+	while (*raw == '/')
+		raw++;
+	if (!*raw)
+		return xstrdup(".");
+	char *c = cc_path_clean(raw);
+	if (strcmp(c, "..") == 0 || strncmp(c, "../", 3) == 0) {
+		free(c);
+		fail(err, EXDEV, "escapes the layer root");
+		return NULL;
+	}
+	return c;
+}
+
+/* Splits a cleaned path (not ".") into its directory (allocated; "." for the root) and base. */
+static char *split_path(const char *path, const char **base)
+{
+	const char *slash = strrchr(path, '/');
+	if (!slash) {
+		*base = path;
+		return xstrdup(".");
+	}
+	*base = slash + 1;
+	return xstrndup(path, (size_t)(slash - path));
+}
+
+/* A printable, bounded copy of a tar name for error messages. */
+static char *printable(const char *raw)
+{
+	if (!raw)
+		return xstrdup("");
+	size_t len = strnlen(raw, 256);
+	char *s = xmalloc(len + 4);
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)raw[i];
+		s[i] = c < 0x20 || c == 0x7f || c == '"' ? '?' : (char)c;
+	}
+	strcpy(s + len, raw[len] ? "..." : "");
+	return s;
+}
+
+static void proc_fd_path(char buf[static 32], int fd)
+{
+	snprintf(buf, 32, "/proc/self/fd/%d", fd);
+}
+
+/* ---- filesystem helpers ---- */
+
+/* rm -rf of `name` below the directory pfd, never following symlinks. 0 or -1 with errno. */
+static int rm_tree(int pfd, const char *name, int depth)
+{
+	if (unlinkat(pfd, name, 0) == 0 || errno == ENOENT)
+		return 0;
+	if (errno != EISDIR && errno != EPERM)
+		return -1;
+	if (depth >= MAX_TREE_DEPTH) {
+		errno = ELOOP;
+		return -1;
+	}
+	int fd = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	DIR *d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return -1;
+	}
+	int ret = 0, saved = 0;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (rm_tree(dirfd(d), de->d_name, depth + 1) < 0 && !saved) {
+			saved = errno;
+			ret = -1;
+		}
+	}
+	closedir(d);
+	if (ret < 0) {
+		errno = saved;
+		return -1;
+	}
+	if (unlinkat(pfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+		return -1;
+	return 0;
+}
+
+/*
+ * Make room for a new entry `name` in pfd: returns 1 if keep_dir and a directory is there (it is
+ * kept: merge), 0 when the name is free (whatever was there is gone), -1 on error.
+ */
+static int make_room(int pfd, const char *name, bool keep_dir, struct cc_error **err)
+{
+	struct stat st;
+	if (fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		if (errno == ENOENT)
+			return 0;
+		return cc_error_errno(err, "stat");
+	}
+	if (S_ISDIR(st.st_mode)) {
+		if (keep_dir)
+			return 1;
+		if (rm_tree(pfd, name, 0) < 0)
+			return cc_error_errno(err, "remove existing directory");
+		return 0;
+	}
+	if (unlinkat(pfd, name, 0) < 0)
+		return cc_error_errno(err, "unlink existing entry");
+	return 0;
+}
+
+/* O_PATH fd of the directory `dir` inside the root, created (0755) if missing. */
+static int open_parent(struct unpacker *u, const char *dir, struct cc_error **err)
+{
+	int fd = cc_open_in_root(u->rootfd, dir, O_PATH | O_DIRECTORY, 0);
+	if (fd >= 0)
+		return fd;
+	if (errno != ENOENT)
+		return cc_error_errno(err, "open parent directory \"%s\"", dir);
+	return cc_mkdir_p_in_root(u->rootfd, dir, 0755, err);
+}
+
+/* ---- metadata ---- */
+
+static int set_owner(struct unpacker *u, int fd, struct archive_entry *e, struct cc_error **err)
+{
+	int64_t uid = archive_entry_uid(e), gid = archive_entry_gid(e);
+	if (uid < 0 || uid >= UINT32_MAX || gid < 0 || gid >= UINT32_MAX)
+		return fail(err, EINVAL, "owner %lld:%lld out of range", (long long)uid,
+			    (long long)gid);
+	if (fchownat(fd, "", (uid_t)uid, (gid_t)gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) == 0)
+		return 0;
+	if (u->o->rootless && (errno == EPERM || errno == EINVAL))
+		return 0;
+	return cc_error_errno(err, "chown %lld:%lld", (long long)uid, (long long)gid);
+}
+
+static bool is_overlay_xattr(const char *name)
+{
+	return strncmp(name, "trusted.overlay.", 16) == 0 ||
+	       strncmp(name, "user.overlay.", 13) == 0;
+}
+
+/*
+ * Set the entry's xattrs on the object fd (a real fd if !opath, else an O_PATH fd: then set
+ * through /proc/self/fd, which reaches the object itself, even a symlink).
+ */
+static int set_xattrs(struct unpacker *u, int fd, bool opath, bool is_link, struct archive_entry *e,
+		      struct cc_error **err)
+{
+	int count = archive_entry_xattr_reset(e);
+	const char *name;
+	const void *value;
+	size_t size;
+	char path[32];
+
+	if (count <= 0)
+		return 0;
+	if (count > IMG_UNPACK_MAX_XATTRS)
+		return fail(err, E2BIG, "more than %d xattrs", IMG_UNPACK_MAX_XATTRS);
+	proc_fd_path(path, fd);
+	while (archive_entry_xattr_next(e, &name, &value, &size) == ARCHIVE_OK) {
+		if (!name || !*name || strlen(name) > XATTR_NAME_LIMIT)
+			return fail(err, EINVAL, "invalid xattr name");
+		if (size > XATTR_VALUE_LIMIT)
+			return fail(err, E2BIG, "xattr %s: value larger than %u bytes", name,
+				    XATTR_VALUE_LIMIT);
+		/* The layer must not forge overlayfs metadata (whiteouts are the only way). */
+		if (is_overlay_xattr(name))
+			continue;
+		/* The kernel refuses user.* xattrs on symlinks. */
+		if (is_link && strncmp(name, "user.", 5) == 0)
+			continue;
+		int r = opath ? setxattr(path, name, value, size, 0)
+			      : fsetxattr(fd, name, value, size, 0);
+		if (r == 0)
+			continue;
+		if (u->o->rootless && (errno == EPERM || errno == EOPNOTSUPP))
+			continue;
+		return cc_error_errno(err, "setxattr %s", name);
+	}
+	return 0;
+}
+
+static void entry_times(struct archive_entry *e, struct timespec ts[2])
+{
+	ts[1].tv_sec = archive_entry_mtime(e);
+	ts[1].tv_nsec = archive_entry_mtime_nsec(e);
+	if (!archive_entry_mtime_is_set(e))
+		ts[1].tv_nsec = UTIME_OMIT;
+	if (archive_entry_atime_is_set(e)) {
+		ts[0].tv_sec = archive_entry_atime(e);
+		ts[0].tv_nsec = archive_entry_atime_nsec(e);
+	} else {
+		ts[0] = ts[1];
+	}
+	for (int i = 0; i < 2; i++)
+		if (ts[i].tv_nsec != UTIME_OMIT && (ts[i].tv_nsec < 0 || ts[i].tv_nsec > 999999999))
+			ts[i].tv_nsec = 0;
+}
+
+static mode_t entry_perm(struct archive_entry *e)
+{
+	return archive_entry_perm(e) & 07777;
+}
+
+/* ---- entry kinds ---- */
+
+static int copy_data(struct unpacker *u, int fd, struct archive_entry *e, struct cc_error **err)
+{
+	const void *block;
+	size_t size;
+	la_int64_t off;
+	for (;;) {
+		int r = archive_read_data_block(u->a, &block, &size, &off);
+		if (r == ARCHIVE_EOF)
+			break;
+		if (r != ARCHIVE_OK) {
+			if (u->read_errno)
+				return cc_error_set(err, u->read_errno, "read layer");
+			return fail(err, EIO, "read data: %s", archive_error_string(u->a));
+		}
+		if (off < 0)
+			return fail(err, EINVAL, "read data: negative offset");
+		const char *p = block;
+		while (size > 0) {
+			ssize_t n = pwrite(fd, p, size, (off_t)off);
+			if (n < 0) {
+				if (errno == EINTR)
+					continue;
+				return cc_error_errno(err, "write");
+			}
+			p += n;
+			off += n;
+			size -= (size_t)n;
+			u->st->bytes += (uint64_t)n;
+		}
+	}
+	if (archive_entry_size_is_set(e) && archive_entry_size(e) >= 0) {
+		struct stat st;
+		if (fstat(fd, &st) < 0)
+			return cc_error_errno(err, "stat");
+		/* Sparse files may end with a hole. */
+		if (st.st_size < archive_entry_size(e) && ftruncate(fd, archive_entry_size(e)) < 0)
+			return cc_error_errno(err, "truncate");
+	}
+	return 0;
+}
+
+static int do_regular(struct unpacker *u, int pfd, const char *name, struct archive_entry *e,
+		      struct cc_error **err)
+{
+	struct timespec ts[2];
+	if (make_room(pfd, name, false, err) < 0)
+		return -1;
+	_cleanup_close_ int fd =
+	    openat(pfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return cc_error_errno(err, "create");
+	if (copy_data(u, fd, e, err) < 0)
+		return -1;
+	/* chown clears setuid/setgid and security.capability: owner, then mode, then xattrs. */
+	if (set_owner(u, fd, e, err) < 0)
+		return -1;
+	if (fchmod(fd, entry_perm(e)) < 0)
+		return cc_error_errno(err, "chmod");
+	if (set_xattrs(u, fd, false, false, e, err) < 0)
+		return -1;
+	entry_times(e, ts);
+	if (futimens(fd, ts) < 0)
+		return cc_error_errno(err, "utimes");
+	return 0;
+}
+
+static int do_directory(struct unpacker *u, int pfd, const char *name, const char *path,
+			struct archive_entry *e, struct cc_error **err)
+{
+	struct stat st;
+	int r = make_room(pfd, name, true, err);
+	if (r < 0)
+		return -1;
+	if (r == 0 && mkdirat(pfd, name, 0700) < 0)
+		return cc_error_errno(err, "mkdir");
+	_cleanup_close_ int fd = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return cc_error_errno(err, "open directory");
+	if (set_owner(u, fd, e, err) < 0)
+		return -1;
+	if (set_xattrs(u, fd, false, false, e, err) < 0)
+		return -1;
+	if (fstat(fd, &st) < 0)
+		return cc_error_errno(err, "stat");
+	/* Mode and times last: later entries change the mtime (and need a writable directory). */
+	struct node *n = set_add(&u->set, path, strlen(path));
+	n->dir = true;
+	n->mode = entry_perm(e);
+	n->dev = st.st_dev;
+	n->ino = st.st_ino;
+	entry_times(e, n->ts);
+	return 0;
+}
+
+/* Metadata of a symlink, device or fifo just created as `name` in pfd. */
+static int special_meta(struct unpacker *u, int pfd, const char *name, struct archive_entry *e,
+			bool is_link, struct cc_error **err)
+{
+	struct timespec ts[2];
+	_cleanup_close_ int fd = openat(pfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return cc_error_errno(err, "open");
+	if (set_owner(u, fd, e, err) < 0)
+		return -1;
+	if (!is_link && fchmodat(pfd, name, entry_perm(e), AT_SYMLINK_NOFOLLOW) < 0)
+		return cc_error_errno(err, "chmod");
+	if (set_xattrs(u, fd, true, is_link, e, err) < 0)
+		return -1;
+	entry_times(e, ts);
+	if (utimensat(pfd, name, ts, AT_SYMLINK_NOFOLLOW) < 0)
+		return cc_error_errno(err, "utimes");
+	return 0;
+}
+
+static int do_symlink(struct unpacker *u, int pfd, const char *name, struct archive_entry *e,
+		      struct cc_error **err)
+{
+	const char *target = archive_entry_symlink(e);
+	if (!target || !*target)
+		return fail(err, EINVAL, "empty symlink target");
+	if (strlen(target) >= PATH_MAX)
+		return fail(err, ENAMETOOLONG, "symlink target longer than %d bytes", PATH_MAX - 1);
+	if (make_room(pfd, name, false, err) < 0)
+		return -1;
+	if (symlinkat(target, pfd, name) < 0)
+		return cc_error_errno(err, "symlink");
+	return special_meta(u, pfd, name, e, true, err);
+}
+
+static int do_node(struct unpacker *u, int pfd, const char *name, struct archive_entry *e,
+		   mode_t type, struct cc_error **err)
+{
+	dev_t dev = 0;
+	if (type == S_IFCHR || type == S_IFBLK)
+		dev = makedev(archive_entry_rdevmajor(e), archive_entry_rdevminor(e));
+	if (make_room(pfd, name, false, err) < 0)
+		return -1;
+	if (mknodat(pfd, name, type | (entry_perm(e) & 0777), dev) < 0)
+		return cc_error_errno(err, "mknod");
+	return special_meta(u, pfd, name, e, false, err);
+}
+
+static int do_hardlink(struct unpacker *u, int pfd, const char *name, const char *path,
+		       const char *rawtarget, struct cc_error **err)
+{
+	struct stat st;
+	_cleanup_free_ char *target = clean_name(rawtarget, err);
+	if (!target)
+		return cc_error_prefix(err, "hardlink target");
+	if (strcmp(target, ".") == 0)
+		return fail(err, EPERM, "hardlink to a directory");
+	if (strcmp(target, path) == 0)
+		return 0; /* a link to itself: nothing to do */
+	const char *tbase;
+	_cleanup_free_ char *tdir = split_path(target, &tbase);
+	_cleanup_close_ int tfd = cc_open_in_root(u->rootfd, tdir, O_PATH | O_DIRECTORY, 0);
+	if (tfd < 0 || fstatat(tfd, tbase, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return cc_error_errno(err, "hardlink target \"%s\"", target);
+	if (S_ISDIR(st.st_mode))
+		return fail(err, EPERM, "hardlink target \"%s\" is a directory", target);
+	/* Already a link to the same inode (e.g. through a symlinked parent): nothing to do, and
+	 * unlinking it first would remove the target. */
+	struct stat cur;
+	if (fstatat(pfd, name, &cur, AT_SYMLINK_NOFOLLOW) == 0 && cur.st_dev == st.st_dev &&
+	    cur.st_ino == st.st_ino)
+		return 0; /* already the same inode */
+	if (make_room(pfd, name, false, err) < 0)
+		return -1;
+	if (linkat(tfd, tbase, pfd, name, 0) < 0)
+		return cc_error_errno(err, "link to \"%s\"", target);
+	return 0;
+}
+
+/* ---- whiteouts ---- */
+
+/*
+ * APPLY: remove everything below the directory dfd the layer did not create. `path` (a buffer of
+ * PATH_MAX + NAME_MAX + 2 bytes) holds the directory's path, `len` bytes ("." for the root).
+ */
+static int clear_lower(struct unpacker *u, int dfd, char *path, size_t len, int depth)
+{
+	if (depth >= MAX_TREE_DEPTH) {
+		errno = ELOOP;
+		return -1;
+	}
+	int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	DIR *d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return -1;
+	}
+	bool root = strcmp(path, ".") == 0;
+	size_t off = root ? 0 : len + 1; /* where a child's name goes */
+	int ret = 0;
+	struct dirent *de;
+	while (ret == 0 && (de = readdir(d))) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		size_t nlen = strlen(de->d_name);
+		struct node *n = NULL;
+		/* Longer paths were never created by the layer (names are < PATH_MAX). */
+		if (off + nlen < PATH_MAX) {
+			if (!root)
+				path[len] = '/';
+			memcpy(path + off, de->d_name, nlen + 1);
+			n = set_find(&u->set, path, off + nlen);
+		}
+		if (n) {
+			/* Created by this layer: keep; if a directory, clear what lower layers
+			 * left in it. */
+			int cfd = openat(dirfd(d), de->d_name,
+					 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (cfd >= 0) {
+				ret = clear_lower(u, cfd, path, off + nlen, depth + 1);
+				close(cfd);
+			} else if (errno != ENOTDIR && errno != ELOOP) {
+				ret = -1;
+			}
+		} else if (rm_tree(dirfd(d), de->d_name, 0) < 0) {
+			ret = -1;
+		}
+		if (root)
+			strcpy(path, ".");
+		else
+			path[len] = '\0';
+	}
+	int saved = errno;
+	closedir(d);
+	errno = saved;
+	return ret;
+}
+
+static int do_opaque(struct unpacker *u, const char *dir, struct cc_error **err)
+{
+	_cleanup_close_ int pfd = open_parent(u, dir, err);
+	if (pfd < 0)
+		return -1;
+	_cleanup_close_ int fd = openat(pfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return cc_error_errno(err, "open directory");
+	if (u->o->mode == IMG_UNPACK_OVERLAY) {
+		if (fsetxattr(fd, "trusted.overlay.opaque", "y", 1, 0) == 0)
+			return 0;
+		/* Unprivileged overlayfs (userxattr) reads user.overlay.* instead. */
+		if (u->o->rootless && errno == EPERM &&
+		    fsetxattr(fd, "user.overlay.opaque", "y", 1, 0) == 0)
+			return 0;
+		return cc_error_errno(err, "set opaque xattr");
+	}
+	record_created(u, dir);
+	_cleanup_free_ char *path = xmalloc(PATH_MAX + NAME_MAX + 2);
+	strcpy(path, dir);
+	if (clear_lower(u, fd, path, strlen(path), 0) < 0)
+		return cc_error_errno(err, "opaque whiteout: clear \"%s\"", dir);
+	return 0;
+}
+
+static int do_whiteout(struct unpacker *u, const char *dir, const char *base,
+		       struct archive_entry *e, struct cc_error **err)
+{
+	const char *victim = base + strlen(WH_PREFIX);
+	if (strcmp(base, WH_OPAQUE) == 0)
+		return do_opaque(u, dir, err);
+	if (strncmp(victim, WH_PREFIX, strlen(WH_PREFIX)) == 0) {
+		u->st->skipped++; /* aufs metadata (.wh..wh.plnk, ...): meaningless here */
+		return 0;
+	}
+	if (!*victim || strcmp(victim, ".") == 0 || strcmp(victim, "..") == 0)
+		return fail(err, EINVAL, "invalid whiteout name");
+
+	if (u->o->mode == IMG_UNPACK_APPLY) {
+		_cleanup_close_ int pfd = cc_open_in_root(u->rootfd, dir, O_PATH | O_DIRECTORY, 0);
+		if (pfd < 0) {
+			if (errno == ENOENT || errno == ENOTDIR)
+				return 0; /* nothing below to hide */
+			return cc_error_errno(err, "open parent directory \"%s\"", dir);
+		}
+		if (rm_tree(pfd, victim, 0) < 0)
+			return cc_error_errno(err, "whiteout: remove \"%s\"", victim);
+		return 0;
+	}
+
+	/* OVERLAY: a 0/0 char device; a real entry of the same name in the layer conflicts, the
+	 * later one wins. */
+	_cleanup_close_ int pfd = open_parent(u, dir, err);
+	if (pfd < 0)
+		return -1;
+	if (make_room(pfd, victim, false, err) < 0)
+		return -1;
+	if (mknodat(pfd, victim, S_IFCHR | 0, makedev(0, 0)) < 0)
+		return cc_error_errno(err, "mknod whiteout");
+	_cleanup_close_ int fd = openat(pfd, victim, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return cc_error_errno(err, "open whiteout");
+	return set_owner(u, fd, e, err);
+}
+
+/* ---- entries ---- */
+
+static int do_entry(struct unpacker *u, struct archive_entry *e, struct cc_error **err)
+{
+	_cleanup_free_ char *path = clean_name(archive_entry_pathname(e), err);
+	if (!path)
+		return -1;
+	const char *hardlink = archive_entry_hardlink(e);
+	mode_t type = archive_entry_filetype(e);
+
+	if (strcmp(path, ".") == 0) {
+		/* The root itself: only a directory entry makes sense (mode, owner, times). */
+		if (hardlink || type != AE_IFDIR)
+			return fail(err, EPERM, "cannot replace the layer root");
+		_cleanup_close_ int fd = cc_open_in_root(u->rootfd, ".", O_PATH | O_DIRECTORY, 0);
+		if (fd < 0)
+			return cc_error_errno(err, "open root");
+		return do_directory(u, fd, ".", ".", e, err);
+	}
+
+	const char *base;
+	_cleanup_free_ char *dir = split_path(path, &base);
+	if (strncmp(base, WH_PREFIX, strlen(WH_PREFIX)) == 0)
+		return do_whiteout(u, dir, base, e, err);
+
+	if (!hardlink &&
+	    (type == AE_IFSOCK || ((type == AE_IFCHR || type == AE_IFBLK) && u->o->rootless))) {
+		u->st->skipped++;
+		return 0;
+	}
+	if (!hardlink && type != AE_IFREG && type != AE_IFDIR && type != AE_IFLNK &&
+	    type != AE_IFCHR && type != AE_IFBLK && type != AE_IFIFO)
+		return fail(err, EINVAL, "unsupported entry type 0%o", (unsigned)type);
+
+	_cleanup_close_ int pfd = open_parent(u, dir, err);
+	if (pfd < 0)
+		return -1;
+	int r;
+	if (hardlink)
+		r = do_hardlink(u, pfd, base, path, hardlink, err);
+	else if (type == AE_IFREG)
+		r = do_regular(u, pfd, base, e, err);
+	else if (type == AE_IFDIR)
+		r = do_directory(u, pfd, base, path, e, err);
+	else if (type == AE_IFLNK)
+		r = do_symlink(u, pfd, base, e, err);
+	else
+		r = do_node(u, pfd, base, e, type, err);
+	if (r == 0)
+		record_created(u, path);
+	return r;
+}
+
+/* Directory modes and times, after all entries (creating children changes a directory's mtime;
+ * a read-only mode would stop rootless extraction below it). */
+static int fix_directories(struct unpacker *u, struct cc_error **err)
+{
+	for (size_t i = 0; i < u->set.cap; i++) {
+		for (struct node *n = u->set.tab[i]; n; n = n->next) {
+			struct stat st;
+			if (!n->dir)
+				continue;
+			_cleanup_close_ int fd = cc_open_in_root(
+			    u->rootfd, n->path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
+			/* Replaced or removed by a later entry: not ours any more. */
+			if (fd < 0 || fstat(fd, &st) < 0 || st.st_dev != n->dev ||
+			    st.st_ino != n->ino)
+				continue;
+			if (fchmod(fd, n->mode) < 0)
+				return cc_error_errno(err, "layer directory \"%s\": chmod",
+						      n->path);
+			if (futimens(fd, n->ts) < 0)
+				return cc_error_errno(err, "layer directory \"%s\": utimes",
+						      n->path);
+		}
+	}
+	return 0;
+}
+
+static la_ssize_t read_cb(struct archive *a, void *data, const void **buf)
+{
+	struct unpacker *u = data;
+	for (;;) {
+		ssize_t n = u->read_fn(u->ctx, u->buf, READ_BUF_SIZE);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 || n > (ssize_t)READ_BUF_SIZE) {
+			u->read_errno = n < 0 && errno ? errno : EIO;
+			archive_set_error(a, u->read_errno, "read: %s", strerror(u->read_errno));
+			return -1;
+		}
+		*buf = u->buf;
+		return n;
+	}
+}
+
+static int archive_fail(struct unpacker *u, struct cc_error **err, const char *what)
+{
+	if (u->read_errno)
+		return cc_error_set(err, u->read_errno, "read layer");
+	const char *msg = archive_error_string(u->a);
+	return fail(err, EIO, "%s: %s", what, msg ? msg : "unknown error");
+}
+
+int img_unpack(int rootfd, img_read_fn read_fn, void *ctx, const struct img_unpack_opts *o,
+	       struct img_unpack_stats *stats, struct cc_error **err)
+{
+	struct img_unpack_stats dummy = { 0 };
+	struct unpacker u = {
+		.rootfd = rootfd,
+		.o = o,
+		.st = stats ? stats : &dummy,
+		.read_fn = read_fn,
+		.ctx = ctx,
+	};
+	struct archive_entry *e;
+	int ret = -1;
+
+	/* libarchive converts pax (UTF-8) names to the locale's charset: make that a no-op, for
+	 * this thread only, so names come out as the bytes in the tar. */
+	locale_t loc = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
+	locale_t old = loc ? uselocale(loc) : (locale_t)0;
+
+	u.buf = xmalloc(READ_BUF_SIZE);
+	u.a = archive_read_new();
+	if (!u.a)
+		abort();
+	archive_read_support_filter_none(u.a);
+	archive_read_support_format_tar(u.a);
+	archive_read_support_format_gnutar(u.a);
+	if (archive_read_open(u.a, &u, NULL, read_cb, NULL) != ARCHIVE_OK) {
+		archive_fail(&u, err, "open layer");
+		goto out;
+	}
+	for (;;) {
+		int r = archive_read_next_header(u.a, &e);
+		if (r == ARCHIVE_EOF)
+			break;
+		if (r < ARCHIVE_WARN) {
+			archive_fail(&u, err, "read layer");
+			goto out;
+		}
+		u.st->entries++;
+		if (do_entry(&u, e, err) < 0) {
+			_cleanup_free_ char *name = printable(archive_entry_pathname(e));
+			cc_error_prefix(err, "layer entry \"%s\"", name);
+			goto out;
+		}
+	}
+	if (fix_directories(&u, err) < 0)
+		goto out;
+	ret = 0;
+out:
+	archive_read_free(u.a);
+	free(u.buf);
+	set_free(&u.set);
+	if (loc) {
+		uselocale(old);
+		freelocale(loc);
+	}
+	return ret;
+}
