@@ -9,23 +9,13 @@
 #include <openssl/evp.h>
 #include <zstd.h>
 #include "image/reference.h"
-#include "image/stream.h"
+#include "image/stream-internal.h"
 #include "util/cleanup.h"
 
 #define STAGE_BUF (128u << 10)
 #define ZSTD_WINDOW_LOG_MAX 25 /* 32 MiB: bounds memory; zstd -19 uses 8 MiB */
 
-struct img_stream {
-	ssize_t (*read)(struct img_stream *s, void *buf, size_t len);
-	void (*free)(struct img_stream *s);
-	struct img_stream *in;
-	struct cc_error *err;
-};
-
-static ssize_t stage_fail(struct img_stream *s, int errnum, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static ssize_t stage_fail(struct img_stream *s, int errnum, const char *fmt, ...)
+ssize_t img_stage_fail(struct img_stream *s, int errnum, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -85,7 +75,7 @@ static ssize_t fd_read(struct img_stream *s, void *buf, size_t len)
 		if (n >= 0)
 			return n;
 		if (errno != EINTR)
-			return stage_fail(s, errno, "read");
+			return img_stage_fail(s, errno, "read");
 	}
 }
 
@@ -164,15 +154,15 @@ static ssize_t verify_finish(struct verify_stream *v)
 	unsigned n = 0;
 	v->done = true;
 	if (v->size >= 0 && v->seen != v->size)
-		return stage_fail(&v->s, 0, "%s: truncated: %lld of %lld bytes", v->what,
-				  (long long)v->seen, (long long)v->size);
+		return img_stage_fail(&v->s, 0, "%s: truncated: %lld of %lld bytes", v->what,
+				      (long long)v->seen, (long long)v->size);
 	if (EVP_DigestFinal_ex(v->md, md, &n) != 1)
-		return stage_fail(&v->s, 0, "%s: digest computation failed", v->what);
+		return img_stage_fail(&v->s, 0, "%s: digest computation failed", v->what);
 	_cleanup_free_ char *alg = xstrndup(v->digest, strcspn(v->digest, ":"));
 	_cleanup_free_ char *got = hex_digest(alg, md, n);
 	if (strcmp(got, v->digest) != 0)
-		return stage_fail(&v->s, 0, "%s: digest mismatch: the bytes hash to %s", v->what,
-				  got);
+		return img_stage_fail(&v->s, 0, "%s: digest mismatch: the bytes hash to %s",
+				      v->what, got);
 	return 0;
 }
 
@@ -188,10 +178,10 @@ static ssize_t verify_read(struct img_stream *s, void *buf, size_t len)
 		return verify_finish(v);
 	v->seen += n;
 	if (v->size >= 0 && v->seen > v->size)
-		return stage_fail(s, 0, "%s: more than the %lld bytes its descriptor gives",
-				  v->what, (long long)v->size);
+		return img_stage_fail(s, 0, "%s: more than the %lld bytes its descriptor gives",
+				      v->what, (long long)v->size);
 	if (EVP_DigestUpdate(v->md, buf, (size_t)n) != 1)
-		return stage_fail(s, 0, "%s: digest computation failed", v->what);
+		return img_stage_fail(s, 0, "%s: digest computation failed", v->what);
 	return n;
 }
 
@@ -216,9 +206,9 @@ struct img_stream *img_stream_verify(struct img_stream *in, const char *what, co
 	const EVP_MD *md = img_digest_valid(v->digest) ? digest_md(v->digest) : NULL;
 	v->md = EVP_MD_CTX_new();
 	if (!md)
-		stage_fail(&v->s, 0, "%s: unsupported digest \"%s\"", what, v->digest);
+		img_stage_fail(&v->s, 0, "%s: unsupported digest \"%s\"", what, v->digest);
 	else if (!v->md || EVP_DigestInit_ex(v->md, md, NULL) != 1)
-		stage_fail(&v->s, 0, "%s: cannot start a digest", what);
+		img_stage_fail(&v->s, 0, "%s: cannot start a digest", what);
 	return &v->s;
 }
 
@@ -272,7 +262,7 @@ static ssize_t gzip_read(struct inflate_stream *z, void *buf, size_t len)
 			if (r <= 0)
 				return r;
 			if (z->in_buf[z->in_pos] != 0x1f)
-				return stage_fail(
+				return img_stage_fail(
 				    &z->s, 0, "%s: trailing data after the gzip stream", z->what);
 			isal_inflate_reset(&z->gz);
 			z->gz.crc_flag = ISAL_GZIP;
@@ -281,10 +271,11 @@ static ssize_t gzip_read(struct inflate_stream *z, void *buf, size_t len)
 		if (r < 0)
 			return -1;
 		if (r == 0 && z->member_started)
-			return stage_fail(&z->s, 0, "%s: truncated gzip stream", z->what);
+			return img_stage_fail(&z->s, 0, "%s: truncated gzip stream", z->what);
 		if (r == 0)
-			return z->members ? 0
-					  : stage_fail(&z->s, 0, "%s: empty gzip stream", z->what);
+			return z->members
+				   ? 0
+				   : img_stage_fail(&z->s, 0, "%s: empty gzip stream", z->what);
 		z->member_started = true;
 		z->gz.next_in = z->in_buf + z->in_pos;
 		z->gz.avail_in = (uint32_t)(z->in_len - z->in_pos);
@@ -293,10 +284,11 @@ static ssize_t gzip_read(struct inflate_stream *z, void *buf, size_t len)
 		int ret = isal_inflate(&z->gz);
 		z->in_pos = z->in_len - z->gz.avail_in;
 		if (ret < 0)
-			return stage_fail(&z->s, 0, "%s: invalid gzip data (%s)", z->what,
-					  ret == ISAL_INCORRECT_CHECKSUM ? "checksum mismatch"
-					  : ret == ISAL_INVALID_WRAPPER	 ? "bad header"
-									: "corrupt deflate stream");
+			return img_stage_fail(&z->s, 0, "%s: invalid gzip data (%s)", z->what,
+					      ret == ISAL_INCORRECT_CHECKSUM ? "checksum mismatch"
+					      : ret == ISAL_INVALID_WRAPPER
+						  ? "bad header"
+						  : "corrupt deflate stream");
 		if (z->gz.block_state == ISAL_BLOCK_FINISH) {
 			z->member_started = false;
 			z->members++;
@@ -315,7 +307,8 @@ static ssize_t zstd_read(struct inflate_stream *z, void *buf, size_t len)
 			return -1;
 		if (r == 0) {
 			if (z->zret != 0)
-				return stage_fail(&z->s, 0, "%s: truncated zstd stream", z->what);
+				return img_stage_fail(&z->s, 0, "%s: truncated zstd stream",
+						      z->what);
 			return 0;
 		}
 		ZSTD_inBuffer in = { z->in_buf, z->in_len, z->in_pos };
@@ -323,8 +316,8 @@ static ssize_t zstd_read(struct inflate_stream *z, void *buf, size_t len)
 		size_t ret = ZSTD_decompressStream(z->zd, &out, &in);
 		z->in_pos = in.pos;
 		if (ZSTD_isError(ret))
-			return stage_fail(&z->s, 0, "%s: invalid zstd data (%s)", z->what,
-					  ZSTD_getErrorName(ret));
+			return img_stage_fail(&z->s, 0, "%s: invalid zstd data (%s)", z->what,
+					      ZSTD_getErrorName(ret));
 		z->zret = ret;
 		if (out.pos)
 			return (ssize_t)out.pos;
@@ -372,7 +365,7 @@ struct img_stream *img_stream_decompress(struct img_stream *in, const char *what
 		z->zd = ZSTD_createDStream();
 		if (!z->zd || ZSTD_isError(ZSTD_DCtx_setParameter(z->zd, ZSTD_d_windowLogMax,
 								  ZSTD_WINDOW_LOG_MAX)))
-			stage_fail(&z->s, 0, "%s: cannot set up zstd", what);
+			img_stage_fail(&z->s, 0, "%s: cannot set up zstd", what);
 	}
 	return &z->s;
 }

@@ -1,0 +1,399 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * rune-image: the image store from the command line (pull, list, inspect, remove, gc).
+ *
+ *   rune-image [--root DIR] pull [options] REFERENCE
+ *   rune-image [--root DIR] list [--json] | inspect REFERENCE | remove REFERENCE | gc
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include "image/pull.h"
+#include "image/reference.h"
+#include "image/store.h"
+#include "util/cleanup.h"
+#include "util/json.h"
+#include "util/strv.h"
+
+static const char *default_root(void)
+{
+	static char buf[4096];
+	const char *xdg = getenv("XDG_DATA_HOME"), *home = getenv("HOME");
+	if (geteuid() == 0)
+		return "/var/lib/rune-image";
+	if (xdg && *xdg)
+		snprintf(buf, sizeof(buf), "%s/rune-image", xdg);
+	else
+		snprintf(buf, sizeof(buf), "%s/.local/share/rune-image", home ? home : "/tmp");
+	return buf;
+}
+
+static int fail(struct cc_error *err)
+{
+	fprintf(stderr, "rune-image: %s\n", err && err->msg ? err->msg : "unknown error");
+	cc_error_free(&err);
+	return 1;
+}
+
+static void usage(FILE *out)
+{
+	fprintf(
+	    out,
+	    "Usage: rune-image [--root DIR] COMMAND [options]\n\n"
+	    "Commands:\n"
+	    "   pull REFERENCE      fetch, verify and unpack an image into the store\n"
+	    "   list                the images in the store\n"
+	    "   inspect REFERENCE   an image's record (JSON)\n"
+	    "   remove REFERENCE    forget an image (its layers go at the next gc)\n"
+	    "   gc                  remove layers and blobs no image uses\n\n"
+	    "Global options:\n"
+	    "   --root DIR          the store (default: %s)\n\n"
+	    "pull options:\n"
+	    "   --platform OS/ARCH[/VARIANT]   from a multi-platform image (default: this host)\n"
+	    "   --creds USER[:PASSWORD]        registry credentials (else from auth.json)\n"
+	    "   --authfile FILE                credentials file (containers auth.json format)\n"
+	    "   --tls-ca FILE                  extra CA certificates for the registry\n"
+	    "   --insecure-registry HOST[:PORT]  allow plain HTTP and unchecked TLS (repeatable)\n"
+	    "   --jobs N                       layers fetched at once (default 3)\n"
+	    "   --rootless                     unpack without device nodes or ownership changes\n"
+	    "   --quiet, -q                    print only the image's manifest digest\n"
+	    "   --json                         print the image record as JSON\n",
+	    default_root());
+}
+
+/* ---- progress ---- */
+
+struct layer_view {
+	char id[13];
+	int64_t size, done;
+	const char *state;
+};
+
+struct view {
+	bool tty, quiet, json;
+	struct layer_view *layers;
+	size_t n, drawn;
+	struct timespec last;
+};
+
+static void fmt_size(int64_t v, char *buf, size_t len)
+{
+	if (v >= 1000000)
+		snprintf(buf, len, "%.1fMB", (double)v / 1e6);
+	else if (v >= 1000)
+		snprintf(buf, len, "%.1fkB", (double)v / 1e3);
+	else
+		snprintf(buf, len, "%lldB", (long long)v);
+}
+
+static void draw(struct view *v, bool force)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	double dt =
+	    (double)(now.tv_sec - v->last.tv_sec) + (double)(now.tv_nsec - v->last.tv_nsec) / 1e9;
+	if (!force && dt < 0.1)
+		return;
+	v->last = now;
+	if (v->drawn)
+		fprintf(stderr, "\033[%zuA", v->drawn);
+	for (size_t i = 0; i < v->n; i++) {
+		struct layer_view *l = &v->layers[i];
+		char done[32], size[32], bar[32] = "";
+		fmt_size(l->done, done, sizeof(done));
+		fmt_size(l->size, size, sizeof(size));
+		if (!strcmp(l->state, "Downloading") && l->size > 0) {
+			int w = (int)(20 * l->done / l->size);
+			memset(bar, '=', (size_t)(w > 20 ? 20 : w));
+			bar[w > 20 ? 20 : w] = '>';
+			fprintf(stderr, "\033[2K%s: %-12s [%-21s] %s/%s\n", l->id, l->state, bar,
+				done, size);
+		} else {
+			fprintf(stderr, "\033[2K%s: %s\n", l->id, l->state);
+		}
+	}
+	v->drawn = v->n;
+	fflush(stderr);
+}
+
+static void on_progress(void *ctx, size_t i, const struct img_descriptor *d,
+			enum img_progress_event ev, int64_t bytes)
+{
+	struct view *v = ctx;
+	if (v->quiet || v->json)
+		return;
+	if (i >= v->n) {
+		v->layers = xreallocarray(v->layers, i + 1, sizeof(*v->layers));
+		for (size_t k = v->n; k <= i; k++)
+			v->layers[k] = (struct layer_view){ .state = "Waiting" };
+		v->n = i + 1;
+	}
+	struct layer_view *l = &v->layers[i];
+	snprintf(l->id, sizeof(l->id), "%.12s", strchr(d->digest, ':') + 1);
+	l->size = d->size;
+	switch (ev) {
+	case IMG_PROGRESS_START:
+		l->state = "Downloading";
+		if (!v->tty)
+			fprintf(stderr, "%s: pulling %lld bytes\n", l->id, (long long)d->size);
+		break;
+	case IMG_PROGRESS_BYTES:
+		l->done += bytes;
+		break;
+	case IMG_PROGRESS_DONE:
+		l->state = "Pull complete";
+		if (!v->tty)
+			fprintf(stderr, "%s: pull complete\n", l->id);
+		break;
+	case IMG_PROGRESS_CACHED:
+		l->state = "Already exists";
+		if (!v->tty)
+			fprintf(stderr, "%s: already exists\n", l->id);
+		break;
+	}
+	if (v->tty)
+		draw(v, ev != IMG_PROGRESS_BYTES);
+}
+
+/* ---- commands ---- */
+
+static int cmd_pull(struct img_store *store, int argc, char **argv)
+{
+	enum {
+		O_PLATFORM = 1000,
+		O_CREDS,
+		O_AUTHFILE,
+		O_CA,
+		O_INSECURE,
+		O_JOBS,
+		O_ROOTLESS,
+		O_JSON
+	};
+	static const struct option opts[] = {
+		{ "platform", required_argument, NULL, O_PLATFORM },
+		{ "creds", required_argument, NULL, O_CREDS },
+		{ "authfile", required_argument, NULL, O_AUTHFILE },
+		{ "tls-ca", required_argument, NULL, O_CA },
+		{ "insecure-registry", required_argument, NULL, O_INSECURE },
+		{ "jobs", required_argument, NULL, O_JOBS },
+		{ "rootless", no_argument, NULL, O_ROOTLESS },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "json", no_argument, NULL, O_JSON },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct img_pull_opts o = { 0 };
+	struct img_platform platform = { 0 };
+	struct view v = { .tty = isatty(2) };
+	_cleanup_strv_ char **insecure = NULL;
+	_cleanup_free_ char *user = NULL;
+	struct cc_error *err = NULL;
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+qh", opts, NULL)) != -1) {
+		switch (c) {
+		case O_PLATFORM:
+			img_platform_clear(&platform);
+			if (img_platform_parse(optarg, &platform, &err) < 0)
+				return fail(err);
+			o.platform = &platform;
+			break;
+		case O_CREDS: {
+			free(user);
+			user = xstrdup(optarg);
+			char *colon = strchr(user, ':');
+			if (colon)
+				*colon = '\0';
+			o.registry.username = user;
+			o.registry.password = colon ? colon + 1 : "";
+			break;
+		}
+		case O_AUTHFILE:
+			o.registry.auth_file = optarg;
+			break;
+		case O_CA:
+			o.registry.ca_file = optarg;
+			break;
+		case O_INSECURE:
+			cc_strv_push(&insecure, optarg);
+			break;
+		case O_JOBS: {
+			char *end;
+			long n = strtol(optarg, &end, 10);
+			if (*end || n < 1 || n > 64) {
+				fprintf(stderr,
+					"rune-image: --jobs \"%s\": a number from 1 to 64\n",
+					optarg);
+				return 1;
+			}
+			o.jobs = (unsigned)n;
+			break;
+		}
+		case O_ROOTLESS:
+			o.rootless = true;
+			break;
+		case 'q':
+			v.quiet = true;
+			break;
+		case O_JSON:
+			v.json = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 1;
+		}
+	}
+	if (argc - optind != 1) {
+		fprintf(stderr, "rune-image: pull: exactly one image reference expected\n");
+		return 1;
+	}
+	o.registry.insecure = insecure;
+	o.progress = on_progress;
+	o.progress_ctx = &v;
+	json_t *record = img_pull(store, argv[optind], &o, &err);
+	img_platform_clear(&platform);
+	free(v.layers);
+	if (user)
+		memset(user, 0,
+		       strlen(user) + (o.registry.password ? strlen(o.registry.password) : 0));
+	if (!record)
+		return fail(err);
+	if (v.json) {
+		_cleanup_free_ char *s = json_dumps(record, JSON_INDENT(2) | JSON_SORT_KEYS);
+		printf("%s\n", s);
+	} else if (v.quiet) {
+		printf("%s\n", json_string_value(json_object_get(record, "manifest")));
+	} else {
+		printf("Digest: %s\nStatus: pulled %s\n",
+		       json_string_value(json_object_get(record, "manifest")),
+		       json_string_value(json_object_get(record, "ref")));
+	}
+	json_decref(record);
+	return 0;
+}
+
+/* A reference as the user typed it, in the store's canonical form. */
+static char *canonical(const char *text, struct cc_error **err)
+{
+	struct img_ref r;
+	if (img_ref_parse(text, &r, err) < 0)
+		return NULL;
+	char *s = img_ref_string(&r);
+	img_ref_clear(&r);
+	return s;
+}
+
+static int cmd_list(struct img_store *store, int argc, char **argv)
+{
+	bool json = argc > 1 && !strcmp(argv[1], "--json");
+	struct cc_error *err = NULL;
+	_cleanup_json_ json_t *list = img_store_list_images(store, &err);
+	if (!list)
+		return fail(err);
+	if (json) {
+		_cleanup_free_ char *s = json_dumps(list, JSON_INDENT(2) | JSON_SORT_KEYS);
+		printf("%s\n", s);
+		return 0;
+	}
+	printf("%-60s %-19s %s\n", "IMAGE", "DIGEST", "LAYERS");
+	size_t i;
+	json_t *img;
+	json_array_foreach (list, i, img) {
+		const char *d = json_string_value(json_object_get(img, "manifest"));
+		printf("%-60s %.19s %zu\n", json_string_value(json_object_get(img, "ref")), d,
+		       json_array_size(json_object_get(img, "layers")));
+	}
+	return 0;
+}
+
+static int cmd_inspect(struct img_store *store, int argc, char **argv)
+{
+	struct cc_error *err = NULL;
+	if (argc != 2) {
+		fprintf(stderr, "rune-image: inspect: exactly one image reference expected\n");
+		return 1;
+	}
+	_cleanup_free_ char *ref = canonical(argv[1], &err);
+	_cleanup_json_ json_t *rec = ref ? img_store_get_image(store, ref, &err) : NULL;
+	if (!rec)
+		return fail(err);
+	_cleanup_free_ char *s = json_dumps(rec, JSON_INDENT(2) | JSON_SORT_KEYS);
+	printf("%s\n", s);
+	return 0;
+}
+
+static int cmd_remove(struct img_store *store, int argc, char **argv)
+{
+	struct cc_error *err = NULL;
+	if (argc != 2) {
+		fprintf(stderr, "rune-image: remove: exactly one image reference expected\n");
+		return 1;
+	}
+	_cleanup_free_ char *ref = canonical(argv[1], &err);
+	if (!ref || img_store_remove_image(store, ref, &err) < 0)
+		return fail(err);
+	printf("Untagged: %s\n", ref);
+	return 0;
+}
+
+static int cmd_gc(struct img_store *store, int argc, char **argv)
+{
+	struct cc_error *err = NULL;
+	size_t layers, blobs;
+	if (img_store_gc(store, &layers, &blobs, &err) < 0)
+		return fail(err);
+	printf("removed %zu layers and %zu blobs\n", layers, blobs);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct {
+		const char *name;
+		int (*run)(struct img_store *, int, char **);
+	} commands[] = {
+		{ "pull", cmd_pull },	  { "list", cmd_list }, { "inspect", cmd_inspect },
+		{ "remove", cmd_remove }, { "gc", cmd_gc },
+	};
+	const char *root = default_root();
+	int i = 1;
+	while (i < argc && argv[i][0] == '-') {
+		if (!strcmp(argv[i], "--root") && i + 1 < argc) {
+			root = argv[i + 1];
+			i += 2;
+		} else if (!strncmp(argv[i], "--root=", 7)) {
+			root = argv[i] + 7;
+			i++;
+		} else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			usage(stdout);
+			return 0;
+		} else {
+			fprintf(stderr, "rune-image: unknown option %s\n", argv[i]);
+			usage(stderr);
+			return 1;
+		}
+	}
+	if (i >= argc) {
+		usage(stderr);
+		return 1;
+	}
+	for (size_t k = 0; k < ARRAY_SIZE(commands); k++) {
+		if (strcmp(argv[i], commands[k].name) != 0)
+			continue;
+		struct cc_error *err = NULL;
+		struct img_store *store = img_store_open(root, &err);
+		if (!store)
+			return fail(err);
+		int ret = commands[k].run(store, argc - i, argv + i);
+		img_store_close(store);
+		return ret;
+	}
+	fprintf(stderr, "rune-image: unknown command \"%s\"\n", argv[i]);
+	return 1;
+}

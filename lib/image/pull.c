@@ -1,0 +1,273 @@
+// SPDX-License-Identifier: Apache-2.0
+/* Pulling an image into the store. See pull.h. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "image/layer.h"
+#include "image/pull.h"
+#include "image/reference.h"
+#include "image/stream-internal.h"
+#include "util/cleanup.h"
+#include "util/json.h"
+
+struct puller {
+	struct img_store *store;
+	struct img_registry *reg;
+	const struct img_pull_opts *o;
+	const struct img_document *manifest;
+	const struct img_config *config;
+	pthread_mutex_t lock;
+	size_t next;		/* next layer to take */
+	struct cc_error *error; /* first failure; the others stop taking layers */
+};
+
+/* ---- progress: a counting stage between the registry and the checks ---- */
+
+struct count_stream {
+	struct img_stream s;
+	struct puller *p;
+	size_t layer;
+};
+
+static void progress(struct puller *p, size_t layer, enum img_progress_event ev, int64_t bytes)
+{
+	if (!p->o->progress)
+		return;
+	pthread_mutex_lock(&p->lock);
+	p->o->progress(p->o->progress_ctx, layer, &p->manifest->layers[layer], ev, bytes);
+	pthread_mutex_unlock(&p->lock);
+}
+
+static ssize_t count_read(struct img_stream *s, void *buf, size_t len)
+{
+	struct count_stream *c = (struct count_stream *)s;
+	ssize_t n = img_stream_read(s->in, buf, len);
+	if (n > 0)
+		progress(c->p, c->layer, IMG_PROGRESS_BYTES, n);
+	return n;
+}
+
+static struct img_stream *count_stream(struct img_stream *in, struct puller *p, size_t layer)
+{
+	struct count_stream *c = xzalloc(sizeof(*c));
+	c->s.read = count_read;
+	c->s.in = in;
+	c->p = p;
+	c->layer = layer;
+	return &c->s;
+}
+
+/* ---- layers, concurrently ---- */
+
+static bool take(struct puller *p, size_t *i)
+{
+	pthread_mutex_lock(&p->lock);
+	bool ok = !p->error && p->next < p->manifest->n_layers;
+	if (ok)
+		*i = p->next++;
+	pthread_mutex_unlock(&p->lock);
+	return ok;
+}
+
+static void *worker(void *arg)
+{
+	struct puller *p = arg;
+	size_t i;
+	while (take(p, &i)) {
+		const struct img_descriptor *d = &p->manifest->layers[i];
+		struct cc_error *err = NULL;
+		int r;
+		if (img_store_has_layer(p->store, p->config->diff_ids[i])) {
+			r = 1;
+		} else {
+			progress(p, i, IMG_PROGRESS_START, d->size);
+			struct img_stream *src = count_stream(
+			    img_registry_blob_stream(p->reg, d->digest, d->size), p, i);
+			r = img_layer_apply(p->store, d, p->config->diff_ids[i], src,
+					    p->o->rootless, &err);
+		}
+		if (r < 0) {
+			pthread_mutex_lock(&p->lock);
+			if (!p->error)
+				p->error = err;
+			else
+				cc_error_free(&err);
+			pthread_mutex_unlock(&p->lock);
+			break;
+		}
+		progress(p, i, r == 1 ? IMG_PROGRESS_CACHED : IMG_PROGRESS_DONE, d->size);
+	}
+	return NULL;
+}
+
+static int pull_layers(struct puller *p, struct cc_error **err)
+{
+	unsigned jobs = p->o->jobs ? p->o->jobs : 3;
+	if (jobs > p->manifest->n_layers)
+		jobs = (unsigned)p->manifest->n_layers;
+	pthread_t *t = xcalloc(jobs ? jobs : 1, sizeof(*t));
+	unsigned started = 0;
+	for (; started < jobs; started++)
+		if (pthread_create(&t[started], NULL, worker, p) != 0)
+			break;
+	if (!started && jobs)
+		worker(p); /* no threads to be had: do it here */
+	for (unsigned i = 0; i < started; i++)
+		pthread_join(t[i], NULL);
+	free(t);
+	if (p->error) {
+		*err = p->error;
+		p->error = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- documents ---- */
+
+/* The manifest for the platform: through the index when the reference names one. */
+static struct img_document *resolve(struct img_registry *reg, struct img_store *store,
+				    const struct img_ref *ref, const char *name,
+				    const struct img_platform *want, char **index_digest,
+				    char **manifest_digest, struct cc_error **err)
+{
+	_cleanup_free_ char *body = NULL, *ct = NULL, *digest = NULL;
+	size_t len;
+	if (img_registry_get_manifest(reg, img_ref_manifest_ref(ref), &body, &len, &ct, &digest,
+				      err) < 0)
+		return NULL;
+	struct img_document *doc = img_document_parse(name, body, len, ct, err);
+	if (!doc)
+		return NULL;
+	if (doc->kind == IMG_DOC_MANIFEST) {
+		if (img_store_put_blob(store, digest, body, len, err) < 0) {
+			img_document_free(doc);
+			return NULL;
+		}
+		*manifest_digest = steal_pointer(&digest);
+		return doc;
+	}
+	const struct img_descriptor *m = img_index_select(doc, want, name, err);
+	if (!m || img_store_put_blob(store, digest, body, len, err) < 0) {
+		img_document_free(doc);
+		return NULL;
+	}
+	*index_digest = steal_pointer(&digest);
+	_cleanup_free_ char *mdigest = xstrdup(m->digest);
+	_cleanup_free_ char *mt = xstrdup(m->media_type);
+	img_document_free(doc);
+	free(body);
+	free(ct);
+	body = ct = NULL;
+	if (img_registry_get_manifest(reg, mdigest, &body, &len, &ct, &digest, err) < 0)
+		return NULL;
+	_cleanup_free_ char *mname = xasprintf("%s@%s", name, mdigest);
+	doc = img_document_parse(mname, body, len, ct ? ct : mt, err);
+	if (doc && doc->kind != IMG_DOC_MANIFEST) {
+		cc_error_set(err, 0, "manifest %s: an index inside an index is not supported",
+			     mname);
+		img_document_free(doc);
+		return NULL;
+	}
+	if (doc && img_store_put_blob(store, digest, body, len, err) < 0) {
+		img_document_free(doc);
+		return NULL;
+	}
+	if (doc)
+		*manifest_digest = steal_pointer(&digest);
+	return doc;
+}
+
+static struct img_config *fetch_config(struct img_registry *reg, struct img_store *store,
+				       const struct img_document *m, const char *name,
+				       struct cc_error **err)
+{
+	size_t len;
+	_cleanup_free_ char *body =
+	    img_registry_get_blob(reg, m->config.digest, IMG_CONFIG_MAX, &len, err);
+	if (!body)
+		return NULL;
+	_cleanup_free_ char *cname = xasprintf("%s (%s)", name, m->config.digest);
+	struct img_config *c = img_config_parse(cname, body, len, err);
+	if (!c)
+		return NULL;
+	if (c->n_diff_ids != m->n_layers) {
+		cc_error_set(err, 0, "config %s: %zu diff_ids for %zu layers", cname, c->n_diff_ids,
+			     m->n_layers);
+		img_config_free(c);
+		return NULL;
+	}
+	if (img_store_put_blob(store, m->config.digest, body, len, err) < 0) {
+		img_config_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+static json_t *make_record(const char *name, const char *index, const char *manifest,
+			   const struct img_document *m, const struct img_config *c)
+{
+	json_t *layers = json_array();
+	for (size_t i = 0; i < m->n_layers; i++)
+		json_array_append_new(
+		    layers, json_pack("{s:s,s:s,s:I,s:s}", "digest", m->layers[i].digest, "diff_id",
+				      c->diff_ids[i], "size", (json_int_t)m->layers[i].size,
+				      "mediaType", m->layers[i].media_type));
+	char created[32];
+	time_t now = time(NULL);
+	struct tm tm;
+	strftime(created, sizeof(created), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
+	_cleanup_free_ char *platform = img_platform_string(&c->platform);
+	json_t *r =
+	    json_pack("{s:s,s:s,s:s,s:s,s:o,s:s}", "ref", name, "manifest", manifest, "config",
+		      m->config.digest, "platform", platform, "layers", layers, "pulled", created);
+	if (index)
+		json_object_set_new(r, "index", json_string(index));
+	return r;
+}
+
+json_t *img_pull(struct img_store *store, const char *reference, const struct img_pull_opts *o,
+		 struct cc_error **err)
+{
+	struct img_ref ref;
+	if (img_ref_parse(reference, &ref, err) < 0)
+		return NULL;
+	_cleanup_free_ char *name = img_ref_string(&ref);
+	struct img_platform host = { 0 };
+	if (!o->platform)
+		img_platform_host(&host);
+	const struct img_platform *want = o->platform ? o->platform : &host;
+	struct img_registry *reg = img_registry_open(&ref, &o->registry, err);
+	_cleanup_free_ char *index_digest = NULL, *manifest_digest = NULL;
+	struct img_document *m = NULL;
+	struct img_config *c = NULL;
+	json_t *record = NULL;
+	if (reg)
+		m = resolve(reg, store, &ref, name, want, &index_digest, &manifest_digest, err);
+	if (m)
+		c = fetch_config(reg, store, m, name, err);
+	if (c) {
+		struct puller p = {
+			.store = store, .reg = reg, .o = o, .manifest = m, .config = c
+		};
+		pthread_mutex_init(&p.lock, NULL);
+		int r = pull_layers(&p, err);
+		pthread_mutex_destroy(&p.lock);
+		if (r == 0)
+			record = make_record(name, index_digest, manifest_digest, m, c);
+		if (record && img_store_put_image(store, record, err) < 0) {
+			json_decref(record);
+			record = NULL;
+		}
+	}
+	if (!record)
+		cc_error_prefix(err, "pull %s", name);
+	img_config_free(c);
+	img_document_free(m);
+	img_registry_close(reg);
+	img_platform_clear(&host);
+	img_ref_clear(&ref);
+	return record;
+}

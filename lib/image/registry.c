@@ -1,0 +1,684 @@
+// SPDX-License-Identifier: Apache-2.0
+/* OCI distribution client over libcurl. See registry.h. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <curl/curl.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include "image/manifest.h"
+#include "image/registry.h"
+#include "image/stream-internal.h"
+#include "util/cleanup.h"
+#include "util/fs.h"
+#include "util/json.h"
+
+#define USER_AGENT "rune-image/" RUNE_IMAGE_VERSION
+#ifndef RUNE_IMAGE_VERSION
+#define RUNE_IMAGE_VERSION "0.1"
+#endif
+#define BLOB_BUF (256u << 10)
+#define TOKEN_MAX (64u << 10)
+
+struct img_registry {
+	char *host; /* where requests go: docker.io is registry-1.docker.io */
+	char *repo;
+	const char *scheme;
+	bool insecure, loopback, scheme_fixed;
+	char *user, *pass;
+	char *auth; /* "Authorization: ..." or NULL */
+	char *ca_file;
+	unsigned retries;
+};
+
+static void wipe_free(char *s)
+{
+	if (s) {
+		OPENSSL_cleanse(s, strlen(s));
+		free(s);
+	}
+}
+
+void img_registry_close(struct img_registry *r)
+{
+	if (!r)
+		return;
+	free(r->host);
+	free(r->repo);
+	wipe_free(r->user);
+	wipe_free(r->pass);
+	wipe_free(r->auth);
+	free(r->ca_file);
+	free(r);
+}
+
+/* ---- credentials ---- */
+
+static char *b64_encode(const char *s)
+{
+	size_t n = strlen(s);
+	char *out = xmalloc(4 * ((n + 2) / 3) + 1);
+	EVP_EncodeBlock((unsigned char *)out, (const unsigned char *)s, (int)n);
+	return out;
+}
+
+/* "user:pass" from a base64 "auth" field; false if malformed. */
+static bool b64_credentials(const char *b64, char **user, char **pass)
+{
+	size_t n = strlen(b64);
+	if (n == 0 || n % 4 || n > 8192)
+		return false;
+	_cleanup_free_ unsigned char *raw = xmalloc(n);
+	int len = EVP_DecodeBlock(raw, (const unsigned char *)b64, (int)n);
+	if (len < 0)
+		return false;
+	while (len > 0 && b64[n - 1] == '=' && raw[len - 1] == '\0') /* padding */
+		len--, n--;
+	char *colon = memchr(raw, ':', (size_t)len);
+	bool ok = colon && !memchr(raw, '\0', (size_t)len);
+	if (ok) {
+		*user = xstrndup((char *)raw, (size_t)(colon - (char *)raw));
+		*pass = xstrndup(colon + 1, (size_t)len - (size_t)(colon + 1 - (char *)raw));
+	}
+	OPENSSL_cleanse(raw, n);
+	return ok;
+}
+
+static char *default_auth_file(void)
+{
+	const char *env = getenv("REGISTRY_AUTH_FILE");
+	if (env && *env)
+		return xstrdup(env);
+	const char *xdg = getenv("XDG_RUNTIME_DIR");
+	if (xdg && *xdg) {
+		char *p = xasprintf("%s/containers/auth.json", xdg);
+		if (cc_path_exists(p))
+			return p;
+		free(p);
+	}
+	const char *home = getenv("HOME");
+	return home ? xasprintf("%s/.docker/config.json", home) : NULL;
+}
+
+static void load_credentials(struct img_registry *r, const char *domain, const char *file)
+{
+	_cleanup_free_ char *path = file ? xstrdup(file) : default_auth_file();
+	if (!path || !cc_path_exists(path))
+		return;
+	struct cc_error *err = NULL;
+	_cleanup_json_ json_t *j = cc_json_load_file(path, &err);
+	cc_error_free(&err);
+	json_t *auths = json_object_get(j, "auths");
+	_cleanup_free_ char *https = xasprintf("https://%s", domain);
+	const char *keys[] = { domain, https,
+			       !strcmp(domain, "docker.io") ? "https://index.docker.io/v1/" : NULL,
+			       !strcmp(domain, "docker.io") ? "index.docker.io" : NULL };
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+		const char *b64 = keys[i] ? json_string_value(json_object_get(
+						json_object_get(auths, keys[i]), "auth"))
+					  : NULL;
+		if (b64 && b64_credentials(b64, &r->user, &r->pass))
+			return;
+	}
+}
+
+/* ---- requests ---- */
+
+struct response {
+	long status;
+	char *body;
+	size_t len, max;
+	bool too_big;
+	char *content_type, *www_auth;
+};
+
+static void response_clear(struct response *resp)
+{
+	free(resp->body);
+	free(resp->content_type);
+	free(resp->www_auth);
+	size_t max = resp->max;
+	*resp = (struct response){ .max = max };
+}
+
+static size_t body_cb(char *p, size_t size, size_t n, void *ctx)
+{
+	struct response *resp = ctx;
+	size_t len = size * n;
+	if (resp->len + len > resp->max) {
+		resp->too_big = true;
+		return 0;
+	}
+	resp->body = xrealloc(resp->body, resp->len + len + 1);
+	memcpy(resp->body + resp->len, p, len);
+	resp->len += len;
+	resp->body[resp->len] = '\0';
+	return len;
+}
+
+/* "Name: value\r\n" -> value, for the headers we need. A redirect's headers are replaced by
+ * the final response's (the same name set again). */
+static char *header_value(const char *line, size_t len, const char *name)
+{
+	size_t n = strlen(name);
+	if (len <= n + 1 || strncasecmp(line, name, n) != 0 || line[n] != ':')
+		return NULL;
+	const char *v = line + n + 1, *end = line + len;
+	while (v < end && (*v == ' ' || *v == '\t'))
+		v++;
+	while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
+		end--;
+	return xstrndup(v, (size_t)(end - v));
+}
+
+static size_t header_cb(char *p, size_t size, size_t n, void *ctx)
+{
+	struct response *resp = ctx;
+	size_t len = size * n;
+	char *v;
+	if ((v = header_value(p, len, "Content-Type"))) {
+		free(resp->content_type);
+		resp->content_type = v;
+	} else if ((v = header_value(p, len, "WWW-Authenticate"))) {
+		free(resp->www_auth);
+		resp->www_auth = v;
+	}
+	return len;
+}
+
+static void common_options(struct img_registry *r, CURL *c, struct curl_slist *headers)
+{
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_USERAGENT, USER_AGENT);
+	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+	curl_easy_setopt(c, CURLOPT_MAXREDIRS, 10L);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, r->insecure ? "http,https" : "https");
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
+	/* A stalled transfer (under 1 byte/s for 60 s) is a failure, and retried. */
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+	if (r->ca_file)
+		curl_easy_setopt(c, CURLOPT_CAINFO, r->ca_file);
+	if (r->insecure) {
+		curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+		curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+	}
+}
+
+static struct curl_slist *make_headers(struct img_registry *r, const char *accept,
+				       int64_t range_from)
+{
+	struct curl_slist *h = NULL;
+	if (accept) {
+		_cleanup_free_ char *a = xasprintf("Accept: %s", accept);
+		h = curl_slist_append(h, a);
+	}
+	if (r->auth)
+		h = curl_slist_append(h, r->auth);
+	if (range_from > 0) {
+		char range[64];
+		snprintf(range, sizeof(range), "Range: bytes=%lld-", (long long)range_from);
+		h = curl_slist_append(h, range);
+	}
+	return h;
+}
+
+static CURLcode perform(struct img_registry *r, const char *url, const char *accept,
+			struct response *resp)
+{
+	CURL *c = curl_easy_init();
+	if (!c)
+		return CURLE_OUT_OF_MEMORY;
+	struct curl_slist *h = make_headers(r, accept, 0);
+	common_options(r, c, h);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, body_cb);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, resp);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, header_cb);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, resp);
+	CURLcode cc = curl_easy_perform(c);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status);
+	curl_easy_cleanup(c);
+	curl_slist_free_all(h);
+	return cc;
+}
+
+/* The TLS handshake failed against something that may speak plain HTTP. */
+static bool tls_refused(CURLcode cc)
+{
+	return cc == CURLE_SSL_CONNECT_ERROR || cc == CURLE_UNSUPPORTED_PROTOCOL ||
+	       cc == CURLE_WEIRD_SERVER_REPLY || cc == CURLE_RECV_ERROR;
+}
+
+static bool transient(CURLcode cc, long status)
+{
+	if (cc != CURLE_OK)
+		return cc == CURLE_COULDNT_CONNECT || cc == CURLE_OPERATION_TIMEDOUT ||
+		       cc == CURLE_RECV_ERROR || cc == CURLE_SEND_ERROR ||
+		       cc == CURLE_GOT_NOTHING || cc == CURLE_PARTIAL_FILE || cc == CURLE_HTTP2 ||
+		       cc == CURLE_HTTP2_STREAM;
+	return status == 429 || status >= 500;
+}
+
+static void backoff(unsigned attempt)
+{
+	long ms = 200L << (attempt < 4 ? attempt : 4); /* 0.2, 0.4, 0.8, 1.6, 3.2 s */
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+	nanosleep(&ts, NULL);
+}
+
+/* key="value" from a WWW-Authenticate challenge. */
+static char *challenge_param(const char *ch, const char *key)
+{
+	size_t klen = strlen(key);
+	for (const char *p = ch; (p = strstr(p, key)); p += klen) {
+		bool start = p == ch || p[-1] == ' ' || p[-1] == ',';
+		if (!start || p[klen] != '=')
+			continue;
+		const char *v = p + klen + 1;
+		if (*v == '"') {
+			const char *end = strchr(v + 1, '"');
+			return end ? xstrndup(v + 1, (size_t)(end - v - 1)) : NULL;
+		}
+		return xstrndup(v, strcspn(v, ", "));
+	}
+	return NULL;
+}
+
+static int fetch_token(struct img_registry *r, const char *challenge, struct cc_error **err)
+{
+	_cleanup_free_ char *realm = challenge_param(challenge, "realm");
+	_cleanup_free_ char *service = challenge_param(challenge, "service");
+	_cleanup_free_ char *scope = challenge_param(challenge, "scope");
+	if (!realm || (strncmp(realm, "https://", 8) && strncmp(realm, "http://", 7)))
+		return cc_error_set(err, 0, "registry %s: bad token realm in its challenge",
+				    r->host);
+	if (!scope)
+		scope = xasprintf("repository:%s:pull", r->repo);
+	CURL *c = curl_easy_init();
+	char *es = curl_easy_escape(c, service ? service : "", 0);
+	char *esc = curl_easy_escape(c, scope, 0);
+	_cleanup_free_ char *url =
+	    xasprintf("%s%sservice=%s&scope=%s", realm, strchr(realm, '?') ? "&" : "?", es, esc);
+	curl_free(es);
+	curl_free(esc);
+	struct response resp = { .max = TOKEN_MAX };
+	struct curl_slist *h = NULL;
+	common_options(r, c, h);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	if (r->user) {
+		curl_easy_setopt(c, CURLOPT_USERNAME, r->user);
+		curl_easy_setopt(c, CURLOPT_PASSWORD, r->pass ? r->pass : "");
+	}
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, body_cb);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &resp);
+	CURLcode cc = curl_easy_perform(c);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp.status);
+	curl_easy_cleanup(c);
+	int ret = 0;
+	if (cc != CURLE_OK) {
+		ret = cc_error_set(err, 0, "registry %s: token server: %s", r->host,
+				   curl_easy_strerror(cc));
+	} else if (resp.status != 200) {
+		ret =
+		    cc_error_set(err, 0, "registry %s: token server refused%s (HTTP %ld)", r->host,
+				 r->user ? " the credentials" : " anonymous access", resp.status);
+	} else {
+		struct cc_error *jerr = NULL;
+		_cleanup_json_ json_t *j = cc_json_load_buf("token", resp.body, resp.len, &jerr);
+		const char *tok = json_string_value(json_object_get(j, "token"));
+		if (!tok)
+			tok = json_string_value(json_object_get(j, "access_token"));
+		if (!tok || !*tok || strpbrk(tok, "\r\n"))
+			ret = cc_error_set(
+			    err, 0, "registry %s: token server: no token in its answer", r->host);
+		else {
+			wipe_free(r->auth);
+			r->auth = xasprintf("Authorization: Bearer %s", tok);
+		}
+		cc_error_free(&jerr);
+	}
+	if (resp.body)
+		OPENSSL_cleanse(resp.body, resp.len);
+	response_clear(&resp);
+	return ret;
+}
+
+static int authenticate(struct img_registry *r, const char *challenge, struct cc_error **err)
+{
+	if (!challenge)
+		return cc_error_set(err, 0, "registry %s: access denied (HTTP 401)", r->host);
+	if (!strncasecmp(challenge, "Bearer ", 7))
+		return fetch_token(r, challenge, err);
+	if (!strncasecmp(challenge, "Basic", 5)) {
+		if (!r->user)
+			return cc_error_set(err, 0, "registry %s: credentials required", r->host);
+		_cleanup_free_ char *up = xasprintf("%s:%s", r->user, r->pass ? r->pass : "");
+		char *b64 = b64_encode(up);
+		OPENSSL_cleanse(up, strlen(up));
+		wipe_free(r->auth);
+		r->auth = xasprintf("Authorization: Basic %s", b64);
+		wipe_free(b64);
+		return 0;
+	}
+	return cc_error_set(err, 0, "registry %s: unsupported authentication scheme", r->host);
+}
+
+/* GET <scheme>://<host>/v2/<repo>/<path> with auth, scheme fallback and retries. Returns the
+ * HTTP status (resp filled) or -1. */
+static long request(struct img_registry *r, const char *path, const char *accept,
+		    struct response *resp, struct cc_error **err)
+{
+	bool auth_tried = false;
+	for (unsigned attempt = 0;;) {
+		_cleanup_free_ char *url =
+		    xasprintf("%s://%s/v2/%s/%s", r->scheme, r->host, r->repo, path);
+		response_clear(resp);
+		CURLcode cc = perform(r, url, accept, resp);
+		if (cc != CURLE_OK && tls_refused(cc) && !r->scheme_fixed &&
+		    !strcmp(r->scheme, "https") && (r->insecure || r->loopback)) {
+			r->scheme = "http"; /* allowed for this host: it does not speak TLS */
+			continue;
+		}
+		if (resp->too_big)
+			return cc_error_set(err, 0, "registry %s: %s: answer larger than %zu bytes",
+					    r->host, path, resp->max);
+		if (cc == CURLE_OK)
+			r->scheme_fixed = true;
+		if (cc == CURLE_OK && resp->status == 401 && !auth_tried) {
+			auth_tried = true;
+			if (authenticate(r, resp->www_auth, err) < 0)
+				return -1;
+			continue;
+		}
+		if (transient(cc, resp->status) && attempt < r->retries) {
+			backoff(attempt++);
+			continue;
+		}
+		if (cc != CURLE_OK)
+			return cc_error_set(err, 0, "registry %s: %s", r->host,
+					    curl_easy_strerror(cc));
+		return resp->status;
+	}
+}
+
+static int status_error(struct img_registry *r, const char *what, long status,
+			struct cc_error **err)
+{
+	if (status == 404)
+		return cc_error_set(err, 0, "%s: not found in %s/%s", what, r->host, r->repo);
+	if (status == 401 || status == 403)
+		return cc_error_set(err, 0, "%s: access denied by %s (HTTP %ld)%s", what, r->host,
+				    status, r->user ? ": wrong credentials?" : "");
+	return cc_error_set(err, 0, "%s: registry %s answered HTTP %ld", what, r->host, status);
+}
+
+static bool is_loopback(const char *host)
+{
+	return !strncmp(host, "127.", 4) || !strncmp(host, "localhost", 9) ||
+	       !strncmp(host, "[::1]", 5);
+}
+
+struct img_registry *img_registry_open(const struct img_ref *ref, const struct img_registry_opts *o,
+				       struct cc_error **err)
+{
+	static bool curl_ready;
+	if (!curl_ready) {
+		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+			cc_error_set(err, 0, "libcurl: initialisation failed");
+			return NULL;
+		}
+		curl_ready = true;
+	}
+	struct img_registry *r = xzalloc(sizeof(*r));
+	r->host = xstrdup(!strcmp(ref->domain, "docker.io") ? "registry-1.docker.io" : ref->domain);
+	r->repo = xstrdup(ref->path);
+	r->loopback = is_loopback(ref->domain);
+	for (size_t i = 0; o && o->insecure && o->insecure[i]; i++)
+		if (!strcmp(o->insecure[i], ref->domain))
+			r->insecure = true;
+	r->scheme = "https";
+	r->retries = o && o->retries ? o->retries : 3;
+	r->ca_file = o && o->ca_file ? xstrdup(o->ca_file) : NULL;
+	if (o && o->username) {
+		r->user = xstrdup(o->username);
+		r->pass = xstrdup(o->password ? o->password : "");
+	} else {
+		load_credentials(r, ref->domain, o ? o->auth_file : NULL);
+	}
+	return r;
+}
+
+int img_registry_get_manifest(struct img_registry *r, const char *reference, char **body,
+			      size_t *len, char **content_type, char **digest,
+			      struct cc_error **err)
+{
+	_cleanup_free_ char *path = xasprintf("manifests/%s", reference);
+	_cleanup_free_ char *what = xasprintf("manifest %s", reference);
+	struct response resp = { .max = IMG_MANIFEST_MAX };
+	long status = request(r, path, IMG_MANIFEST_ACCEPT, &resp, err);
+	int ret = -1;
+	if (status == 200) {
+		char *d = img_digest_buf(resp.body ? resp.body : "", resp.len);
+		if (img_digest_valid(reference) && strcmp(d, reference) != 0) {
+			cc_error_set(err, 0,
+				     "%s: digest mismatch: the registry sent bytes hashing to %s",
+				     what, d);
+			free(d);
+		} else {
+			*body = resp.body ? steal_pointer(&resp.body) : xstrdup("");
+			*len = resp.len;
+			*content_type =
+			    resp.content_type ? steal_pointer(&resp.content_type) : NULL;
+			*digest = d;
+			ret = 0;
+		}
+	} else if (status > 0) {
+		status_error(r, what, status, err);
+	}
+	response_clear(&resp);
+	return ret;
+}
+
+char *img_registry_get_blob(struct img_registry *r, const char *digest, size_t max, size_t *len,
+			    struct cc_error **err)
+{
+	_cleanup_free_ char *path = xasprintf("blobs/%s", digest);
+	_cleanup_free_ char *what = xasprintf("blob %s", digest);
+	struct response resp = { .max = max };
+	long status = request(r, path, NULL, &resp, err);
+	char *out = NULL;
+	if (status == 200) {
+		_cleanup_free_ char *d = img_digest_buf(resp.body ? resp.body : "", resp.len);
+		if (strcmp(d, digest) != 0)
+			cc_error_set(err, 0, "%s: digest mismatch: the bytes hash to %s", what, d);
+		else {
+			out = resp.body ? steal_pointer(&resp.body) : xstrdup("");
+			*len = resp.len;
+		}
+	} else if (status > 0) {
+		status_error(r, what, status, err);
+	}
+	response_clear(&resp);
+	return out;
+}
+
+/* ---- blob streams ---- */
+
+struct blob_stream {
+	struct img_stream s;
+	struct img_registry *r;
+	char *digest;
+	int64_t size;
+	CURLM *multi;
+	CURL *easy;
+	struct curl_slist *hdrs;
+	unsigned char *buf;
+	size_t off, len;
+	bool paused, running, checked, done;
+	long status;
+	int64_t received, skip;
+	unsigned attempts;
+	CURLcode result;
+};
+
+static size_t blob_write(char *p, size_t size, size_t n, void *ctx)
+{
+	struct blob_stream *b = ctx;
+	size_t len = size * n;
+	if (!b->checked) {
+		curl_easy_getinfo(b->easy, CURLINFO_RESPONSE_CODE, &b->status);
+		b->checked = true;
+		if (b->status == 200 && b->received > 0)
+			b->skip = b->received; /* the server ignored our Range */
+		else if (b->status != 200 && b->status != 206)
+			return 0;
+	}
+	size_t drop = b->skip < (int64_t)len ? (size_t)b->skip : len;
+	b->skip -= (int64_t)drop;
+	if (drop == len)
+		return len;
+	if (b->off + b->len + (len - drop) > BLOB_BUF) {
+		memmove(b->buf, b->buf + b->off, b->len);
+		b->off = 0;
+		if (b->len + (len - drop) > BLOB_BUF) {
+			b->skip += (int64_t)drop; /* curl hands the same bytes again on resume */
+			b->paused = true;
+			return CURL_WRITEFUNC_PAUSE;
+		}
+	}
+	memcpy(b->buf + b->off + b->len, p + drop, len - drop);
+	b->len += len - drop;
+	b->received += (int64_t)(len - drop);
+	return len;
+}
+
+static void blob_stop(struct blob_stream *b)
+{
+	if (b->easy) {
+		curl_multi_remove_handle(b->multi, b->easy);
+		curl_easy_cleanup(b->easy);
+		b->easy = NULL;
+	}
+	curl_slist_free_all(b->hdrs);
+	b->hdrs = NULL;
+	b->running = false;
+}
+
+static int blob_start(struct blob_stream *b)
+{
+	_cleanup_free_ char *url =
+	    xasprintf("%s://%s/v2/%s/blobs/%s", b->r->scheme, b->r->host, b->r->repo, b->digest);
+	b->easy = curl_easy_init();
+	if (!b->easy)
+		return -1;
+	b->hdrs = make_headers(b->r, NULL, b->received);
+	common_options(b->r, b->easy, b->hdrs);
+	curl_easy_setopt(b->easy, CURLOPT_URL, url);
+	curl_easy_setopt(b->easy, CURLOPT_WRITEFUNCTION, blob_write);
+	curl_easy_setopt(b->easy, CURLOPT_WRITEDATA, b);
+	b->checked = false;
+	b->running = true;
+	return curl_multi_add_handle(b->multi, b->easy) == CURLM_OK ? 0 : -1;
+}
+
+/* The transfer ended: the end of the blob, a retry from where it broke, or an error. */
+static ssize_t blob_ended(struct blob_stream *b)
+{
+	CURLcode cc = b->result;
+	long status = b->status;
+	bool complete = cc == CURLE_OK && (b->size < 0 || b->received >= b->size);
+	blob_stop(b);
+	if (complete)
+		return 0;
+	_cleanup_free_ char *what = xasprintf("blob %s", b->digest);
+	bool http_error = cc == CURLE_WRITE_ERROR && status != 200 && status != 206;
+	if (http_error && !transient(CURLE_OK, status)) {
+		struct cc_error *err = NULL;
+		status_error(b->r, what, status, &err);
+		img_stage_fail(&b->s, 0, "%s", err->msg);
+		cc_error_free(&err);
+		return -1;
+	}
+	if (b->attempts >= b->r->retries)
+		return img_stage_fail(&b->s, 0, "%s: transfer failed after %u attempts (%s)", what,
+				      b->attempts + 1,
+				      http_error ? "server error" : curl_easy_strerror(cc));
+	backoff(b->attempts++);
+	if (blob_start(b) < 0)
+		return img_stage_fail(&b->s, 0, "%s: cannot restart the transfer", what);
+	return 1;
+}
+
+static ssize_t blob_read(struct img_stream *s, void *buf, size_t want)
+{
+	struct blob_stream *b = (struct blob_stream *)s;
+	for (;;) {
+		if (b->len) {
+			size_t n = want < b->len ? want : b->len;
+			memcpy(buf, b->buf + b->off, n);
+			b->off += n;
+			b->len -= n;
+			if (!b->len)
+				b->off = 0;
+			if (b->paused) {
+				b->paused = false;
+				curl_easy_pause(b->easy, CURLPAUSE_CONT);
+			}
+			return (ssize_t)n;
+		}
+		if (b->done) { /* everything buffered has been delivered */
+			b->done = false;
+			ssize_t r = blob_ended(b);
+			if (r <= 0)
+				return r;
+			continue;
+		}
+		if (!b->running)
+			return 0;
+		int still = 0;
+		if (curl_multi_perform(b->multi, &still) != CURLM_OK)
+			return img_stage_fail(s, 0, "blob %s: transfer failed", b->digest);
+		CURLMsg *m;
+		int left;
+		while ((m = curl_multi_info_read(b->multi, &left)))
+			if (m->msg == CURLMSG_DONE) {
+				b->result = m->data.result;
+				b->done = true;
+			}
+		if (!b->len && !b->done && still)
+			curl_multi_poll(b->multi, NULL, 0, 1000, NULL);
+	}
+}
+
+static void blob_free(struct img_stream *s)
+{
+	struct blob_stream *b = (struct blob_stream *)s;
+	blob_stop(b);
+	curl_multi_cleanup(b->multi);
+	free(b->buf);
+	free(b->digest);
+}
+
+struct img_stream *img_registry_blob_stream(struct img_registry *r, const char *digest,
+					    int64_t size)
+{
+	struct blob_stream *b = xzalloc(sizeof(*b));
+	b->s.read = blob_read;
+	b->s.free = blob_free;
+	b->r = r;
+	b->digest = xstrdup(digest);
+	b->size = size;
+	b->buf = xmalloc(BLOB_BUF);
+	b->multi = curl_multi_init();
+	if (!img_digest_valid(digest))
+		img_stage_fail(&b->s, 0, "blob \"%s\": invalid digest", digest);
+	else if (!b->multi || blob_start(b) < 0)
+		img_stage_fail(&b->s, 0, "blob %s: cannot start the transfer", digest);
+	return &b->s;
+}

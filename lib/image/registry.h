@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * A client for one repository of an OCI distribution registry (libcurl):
+ *
+ *   - HTTPS with the system CAs or a given CA file; plain HTTP only for hosts listed as
+ *     insecure, and for loopback registries that do not speak TLS;
+ *   - auth: anonymous, HTTP basic, and the bearer-token flow (WWW-Authenticate: Bearer
+ *     realm=..,service=..,scope=..), with credentials from the caller or a containers
+ *     auth.json / docker config.json;
+ *   - manifests by tag or digest with the OCI + Docker Accept list; blobs in memory (bounded)
+ *     or as a stream for the layer pipeline, following redirects, retrying with back-off and
+ *     resuming a dropped transfer with an HTTP Range request.
+ *
+ * Secrets (passwords, tokens) never appear in messages and are wiped when freed.
+ */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+#include "image/reference.h"
+#include "image/stream.h"
+#include "util/error.h"
+
+struct img_registry_opts {
+	const char *username, *password; /* take precedence over the auth file */
+	const char *auth_file;		 /* NULL: $REGISTRY_AUTH_FILE, then
+					    $XDG_RUNTIME_DIR/containers/auth.json, then
+					    ~/.docker/config.json */
+	const char *ca_file;		 /* extra CA bundle, NULL: the system's */
+	char *const *insecure;		 /* "host[:port]" allowed over plain HTTP, no TLS checks */
+	unsigned retries;		 /* transient failures retried (0: the default, 3) */
+};
+
+struct img_registry;
+
+struct img_registry *img_registry_open(const struct img_ref *ref, const struct img_registry_opts *o,
+				       struct cc_error **err);
+void img_registry_close(struct img_registry *r);
+
+/* GET /v2/<name>/manifests/<reference>: the body (at most IMG_MANIFEST_MAX), its Content-Type
+ * and its sha256 digest. When reference is a digest, the body must hash to it. */
+int img_registry_get_manifest(struct img_registry *r, const char *reference, char **body,
+			      size_t *len, char **content_type, char **digest,
+			      struct cc_error **err);
+/* A whole (small) blob, checked against its digest; at most max bytes. */
+char *img_registry_get_blob(struct img_registry *r, const char *digest, size_t max, size_t *len,
+			    struct cc_error **err);
+/* A blob as a stream (not checked: put img_stream_verify on top). size may be -1. */
+struct img_stream *img_registry_blob_stream(struct img_registry *r, const char *digest,
+					    int64_t size);
