@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include "image/flatten.h"
 #include "image/pull.h"
 #include "image/reference.h"
 #include "image/store.h"
@@ -342,6 +343,37 @@ static int cmd_remove(struct img_store *store, int argc, char **argv)
 	return 0;
 }
 
+static int cmd_unpack(struct img_store *store, int argc, char **argv)
+{
+	struct cc_error *err = NULL;
+	if (argc != 3) {
+		fprintf(stderr,
+			"rune-image: unpack: an image reference and a directory expected\n");
+		return 1;
+	}
+	_cleanup_free_ char *ref = canonical(argv[1], &err);
+	_cleanup_json_ json_t *rec = ref ? img_store_get_image(store, ref, &err) : NULL;
+	if (!rec)
+		return fail(err);
+	json_t *layers = json_object_get(rec, "layers"), *l;
+	size_t i;
+	_cleanup_strv_ char **dirs = NULL;
+	json_array_foreach (layers, i, l) {
+		_cleanup_free_ char *p =
+		    img_store_layer_path(store, json_string_value(json_object_get(l, "diff_id")));
+		if (!p || access(p, F_OK) != 0) {
+			fprintf(stderr,
+				"rune-image: unpack %s: layer %zu is missing from the store\n", ref,
+				i);
+			return 1;
+		}
+		cc_strv_push(&dirs, p);
+	}
+	if (img_flatten(dirs, i, argv[2], &err) < 0)
+		return fail(err);
+	return 0;
+}
+
 static int cmd_gc(struct img_store *store, int argc, char **argv)
 {
 	struct cc_error *err = NULL;
@@ -359,7 +391,7 @@ int main(int argc, char **argv)
 		int (*run)(struct img_store *, int, char **);
 	} commands[] = {
 		{ "pull", cmd_pull },	  { "list", cmd_list }, { "inspect", cmd_inspect },
-		{ "remove", cmd_remove }, { "gc", cmd_gc },
+		{ "remove", cmd_remove }, { "gc", cmd_gc },	{ "unpack", cmd_unpack },
 	};
 	const char *root = default_root();
 	int i = 1;
