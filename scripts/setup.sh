@@ -5,9 +5,12 @@ set -euo pipefail
 PACKAGES=(
 	# build
 	meson ninja-build pkg-config gcc clang clang-format
-	libjansson-dev libseccomp-dev libcap-dev libcmocka-dev libarchive-dev libssl-dev libisal-dev libzstd-dev libcurl4-openssl-dev
+	libjansson-dev libseccomp-dev libcap-dev libcmocka-dev
+	libarchive-dev libssl-dev libisal-dev libzstd-dev libcurl4-openssl-dev
 	# tests and peers
-	python3-pytest python3-pytest-timeout busybox-static runc crun podman containerd procps iproute2 time
+	python3-pytest python3-pytest-timeout python3-bcrypt python3-cryptography busybox-static
+	runc crun podman containerd procps iproute2 time
+	docker-registry skopeo umoci apache2-utils zstd
 	libclang-rt-14-dev hyperfine
 )
 
