@@ -101,19 +101,20 @@ static int clear_dir(int dirfd)
 	return ret;
 }
 
-/* xattrs except overlayfs' own markers, from a source fd path to a destination fd path. */
+/* xattrs except overlayfs' own markers, between /proc/self/fd paths of O_PATH fds (the
+ * magic link resolves to the file itself, a symlink included). */
 static void copy_xattrs(const char *src, const char *dst)
 {
 	char names[8192];
-	ssize_t n = llistxattr(src, names, sizeof(names));
+	ssize_t n = listxattr(src, names, sizeof(names));
 	for (ssize_t off = 0; n > 0 && off < n; off += (ssize_t)strlen(names + off) + 1) {
 		const char *name = names + off;
 		if (!strncmp(name, "trusted.overlay.", 16) || !strncmp(name, "user.overlay.", 13))
 			continue;
 		char value[65536];
-		ssize_t vlen = lgetxattr(src, name, value, sizeof(value));
+		ssize_t vlen = getxattr(src, name, value, sizeof(value));
 		if (vlen >= 0)
-			lsetxattr(dst, name, value, (size_t)vlen, 0);
+			setxattr(dst, name, value, (size_t)vlen, 0);
 	}
 }
 

@@ -1,0 +1,208 @@
+"""rune-image against a real registry on loopback: pulls in every auth mode, unpacked trees
+identical to umoci's, and refusals that leave nothing in the store."""
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import RUNE_BIN, pid_alive
+import registry as R
+from registry import D, F, S
+from test_registry_fixtures import LOWER, UPPER, need
+
+IMAGE_BIN = os.environ.get("RUNE_IMAGE_BIN") or str(
+    Path(RUNE_BIN).resolve().parents[1] / "rune-image" / "rune-image")
+
+pytestmark = pytest.mark.skipif(not os.access(IMAGE_BIN, os.X_OK),
+                                reason=f"rune-image not built ({IMAGE_BIN})")
+
+SIMPLE = [[D("etc"), F("etc/hello", "hello\n"), S("etc/link", "hello")]]
+
+
+class Images:
+    def __init__(self, root):
+        self.root = root
+
+    def run(self, *args, timeout=120):
+        p = subprocess.run([IMAGE_BIN, "--root", str(self.root), *map(str, args)],
+                           capture_output=True, text=True, timeout=timeout,
+                           stdin=subprocess.DEVNULL)
+        return p
+
+    def pull(self, reg, ref, *extra):
+        creds = ["--creds", reg.creds] if reg.creds and "--creds" not in extra else []
+        return self.run("pull", *creds, *extra, f"{reg.host}/{ref}")
+
+    def records(self):
+        return sorted((self.root / "images").glob("*.json")) if self.root.exists() else []
+
+    def layers(self):
+        d = self.root / "layers" / "sha256"
+        return sorted(d.iterdir()) if d.exists() else []
+
+    def staging(self):
+        d = self.root / "tmp"
+        return sorted(d.iterdir()) if d.exists() else []
+
+
+@pytest.fixture
+def images(workdir):
+    return Images(workdir / "store")
+
+
+@pytest.fixture(params=["anonymous", "basic", "token"])
+def reg(request, workdir):
+    need("registry")
+    r = R.Registry(request.param, tmp_parent=workdir)
+    r.start()
+    pid = r.proc.pid
+    yield r
+    r.stop()
+    assert not pid_alive(pid)
+
+
+@pytest.fixture
+def anon(workdir):
+    need("registry")
+    with R.Registry("anonymous", tmp_parent=workdir) as r:
+        yield r
+
+
+def test_pull_in_every_auth_mode(reg, images, workdir):
+    info = R.make_oci_image(workdir / "img", SIMPLE, config={"Cmd": ["/bin/sh"]}, tag="v1")
+    R.push(workdir / "img", "v1", reg, repo="lib/simple")
+    res = images.pull(reg, "lib/simple:v1", "--json")
+    assert res.returncode == 0, res.stderr
+    rec = json.loads(res.stdout)
+    assert rec["ref"] == f"{reg.host}/lib/simple:v1"
+    assert rec["manifest"] == info["manifest_digest"]
+    assert rec["config"] == info["config_digest"]
+    assert [l["diff_id"] for l in rec["layers"]] == [l["diff_id"] for l in info["layers"]]
+    listed = images.run("list")
+    assert f"{reg.host}/lib/simple:v1" in listed.stdout
+    inspected = json.loads(images.run("inspect", f"{reg.host}/lib/simple:v1").stdout)
+    assert inspected == rec
+    if reg.mode != "anonymous":
+        # No credentials, or wrong ones: refused, and no image record appears.
+        other = Images(workdir / "store2")
+        for extra in ([], ["--creds", f"{reg.user}:pw-not-this-one"]):
+            res = other.pull(reg, "lib/simple:v1", *extra) if extra else \
+                other.run("pull", f"{reg.host}/lib/simple:v1")
+            assert res.returncode == 1, res
+            assert res.stderr.startswith(f"rune-image: pull {reg.host}/lib/simple:v1: "), res
+            assert ("access denied" in res.stderr or "refused" in res.stderr
+                    or "credentials" in res.stderr), res.stderr
+            assert "pw-not-this-one" not in res.stderr  # the password is not echoed
+            assert other.records() == []
+
+
+def test_unpacked_tree_is_umocis(anon, images, workdir):
+    need("umoci")
+    R.make_oci_image(workdir / "img", [LOWER, UPPER], tag="layers",
+                     config={"User": "1000:1000", "WorkingDir": "/home/user"})
+    R.push(workdir / "img", "layers", anon, repo="layers/test")
+    res = images.pull(anon, "layers/test:layers")
+    assert res.returncode == 0, res.stderr
+    assert images.run("unpack", f"{anon.host}/layers/test:layers",
+                      workdir / "flat").returncode == 0
+    ours = R.tree_manifest(workdir / "flat", include_root=False)
+    theirs = R.tree_manifest(R.umoci_unpack(workdir / "img", "layers", workdir / "ref"),
+                             include_root=False)
+    assert R.diff_trees(ours, theirs) == []
+    # Pulled again: every layer is already there.
+    res = images.pull(anon, "layers/test:layers")
+    assert res.returncode == 0 and res.stderr.count("already exists") == 2, res.stderr
+
+
+def test_zstd_twin_unpacks_like_gzip(anon, images, workdir):
+    need("umoci", "zstd")
+    R.make_oci_image(workdir / "gz", [LOWER, UPPER], tag="t")
+    R.make_oci_image(workdir / "zs", [LOWER, UPPER], tag="t", compression="zstd")
+    R.push(workdir / "zs", "t", anon, repo="z/img")
+    res = images.pull(anon, "z/img:t")
+    assert res.returncode == 0, res.stderr
+    assert images.run("unpack", f"{anon.host}/z/img:t", workdir / "flat").returncode == 0
+    theirs = R.tree_manifest(R.umoci_unpack(workdir / "gz", "t", workdir / "ref"),
+                             include_root=False)
+    assert R.diff_trees(R.tree_manifest(workdir / "flat", include_root=False), theirs) == []
+
+
+def test_platform_selection(anon, images, workdir):
+    R.make_multiplatform_image(workdir / "mp", tag="multi")
+    R.push(workdir / "mp", "multi", anon, repo="mp/img")
+    for arch in ("amd64", "arm64"):
+        store = Images(workdir / f"store-{arch}")
+        res = store.pull(anon, "mp/img:multi", "--platform", f"linux/{arch}")
+        assert res.returncode == 0, res.stderr
+        assert store.run("unpack", f"{anon.host}/mp/img:multi", workdir / arch).returncode == 0
+        assert (workdir / arch / "platform").read_text() == f"linux/{arch}\n"
+    res = images.pull(anon, "mp/img:multi", "--platform", "linux/s390x")
+    assert res.returncode == 1
+    assert "no image for platform linux/s390x (the index has: linux/amd64, linux/arm64/v8)" \
+        in res.stderr, res.stderr
+    assert images.records() == []
+
+
+def _blob_file(reg, digest):
+    hexd = digest.split(":", 1)[1]
+    return (reg.dir / "storage" / "docker" / "registry" / "v2" / "blobs" / "sha256" /
+            hexd[:2] / hexd / "data")
+
+
+def test_refusals_leave_nothing(anon, images, workdir):
+    info = R.make_oci_image(workdir / "img", SIMPLE + [[F("etc/second", "2\n")]], tag="t")
+    R.push(workdir / "img", "t", anon, repo="bad/img")
+
+    res = images.pull(anon, "bad/img:nope")
+    assert res.returncode == 1
+    assert res.stderr == f"rune-image: pull {anon.host}/bad/img:nope: manifest nope: not " \
+                         f"found in {anon.host}/bad/img\n", res.stderr
+
+    # The registry serves other bytes than the digest promises for the second layer.
+    second = info["layers"][1]
+    blob = _blob_file(anon, second["digest"])
+    data = bytearray(blob.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    blob.write_bytes(bytes(data))
+    res = images.pull(anon, "bad/img:t")
+    assert res.returncode == 1
+    assert f"blob {second['digest']}: digest mismatch" in res.stderr, res.stderr
+    assert images.records() == []
+    assert images.staging() == []
+    # The good first layer was verified completely and may stay cached; the bad one is absent.
+    names = [p.name for p in images.layers()]
+    assert second["diff_id"].split(":")[1] not in names
+
+    res = images.run("pull", "Not/A Reference")
+    assert res.returncode == 1
+    assert "invalid reference" in res.stderr
+
+
+def test_layer_escaping_its_root_is_refused(anon, images, workdir):
+    canary = workdir / "canary"
+    canary.mkdir()
+    evil = [[F("../../../../../../../../" + str(canary.relative_to("/")) + "/owned", "x")]]
+    R.make_oci_image(workdir / "img", evil, tag="evil")
+    R.push(workdir / "img", "evil", anon, repo="evil/img")
+    res = images.pull(anon, "evil/img:evil")
+    assert res.returncode == 1
+    assert "escapes the layer root" in res.stderr, res.stderr
+    assert list(canary.iterdir()) == []
+    assert images.records() == [] and images.layers() == [] and images.staging() == []
+
+
+def test_remove_and_gc(anon, images, workdir):
+    R.make_oci_image(workdir / "img", SIMPLE, tag="t")
+    R.push(workdir / "img", "t", anon, repo="gc/img")
+    assert images.pull(anon, "gc/img:t").returncode == 0
+    assert len(images.layers()) == 1
+    res = images.run("remove", f"{anon.host}/gc/img:t")
+    assert res.returncode == 0 and images.records() == []
+    res = images.run("gc")
+    assert res.returncode == 0 and res.stdout.startswith("removed 1 layers"), res.stdout
+    assert images.layers() == []
+    res = images.run("remove", f"{anon.host}/gc/img:t")
+    assert res.returncode == 1 and "not in the store" in res.stderr
