@@ -5,17 +5,22 @@
  *   rune-image [--root DIR] pull [options] REFERENCE
  *   rune-image [--root DIR] list [--json] | inspect REFERENCE | remove REFERENCE | gc
  */
+#include <errno.h>
 #include <getopt.h>
+#include <sys/mount.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include "image/bundle.h"
 #include "image/flatten.h"
 #include "image/pull.h"
 #include "image/reference.h"
 #include "image/store.h"
+#include "runtime/spec.h"
 #include "util/cleanup.h"
+#include "util/fs.h"
 #include "util/json.h"
 #include "util/strv.h"
 
@@ -374,6 +379,141 @@ static int cmd_unpack(struct img_store *store, int argc, char **argv)
 	return 0;
 }
 
+/* The image's layer directories, bottom first; NULL after printing why. */
+static char **layer_dirs(struct img_store *store, const char *text, char **ref_out,
+			 struct img_config **config_out)
+{
+	struct cc_error *err = NULL;
+	_cleanup_free_ char *ref = canonical(text, &err);
+	_cleanup_json_ json_t *rec = ref ? img_store_get_image(store, ref, &err) : NULL;
+	if (!rec) {
+		fail(err);
+		return NULL;
+	}
+	char **dirs = NULL;
+	json_t *l;
+	size_t i;
+	json_array_foreach (json_object_get(rec, "layers"), i, l) {
+		char *p =
+		    img_store_layer_path(store, json_string_value(json_object_get(l, "diff_id")));
+		if (!p || access(p, F_OK) != 0) {
+			fprintf(stderr, "rune-image: %s: layer %zu is missing from the store\n",
+				ref, i);
+			free(p);
+			cc_strv_free(dirs);
+			return NULL;
+		}
+		cc_strv_push(&dirs, p);
+		free(p);
+	}
+	if (!dirs)
+		dirs = xcalloc(1, sizeof(char *));
+	if (config_out) {
+		const char *digest = json_string_value(json_object_get(rec, "config"));
+		size_t len;
+		_cleanup_free_ char *text_cfg =
+		    img_store_get_blob(store, digest, IMG_CONFIG_MAX, &len, &err);
+		*config_out = text_cfg ? img_config_parse(digest, text_cfg, len, &err) : NULL;
+		if (!*config_out) {
+			fail(err);
+			cc_strv_free(dirs);
+			return NULL;
+		}
+	}
+	if (ref_out)
+		*ref_out = steal_pointer(&ref);
+	return dirs;
+}
+
+/* Where a mount's writable layer lives: under the store, keyed by the mount point. */
+static char *container_dir(struct img_store *store, const char *target)
+{
+	char real[4096];
+	const char *t = realpath(target, real) ? real : target;
+	_cleanup_free_ char *d = img_digest_buf(t, strlen(t));
+	return xasprintf("%s/containers/%.24s", img_store_root(store), d + strlen("sha256:"));
+}
+
+static int cmd_mount(struct img_store *store, int argc, char **argv)
+{
+	struct cc_error *err = NULL;
+	if (argc != 3) {
+		fprintf(stderr, "rune-image: mount: an image reference and a directory expected\n");
+		return 1;
+	}
+	_cleanup_strv_ char **dirs = layer_dirs(store, argv[1], NULL, NULL);
+	if (!dirs)
+		return 1;
+	if (cc_mkdir_p(argv[2], 0755, &err) < 0)
+		return fail(err);
+	_cleanup_free_ char *cdir = container_dir(store, argv[2]);
+	_cleanup_free_ char *upper = cc_path_join(cdir, "upper");
+	_cleanup_free_ char *work = cc_path_join(cdir, "work");
+	if (img_mount_overlay(dirs, cc_strv_len(dirs), upper, work, argv[2], &err) < 0)
+		return fail(err);
+	return 0;
+}
+
+static int cmd_unmount(struct img_store *store, int argc, char **argv)
+{
+	struct cc_error *err = NULL;
+	if (argc != 2) {
+		fprintf(stderr, "rune-image: unmount: a directory expected\n");
+		return 1;
+	}
+	_cleanup_free_ char *cdir = container_dir(store, argv[1]);
+	if (umount2(argv[1], UMOUNT_NOFOLLOW) < 0) {
+		fprintf(stderr, "rune-image: unmount %s: %s\n", argv[1], strerror(errno));
+		return 1;
+	}
+	if (cc_rm_rf(cdir, &err) < 0)
+		return fail(err);
+	return 0;
+}
+
+static int cmd_bundle(struct img_store *store, int argc, char **argv)
+{
+	struct cc_error *err = NULL;
+	bool copy = argc > 1 && !strcmp(argv[1], "--copy");
+	if (copy) {
+		argc--;
+		argv++;
+	}
+	if (argc != 3) {
+		fprintf(
+		    stderr,
+		    "rune-image: bundle: [--copy] an image reference and a directory expected\n");
+		return 1;
+	}
+	struct img_config *cfg = NULL;
+	_cleanup_free_ char *ref = NULL;
+	_cleanup_strv_ char **dirs = layer_dirs(store, argv[1], &ref, &cfg);
+	if (!dirs)
+		return 1;
+	_cleanup_free_ char *rootfs = cc_path_join(argv[2], "rootfs");
+	_cleanup_free_ char *upper = cc_path_join(argv[2], ".layer/upper");
+	_cleanup_free_ char *work = cc_path_join(argv[2], ".layer/work");
+	_cleanup_free_ char *spec = rt_spec_default(false);
+	int ret = cc_mkdir_p(argv[2], 0755, &err);
+	if (ret == 0)
+		ret = copy ? img_flatten(dirs, cc_strv_len(dirs), rootfs, &err)
+			   : img_mount_overlay(dirs, cc_strv_len(dirs), upper, work, rootfs, &err);
+	json_t *config = ret == 0 ? img_bundle_config(cfg, spec, rootfs, &err) : NULL;
+	img_config_free(cfg);
+	if (!config) {
+		if (ret == 0 && !copy)
+			umount2(rootfs, UMOUNT_NOFOLLOW);
+		return fail(err);
+	}
+	_cleanup_free_ char *path = cc_path_join(argv[2], "config.json");
+	_cleanup_free_ char *text = json_dumps(config, JSON_INDENT(2));
+	json_decref(config);
+	if (cc_write_file_atomic(path, text, strlen(text), 0644, &err) < 0)
+		return fail(err);
+	printf("%s\n", argv[2]);
+	return 0;
+}
+
 static int cmd_gc(struct img_store *store, int argc, char **argv)
 {
 	struct cc_error *err = NULL;
@@ -390,8 +530,9 @@ int main(int argc, char **argv)
 		const char *name;
 		int (*run)(struct img_store *, int, char **);
 	} commands[] = {
-		{ "pull", cmd_pull },	  { "list", cmd_list }, { "inspect", cmd_inspect },
-		{ "remove", cmd_remove }, { "gc", cmd_gc },	{ "unpack", cmd_unpack },
+		{ "pull", cmd_pull },	  { "list", cmd_list },	      { "inspect", cmd_inspect },
+		{ "remove", cmd_remove }, { "gc", cmd_gc },	      { "unpack", cmd_unpack },
+		{ "mount", cmd_mount },	  { "unmount", cmd_unmount }, { "bundle", cmd_bundle },
 	};
 	const char *root = default_root();
 	int i = 1;

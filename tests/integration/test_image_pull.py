@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import RUNE_BIN, pid_alive
+from conftest import BUSYBOX, RUNE_BIN, pid_alive
 import registry as R
 from registry import D, F, S
 from test_registry_fixtures import LOWER, UPPER, need
@@ -206,3 +206,67 @@ def test_remove_and_gc(anon, images, workdir):
     assert images.layers() == []
     res = images.run("remove", f"{anon.host}/gc/img:t")
     assert res.returncode == 1 and "not in the store" in res.stderr
+
+
+def busybox_layers():
+    busybox = Path(BUSYBOX).read_bytes()
+    return [[D("bin"), F("bin/busybox", busybox, mode=0o755), S("bin/sh", "busybox"),
+             S("bin/id", "busybox"), S("bin/cat", "busybox"), S("bin/echo", "busybox"),
+             D("etc"), F("etc/passwd", "root:x:0:0::/root:/bin/sh\n"
+                                       "app:x:1234:1234::/home/app:/bin/sh\n"),
+             F("etc/group", "root:x:0:\napp:x:1234:\nextra:x:777:app\n"),
+             D("proc"), D("sys"), D("dev"), D("tmp", mode=0o1777)],
+            [F("etc/motd", "from the upper layer\n")]]
+
+
+@pytest.mark.parametrize("copy", [False, True], ids=["overlay", "copy"])
+def test_bundle_runs_with_rune(anon, images, workdir, copy):
+    """The end of the pipeline: a bundle from the image config that rune runs."""
+    R.make_oci_image(workdir / "img", busybox_layers(), tag="app", config={
+        "Entrypoint": ["/bin/sh", "-c"],
+        "Cmd": ["echo \"$GREETING $(id -u):$(id -g) $(id -G) $(pwd)\"; cat /etc/motd"],
+        "Env": ["GREETING=hello", "PATH=/bin"], "WorkingDir": "/tmp", "User": "app",
+        "Labels": {"org.example.label": "yes"}})
+    R.push(workdir / "img", "app", anon, repo="app/img")
+    assert images.pull(anon, "app/img:app").returncode == 0
+    bundle = workdir / "bundle"
+    args = ["bundle", *(["--copy"] if copy else []), f"{anon.host}/app/img:app", bundle]
+    res = images.run(*args)
+    assert res.returncode == 0, res.stderr
+    try:
+        cfg = json.loads((bundle / "config.json").read_text())
+        assert cfg["process"]["user"] == {"uid": 1234, "gid": 1234, "additionalGids": [777]}
+        assert cfg["annotations"] == {"org.example.label": "yes"}
+        run = subprocess.run([RUNE_BIN, "--root", str(workdir / "state"), "run", "--bundle",
+                              str(bundle), "imgtest"], capture_output=True, text=True,
+                             timeout=60, stdin=subprocess.DEVNULL)
+        assert run.returncode == 0, run.stderr
+        assert run.stdout == "hello 1234:1234 1234 777 /tmp\nfrom the upper layer\n", run.stdout
+        if not copy:
+            # The container's writes land in its own layer, never in the shared ones.
+            (bundle / "rootfs" / "etc" / "written").write_text("x")
+            assert all(not (layer / "etc" / "written").exists() for layer in images.layers())
+            assert (bundle / ".layer" / "upper" / "etc" / "written").exists()
+    finally:
+        if not copy:
+            subprocess.run(["umount", str(bundle / "rootfs")], check=False)
+
+
+def test_mount_and_unmount(anon, images, workdir):
+    R.make_oci_image(workdir / "img", [LOWER, UPPER], tag="m")
+    R.push(workdir / "img", "m", anon, repo="m/img")
+    assert images.pull(anon, "m/img:m").returncode == 0
+    target = workdir / "mnt"
+    res = images.run("mount", f"{anon.host}/m/img:m", target)
+    assert res.returncode == 0, res.stderr
+    try:
+        # What overlayfs shows is the flattened image.
+        assert images.run("unpack", f"{anon.host}/m/img:m", workdir / "flat").returncode == 0
+        assert R.diff_trees(R.tree_manifest(target, include_root=False),
+                            R.tree_manifest(workdir / "flat", include_root=False)) == []
+        (target / "new-file").write_text("mine")
+    finally:
+        res = images.run("unmount", target)
+    assert res.returncode == 0, res.stderr
+    assert not (target / "new-file").exists()
+    assert not list((images.root / "containers").iterdir())

@@ -1,0 +1,253 @@
+// SPDX-License-Identifier: Apache-2.0
+/* Overlay rootfs mounts and bundle configs. See bundle.h. */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/mount.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include "image/bundle.h"
+#include "util/cleanup.h"
+#include "util/fs.h"
+#include "util/json.h"
+#include "util/strv.h"
+
+#define PASSWD_MAX (4u << 20)
+
+/* The kernel explains refused overlay options in the fs context's log. */
+static void context_message(int fs, char *buf, size_t len)
+{
+	ssize_t n = read(fs, buf, len - 1);
+	buf[n > 0 ? n : 0] = '\0';
+	if (n > 0 && buf[n - 1] == '\n')
+		buf[n - 1] = '\0';
+}
+
+int img_mount_overlay(char *const *layers, size_t n, const char *upper, const char *work,
+		      const char *target, struct cc_error **err)
+{
+	if (!n)
+		return cc_error_set(err, 0, "overlay: an image without layers has no rootfs");
+	if (cc_mkdir_p(upper, 0755, err) < 0 || cc_mkdir_p(work, 0700, err) < 0 ||
+	    cc_mkdir_p(target, 0755, err) < 0)
+		return -1;
+	_cleanup_close_ int fs = (int)syscall(SYS_fsopen, "overlay", FSOPEN_CLOEXEC);
+	if (fs < 0)
+		return cc_error_errno(err, "overlay: fsopen");
+	/* "lowerdir+" takes one layer at a time, topmost first: no length limit. */
+	for (size_t i = n; i-- > 0;)
+		if (syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "lowerdir+", layers[i], 0) < 0) {
+			char msg[256];
+			context_message(fs, msg, sizeof(msg));
+			return cc_error_errno(err, "overlay: layer %s%s%s", layers[i],
+					      *msg ? ": " : "", msg);
+		}
+	if (syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "upperdir", upper, 0) < 0 ||
+	    syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "workdir", work, 0) < 0 ||
+	    syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) {
+		char msg[256];
+		context_message(fs, msg, sizeof(msg));
+		return cc_error_errno(err, "overlay: mount on %s%s%s", target, *msg ? ": " : "",
+				      msg);
+	}
+	_cleanup_close_ int mnt = (int)syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC, 0);
+	if (mnt < 0 ||
+	    syscall(SYS_move_mount, mnt, "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+		return cc_error_errno(err, "overlay: attach on %s", target);
+	return 0;
+}
+
+/* ---- config ---- */
+
+/* A file of the image, resolved inside its rootfs (links cannot lead out of it). */
+static char *read_in_rootfs(int rootfd, const char *path)
+{
+	_cleanup_close_ int fd = cc_open_in_root(rootfd, path, O_RDONLY | O_CLOEXEC, 0);
+	if (fd < 0)
+		return NULL;
+	char *buf = xmalloc(PASSWD_MAX + 1);
+	ssize_t n = cc_read_all(fd, buf, PASSWD_MAX);
+	if (n < 0) {
+		free(buf);
+		return NULL;
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
+/* Field `field` (0-based) of the line of a colon file whose field `key` equals value. */
+static bool colon_lookup(const char *text, int key, const char *value, int field, char *out,
+			 size_t len)
+{
+	for (const char *line = text; line && *line;) {
+		const char *end = strchr(line, '\n');
+		size_t ll = end ? (size_t)(end - line) : strlen(line);
+		_cleanup_free_ char *copy = xstrndup(line, ll);
+		char *fields[8] = { 0 }, *p = copy;
+		int nf = 0;
+		while (nf < 8) {
+			fields[nf++] = p;
+			char *c = strchr(p, ':');
+			if (!c)
+				break;
+			*c = '\0';
+			p = c + 1;
+		}
+		if (nf > key && nf > field && !strcmp(fields[key], value)) {
+			snprintf(out, len, "%s", fields[field]);
+			return true;
+		}
+		line = end ? end + 1 : NULL;
+	}
+	return false;
+}
+
+static bool parse_id(const char *s, unsigned long *out)
+{
+	char *end;
+	if (!*s || strspn(s, "0123456789") != strlen(s))
+		return false;
+	*out = strtoul(s, &end, 10);
+	return *out <= 0xfffffffeUL;
+}
+
+/* Supplementary groups of user from /etc/group (member lists). */
+static json_t *member_groups(const char *group_text, const char *user, unsigned long primary)
+{
+	json_t *gids = json_array();
+	for (const char *line = group_text; user && line && *line;) {
+		const char *end = strchr(line, '\n');
+		_cleanup_free_ char *copy =
+		    xstrndup(line, end ? (size_t)(end - line) : strlen(line));
+		char *f[4] = { 0 };
+		char *p = copy;
+		for (int i = 0; i < 4 && p; i++) {
+			f[i] = p;
+			p = strchr(p, ':');
+			if (p)
+				*p++ = '\0';
+		}
+		unsigned long gid;
+		if (f[3] && f[2] && parse_id(f[2], &gid) && gid != primary) {
+			for (char *m = strtok(f[3], ","); m; m = strtok(NULL, ","))
+				if (!strcmp(m, user))
+					json_array_append_new(gids, json_integer((json_int_t)gid));
+		}
+		line = end ? end + 1 : NULL;
+	}
+	return gids;
+}
+
+static int resolve_user(const char *spec, const char *rootfs, json_t *user, struct cc_error **err)
+{
+	_cleanup_free_ char *copy = xstrdup(spec && *spec ? spec : "0");
+	char *grp = strchr(copy, ':');
+	if (grp)
+		*grp++ = '\0';
+	_cleanup_close_ int rootfd = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	_cleanup_free_ char *passwd = rootfd >= 0 ? read_in_rootfs(rootfd, "/etc/passwd") : NULL;
+	_cleanup_free_ char *group = rootfd >= 0 ? read_in_rootfs(rootfd, "/etc/group") : NULL;
+	unsigned long uid, gid = 0;
+	char field[256];
+	const char *name = NULL;
+	if (parse_id(copy, &uid)) {
+		if (passwd && colon_lookup(passwd, 2, copy, 3, field, sizeof(field)))
+			parse_id(field, &gid);
+		if (passwd && colon_lookup(passwd, 2, copy, 0, field, sizeof(field)))
+			name = field;
+	} else {
+		if (!passwd || !colon_lookup(passwd, 0, copy, 2, field, sizeof(field)) ||
+		    !parse_id(field, &uid))
+			return cc_error_set(err, 0,
+					    "image user \"%s\": no such user in the image's "
+					    "/etc/passwd",
+					    copy);
+		colon_lookup(passwd, 0, copy, 3, field, sizeof(field));
+		parse_id(field, &gid);
+		name = copy;
+	}
+	if (grp && !parse_id(grp, &gid)) {
+		if (!group || !colon_lookup(group, 0, grp, 2, field, sizeof(field)) ||
+		    !parse_id(field, &gid))
+			return cc_error_set(err, 0,
+					    "image group \"%s\": no such group in the "
+					    "image's /etc/group",
+					    grp);
+	}
+	_cleanup_free_ char *uname = name ? xstrdup(name) : NULL;
+	json_object_set_new(user, "uid", json_integer((json_int_t)uid));
+	json_object_set_new(user, "gid", json_integer((json_int_t)gid));
+	json_t *extra = member_groups(group, uname, gid);
+	if (json_array_size(extra))
+		json_object_set_new(user, "additionalGids", extra);
+	else
+		json_decref(extra);
+	return 0;
+}
+
+static void merge_env(json_t *env, char *const *image_env)
+{
+	for (size_t i = 0; image_env && image_env[i]; i++) {
+		size_t klen = strcspn(image_env[i], "=");
+		size_t k;
+		json_t *v;
+		bool replaced = false;
+		json_array_foreach (env, k, v) {
+			const char *s = json_string_value(v);
+			if (s && !strncmp(s, image_env[i], klen) && s[klen] == '=') {
+				json_array_set_new(env, k, json_string(image_env[i]));
+				replaced = true;
+				break;
+			}
+		}
+		if (!replaced)
+			json_array_append_new(env, json_string(image_env[i]));
+	}
+}
+
+json_t *img_bundle_config(const struct img_config *c, const char *default_spec, const char *rootfs,
+			  struct cc_error **err)
+{
+	_cleanup_json_ json_t *spec =
+	    cc_json_load_buf("default spec", default_spec, strlen(default_spec), err);
+	json_t *process = spec ? json_object_get(spec, "process") : NULL;
+	if (!process) {
+		if (spec)
+			cc_error_set(err, 0, "default spec: no process");
+		return NULL;
+	}
+	json_t *args = json_array();
+	for (size_t i = 0; c->entrypoint && c->entrypoint[i]; i++)
+		json_array_append_new(args, json_string(c->entrypoint[i]));
+	for (size_t i = 0; c->cmd && c->cmd[i]; i++)
+		json_array_append_new(args, json_string(c->cmd[i]));
+	if (!json_array_size(args)) {
+		json_decref(args);
+		cc_error_set(err, 0, "image config has neither Entrypoint nor Cmd: nothing to run");
+		return NULL;
+	}
+	json_object_set_new(process, "args", args);
+	json_object_set_new(process, "terminal", json_false());
+	json_t *env = json_object_get(process, "env");
+	if (!json_is_array(env)) {
+		env = json_array();
+		json_object_set_new(process, "env", env);
+	}
+	merge_env(env, c->env);
+	json_object_set_new(process, "cwd",
+			    json_string(c->working_dir && *c->working_dir ? c->working_dir : "/"));
+	json_t *user = json_object();
+	if (resolve_user(c->user, rootfs, user, err) < 0) {
+		json_decref(user);
+		return NULL;
+	}
+	json_object_set_new(process, "user", user);
+	json_object_set_new(spec, "root", json_pack("{s:s,s:b}", "path", "rootfs", "readonly", 0));
+	if (c->labels && json_object_size(c->labels))
+		json_object_set(spec, "annotations", c->labels);
+	return json_incref(spec);
+}

@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * From a stored image to something rune runs: its layers mounted as an overlayfs rootfs with a
+ * writable layer of the container's own (or a flattened copy where overlay is unavailable),
+ * and an OCI config.json generated from the image config (Entrypoint/Cmd, Env, WorkingDir,
+ * User, Labels) on top of rune's default spec.
+ */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include "image/manifest.h"
+#include "util/error.h"
+
+/* Mount an overlayfs at target: lower = the layer directories (bottom first), upper and work
+ * directories created if missing (same filesystem, work empty). */
+int img_mount_overlay(char *const *layers, size_t n, const char *upper, const char *work,
+		      const char *target, struct cc_error **err);
+
+/* The OCI runtime config for image config c, starting from default_spec (a JSON text, e.g.
+ * rune's `spec` output). The user ("name", "uid", "uid:gid", "name:group") is resolved in the
+ * rootfs' /etc/passwd and /etc/group, read without following links out of it. */
+json_t *img_bundle_config(const struct img_config *c, const char *default_spec, const char *rootfs,
+			  struct cc_error **err);
