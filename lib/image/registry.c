@@ -196,7 +196,10 @@ static void common_options(struct img_registry *r, CURL *c, struct curl_slist *h
 	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
 	curl_easy_setopt(c, CURLOPT_MAXREDIRS, 10L);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, r->insecure ? "http,https" : "https");
+	/* Never from HTTPS down to plain HTTP; a registry already reached over HTTP (insecure or
+	 * loopback) may send blob downloads to another HTTP address. */
+	bool plain = r->insecure || !strcmp(r->scheme, "http");
+	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, plain ? "http,https" : "https");
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
 	/* A stalled transfer (under 1 byte/s for 60 s) is a failure, and retried. */
 	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);

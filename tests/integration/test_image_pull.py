@@ -270,3 +270,99 @@ def test_mount_and_unmount(anon, images, workdir):
     assert res.returncode == 0, res.stderr
     assert not (target / "new-file").exists()
     assert not list((images.root / "containers").iterdir())
+
+
+class BlobProxy:
+    """An HTTP front for a registry that misbehaves on blob downloads: "drop" cuts the first
+    transfer of every blob half-way (the client must resume with a Range request), "redirect"
+    sends blob downloads to the registry's own address (as registries do with object stores)."""
+
+    def __init__(self, upstream, mode):
+        import http.server
+        import socketserver
+        import threading
+        import urllib.request
+
+        proxy = self
+        self.mode, self.upstream = mode, upstream
+        self.ranges, self.dropped, self.redirected = [], set(), 0
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                blob = "/blobs/" in self.path
+                if blob and proxy.mode == "redirect":
+                    proxy.redirected += 1
+                    self.send_response(307)
+                    self.send_header("Location", proxy.upstream + self.path)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                headers = {k: v for k, v in self.headers.items()
+                           if k.lower() in ("accept", "authorization", "range")}
+                if "Range" in self.headers:
+                    proxy.ranges.append(self.headers["Range"])
+                req = urllib.request.Request(proxy.upstream + self.path, headers=headers)
+                try:
+                    up = urllib.request.urlopen(req, timeout=30)
+                    status, body, hdrs = up.status, up.read(), dict(up.headers)
+                except urllib.error.HTTPError as e:
+                    status, body, hdrs = e.code, e.read(), dict(e.headers)
+                self.send_response(status)
+                for k, v in hdrs.items():
+                    if k.lower() in ("content-type", "docker-content-digest", "content-range",
+                                     "www-authenticate"):
+                        self.send_header(k, v)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                cut = (blob and proxy.mode == "drop" and status == 200 and
+                       self.path not in proxy.dropped and len(body) > 64)
+                if cut:
+                    proxy.dropped.add(self.path)
+                    self.wfile.write(body[:len(body) // 2])
+                    self.wfile.flush()
+                    self.close_connection = True
+                    self.connection.shutdown(2)
+                    return
+                self.wfile.write(body)
+
+        class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+            daemon_threads = True
+
+        self.server = Server(("127.0.0.1", 0), Handler)
+        self.host = f"127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=10)
+
+
+@pytest.mark.parametrize("mode", ["drop", "redirect"])
+def test_dropped_and_redirected_blob_downloads(anon, images, workdir, mode):
+    R.make_oci_image(workdir / "img", [LOWER, UPPER], tag="t")
+    R.push(workdir / "img", "t", anon, repo="p/img")
+    proxy = BlobProxy(anon.url, mode)
+    try:
+        res = images.run("pull", f"{proxy.host}/p/img:t")
+        assert res.returncode == 0, res.stderr
+        if mode == "drop":
+            # Every blob was cut once; the layers (streamed) resumed where they broke rather
+            # than starting over (the small config is simply fetched again).
+            assert len(proxy.dropped) == 3 and len(proxy.ranges) >= 2, proxy.ranges
+            assert all(r.startswith("bytes=") and not r.startswith("bytes=0-")
+                       for r in proxy.ranges), proxy.ranges
+        else:
+            assert proxy.redirected >= 3  # config + two layers
+    finally:
+        proxy.close()
+    assert images.run("unpack", f"{proxy.host}/p/img:t", workdir / "flat").returncode == 0
+    theirs = R.tree_manifest(R.umoci_unpack(workdir / "img", "t", workdir / "ref"),
+                             include_root=False)
+    assert R.diff_trees(R.tree_manifest(workdir / "flat", include_root=False), theirs) == []
