@@ -277,7 +277,7 @@ class BlobProxy:
     transfer of every blob half-way (the client must resume with a Range request), "redirect"
     sends blob downloads to the registry's own address (as registries do with object stores)."""
 
-    def __init__(self, upstream, mode):
+    def __init__(self, upstream, mode, manifest=None):
         import http.server
         import socketserver
         import threading
@@ -286,6 +286,7 @@ class BlobProxy:
         proxy = self
         self.mode, self.upstream = mode, upstream
         self.ranges, self.dropped, self.redirected = [], set(), 0
+        self.manifest = manifest  # (content type, body) served for every manifest request
 
         class Handler(http.server.BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
@@ -295,6 +296,14 @@ class BlobProxy:
 
             def do_GET(self):
                 blob = "/blobs/" in self.path
+                if "/manifests/" in self.path and proxy.manifest:
+                    ctype, body = proxy.manifest
+                    self.send_response(200)
+                    self.send_header("Content-Type", ctype)
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                    return
                 if blob and proxy.mode == "redirect":
                     proxy.redirected += 1
                     self.send_response(307)
@@ -366,3 +375,63 @@ def test_dropped_and_redirected_blob_downloads(anon, images, workdir, mode):
     theirs = R.tree_manifest(R.umoci_unpack(workdir / "img", "t", workdir / "ref"),
                              include_root=False)
     assert R.diff_trees(R.tree_manifest(workdir / "flat", include_root=False), theirs) == []
+
+
+MT_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+
+
+@pytest.mark.parametrize("case", ["not-json", "huge", "artifact", "schema1"])
+def test_bad_manifests(anon, images, workdir, case):
+    bodies = {
+        "not-json": (MT_MANIFEST, b"<html>not a manifest</html>", "not valid JSON"),
+        "huge": (MT_MANIFEST, b" " * (5 << 20), "larger than 4194304 bytes"),
+        "artifact": ("application/vnd.oci.artifact.manifest.v1+json",
+                     b'{"schemaVersion": 2, "mediaType": '
+                     b'"application/vnd.oci.artifact.manifest.v1+json"}',
+                     'unsupported media type "application/vnd.oci.artifact.manifest.v1+json"'),
+        "schema1": ("application/vnd.docker.distribution.manifest.v1+prettyjws",
+                    b'{"schemaVersion": 1, "fsLayers": []}', "schemaVersion: 1 is not supported"),
+    }
+    ctype, body, want = bodies[case]
+    proxy = BlobProxy(anon.url, "pass", manifest=(ctype, body))
+    try:
+        res = images.run("pull", f"{proxy.host}/x/img:t")
+    finally:
+        proxy.close()
+    assert res.returncode == 1
+    assert res.stderr.startswith(f"rune-image: pull {proxy.host}/x/img:t: "), res.stderr
+    assert want in res.stderr, res.stderr
+    assert res.stderr.count("\n") == 1  # one line
+    assert images.records() == [] and images.layers() == [] and images.staging() == []
+
+
+@pytest.mark.parametrize("case", ["diff-id", "count"])
+def test_config_that_lies_about_layers(anon, images, workdir, case):
+    bogus = "sha256:" + "0" * 64
+    ids = [bogus] if case == "diff-id" else [bogus, bogus]
+    info = R.make_oci_image(workdir / "img", SIMPLE, tag="t",
+                            config={"rootfs": {"type": "layers", "diff_ids": ids}})
+    R.push(workdir / "img", "t", anon, repo="lie/img")
+    res = images.pull(anon, "lie/img:t")
+    assert res.returncode == 1
+    if case == "diff-id":
+        assert f"layer {info['layers'][0]['digest']}: diff_id: digest mismatch" in res.stderr
+    else:
+        assert "2 diff_ids for 1 layers" in res.stderr, res.stderr
+    assert images.records() == [] and images.layers() == [] and images.staging() == []
+
+
+def test_disk_full(anon, images, workdir):
+    big = os.urandom(1 << 20)
+    R.make_oci_image(workdir / "img", [[F("big", big)]], tag="t")
+    R.push(workdir / "img", "t", anon, repo="full/img")
+    images.root.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(images.root)],
+                   check=True)
+    try:
+        res = images.pull(anon, "full/img:t")
+        assert res.returncode == 1
+        assert "No space left on device" in res.stderr, res.stderr
+        assert images.records() == [] and images.layers() == [] and images.staging() == []
+    finally:
+        subprocess.run(["umount", str(images.root)], check=False)
