@@ -20,6 +20,7 @@
 #include <unistd.h>
 #include "image/flatten.h"
 #include "util/cleanup.h"
+#include "util/fs.h"
 
 #define MAX_DEPTH 256
 
@@ -55,34 +56,6 @@ static bool is_opaque(int dirfd)
 	       (getxattr(path, "user.overlay.opaque", v, sizeof(v)) == 1 && v[0] == 'y');
 }
 
-/* Remove name below dirfd, whatever it is (a tree recursively). Missing is fine. */
-static int remove_entry(int parent, const char *name, int depth)
-{
-	if (unlinkat(parent, name, 0) == 0 || errno == ENOENT)
-		return 0;
-	if (errno != EISDIR && errno != EPERM)
-		return -1;
-	if (depth > MAX_DEPTH) {
-		errno = ELOOP;
-		return -1;
-	}
-	int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	DIR *d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return -1;
-	}
-	struct dirent *de;
-	int ret = 0;
-	while (ret == 0 && (de = readdir(d)))
-		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-			ret = remove_entry(dirfd(d), de->d_name, depth + 1);
-	closedir(d);
-	return ret ? ret : unlinkat(parent, name, AT_REMOVEDIR);
-}
-
 static int clear_dir(int dirfd)
 {
 	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -96,7 +69,7 @@ static int clear_dir(int dirfd)
 	int ret = 0;
 	while (ret == 0 && (de = readdir(d)))
 		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-			ret = remove_entry(dirfd, de->d_name, 0);
+			ret = cc_remove_at(dirfd, de->d_name);
 	closedir(d);
 	return ret;
 }
@@ -184,9 +157,9 @@ static int apply_entry(struct flattener *f, int sdir, int ddir, const char *name
 		return fail_at(f, path, "stat layer entry");
 	bool have = fstatat(ddir, name, &cur, AT_SYMLINK_NOFOLLOW) == 0;
 	if (is_whiteout(&st))
-		return remove_entry(ddir, name, 0) < 0 ? fail_at(f, path, "remove") : 0;
+		return cc_remove_at(ddir, name) < 0 ? fail_at(f, path, "remove") : 0;
 	if (S_ISDIR(st.st_mode)) {
-		if (have && !S_ISDIR(cur.st_mode) && remove_entry(ddir, name, 0) < 0)
+		if (have && !S_ISDIR(cur.st_mode) && cc_remove_at(ddir, name) < 0)
 			return fail_at(f, path, "replace");
 		if ((!have || !S_ISDIR(cur.st_mode)) && mkdirat(ddir, name, 0700) < 0)
 			return fail_at(f, path, "mkdir");
@@ -202,7 +175,7 @@ static int apply_entry(struct flattener *f, int sdir, int ddir, const char *name
 			return -1;
 		return copy_meta(f, sdir, ddir, name, &st, path);
 	}
-	if (have && remove_entry(ddir, name, 0) < 0)
+	if (have && cc_remove_at(ddir, name) < 0)
 		return fail_at(f, path, "replace");
 	if (S_ISREG(st.st_mode))
 		return copy_file(f, sdir, ddir, name, &st, path);

@@ -36,27 +36,6 @@ static int fail(const struct doc_ctx *c, const char *path, const char *fmt, ...)
 			    msg);
 }
 
-static const char *type_name(const json_t *v)
-{
-	switch (json_typeof(v)) {
-	case JSON_OBJECT:
-		return "object";
-	case JSON_ARRAY:
-		return "array";
-	case JSON_STRING:
-		return "string";
-	case JSON_INTEGER:
-		return "integer";
-	case JSON_REAL:
-		return "number";
-	case JSON_TRUE:
-	case JSON_FALSE:
-		return "boolean";
-	default:
-		return "null";
-	}
-}
-
 static bool present(const json_t *o, const char *key)
 {
 	const json_t *v = json_object_get(o, key);
@@ -72,7 +51,7 @@ static int get_str(const struct doc_ctx *c, const json_t *o, const char *path, c
 	if (!v || json_is_null(v))
 		return required ? fail(c, p, "required") : 0;
 	if (!json_is_string(v))
-		return fail(c, p, "expected string, got %s", type_name(v));
+		return fail(c, p, "expected string, got %s", cc_json_type_name(v));
 	if (strlen(json_string_value(v)) != json_string_length(v))
 		return fail(c, p, "contains a NUL byte");
 	free(*out);
@@ -89,7 +68,7 @@ static int get_strv(const struct doc_ctx *c, const json_t *o, const char *path, 
 	if (!v || json_is_null(v))
 		return 0;
 	if (!json_is_array(v))
-		return fail(c, p, "expected array of strings, got %s", type_name(v));
+		return fail(c, p, "expected array of strings, got %s", cc_json_type_name(v));
 	char **r = xcalloc(json_array_size(v) + 1, sizeof(char *));
 	json_array_foreach (v, i, e) {
 		if (!json_is_string(e) || strlen(json_string_value(e)) != json_string_length(e)) {
@@ -196,7 +175,7 @@ static int parse_platform(const struct doc_ctx *c, const json_t *o, const char *
 	_cleanup_free_ char *pp = xasprintf("%s.platform", path);
 	const json_t *v = json_object_get(o, "platform");
 	if (!json_is_object(v))
-		return fail(c, pp, "expected object, got %s", type_name(v));
+		return fail(c, pp, "expected object, got %s", cc_json_type_name(v));
 	if (get_str(c, v, pp, "os", true, &p->os) < 0 ||
 	    get_str(c, v, pp, "architecture", true, &p->architecture) < 0 ||
 	    get_str(c, v, pp, "variant", false, &p->variant) < 0 ||
@@ -218,7 +197,7 @@ static int parse_descriptor(const struct doc_ctx *c, const json_t *o, const char
 			    struct img_descriptor *d)
 {
 	if (!json_is_object(o))
-		return fail(c, path, "expected object, got %s", type_name(o));
+		return fail(c, path, "expected object, got %s", cc_json_type_name(o));
 	if (get_str(c, o, path, "mediaType", true, &d->media_type) < 0 ||
 	    get_str(c, o, path, "digest", true, &d->digest) < 0)
 		return -1;
@@ -230,7 +209,7 @@ static int parse_descriptor(const struct doc_ctx *c, const json_t *o, const char
 	if (!size || json_is_null(size))
 		return fail(c, sp, "required");
 	if (!json_is_integer(size))
-		return fail(c, sp, "expected integer, got %s", type_name(size));
+		return fail(c, sp, "expected integer, got %s", cc_json_type_name(size));
 	d->size = json_integer_value(size);
 	if (d->size < 0 || d->size > IMG_BLOB_MAX)
 		return fail(c, sp, "%lld is out of range [0, %lld]", (long long)d->size,
@@ -341,7 +320,7 @@ static const json_t *get_array(const struct doc_ctx *c, const json_t *j, const c
 		return NULL;
 	}
 	if (!json_is_array(a)) {
-		*ret = fail(c, key, "expected array, got %s", type_name(a));
+		*ret = fail(c, key, "expected array, got %s", cc_json_type_name(a));
 		return NULL;
 	}
 	return a;
@@ -415,7 +394,7 @@ static json_t *load_bounded(const struct doc_ctx *c, const char *buf, size_t len
 		return NULL;
 	}
 	if (!json_is_object(j)) {
-		fail(c, "", "expected a JSON object, got %s", type_name(j));
+		fail(c, "", "expected a JSON object, got %s", cc_json_type_name(j));
 		json_decref(j);
 		return NULL;
 	}
@@ -497,7 +476,7 @@ static int parse_runtime_config(const struct doc_ctx *c, const json_t *j, struct
 	if (!rc || json_is_null(rc))
 		return 0;
 	if (!json_is_object(rc))
-		return fail(c, "config", "expected object, got %s", type_name(rc));
+		return fail(c, "config", "expected object, got %s", cc_json_type_name(rc));
 	if (get_str(c, rc, "config", "User", false, &cfg->user) < 0 ||
 	    get_str(c, rc, "config", "WorkingDir", false, &cfg->working_dir) < 0 ||
 	    get_str(c, rc, "config", "StopSignal", false, &cfg->stop_signal) < 0 ||
@@ -510,11 +489,11 @@ static int parse_runtime_config(const struct doc_ctx *c, const json_t *j, struct
 	if (labels && !json_is_null(labels)) {
 		if (!json_is_object(labels))
 			return fail(c, "config.Labels", "expected object, got %s",
-				    type_name(labels));
+				    cc_json_type_name(labels));
 		json_object_foreach ((json_t *)labels, k, v)
 			if (!json_is_string(v))
 				return fail(c, "config.Labels", "\"%s\": expected string, got %s",
-					    k, type_name(v));
+					    k, cc_json_type_name(v));
 		cfg->labels = (json_t *)labels;
 	}
 	return 0;

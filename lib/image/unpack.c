@@ -235,45 +235,6 @@ static void proc_fd_path(char buf[static 32], int fd)
 
 /* ---- filesystem helpers ---- */
 
-/* rm -rf of `name` below the directory pfd, never following symlinks. 0 or -1 with errno. */
-static int rm_tree(int pfd, const char *name, int depth)
-{
-	if (unlinkat(pfd, name, 0) == 0 || errno == ENOENT)
-		return 0;
-	if (errno != EISDIR && errno != EPERM)
-		return -1;
-	if (depth >= MAX_TREE_DEPTH) {
-		errno = ELOOP;
-		return -1;
-	}
-	int fd = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	DIR *d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return -1;
-	}
-	int ret = 0, saved = 0;
-	struct dirent *de;
-	while ((de = readdir(d))) {
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		if (rm_tree(dirfd(d), de->d_name, depth + 1) < 0 && !saved) {
-			saved = errno;
-			ret = -1;
-		}
-	}
-	closedir(d);
-	if (ret < 0) {
-		errno = saved;
-		return -1;
-	}
-	if (unlinkat(pfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
-		return -1;
-	return 0;
-}
-
 /*
  * Make room for a new entry `name` in pfd: returns 1 if keep_dir and a directory is there (it is
  * kept: merge), 0 when the name is free (whatever was there is gone), -1 on error.
@@ -289,7 +250,7 @@ static int make_room(int pfd, const char *name, bool keep_dir, struct cc_error *
 	if (S_ISDIR(st.st_mode)) {
 		if (keep_dir)
 			return 1;
-		if (rm_tree(pfd, name, 0) < 0)
+		if (cc_remove_at(pfd, name) < 0)
 			return cc_error_errno(err, "remove existing directory");
 		return 0;
 	}
@@ -615,7 +576,7 @@ static int clear_lower(struct unpacker *u, int dfd, char *path, size_t len, int 
 			} else if (errno != ENOTDIR && errno != ELOOP) {
 				ret = -1;
 			}
-		} else if (rm_tree(dirfd(d), de->d_name, 0) < 0) {
+		} else if (cc_remove_at(dirfd(d), de->d_name) < 0) {
 			ret = -1;
 		}
 		if (root)
@@ -674,7 +635,7 @@ static int do_whiteout(struct unpacker *u, const char *dir, const char *base,
 				return 0; /* nothing below to hide */
 			return cc_error_errno(err, "open parent directory \"%s\"", dir);
 		}
-		if (rm_tree(pfd, victim, 0) < 0)
+		if (cc_remove_at(pfd, victim) < 0)
 			return cc_error_errno(err, "whiteout: remove \"%s\"", victim);
 		return 0;
 	}

@@ -48,27 +48,6 @@ static char *idx(const char *path, size_t i)
 	return xasprintf("%s[%zu]", path, i);
 }
 
-static const char *type_name(const json_t *v)
-{
-	switch (json_typeof(v)) {
-	case JSON_OBJECT:
-		return "object";
-	case JSON_ARRAY:
-		return "array";
-	case JSON_STRING:
-		return "string";
-	case JSON_INTEGER:
-		return "integer";
-	case JSON_REAL:
-		return "number";
-	case JSON_TRUE:
-	case JSON_FALSE:
-		return "boolean";
-	default:
-		return "null";
-	}
-}
-
 /* A member that is there and not null: JSON null counts as absent everywhere. */
 static bool has_value(const json_t *o, const char *key)
 {
@@ -85,7 +64,7 @@ static int get_str(struct pctx *c, const json_t *o, const char *key, const char 
 	if (!v || json_is_null(v))
 		return required ? fail(c, p, "required") : 0;
 	if (!json_is_string(v))
-		return fail(c, p, "expected string, got %s", type_name(v));
+		return fail(c, p, "expected string, got %s", cc_json_type_name(v));
 	if (strlen(json_string_value(v)) != json_string_length(v))
 		return fail(c, p, "contains a NUL byte");
 	free(*out);
@@ -100,7 +79,7 @@ static int get_bool(struct pctx *c, const json_t *o, const char *key, const char
 		return 0;
 	if (!json_is_boolean(v)) {
 		_cleanup_free_ char *p = sub(path, key);
-		return fail(c, p, "expected boolean, got %s", type_name(v));
+		return fail(c, p, "expected boolean, got %s", cc_json_type_name(v));
 	}
 	*out = json_is_true(v);
 	return 0;
@@ -115,7 +94,7 @@ static int get_int(struct pctx *c, const json_t *o, const char *key, const char 
 	if (!v || json_is_null(v))
 		return 0;
 	if (!json_is_integer(v))
-		return fail(c, p, "expected integer, got %s", type_name(v));
+		return fail(c, p, "expected integer, got %s", cc_json_type_name(v));
 	json_int_t n = json_integer_value(v);
 	if (n < min || n > max)
 		return fail(c, p, "%lld out of range [%lld, %lld]", (long long)n, (long long)min,
@@ -145,7 +124,7 @@ static int get_strv(struct pctx *c, const json_t *o, const char *key, const char
 	if (!v || json_is_null(v))
 		return 0;
 	if (!json_is_array(v))
-		return fail(c, p, "expected array of strings, got %s", type_name(v));
+		return fail(c, p, "expected array of strings, got %s", cc_json_type_name(v));
 	char **r = xcalloc(json_array_size(v) + 1, sizeof(char *));
 	json_array_foreach (v, i, e) {
 		if (!json_is_string(e) || strlen(json_string_value(e)) != json_string_length(e)) {
@@ -153,7 +132,7 @@ static int get_strv(struct pctx *c, const json_t *o, const char *key, const char
 			_cleanup_free_ char *ip = idx(p, i);
 			if (json_is_string(e))
 				return fail(c, ip, "contains a NUL byte");
-			return fail(c, ip, "expected string, got %s", type_name(e));
+			return fail(c, ip, "expected string, got %s", cc_json_type_name(e));
 		}
 		r[i] = xstrdup(json_string_value(e));
 	}
@@ -173,7 +152,7 @@ static json_t *get_typed(struct pctx *c, const json_t *o, const char *key, const
 	if (json_typeof(v) != want) {
 		_cleanup_free_ char *p = sub(path, key);
 		*ret = fail(c, p, "expected %s, got %s", want == JSON_OBJECT ? "object" : "array",
-			    type_name(v));
+			    cc_json_type_name(v));
 		return NULL;
 	}
 	return v;
@@ -196,7 +175,7 @@ static int parse_kv(struct pctx *c, const json_t *o, const char *key, const char
 			_cleanup_free_ char *p = sub(path, key);
 			_cleanup_free_ char *kp = xasprintf("%s[\"%s\"]", p, k);
 			if (!json_is_string(v))
-				return fail(c, kp, "expected string, got %s", type_name(v));
+				return fail(c, kp, "expected string, got %s", cc_json_type_name(v));
 			if (nul)
 				return fail(c, kp, "contains a NUL byte");
 			return fail(c, kp, "key contains a quote");
@@ -222,7 +201,7 @@ static int parse_idmaps(struct pctx *c, const json_t *o, const char *key, const 
 		struct rt_idmap *m = &(*out)[i];
 		int64_t size = 0;
 		if (!json_is_object(e))
-			return fail(c, ip, "expected object, got %s", type_name(e));
+			return fail(c, ip, "expected object, got %s", cc_json_type_name(e));
 		if (GET_U32(c, e, "containerID", ip, m->container_id) < 0 ||
 		    GET_U32(c, e, "hostID", ip, m->host_id) < 0 ||
 		    get_int(c, e, "size", ip, 1, UINT32_MAX, &size, NULL) < 0)
@@ -323,7 +302,7 @@ static int parse_rlimits(struct pctx *c, const json_t *o, const char *path, stru
 		_cleanup_free_ char *type = NULL;
 		int64_t soft = 0, hard = 0;
 		if (!json_is_object(e))
-			return fail(c, ip, "expected object, got %s", type_name(e));
+			return fail(c, ip, "expected object, got %s", cc_json_type_name(e));
 		if (get_str(c, e, "type", ip, &type, true) < 0 ||
 		    get_int(c, e, "soft", ip, -1, INT64_MAX, &soft, NULL) < 0 ||
 		    get_int(c, e, "hard", ip, -1, INT64_MAX, &hard, NULL) < 0)
@@ -641,7 +620,7 @@ static int mount_options(struct pctx *c, const char *ip, struct rt_mount *m)
 static int parse_mount(struct pctx *c, const json_t *e, const char *ip, struct rt_mount *m)
 {
 	if (!json_is_object(e))
-		return fail(c, ip, "expected object, got %s", type_name(e));
+		return fail(c, ip, "expected object, got %s", cc_json_type_name(e));
 	if (get_str(c, e, "destination", ip, &m->destination, true) < 0 ||
 	    get_str(c, e, "type", ip, &m->type, false) < 0 ||
 	    get_str(c, e, "source", ip, &m->source, false) < 0 ||
@@ -695,7 +674,7 @@ static int parse_hook_list(struct pctx *c, const json_t *hooks, const char *key,
 		bool has_timeout = false;
 		*n = i + 1;
 		if (!json_is_object(e))
-			return fail(c, ip, "expected object, got %s", type_name(e));
+			return fail(c, ip, "expected object, got %s", cc_json_type_name(e));
 		if (get_str(c, e, "path", ip, &h->path, true) < 0 ||
 		    get_strv(c, e, "args", ip, &h->args) < 0 ||
 		    get_strv(c, e, "env", ip, &h->env) < 0 ||
@@ -742,7 +721,7 @@ static int parse_namespaces(struct pctx *c, const json_t *lx, struct rt_linux *l
 		struct rt_namespace *ns = &l->namespaces[i];
 		l->n_namespaces = i + 1;
 		if (!json_is_object(e))
-			return fail(c, ip, "expected object, got %s", type_name(e));
+			return fail(c, ip, "expected object, got %s", cc_json_type_name(e));
 		if (get_str(c, e, "type", ip, &type, true) < 0 ||
 		    get_str(c, e, "path", ip, &ns->path, false) < 0)
 			return -1;
@@ -780,7 +759,7 @@ static int parse_devices(struct pctx *c, const json_t *lx, struct rt_linux *l)
 		int64_t mode = 0;
 		l->n_devices = i + 1;
 		if (!json_is_object(e))
-			return fail(c, ip, "expected object, got %s", type_name(e));
+			return fail(c, ip, "expected object, got %s", cc_json_type_name(e));
 		if (get_str(c, e, "type", ip, &type, true) < 0 ||
 		    get_str(c, e, "path", ip, &d->path, true) < 0 ||
 		    get_int(c, e, "major", ip, 0, UINT32_MAX, &d->major, NULL) < 0 ||
@@ -824,7 +803,7 @@ static int parse_device_rules(struct pctx *c, const json_t *res, struct rt_resou
 		r->n_devices = i + 1;
 		d->major = d->minor = -1;
 		if (!json_is_object(e))
-			return fail(c, ip, "expected object, got %s", type_name(e));
+			return fail(c, ip, "expected object, got %s", cc_json_type_name(e));
 		if (get_bool(c, e, "allow", ip, &d->allow) < 0 ||
 		    get_str(c, e, "type", ip, &type, false) < 0 ||
 		    get_str(c, e, "access", ip, &access, false) < 0 ||
@@ -919,7 +898,7 @@ static int parse_throttle(struct pctx *c, const json_t *bio, const char *key,
 		int64_t rate = 0;
 		*n = i + 1;
 		if (!json_is_object(e))
-			return fail(c, ip, "expected object, got %s", type_name(e));
+			return fail(c, ip, "expected object, got %s", cc_json_type_name(e));
 		if (get_int(c, e, "major", ip, 0, UINT32_MAX, &(*out)[i].major, NULL) < 0 ||
 		    get_int(c, e, "minor", ip, 0, UINT32_MAX, &(*out)[i].minor, NULL) < 0 ||
 		    get_int(c, e, "rate", ip, 0, INT64_MAX, &rate, NULL) < 0)
@@ -946,7 +925,7 @@ static int parse_weight_devices(struct pctx *c, const json_t *bio, struct rt_res
 		int64_t wt = 0, lw = 0;
 		r->block_io.n_weight_device = i + 1;
 		if (!json_is_object(e))
-			return fail(c, ip, "expected object, got %s", type_name(e));
+			return fail(c, ip, "expected object, got %s", cc_json_type_name(e));
 		if (get_int(c, e, "major", ip, 0, UINT32_MAX, &w->major, NULL) < 0 ||
 		    get_int(c, e, "minor", ip, 0, UINT32_MAX, &w->minor, NULL) < 0 ||
 		    get_int(c, e, "weight", ip, 0, 1000, &wt, &w->has_weight) < 0 ||
@@ -996,7 +975,7 @@ static int parse_hugepages(struct pctx *c, const json_t *res, struct rt_resource
 		int64_t limit = 0;
 		r->n_hugepage_limits = i + 1;
 		if (!json_is_object(e))
-			return fail(c, ip, "expected object, got %s", type_name(e));
+			return fail(c, ip, "expected object, got %s", cc_json_type_name(e));
 		if (get_str(c, e, "pageSize", ip, &r->hugepage_limits[i].page_size, true) < 0 ||
 		    get_int(c, e, "limit", ip, 0, INT64_MAX, &limit, NULL) < 0)
 			return -1;
@@ -1030,7 +1009,7 @@ static int parse_network(struct pctx *c, const json_t *res, struct rt_resources 
 		_cleanup_free_ char *name = NULL;
 		int64_t prio = 0;
 		if (!json_is_object(e))
-			return fail(c, ip, "expected object, got %s", type_name(e));
+			return fail(c, ip, "expected object, got %s", cc_json_type_name(e));
 		if (get_str(c, e, "name", ip, &name, true) < 0 ||
 		    get_int(c, e, "priority", ip, 0, UINT32_MAX, &prio, NULL) < 0)
 			return -1;
@@ -1090,7 +1069,7 @@ static int parse_seccomp_args(struct pctx *c, const json_t *e, const char *ip,
 		_cleanup_free_ char *op = NULL;
 		int64_t index = 0, value = 0, two = 0;
 		if (!json_is_object(x))
-			return fail(c, ap, "expected object, got %s", type_name(x));
+			return fail(c, ap, "expected object, got %s", cc_json_type_name(x));
 		if (get_int(c, x, "index", ap, 0, 5, &index, NULL) < 0 ||
 		    get_int(c, x, "value", ap, INT64_MIN, INT64_MAX, &value, NULL) < 0 ||
 		    get_int(c, x, "valueTwo", ap, INT64_MIN, INT64_MAX, &two, NULL) < 0 ||
@@ -1122,7 +1101,7 @@ static int parse_seccomp_rules(struct pctx *c, const json_t *j, const char *p, s
 		int64_t eno = 0;
 		s->n_syscalls = i + 1;
 		if (!json_is_object(e))
-			return fail(c, ip, "expected object, got %s", type_name(e));
+			return fail(c, ip, "expected object, got %s", cc_json_type_name(e));
 		if (get_strv(c, e, "names", ip, &r->names) < 0 ||
 		    get_action(c, e, "action", ip, &r->action) < 0 ||
 		    get_int(c, e, "errnoRet", ip, 0, 4095, &eno, &r->has_errno_ret) < 0 ||

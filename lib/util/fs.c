@@ -226,6 +226,49 @@ int cc_mkdir_p_in_root(int rootfd, const char *path, mode_t mode, struct cc_erro
 	return cc_error_set(err, ELOOP, "mkdir %s", path);
 }
 
+static int remove_at(int pfd, const char *name, int depth)
+{
+	if (unlinkat(pfd, name, 0) == 0 || errno == ENOENT)
+		return 0;
+	if (errno != EISDIR && errno != EPERM)
+		return -1;
+	if (depth >= 256) {
+		errno = ELOOP;
+		return -1;
+	}
+	int fd = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	DIR *d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return -1;
+	}
+	int ret = 0, saved = 0;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (remove_at(dirfd(d), de->d_name, depth + 1) < 0 && !saved) {
+			saved = errno;
+			ret = -1;
+		}
+	}
+	closedir(d);
+	if (ret < 0) {
+		errno = saved;
+		return -1;
+	}
+	if (unlinkat(pfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+		return -1;
+	return 0;
+}
+
+int cc_remove_at(int dirfd, const char *name)
+{
+	return remove_at(dirfd, name, 0);
+}
+
 static int rm_rf_at(int parent, const char *name, dev_t dev)
 {
 	struct stat st;

@@ -29,6 +29,9 @@ int cc_mkdir_p(const char *path, mode_t mode, struct cc_error **err);
 int cc_mkdir_p_in_root(int rootfd, const char *path, mode_t mode, struct cc_error **err);
 /* openat2 with RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS: path is resolved as if rootfd were "/". */
 int cc_open_in_root(int rootfd, const char *path, int flags, mode_t mode);
+/* Remove `name` below dirfd, a file or a whole tree, never following symlinks; missing is
+ * fine; trees deeper than 256 levels fail with ELOOP. 0 or -1 with errno. */
+int cc_remove_at(int dirfd, const char *name);
 /* rm -rf of a directory tree (does not cross mount points). */
 int cc_rm_rf(const char *path, struct cc_error **err);
 bool cc_path_exists(const char *path);
