@@ -495,9 +495,15 @@ static int cmd_bundle(struct img_store *store, int argc, char **argv)
 	_cleanup_free_ char *work = cc_path_join(argv[2], ".layer/work");
 	_cleanup_free_ char *spec = rt_spec_default(false);
 	int ret = cc_mkdir_p(argv[2], 0755, &err);
-	if (ret == 0)
-		ret = copy ? img_flatten(dirs, cc_strv_len(dirs), rootfs, &err)
-			   : img_mount_overlay(dirs, cc_strv_len(dirs), upper, work, rootfs, &err);
+	if (ret == 0 && !copy &&
+	    img_mount_overlay(dirs, cc_strv_len(dirs), upper, work, rootfs, &err) < 0) {
+		/* No overlayfs here (or not for us): a flattened copy serves the same purpose. */
+		fprintf(stderr, "rune-image: %s; using a flattened copy instead\n", err->msg);
+		cc_error_free(&err);
+		copy = true;
+	}
+	if (ret == 0 && copy)
+		ret = img_flatten(dirs, cc_strv_len(dirs), rootfs, &err);
 	json_t *config = ret == 0 ? img_bundle_config(cfg, spec, rootfs, &err) : NULL;
 	img_config_free(cfg);
 	if (!config) {

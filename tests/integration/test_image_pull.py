@@ -435,3 +435,33 @@ def test_disk_full(anon, images, workdir):
         assert images.records() == [] and images.layers() == [] and images.staging() == []
     finally:
         subprocess.run(["umount", str(images.root)], check=False)
+
+
+def test_registry_down(images):
+    port = R.free_port()
+    res = images.run("pull", f"127.0.0.1:{port}/down/img:t")
+    assert res.returncode == 1
+    assert res.stderr == (f"rune-image: pull 127.0.0.1:{port}/down/img:t: registry "
+                          f"127.0.0.1:{port}: Couldn't connect to server\n"), res.stderr
+    assert images.records() == []
+
+
+@pytest.mark.parametrize("mode", ["basic", "token"])
+def test_credentials_from_auth_file(images, workdir, mode):
+    import base64
+    need("registry")
+    R.make_oci_image(workdir / "img", SIMPLE, tag="t")
+    with R.Registry(mode, tmp_parent=workdir) as reg:
+        R.push(workdir / "img", "t", reg, repo="auth/img")
+        auth = workdir / "auth.json"
+        token = base64.b64encode(f"{reg.user}:{reg.password}".encode()).decode()
+        auth.write_text(json.dumps({"auths": {reg.host: {"auth": token}}}))
+        res = images.run("pull", "--authfile", auth, f"{reg.host}/auth/img:t")
+        assert res.returncode == 0, res.stderr
+        # The environment variable containers tools use works the same way.
+        other = Images(workdir / "store2")
+        env_res = subprocess.run([IMAGE_BIN, "--root", str(other.root), "pull",
+                                  f"{reg.host}/auth/img:t"], capture_output=True, text=True,
+                                 env={**os.environ, "REGISTRY_AUTH_FILE": str(auth)},
+                                 timeout=120)
+        assert env_res.returncode == 0, env_res.stderr
