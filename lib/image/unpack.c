@@ -628,6 +628,13 @@ static int do_whiteout(struct unpacker *u, const char *dir, const char *base,
 	if (!*victim || strcmp(victim, ".") == 0 || strcmp(victim, "..") == 0)
 		return fail(err, EINVAL, "invalid whiteout name");
 
+	/* A whiteout hides what lower layers have: an entry this layer itself has (before or
+	 * after the whiteout in the tar) stays (image-spec: "files that are present in the same
+	 * layer as a whiteout file can only be hidden by whiteout files in subsequent layers"). */
+	_cleanup_free_ char *vpath =
+	    strcmp(dir, ".") == 0 ? xstrdup(victim) : xasprintf("%s/%s", dir, victim);
+	if (set_find(&u->set, vpath, strlen(vpath)))
+		return 0;
 	if (u->o->mode == IMG_UNPACK_APPLY) {
 		_cleanup_close_ int pfd = cc_open_in_root(u->rootfd, dir, O_PATH | O_DIRECTORY, 0);
 		if (pfd < 0) {
@@ -640,11 +647,16 @@ static int do_whiteout(struct unpacker *u, const char *dir, const char *base,
 		return 0;
 	}
 
-	/* OVERLAY: a 0/0 char device; a real entry of the same name in the layer conflicts, the
-	 * later one wins. */
+	/* OVERLAY: a 0/0 char device. The directory started empty, so anything already there
+	 * other than a whiteout is this layer's own entry, which stays; a real entry that comes
+	 * later replaces the device. */
 	_cleanup_close_ int pfd = open_parent(u, dir, err);
 	if (pfd < 0)
 		return -1;
+	struct stat st;
+	if (fstatat(pfd, victim, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    !(S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0)))
+		return 0;
 	if (make_room(pfd, victim, false, err) < 0)
 		return -1;
 	if (mknodat(pfd, victim, S_IFCHR | 0, makedev(0, 0)) < 0)

@@ -19,6 +19,8 @@
 #include <sys/types.h>
 #include "util/error.h"
 
+/* Whiteouts (".wh.NAME", ".wh..wh..opq") only ever hide what lower layers have: an entry
+ * of the same layer stays, whatever the order of the two in the tar (image-spec). */
 enum img_unpack_mode {
 	/* One layer into its own empty directory, in overlayfs format: a whiteout ".wh.NAME"
 	 * becomes a char device 0/0 named NAME; ".wh..wh..opq" sets the xattr

@@ -465,3 +465,27 @@ def test_credentials_from_auth_file(images, workdir, mode):
                                  env={**os.environ, "REGISTRY_AUTH_FILE": str(auth)},
                                  timeout=120)
         assert env_res.returncode == 0, env_res.stderr
+
+
+def test_same_layer_order_cases_match_umoci(anon, images, workdir):
+    """A whiteout only hides lower layers (image-spec): an entry re-created in the same layer
+    stays whether it comes before or after the whiteout; files and directories replace each
+    other."""
+    need("umoci")
+    from registry import WH
+    lower = [D("a"), F("a/x", "1"), F("b", "2"), D("c"), F("c/y", "3"), F("d", "4")]
+    upper = [F("a/x", "new"), WH("a/x"),          # re-created, then whited out: stays
+             WH("b"), F("b", "back"),             # whited out, then re-created: stays
+             F("c", "now a file"),                # a directory replaced by a file
+             D("d"), F("d/z", "5")]               # a file replaced by a directory
+    R.make_oci_image(workdir / "img", [lower, upper], tag="o")
+    R.push(workdir / "img", "o", anon, repo="order/img")
+    assert images.pull(anon, "order/img:o").returncode == 0
+    assert images.run("unpack", f"{anon.host}/order/img:o", workdir / "flat").returncode == 0
+    ours = R.tree_manifest(workdir / "flat", include_root=False)
+    theirs = R.tree_manifest(R.umoci_unpack(workdir / "img", "o", workdir / "ref"),
+                             include_root=False)
+    assert R.diff_trees(ours, theirs) == []
+    assert (workdir / "flat" / "a" / "x").read_text() == "new"
+    assert (workdir / "flat" / "b").read_text() == "back"
+    assert ours["c"].type == "file" and ours["d/z"].type == "file"

@@ -625,7 +625,8 @@ static void test_overlay_whiteouts(void **state)
 	ADD(&tb, .name = "d/kept", .data = "k");
 	ADD(&tb, .name = ".wh.gone");
 	ADD(&tb, .name = "x/.wh.y");	       /* parent created implicitly */
-	ADD(&tb, .name = "z", .data = "real"); /* then whited out: the later one wins */
+	/* A whiteout only hides lower layers: this layer's own z stays (image-spec). */
+	ADD(&tb, .name = "z", .data = "real");
 	ADD(&tb, .name = ".wh.z");
 	ADD(&tb, .name = ".wh.w"); /* then re-created: the later one wins */
 	ADD(&tb, .name = "w", .data = "again");
@@ -636,13 +637,14 @@ static void test_overlay_whiteouts(void **state)
 	assert_int_equal(buf[0], 'y');
 	assert_content(rp(f, "d/kept"), "k", 1);
 	assert_false(exists(rp(f, "d/.wh..wh..opq")));
-	const char *wh[] = { "gone", "x/y", "z" };
+	const char *wh[] = { "gone", "x/y" };
 	for (size_t i = 0; i < ARRAY_SIZE(wh); i++) {
 		assert_int_equal(lstat(rp(f, wh[i]), &st), 0);
 		assert_true(S_ISCHR(st.st_mode));
 		assert_int_equal(st.st_rdev, makedev(0, 0));
 	}
 	assert_false(exists(rp(f, ".wh.gone")));
+	assert_content(rp(f, "z"), "real", 4);
 	assert_content(rp(f, "w"), "again", 5);
 	assert_int_equal(count_entries(f->root), 5); /* d, gone, x, z, w */
 }
@@ -676,7 +678,7 @@ static void test_apply_whiteouts(void **state)
 	ADD(&tb, .name = "lower-dir/.wh.sub");
 	ADD(&tb, .name = ".wh.lower-file2"); /* whiteout, then re-created */
 	ADD(&tb, .name = "lower-file2", .data = "upper");
-	ADD(&tb, .name = "re", .data = "x"); /* created, then whited out */
+	ADD(&tb, .name = "re", .data = "x"); /* created, then whited out: stays (same layer) */
 	ADD(&tb, .name = ".wh.re");
 	ADD(&tb, .name = "opq/early", .data = "e");	  /* before the opaque marker */
 	ADD(&tb, .name = "opq/keepdir/new", .data = "n"); /* into a lower directory */
@@ -692,7 +694,7 @@ static void test_apply_whiteouts(void **state)
 	assert_true(exists(rp(f, "lower-dir/a")));
 	assert_false(exists(rp(f, "lower-dir/sub")));
 	assert_content(rp(f, "lower-file2"), "upper", 5);
-	assert_false(exists(rp(f, "re")));
+	assert_content(rp(f, "re"), "x", 1);
 	assert_false(exists(rp(f, "opq/lower1")));
 	assert_false(exists(rp(f, "opq/lowerdir")));
 	assert_int_equal(lstat(rp(f, "opq/keepdir"), &st), 0);
