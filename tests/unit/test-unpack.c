@@ -624,7 +624,7 @@ static void test_overlay_whiteouts(void **state)
 	ADD(&tb, .name = "d/.wh..wh..opq");
 	ADD(&tb, .name = "d/kept", .data = "k");
 	ADD(&tb, .name = ".wh.gone");
-	ADD(&tb, .name = "x/.wh.y");	       /* parent created implicitly */
+	ADD(&tb, .name = "x/.wh.y"); /* parent created implicitly */
 	/* A whiteout only hides lower layers: this layer's own z stays (image-spec). */
 	ADD(&tb, .name = "z", .data = "real");
 	ADD(&tb, .name = ".wh.z");
