@@ -251,6 +251,33 @@ class TokenServer:
 # The registry
 
 
+def make_tls_cert(directory):
+    """A self-signed certificate for 127.0.0.1 (and localhost): (cert path, key path)."""
+    import ipaddress
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "rune test registry")])
+    now = datetime.now(timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(days=1)).not_valid_after(now + timedelta(days=30))
+            .add_extension(x509.SubjectAlternativeName([
+                x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]),
+                critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = Path(directory) / "tls.crt", Path(directory) / "tls.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_path, key_path
+
+
 class Registry:
     """distribution v2.8 on 127.0.0.1:<free port>, storage in a temp dir.
 
@@ -263,7 +290,7 @@ class Registry:
 
     MODES = ("anonymous", "basic", "token")
 
-    def __init__(self, mode="anonymous", tmp_parent=None):
+    def __init__(self, mode="anonymous", tmp_parent=None, tls=False):
         if mode not in self.MODES:
             raise ValueError(f"mode must be one of {self.MODES}")
         self.mode = mode
@@ -274,6 +301,9 @@ class Registry:
         self.token_server = None
         self.dir = None
         self.port = None
+        self.tls = tls
+        self.cert = None  # the TLS certificate (PEM path) when tls
+        self._old_opener = None
 
     # ---- identity
     @property
@@ -282,7 +312,7 @@ class Registry:
 
     @property
     def url(self):
-        return f"http://{self.host}"
+        return f"{'https' if self.tls else 'http'}://{self.host}"
 
     @property
     def creds(self):
@@ -317,6 +347,14 @@ class Registry:
         self.dir = Path(tempfile.mkdtemp(prefix="rune-registry-", dir=self.tmp_parent))
         try:
             (self.dir / "storage").mkdir()
+            if self.tls:
+                import ssl
+                self.cert, self._key = make_tls_cert(self.dir)
+                # This process's own HTTP helpers (push, readiness) trust the certificate.
+                ctx = ssl.create_default_context(cafile=str(self.cert))
+                self._old_opener = urllib.request._opener
+                urllib.request.install_opener(urllib.request.build_opener(
+                    urllib.request.HTTPSHandler(context=ctx)))
             auth = {}
             if self.mode == "basic":
                 htpasswd = self.dir / "htpasswd"
@@ -355,6 +393,8 @@ class Registry:
         }
         if auth:
             config["auth"] = auth
+        if self.tls:
+            config["http"]["tls"] = {"certificate": str(self.cert), "key": str(self._key)}
         # JSON is YAML: the registry's parser reads it as is.
         (self.dir / "config.yml").write_text(json.dumps(config, indent=2))
 
@@ -398,6 +438,8 @@ class Registry:
         """Stop the registry process (by PID) and the token server; remove the temp dir."""
         _kill_pid(self.proc)
         self.proc = None
+        if self.tls:
+            urllib.request.install_opener(self._old_opener)
         if self.token_server is not None:
             self.token_server.stop()
             self.token_server = None

@@ -489,3 +489,22 @@ def test_same_layer_order_cases_match_umoci(anon, images, workdir):
     assert (workdir / "flat" / "a" / "x").read_text() == "new"
     assert (workdir / "flat" / "b").read_text() == "back"
     assert ours["c"].type == "file" and ours["d/z"].type == "file"
+
+
+def test_tls_registry(images, workdir):
+    """HTTPS: the registry's own CA is needed (--tls-ca), there is no silent fallback to plain
+    HTTP for a registry that speaks TLS, and --insecure-registry skips the certificate check."""
+    need("registry")
+    R.make_oci_image(workdir / "img", SIMPLE, tag="t")
+    with R.Registry("basic", tmp_parent=workdir, tls=True) as reg:
+        R.push(workdir / "img", "t", reg, repo="tls/img")
+        ref = f"{reg.host}/tls/img:t"
+        res = images.run("pull", "--creds", reg.creds, ref)
+        assert res.returncode == 1
+        assert "certificate" in res.stderr.lower(), res.stderr
+        assert images.records() == []
+        res = images.run("pull", "--creds", reg.creds, "--tls-ca", reg.cert, ref)
+        assert res.returncode == 0, res.stderr
+        other = Images(workdir / "store2")
+        res = other.run("pull", "--creds", reg.creds, "--insecure-registry", reg.host, ref)
+        assert res.returncode == 0, res.stderr
