@@ -466,6 +466,8 @@ int img_registry_get_manifest(struct img_registry *r, const char *reference, cha
 	struct response resp = { .max = IMG_MANIFEST_MAX };
 	long status = request(r, path, IMG_MANIFEST_ACCEPT, &resp, err);
 	int ret = -1;
+	if (status < 0)
+		cc_error_prefix(err, "%s", what);
 	if (status == 200) {
 		char *d = img_digest_buf(resp.body ? resp.body : "", resp.len);
 		if (img_digest_valid(reference) && strcmp(d, reference) != 0) {
@@ -496,6 +498,8 @@ char *img_registry_get_blob(struct img_registry *r, const char *digest, size_t m
 	struct response resp = { .max = max };
 	long status = request(r, path, NULL, &resp, err);
 	char *out = NULL;
+	if (status < 0)
+		cc_error_prefix(err, "%s", what);
 	if (status == 200) {
 		_cleanup_free_ char *d = img_digest_buf(resp.body ? resp.body : "", resp.len);
 		if (strcmp(d, digest) != 0)

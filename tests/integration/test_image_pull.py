@@ -328,8 +328,9 @@ class BlobProxy:
                         self.send_header(k, v)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                cut = (blob and proxy.mode == "drop" and status == 200 and
-                       self.path not in proxy.dropped and len(body) > 64)
+                cut = (blob and status in (200, 206) and len(body) > 64 and
+                       (proxy.mode == "truncate" or
+                        (proxy.mode == "drop" and self.path not in proxy.dropped)))
                 if cut:
                     proxy.dropped.add(self.path)
                     self.wfile.write(body[:len(body) // 2])
@@ -441,7 +442,7 @@ def test_registry_down(images):
     port = R.free_port()
     res = images.run("pull", f"127.0.0.1:{port}/down/img:t")
     assert res.returncode == 1
-    assert res.stderr == (f"rune-image: pull 127.0.0.1:{port}/down/img:t: registry "
+    assert res.stderr == (f"rune-image: pull 127.0.0.1:{port}/down/img:t: manifest t: registry "
                           f"127.0.0.1:{port}: Couldn't connect to server\n"), res.stderr
     assert images.records() == []
 
@@ -508,3 +509,18 @@ def test_tls_registry(images, workdir):
         other = Images(workdir / "store2")
         res = other.run("pull", "--creds", reg.creds, "--insecure-registry", reg.host, ref)
         assert res.returncode == 0, res.stderr
+
+
+def test_truncated_blob(anon, images, workdir):
+    """A registry that never delivers a whole layer: retried, then refused, nothing kept."""
+    R.make_oci_image(workdir / "img", [[F("big", os.urandom(200000))]], tag="t")
+    R.push(workdir / "img", "t", anon, repo="trunc/img")
+    proxy = BlobProxy(anon.url, "truncate")
+    try:
+        res = images.run("pull", f"{proxy.host}/trunc/img:t")
+    finally:
+        proxy.close()
+    assert res.returncode == 1
+    assert res.stderr.startswith(f"rune-image: pull {proxy.host}/trunc/img:t: "), res.stderr
+    assert "blob sha256:" in res.stderr, res.stderr
+    assert images.records() == [] and images.layers() == [] and images.staging() == []
