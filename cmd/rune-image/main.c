@@ -13,6 +13,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include "commit.h"
+#include "config.h"
 #include "image/bundle.h"
 #include "image/flatten.h"
 #include "image/pull.h"
@@ -54,9 +56,14 @@ static void usage(FILE *out)
 	    "   list                the images in the store\n"
 	    "   inspect REFERENCE   an image's record (JSON)\n"
 	    "   remove REFERENCE    forget an image (its layers go at the next gc)\n"
+	    "   unpack REFERENCE DIR           a flattened copy of the image's rootfs in DIR\n"
+	    "   mount REFERENCE DIR            the image as an overlayfs at DIR, writable\n"
+	    "   unmount DIR                    unmount it and drop its writable layer\n"
+	    "   bundle [--copy] REFERENCE DIR  an OCI bundle (rootfs + config.json) for rune\n"
 	    "   gc                  remove layers and blobs no image uses\n\n"
 	    "Global options:\n"
-	    "   --root DIR          the store (default: %s)\n\n"
+	    "   --root DIR          the store (default: %s)\n"
+	    "   --version           print the version\n\n"
 	    "pull options:\n"
 	    "   --platform OS/ARCH[/VARIANT]   from a multi-platform image (default: this host)\n"
 	    "   --creds USER[:PASSWORD]        registry credentials (else from auth.json)\n"
@@ -549,6 +556,9 @@ int main(int argc, char **argv)
 		} else if (!strncmp(argv[i], "--root=", 7)) {
 			root = argv[i] + 7;
 			i++;
+		} else if (!strcmp(argv[i], "--version")) {
+			printf("rune-image version %s\ncommit: %s\n", RUNE_VERSION, RUNE_COMMIT);
+			return 0;
 		} else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
 			usage(stdout);
 			return 0;
