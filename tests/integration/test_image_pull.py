@@ -524,3 +524,24 @@ def test_truncated_blob(anon, images, workdir):
     assert res.stderr.startswith(f"rune-image: pull {proxy.host}/trunc/img:t: "), res.stderr
     assert "blob sha256:" in res.stderr, res.stderr
     assert images.records() == [] and images.layers() == [] and images.staging() == []
+
+
+@pytest.mark.parametrize("case", ["not-json", "huge"])
+def test_bad_config(anon, images, workdir, case):
+    """The image config is fetched and checked before any layer: a config that is not JSON, or
+    one too big, is refused with nothing stored."""
+    layout = R.Layout(workdir / "img")
+    layer = R.make_layer_tar([F("x", "1")])
+    ldesc = layout.blob(layer, R.MT_LAYER["none"])
+    body = b"this is not json" if case == "not-json" else b" " * (9 << 20)
+    cdesc = layout.blob(body, R.MT_OCI_CONFIG)
+    manifest = {"schemaVersion": 2, "mediaType": R.MT_OCI_MANIFEST, "config": cdesc,
+                "layers": [ldesc]}
+    mdesc = layout.blob(R._canonical(manifest), R.MT_OCI_MANIFEST)
+    layout.tag(mdesc, "t")
+    R.push(workdir / "img", "t", anon, repo="cfg/img")
+    res = images.pull(anon, "cfg/img:t")
+    assert res.returncode == 1
+    want = "not valid JSON" if case == "not-json" else "more than 8388608"
+    assert want in res.stderr and res.stderr.count("\n") == 1, res.stderr
+    assert images.records() == [] and images.layers() == [] and images.staging() == []
