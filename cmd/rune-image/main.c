@@ -203,6 +203,7 @@ static int cmd_pull(struct img_store *store, int argc, char **argv)
 	struct view v = { .tty = isatty(2) };
 	_cleanup_strv_ char **insecure = NULL;
 	_cleanup_free_ char *user = NULL;
+	size_t user_len = 0;
 	struct cc_error *err = NULL;
 	int c;
 	optind = 1;
@@ -215,13 +216,20 @@ static int cmd_pull(struct img_store *store, int argc, char **argv)
 			o.platform = &platform;
 			break;
 		case O_CREDS: {
+			if (user)
+				explicit_bzero(user, user_len);
 			free(user);
+			user_len = strlen(optarg) + 1;
 			user = xstrdup(optarg);
 			char *colon = strchr(user, ':');
 			if (colon)
 				*colon = '\0';
 			o.registry.username = user;
 			o.registry.password = colon ? colon + 1 : "";
+			/* Out of /proc/<pid>/cmdline as soon as possible. */
+			char *arg_colon = strchr(optarg, ':');
+			if (arg_colon)
+				explicit_bzero(arg_colon + 1, strlen(arg_colon + 1));
 			break;
 		}
 		case O_AUTHFILE:
@@ -273,8 +281,7 @@ static int cmd_pull(struct img_store *store, int argc, char **argv)
 	img_platform_clear(&platform);
 	free(v.layers);
 	if (user)
-		memset(user, 0,
-		       strlen(user) + (o.registry.password ? strlen(o.registry.password) : 0));
+		explicit_bzero(user, user_len);
 	if (!record)
 		return fail(err);
 	if (v.json) {
