@@ -1,0 +1,149 @@
+// SPDX-License-Identifier: Apache-2.0
+/* Enclave Runtime PAL loader and calls. See pal.h. */
+#include <dlfcn.h>
+#include <errno.h>
+#include <string.h>
+#include "enclave/pal_api.h"
+#include "runtime/pal.h"
+#include "util/cleanup.h"
+
+struct rt_pal {
+	void *handle;
+	char *path;
+	int version;
+	pal_init_v1_fn init_v1;
+	pal_init_v3_fn init_v3;
+	pal_exec_v1_fn exec_v1;
+	pal_create_process_fn create_process;
+	pal_exec_v2_fn exec_v2;
+	pal_kill_fn kill;
+	pal_destroy_fn destroy;
+};
+
+int rt_pal_version(const struct rt_pal *p)
+{
+	return p->version;
+}
+
+void rt_pal_unload(struct rt_pal *p)
+{
+	if (!p)
+		return;
+	if (p->handle)
+		dlclose(p->handle);
+	free(p->path);
+	free(p);
+}
+
+/* A PAL call's negative result as a message: -errno values are named. */
+static int pal_failed(struct rt_pal *p, const char *call, int ret, struct cc_error **err)
+{
+	if (ret < 0 && ret > -4096)
+		return cc_error_set(err, -ret, "enclave runtime %s: %s failed with %d", p->path,
+				    call, ret);
+	return cc_error_set(err, 0, "enclave runtime %s: %s failed with %d", p->path, call, ret);
+}
+
+static void *need(struct rt_pal *p, const char *name, struct cc_error **err)
+{
+	void *f = dlsym(p->handle, name);
+	if (!f)
+		cc_error_set(err, 0, "enclave runtime %s: PAL API v%d needs the symbol %s", p->path,
+			     p->version, name);
+	return f;
+}
+
+struct rt_pal *rt_pal_load(const char *path, struct cc_error **err)
+{
+	struct rt_pal *p = xzalloc(sizeof(*p));
+	p->path = xstrdup(path);
+	p->handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	if (!p->handle) {
+		const char *why = dlerror();
+		cc_error_set(err, 0, "enclave runtime %s: cannot load: %s", path,
+			     why ? why : "unknown error");
+		rt_pal_unload(p);
+		return NULL;
+	}
+	pal_get_version_fn get_version = (pal_get_version_fn)dlsym(p->handle, "pal_get_version");
+	p->version = get_version ? get_version() : 1; /* v1 PALs may not have it */
+	if (p->version < 1 || p->version > PAL_API_VERSION_MAX) {
+		cc_error_set(err, 0,
+			     "enclave runtime %s: unsupported PAL API version %d (rune supports 1 "
+			     "to %d)",
+			     path, p->version, PAL_API_VERSION_MAX);
+		rt_pal_unload(p);
+		return NULL;
+	}
+	void *init = need(p, "pal_init", err);
+	void *exec = init ? need(p, "pal_exec", err) : NULL;
+	void *destroy = exec ? need(p, "pal_destroy", err) : NULL;
+	void *create = destroy && p->version >= 2 ? need(p, "pal_create_process", err) : NULL;
+	if (!destroy || (p->version >= 2 && !create)) {
+		rt_pal_unload(p);
+		return NULL;
+	}
+	if (p->version >= 3)
+		p->init_v3 = (pal_init_v3_fn)init;
+	else
+		p->init_v1 = (pal_init_v1_fn)init;
+	if (p->version == 1) {
+		p->exec_v1 = (pal_exec_v1_fn)exec;
+	} else {
+		p->exec_v2 = (pal_exec_v2_fn)exec;
+		p->create_process = (pal_create_process_fn)create;
+		p->kill = (pal_kill_fn)dlsym(p->handle, "pal_kill"); /* optional */
+	}
+	p->destroy = (pal_destroy_fn)destroy;
+	return p;
+}
+
+int rt_pal_init(struct rt_pal *p, const char *args, const char *log_level, struct cc_error **err)
+{
+	struct pal_attr_v3 attr = { .attr_v1 = { .args = args ? args : "",
+						 .log_level = log_level ? log_level : "info" },
+				    .fd = -1,
+				    .addr = 0 };
+	int ret = p->init_v3 ? p->init_v3(&attr) : p->init_v1(&attr.attr_v1);
+	return ret < 0 ? pal_failed(p, "pal_init", ret, err) : 0;
+}
+
+int rt_pal_run(struct rt_pal *p, const char *path, char *const argv[], char *const env[],
+	       const int stdio[3], int *exit_value, struct cc_error **err)
+{
+	struct pal_stdio_fds fds = { stdio[0], stdio[1], stdio[2] };
+	int ret;
+	*exit_value = 0;
+	if (p->version == 1) {
+		ret = p->exec_v1(path, (const char *const *)argv, &fds, exit_value);
+		return ret < 0 ? pal_failed(p, "pal_exec", ret, err) : 0;
+	}
+	int pid = -1;
+	struct pal_create_process_args cargs = { .path = path,
+						 .argv = (const char **)argv,
+						 .env = (const char **)env,
+						 .stdio = &fds,
+						 .pid = &pid };
+	ret = p->create_process(&cargs);
+	if (ret < 0)
+		return pal_failed(p, "pal_create_process", ret, err);
+	struct pal_exec_args eargs = { .pid = pid, .exit_value = exit_value };
+	ret = p->exec_v2(&eargs);
+	return ret < 0 ? pal_failed(p, "pal_exec", ret, err) : 0;
+}
+
+int rt_pal_kill(struct rt_pal *p, int pid, int sig, struct cc_error **err)
+{
+	if (!p->kill)
+		return cc_error_set(err, ENOSYS,
+				    "enclave runtime %s: pal_kill is not implemented%s", p->path,
+				    p->version == 1 ? " (PAL API v1 has none)" : "");
+	int ret = p->kill(pid, sig);
+	return ret < 0 ? pal_failed(p, "pal_kill", ret, err) : 0;
+}
+
+int rt_pal_destroy(struct rt_pal *p, struct cc_error **err)
+{
+	int ret = p->destroy();
+	return ret < 0 && ret != -ENOSYS ? pal_failed(p, "pal_destroy", ret, err) : 0;
+}

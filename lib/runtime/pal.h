@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Loading and driving an Enclave Runtime PAL (include/enclave/pal_api.h): dlopen from a host
+ * path, version negotiation (1 to 3), and the calls rune makes, with PAL failures turned into
+ * messages that say which call failed and with what.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include "util/error.h"
+
+struct rt_pal;
+
+/* dlopen (RTLD_NOW) and look up the symbols the PAL's version needs. */
+struct rt_pal *rt_pal_load(const char *path, struct cc_error **err);
+void rt_pal_unload(struct rt_pal *p);
+int rt_pal_version(const struct rt_pal *p);
+
+/* pal_init with args (space-separated) and a log level; v3 gets fd -1 and addr 0. */
+int rt_pal_init(struct rt_pal *p, const char *args, const char *log_level, struct cc_error **err);
+/* Run argv (argv[0] is the program, path the executable) with env (ignored by v1 PALs) and the
+ * given stdio fds; *exit_value is the PAL's report of the payload's exit status. */
+int rt_pal_run(struct rt_pal *p, const char *path, char *const argv[], char *const env[],
+	       const int stdio[3], int *exit_value, struct cc_error **err);
+/* Forward a signal (v2/v3; pid -1: every process of the PAL). */
+int rt_pal_kill(struct rt_pal *p, int pid, int sig, struct cc_error **err);
+int rt_pal_destroy(struct rt_pal *p, struct cc_error **err);
