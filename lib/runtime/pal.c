@@ -136,7 +136,7 @@ int rt_pal_kill(struct rt_pal *p, int pid, int sig, struct cc_error **err)
 {
 	if (!p->kill)
 		return cc_error_set(err, ENOSYS,
-				    "enclave runtime %s: pal_kill is not implemented%s", p->path,
+				    "enclave runtime %s: the PAL exports no pal_kill%s", p->path,
 				    p->version == 1 ? " (PAL API v1 has none)" : "");
 	int ret = p->kill(pid, sig);
 	return ret < 0 ? pal_failed(p, "pal_kill", ret, err) : 0;

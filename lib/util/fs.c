@@ -226,7 +226,9 @@ int cc_mkdir_p_in_root(int rootfd, const char *path, mode_t mode, struct cc_erro
 	return cc_error_set(err, ELOOP, "mkdir %s", path);
 }
 
-static int remove_at(int pfd, const char *name, int depth)
+/* Remove name below pfd: a file, or a tree depth-first, never following symlinks. With dev
+ * set, a directory on another filesystem (a mount point) is not entered: EBUSY. */
+static int remove_at(int pfd, const char *name, int depth, dev_t dev)
 {
 	if (unlinkat(pfd, name, 0) == 0 || errno == ENOENT)
 		return 0;
@@ -234,6 +236,11 @@ static int remove_at(int pfd, const char *name, int depth)
 		return -1;
 	if (depth >= 256) {
 		errno = ELOOP;
+		return -1;
+	}
+	struct stat st;
+	if (dev && fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && st.st_dev != dev) {
+		errno = EBUSY;
 		return -1;
 	}
 	int fd = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -249,7 +256,7 @@ static int remove_at(int pfd, const char *name, int depth)
 	while ((de = readdir(d))) {
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
-		if (remove_at(dirfd(d), de->d_name, depth + 1) < 0 && !saved) {
+		if (remove_at(dirfd(d), de->d_name, depth + 1, dev) < 0 && !saved) {
 			saved = errno;
 			ret = -1;
 		}
@@ -266,40 +273,7 @@ static int remove_at(int pfd, const char *name, int depth)
 
 int cc_remove_at(int dirfd, const char *name)
 {
-	return remove_at(dirfd, name, 0);
-}
-
-static int rm_rf_at(int parent, const char *name, dev_t dev)
-{
-	struct stat st;
-	if (fstatat(parent, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return errno == ENOENT ? 0 : -1;
-	if (!S_ISDIR(st.st_mode))
-		return unlinkat(parent, name, 0) < 0 && errno != ENOENT ? -1 : 0;
-	if (st.st_dev != dev) {
-		errno = EBUSY;
-		return -1;
-	}
-	int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	DIR *d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return -1;
-	}
-	int ret = 0;
-	struct dirent *de;
-	while ((de = readdir(d))) {
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		if (rm_rf_at(dirfd(d), de->d_name, dev) < 0)
-			ret = -1;
-	}
-	closedir(d);
-	if (unlinkat(parent, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
-		ret = -1;
-	return ret;
+	return remove_at(dirfd, name, 0, 0);
 }
 
 int cc_rm_rf(const char *path, struct cc_error **err)
@@ -310,7 +284,7 @@ int cc_rm_rf(const char *path, struct cc_error **err)
 			return 0;
 		return cc_error_errno(err, "stat %s", path);
 	}
-	if (rm_rf_at(AT_FDCWD, path, st.st_dev) < 0)
+	if (remove_at(AT_FDCWD, path, 0, st.st_dev) < 0)
 		return cc_error_errno(err, "remove %s", path);
 	return 0;
 }
