@@ -15,9 +15,9 @@
 #include "util/log.h"
 
 static const struct rune_cmd *const commands[] = {
-	&cmd_create, &cmd_delete, &cmd_events, &cmd_exec,  &cmd_features,
-	&cmd_kill,   &cmd_list,	  &cmd_pause,  &cmd_ps,	   &cmd_resume,
-	&cmd_run,    &cmd_spec,	  &cmd_start,  &cmd_state, &cmd_update,
+	&cmd_attest, &cmd_create, &cmd_delete, &cmd_events, &cmd_exec,	 &cmd_features,
+	&cmd_kill,   &cmd_list,	  &cmd_pause,  &cmd_ps,	    &cmd_resume, &cmd_run,
+	&cmd_spec,   &cmd_start,  &cmd_state,  &cmd_update,
 };
 
 static const char *default_root(void);

@@ -36,6 +36,7 @@ int cmd_parse_signal(const char *s);
 int cmd_parse_size(const char *s, int64_t *out);
 
 #define DECLARE_CMD(n) extern const struct rune_cmd cmd_##n
+DECLARE_CMD(attest);
 DECLARE_CMD(spec);
 DECLARE_CMD(create);
 DECLARE_CMD(start);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 #include <jansson.h>
 #include "runtime/state.h"
@@ -69,6 +70,11 @@ struct rt_process *rt_exec_default_process(const struct rt_context *ctx, const c
 					   struct cc_error **err);
 int rt_container_exec(const struct rt_context *ctx, const struct rt_exec_opts *o, int *status,
 		      struct cc_error **err);
+
+/* Enclave containers: the enclave's local report (PAL API v3) for 64 bytes of report data and
+ * an optional 512-byte target info, through the container's init. */
+int rt_container_attest(const struct rt_context *ctx, const char *id, const uint8_t report_data[64],
+			const uint8_t *target_info, uint8_t report[432], struct cc_error **err);
 
 /* Shared by create and exec: the foreground wait loop. Forwards signals to `pid`, optionally
  * proxies a terminal master, returns the exit status (128+sig if killed). */

@@ -9,11 +9,13 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include "runtime/container.h"
+#include "runtime/enclave.h"
 #include "runtime/hooks.h"
 #include "runtime/init.h"
 #include "runtime/namespaces.h"
@@ -26,10 +28,16 @@
 #include "util/json.h"
 #include "util/log.h"
 
-/* fork() semantics with namespace flags: the child continues on a copy of our stack. */
+/* fork() semantics with namespace flags: the child continues on a copy of our stack. Like
+ * glibc's fork, have the kernel store the child's thread id in our thread descriptor (whose
+ * address the kernel knows from set_tid_address), so that threads in the child (an enclave
+ * init has some) work with glibc's notion of the main thread's id. */
 static pid_t raw_clone(unsigned long flags)
 {
-	return (pid_t)syscall(SYS_clone, flags, NULL, NULL, NULL, NULL);
+	int *tid = NULL;
+	if (prctl(PR_GET_TID_ADDRESS, &tid, 0, 0, 0) == 0 && tid)
+		flags |= CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID;
+	return (pid_t)syscall(SYS_clone, flags, NULL, NULL, tid, NULL);
 }
 
 /* Everything create has made so far, so that a failure can take it all back. */
@@ -44,6 +52,8 @@ struct creation {
 	int console_fd;	  /* given to the init */
 	int console_peer; /* our end when we receive the pty ourselves (foreground run) */
 	int tty_master;
+	int agent_fd; /* enclave containers: the listening agent.sock */
+	struct rt_enclave *enclave;
 	bool dir_made, cgroup_made;
 };
 
@@ -73,7 +83,8 @@ static void creation_free(struct creation *c)
 	free(c->bundle);
 	free(c->rootfs);
 	free(c->dir);
-	for (int *fd = &c->sync_fd; fd <= &c->tty_master; fd++)
+	rt_enclave_free(c->enclave);
+	for (int *fd = &c->sync_fd; fd <= &c->agent_fd; fd++)
 		if (*fd >= 0)
 			close(*fd);
 }
@@ -134,7 +145,8 @@ static int load_config(struct creation *c, const struct rt_create_opts *o, bool 
 	c->spec = rt_spec_load(c->bundle, err);
 	if (!c->spec)
 		return -1;
-	if (check_options(c->spec, o, foreground, err) < 0)
+	if (check_options(c->spec, o, foreground, err) < 0 ||
+	    rt_enclave_from_spec(c->spec, &c->enclave, err) < 0)
 		return -1;
 	_cleanup_free_ char *root = c->spec->root.path[0] == '/'
 					? xstrdup(c->spec->root.path)
@@ -147,6 +159,24 @@ static int load_config(struct creation *c, const struct rt_create_opts *o, bool 
 		if (!c->seccomp)
 			return cc_error_prefix(err, "seccomp");
 	}
+	return 0;
+}
+
+/* agent.sock, for rune exec and rune attest, is bound through /proc/self/fd so that a long
+ * --root cannot overflow sun_path. Only the owner may connect. */
+static int make_agent_socket(struct creation *c, struct cc_error **err)
+{
+	_cleanup_close_ int dfd = open(c->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	if (dfd < 0)
+		return cc_error_errno(err, "open %s", c->dir);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "/proc/self/fd/%d/agent.sock", dfd);
+	c->agent_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (c->agent_fd < 0)
+		return cc_error_errno(err, "agent socket");
+	if (bind(c->agent_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    fchmodat(dfd, "agent.sock", 0600, 0) < 0 || listen(c->agent_fd, 64) < 0)
+		return cc_error_errno(err, "agent socket %s/agent.sock", c->dir);
 	return 0;
 }
 
@@ -172,7 +202,9 @@ static int make_state_dir(struct creation *c, const struct rt_context *ctx, cons
 		return cc_error_errno(err, "open %s", fifo);
 	_cleanup_free_ char *cfg = cc_path_join(c->dir, "config.json");
 	_cleanup_free_ char *text = json_dumps(c->spec->raw, JSON_COMPACT);
-	return cc_write_file(cfg, text, strlen(text), 0600, err);
+	if (cc_write_file(cfg, text, strlen(text), 0600, err) < 0)
+		return -1;
+	return c->enclave ? make_agent_socket(c, err) : 0;
 }
 
 /* Resource limits other than device rules (which cannot apply without a cgroup anyway). */
@@ -249,6 +281,8 @@ static void fill_init_args(struct init_args *a, const struct creation *c,
 		.new_userns = (rt_ns_new_flags(c->spec) & CLONE_NEWUSER) != 0,
 		.listen_fds = n > 0 && n < 1024,
 		.n_listen_fds = (unsigned)n,
+		.enclave = c->enclave,
+		.agent_fd = c->agent_fd,
 	};
 }
 
@@ -444,9 +478,11 @@ static int write_state(struct creation *c, const struct rt_context *ctx,
 		.systemd_cgroup = ctx->systemd_cgroup,
 		.cgroup = c->cgroup ? rt_cgroup_to_json(c->cgroup) : NULL,
 		.annotations = json_object_get(c->spec->raw, "annotations"),
+		.enclave = c->enclave ? rt_enclave_to_json(c->enclave) : NULL,
 	};
 	int ret = rt_state_save(&st, err);
 	json_decref(st.cgroup);
+	json_decref(st.enclave);
 	if (ret < 0)
 		return -1;
 	if (o->pid_file) {
@@ -480,7 +516,7 @@ static int do_create(struct creation *c, const struct rt_context *ctx,
 #define CREATION_INIT                                                               \
 	{                                                                           \
 		.sync_fd = -1, .fifo_fd = -1, .console_fd = -1, .console_peer = -1, \
-		.tty_master = -1                                                    \
+		.tty_master = -1, .agent_fd = -1                                    \
 	}
 
 int rt_container_create(const struct rt_context *ctx, const struct rt_create_opts *o,

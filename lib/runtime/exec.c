@@ -10,6 +10,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include "runtime/container.h"
+#include "runtime/enclave-client.h"
+#include "runtime/enclave.h"
 #include "runtime/init.h"
 #include "runtime/namespaces.h"
 #include "runtime/process.h"
@@ -211,8 +213,13 @@ int rt_container_exec(const struct rt_context *ctx, const struct rt_exec_opts *o
 	sigfillset(&all);
 	sigprocmask(SIG_BLOCK, &all, &old);
 	ret = exec_prepare(&x, ctx, err);
-	if (ret == 0)
+	if (ret == 0 && x.st->enclave) {
+		rt_enclave_strip_env(o->process->env);
+		pid = rt_enclave_exec_spawn(x.st->dir, o->process, x.console_fd, err);
+		ret = pid < 0 ? -1 : 0;
+	} else if (ret == 0) {
 		ret = exec_spawn(&x, &pid, err);
+	}
 	if (ret == 0 && x.console_peer >= 0) {
 		x.tty_master = rt_terminal_recv_fd(x.console_peer, err);
 		ret = x.tty_master < 0 ? -1 : 0;

@@ -183,8 +183,9 @@ static void setup_after_pivot(const struct init_args *a, const struct rt_rootfs_
 			  (cc_error_errno(&err, "chdir to cwd (\"%s\") set in config.json failed",
 					  p->cwd),
 			   err));
-	_cleanup_free_ char *exe = rt_process_find_executable(p, &err);
-	if (!exe)
+	/* An enclave payload may exist only inside the enclave: its PAL finds it. */
+	_cleanup_free_ char *exe = a->enclave ? NULL : rt_process_find_executable(p, &err);
+	if (!exe && !a->enclave)
 		sync_fail(a->sync_fd, err);
 	fixup_env(a, p);
 }
@@ -263,10 +264,14 @@ void rt_init_main(const struct init_args *a)
 	if (sync_expect(a->sync_fd, SYNC_GO, NULL, &err) < 0)
 		_exit(1);
 	setup_before_pivot(a, &rctx);
+	/* The PAL is a host file: it is mapped while the host's root is still ours. */
+	struct rt_pal *pal = a->enclave ? rt_enclave_load(a) : NULL;
 	if (rt_rootfs_pivot(&rctx, &err) < 0)
 		sync_fail(a->sync_fd, err);
 	setup_after_pivot(a, &rctx, p);
 	bool seccomp_done = install_notify_filter(a);
+	if (pal)
+		rt_enclave_init_main(a, pal, seccomp_done);
 
 	/* From here on a dead parent must not kill us: the container outlives `rune create`. */
 	prctl(PR_SET_PDEATHSIG, 0);

@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include "runtime/cgroup.h"
+#include "runtime/enclave.h"
 #include "runtime/seccomp.h"
 #include "runtime/spec.h"
 
@@ -23,6 +24,8 @@ struct init_args {
 	bool new_userns;
 	bool listen_fds; /* set LISTEN_FDS/LISTEN_PID in the payload's env */
 	unsigned n_listen_fds;
+	const struct rt_enclave *enclave; /* NULL: a plain container */
+	int agent_fd;			  /* enclave: the listening agent.sock */
 };
 
 /* Never returns: execs the payload or reports the error over sync_fd and exits. */

@@ -18,6 +18,7 @@ struct rt_pal {
 	pal_exec_v2_fn exec_v2;
 	pal_kill_fn kill;
 	pal_destroy_fn destroy;
+	pal_get_local_report_fn get_local_report;
 };
 
 int rt_pal_version(const struct rt_pal *p)
@@ -94,6 +95,9 @@ struct rt_pal *rt_pal_load(const char *path, struct cc_error **err)
 		p->create_process = (pal_create_process_fn)create;
 		p->kill = (pal_kill_fn)dlsym(p->handle, "pal_kill"); /* optional */
 	}
+	if (p->version >= 3)
+		p->get_local_report =
+		    (pal_get_local_report_fn)dlsym(p->handle, "pal_get_local_report");
 	p->destroy = (pal_destroy_fn)destroy;
 	return p;
 }
@@ -108,28 +112,67 @@ int rt_pal_init(struct rt_pal *p, const char *args, const char *log_level, struc
 	return ret < 0 ? pal_failed(p, "pal_init", ret, err) : 0;
 }
 
-int rt_pal_run(struct rt_pal *p, const char *path, char *const argv[], char *const env[],
-	       const int stdio[3], int *exit_value, struct cc_error **err)
+int rt_pal_create_process(struct rt_pal *p, const char *path, char *const argv[], char *const env[],
+			  const int stdio[3], int *pid, struct cc_error **err)
 {
 	struct pal_stdio_fds fds = { stdio[0], stdio[1], stdio[2] };
-	int ret;
-	*exit_value = 0;
-	if (p->version == 1) {
-		ret = p->exec_v1(path, (const char *const *)argv, &fds, exit_value);
-		return ret < 0 ? pal_failed(p, "pal_exec", ret, err) : 0;
-	}
-	int pid = -1;
+	*pid = -1;
+	if (p->version == 1)
+		return cc_error_set(err, ENOSYS,
+				    "enclave runtime %s: PAL API v1 has no pal_create_process",
+				    p->path);
 	struct pal_create_process_args cargs = { .path = path,
 						 .argv = (const char **)argv,
 						 .env = (const char **)env,
 						 .stdio = &fds,
-						 .pid = &pid };
-	ret = p->create_process(&cargs);
-	if (ret < 0)
-		return pal_failed(p, "pal_create_process", ret, err);
+						 .pid = pid };
+	int ret = p->create_process(&cargs);
+	return ret < 0 ? pal_failed(p, "pal_create_process", ret, err) : 0;
+}
+
+int rt_pal_exec(struct rt_pal *p, int pid, int *exit_value, struct cc_error **err)
+{
 	struct pal_exec_args eargs = { .pid = pid, .exit_value = exit_value };
-	ret = p->exec_v2(&eargs);
+	*exit_value = 0;
+	int ret = p->exec_v2(&eargs);
 	return ret < 0 ? pal_failed(p, "pal_exec", ret, err) : 0;
+}
+
+int rt_pal_run(struct rt_pal *p, const char *path, char *const argv[], char *const env[],
+	       const int stdio[3], int *exit_value, struct cc_error **err)
+{
+	*exit_value = 0;
+	if (p->version == 1) {
+		struct pal_stdio_fds fds = { stdio[0], stdio[1], stdio[2] };
+		int ret = p->exec_v1(path, (const char *const *)argv, &fds, exit_value);
+		return ret < 0 ? pal_failed(p, "pal_exec", ret, err) : 0;
+	}
+	int pid;
+	if (rt_pal_create_process(p, path, argv, env, stdio, &pid, err) < 0)
+		return -1;
+	return rt_pal_exec(p, pid, exit_value, err);
+}
+
+int rt_pal_local_report(struct rt_pal *p, const void *target_info, void *report,
+			struct cc_error **err)
+{
+	if (!p->get_local_report)
+		return cc_error_set(err, ENOSYS,
+				    "enclave runtime %s: no pal_get_local_report (PAL API v%d; "
+				    "reports need v3)",
+				    p->path, p->version);
+	uint8_t ti[PAL_TARGETINFO_SIZE];
+	memcpy(ti, target_info, sizeof(ti));
+	int len = PAL_REPORT_SIZE;
+	int ret = p->get_local_report(ti, (int)sizeof(ti), report, &len);
+	if (ret < 0)
+		return pal_failed(p, "pal_get_local_report", ret, err);
+	if (len != PAL_REPORT_SIZE)
+		return cc_error_set(err, 0,
+				    "enclave runtime %s: pal_get_local_report returned %d bytes, "
+				    "not %d",
+				    p->path, len, PAL_REPORT_SIZE);
+	return 0;
 }
 
 int rt_pal_kill(struct rt_pal *p, int pid, int sig, struct cc_error **err)

@@ -11,6 +11,9 @@
 
 struct rt_pal;
 
+/* The calls may come from several threads at once (payload, rune exec sessions, signal
+ * forwarding); the PAL is expected to cope, as rune's have always been called this way. */
+
 /* dlopen (RTLD_NOW) and look up the symbols the PAL's version needs. */
 struct rt_pal *rt_pal_load(const char *path, struct cc_error **err);
 void rt_pal_unload(struct rt_pal *p);
@@ -22,6 +25,15 @@ int rt_pal_init(struct rt_pal *p, const char *args, const char *log_level, struc
  * given stdio fds; *exit_value is the PAL's report of the payload's exit status. */
 int rt_pal_run(struct rt_pal *p, const char *path, char *const argv[], char *const env[],
 	       const int stdio[3], int *exit_value, struct cc_error **err);
+/* The two halves of rt_pal_run for v2/v3 PALs, for callers that need the PAL's pid (to signal
+ * it) before the payload ends. */
+int rt_pal_create_process(struct rt_pal *p, const char *path, char *const argv[], char *const env[],
+			  const int stdio[3], int *pid, struct cc_error **err);
+int rt_pal_exec(struct rt_pal *p, int pid, int *exit_value, struct cc_error **err);
+/* v3: the enclave's local REPORT (PAL_REPORT_SIZE bytes into report) for a PAL_TARGETINFO_SIZE
+ * target info. report's REPORTDATA field (bytes 320..383) carries the caller's report data in. */
+int rt_pal_local_report(struct rt_pal *p, const void *target_info, void *report,
+			struct cc_error **err);
 /* Forward a signal (v2/v3; pid -1: every process of the PAL). */
 int rt_pal_kill(struct rt_pal *p, int pid, int sig, struct cc_error **err);
 int rt_pal_destroy(struct rt_pal *p, struct cc_error **err);

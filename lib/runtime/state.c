@@ -99,11 +99,11 @@ struct rt_state *rt_state_load(const char *root, const char *id, struct cc_error
 	json_int_t pid = 0, start = 0;
 	const char *bundle = "", *rootfs = "", *created = "", *owner = "", *version = "";
 	int systemd = 0;
-	json_t *cg = NULL, *ann = NULL;
-	if (json_unpack(j, "{s:I,s?I,s:s,s:s,s:s,s?s,s?s,s?b,s?o,s?o}", "pid", &pid, "start_time",
-			&start, "bundle", &bundle, "rootfs", &rootfs, "created", &created, "owner",
-			&owner, "ociVersion", &version, "systemd_cgroup", &systemd, "cgroup", &cg,
-			"annotations", &ann) < 0) {
+	json_t *cg = NULL, *ann = NULL, *enclave = NULL;
+	if (json_unpack(j, "{s:I,s?I,s:s,s:s,s:s,s?s,s?s,s?b,s?o,s?o,s?o}", "pid", &pid,
+			"start_time", &start, "bundle", &bundle, "rootfs", &rootfs, "created",
+			&created, "owner", &owner, "ociVersion", &version, "systemd_cgroup",
+			&systemd, "cgroup", &cg, "annotations", &ann, "enclave", &enclave) < 0) {
 		free(st);
 		cc_error_set(err, 0, "%s: malformed state file", path);
 		return NULL;
@@ -120,6 +120,7 @@ struct rt_state *rt_state_load(const char *root, const char *id, struct cc_error
 	st->systemd_cgroup = systemd;
 	st->cgroup = cg ? json_incref(cg) : NULL;
 	st->annotations = ann ? json_incref(ann) : NULL;
+	st->enclave = enclave ? json_incref(enclave) : NULL;
 	return st;
 }
 
@@ -136,6 +137,8 @@ int rt_state_save(const struct rt_state *st, struct cc_error **err)
 		json_object_set(j, "cgroup", st->cgroup);
 	if (st->annotations)
 		json_object_set(j, "annotations", st->annotations);
+	if (st->enclave)
+		json_object_set(j, "enclave", st->enclave);
 	if (st->oci_version)
 		json_object_set_new(j, "ociVersion", json_string(st->oci_version));
 	_cleanup_free_ char *text = cc_json_dump(j);
@@ -158,6 +161,8 @@ void rt_state_free(struct rt_state *st)
 		json_decref(st->cgroup);
 	if (st->annotations)
 		json_decref(st->annotations);
+	if (st->enclave)
+		json_decref(st->enclave);
 	free(st);
 }
 

@@ -4,6 +4,7 @@
  *   <root>/<id>/state.json   what `state`/`list` need plus the resolved cgroup paths
  *   <root>/<id>/config.json  the bundle's config as it was at create (exec, delete hooks, update)
  *   <root>/<id>/exec.fifo    exists while the container is "created"; `start` claims it
+ *   <root>/<id>/agent.sock   enclave containers: their init serves exec and attest here
  * Status is never stored: it is derived from the init's liveness (pid + start time, so a
  * recycled pid is not mistaken for the init), the fifo and the freezer.
  */
@@ -31,6 +32,7 @@ struct rt_state {
 	bool systemd_cgroup;
 	json_t *cgroup; /* rt_cgroup_to_json() */
 	json_t *annotations;
+	json_t *enclave; /* rt_enclave_to_json(), NULL for a plain container */
 };
 
 const char *rt_status_name(enum rt_status s);

@@ -6,6 +6,7 @@
  * runs the payload as an ordinary child process (no enclave: this is a test double).
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -110,6 +111,9 @@ static int spawn(const char *path, const char *const *argv, const char *const *e
 	if (pid < 0)
 		return -errno;
 	if (pid == 0) {
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL); /* rune's calling thread blocks them all */
 		dup2(stdio->stdin_fd, 0);
 		dup2(stdio->stdout_fd, 1);
 		dup2(stdio->stderr_fd, 2);

@@ -1,0 +1,263 @@
+// SPDX-License-Identifier: Apache-2.0
+/* The agent.sock protocol. See enclave-msg.h. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include "runtime/enclave-msg.h"
+#include "util/cleanup.h"
+#include "util/json.h"
+#include "util/strv.h"
+
+int rt_emsg_send(int sock, json_t *msg, const int *fds, size_t nfds, struct cc_error **err)
+{
+	_cleanup_free_ char *body = json_dumps(msg, JSON_COMPACT);
+	if (!body)
+		return cc_error_set(err, 0, "agent message: cannot encode");
+	size_t len = strlen(body);
+	if (len > RT_EMSG_MAX || nfds > RT_EMSG_MAX_FDS)
+		return cc_error_set(err, E2BIG, "agent message: %zu bytes", len);
+	uint8_t hdr[4] = { len & 0xff, (len >> 8) & 0xff, (len >> 16) & 0xff, len >> 24 };
+	struct iovec iov[2] = { { hdr, sizeof(hdr) }, { body, len } };
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * RT_EMSG_MAX_FDS)];
+		struct cmsghdr align;
+	} ctl;
+	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2 };
+	if (nfds) {
+		mh.msg_control = ctl.buf;
+		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+		memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
+	}
+	/* The descriptors go with the first sendmsg; the rest of a long body follows. */
+	size_t total = sizeof(hdr) + len, sent = 0;
+	while (sent < total) {
+		ssize_t n = sendmsg(sock, &mh, MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return cc_error_errno(err, "agent socket: send");
+		sent += (size_t)n;
+		mh.msg_control = NULL;
+		mh.msg_controllen = 0;
+		while (n > 0 && mh.msg_iovlen) {
+			size_t step =
+			    (size_t)n < mh.msg_iov->iov_len ? (size_t)n : mh.msg_iov->iov_len;
+			mh.msg_iov->iov_base = (char *)mh.msg_iov->iov_base + step;
+			mh.msg_iov->iov_len -= step;
+			n -= (ssize_t)step;
+			if (!mh.msg_iov->iov_len) {
+				mh.msg_iov++;
+				mh.msg_iovlen--;
+			}
+		}
+	}
+	return 0;
+}
+
+static void close_fds(int *fds, size_t *nfds)
+{
+	for (size_t i = 0; i < *nfds; i++)
+		close(fds[i]);
+	*nfds = 0;
+}
+
+/* The header, with whatever descriptors came along with it. 0: end of stream. */
+static int recv_header(int sock, uint8_t hdr[4], int *fds, size_t *nfds, struct cc_error **err)
+{
+	size_t got = 0;
+	while (got < 4) {
+		union {
+			char buf[CMSG_SPACE(sizeof(int) * RT_EMSG_MAX_FDS)];
+			struct cmsghdr align;
+		} ctl;
+		struct iovec iov = { hdr + got, 4 - got };
+		struct msghdr mh = { .msg_iov = &iov,
+				     .msg_iovlen = 1,
+				     .msg_control = ctl.buf,
+				     .msg_controllen = sizeof(ctl.buf) };
+		ssize_t n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return cc_error_errno(err, "agent socket: receive");
+		for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+			if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+				continue;
+			size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+			for (size_t i = 0; i < k; i++) {
+				int fd;
+				memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+				if (*nfds < RT_EMSG_MAX_FDS)
+					fds[(*nfds)++] = fd;
+				else
+					close(fd);
+			}
+		}
+		if (mh.msg_flags & MSG_CTRUNC)
+			return cc_error_set(err, 0, "agent message: too many descriptors");
+		if (n == 0) {
+			if (got == 0 && *nfds == 0)
+				return 0;
+			return cc_error_set(err, 0, "agent message: truncated header");
+		}
+		got += (size_t)n;
+	}
+	return 1;
+}
+
+int rt_emsg_recv(int sock, json_t **msg, int *fds, size_t *nfds, struct cc_error **err)
+{
+	uint8_t hdr[4];
+	*msg = NULL;
+	*nfds = 0;
+	int ret = recv_header(sock, hdr, fds, nfds, err);
+	if (ret <= 0) {
+		close_fds(fds, nfds);
+		return ret;
+	}
+	uint32_t len = hdr[0] | hdr[1] << 8 | hdr[2] << 16 | (uint32_t)hdr[3] << 24;
+	if (len > RT_EMSG_MAX) {
+		close_fds(fds, nfds);
+		return cc_error_set(err, 0, "agent message: %u bytes is over the %u-byte limit",
+				    len, RT_EMSG_MAX);
+	}
+	_cleanup_free_ char *body = xmalloc(len + 1);
+	size_t got = 0;
+	while (got < len) {
+		ssize_t n = read(sock, body + got, len - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			close_fds(fds, nfds);
+			return n < 0 ? cc_error_errno(err, "agent socket: receive")
+				     : cc_error_set(err, 0, "agent message: truncated body");
+		}
+		got += (size_t)n;
+	}
+	*msg = rt_emsg_parse(body, len, err);
+	if (!*msg) {
+		close_fds(fds, nfds);
+		return -1;
+	}
+	return 1;
+}
+
+json_t *rt_emsg_parse(const char *buf, size_t len, struct cc_error **err)
+{
+	json_error_t jerr;
+	json_t *j = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!j) {
+		cc_error_set(err, 0, "agent message: %s", jerr.text);
+		return NULL;
+	}
+	if (!json_is_object(j) || !json_is_string(json_object_get(j, "op"))) {
+		json_decref(j);
+		cc_error_set(err, 0, "agent message: not an object with an \"op\"");
+		return NULL;
+	}
+	return j;
+}
+
+/* A JSON array of strings without NUL bytes; env entries must look like KEY=VALUE. */
+static int strv_member(json_t *msg, const char *key, bool env, char ***out, struct cc_error **err)
+{
+	json_t *a = json_object_get(msg, key);
+	size_t i;
+	json_t *v;
+	*out = NULL;
+	if (!json_is_array(a) || (!env && json_array_size(a) == 0))
+		return cc_error_set(err, 0, "agent message: \"%s\": a %sarray of strings expected",
+				    key, env ? "" : "non-empty ");
+	json_array_foreach (a, i, v) {
+		const char *s = json_string_value(v);
+		if (!s || strlen(s) != json_string_length(v) || (env && !strchr(s, '=')) ||
+		    (env && s[0] == '=')) {
+			cc_strv_free(*out);
+			*out = NULL;
+			return cc_error_set(err, 0, "agent message: \"%s\"[%zu]: invalid", key, i);
+		}
+		cc_strv_push(out, s);
+	}
+	if (!*out)
+		*out = xcalloc(1, sizeof(char *));
+	return 0;
+}
+
+int rt_emsg_exec_decode(json_t *msg, char ***argv, char ***env, struct cc_error **err)
+{
+	*env = NULL;
+	if (strv_member(msg, "argv", false, argv, err) < 0)
+		return -1;
+	if ((*argv)[0][0] == '\0')
+		cc_error_set(err, 0, "agent message: \"argv\"[0]: empty program");
+	else if (strv_member(msg, "env", true, env, err) == 0)
+		return 0;
+	cc_strv_free(*argv);
+	*argv = NULL;
+	return -1;
+}
+
+static int hexval(char c)
+{
+	return c >= '0' && c <= '9'   ? c - '0'
+	       : c >= 'a' && c <= 'f' ? c - 'a' + 10
+	       : c >= 'A' && c <= 'F' ? c - 'A' + 10
+				      : -1;
+}
+
+int rt_emsg_hex_field(json_t *msg, const char *key, void *out, size_t len, bool optional,
+		      struct cc_error **err)
+{
+	json_t *v = json_object_get(msg, key);
+	const char *s = json_string_value(v);
+	memset(out, 0, len);
+	if (!v && optional)
+		return 0;
+	if (!s || json_string_length(v) != 2 * len)
+		return cc_error_set(err, 0, "agent message: \"%s\": %zu hex digits expected", key,
+				    2 * len);
+	for (size_t i = 0; i < len; i++) {
+		int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
+		if (hi < 0 || lo < 0)
+			return cc_error_set(err, 0, "agent message: \"%s\": not hex", key);
+		((uint8_t *)out)[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return 0;
+}
+
+void rt_emsg_set_hex(json_t *msg, const char *key, const void *data, size_t len)
+{
+	static const char digits[] = "0123456789abcdef";
+	_cleanup_free_ char *s = xmalloc(2 * len + 1);
+	for (size_t i = 0; i < len; i++) {
+		s[2 * i] = digits[((const uint8_t *)data)[i] >> 4];
+		s[2 * i + 1] = digits[((const uint8_t *)data)[i] & 15];
+	}
+	s[2 * len] = '\0';
+	json_object_set_new(msg, key, json_string(s));
+}
+
+json_t *rt_emsg_error(const char *fmt, ...)
+{
+	va_list ap;
+	char *text;
+	va_start(ap, fmt);
+	if (vasprintf(&text, fmt, ap) < 0)
+		abort();
+	va_end(ap);
+	json_t *j = json_pack("{s:s,s:s}", "op", "error", "message", text);
+	free(text);
+	return j;
+}
+
+json_t *rt_emsg_int(const char *op, const char *key, long long value)
+{
+	return json_pack("{s:s,s:I}", "op", op, key, (json_int_t)value);
+}

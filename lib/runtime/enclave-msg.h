@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The protocol on an enclave container's <state dir>/agent.sock, between rune (exec, attest)
+ * and the container's init. Each message is a uint32 little-endian length followed by that many
+ * bytes of one JSON object with an "op" member; a message may carry up to three file
+ * descriptors (SCM_RIGHTS) with its first byte. Strings travel as JSON arrays, so arguments
+ * with spaces, quotes or newlines arrive as they were sent.
+ *
+ *   rune → init   {"op":"exec","argv":[...],"env":[...]}   + stdin, stdout, stderr
+ *                 {"op":"kill","signal":N}                  (during an exec)
+ *                 {"op":"attest","report_data":HEX128,"target_info":HEX1024}
+ *   init → rune   {"op":"started","pid":N}  then  {"op":"exit","status":N}
+ *                 {"op":"report","report":HEX864}
+ *                 {"op":"error","message":"..."}
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <jansson.h>
+#include "util/error.h"
+
+#define RT_EMSG_MAX (4u << 20) /* argv + env of an exec fit easily; anything bigger is hostile */
+#define RT_EMSG_MAX_FDS 3
+
+/* Send msg (and nfds descriptors). */
+int rt_emsg_send(int sock, json_t *msg, const int *fds, size_t nfds, struct cc_error **err);
+/* Receive one message: 1 and *msg (and up to RT_EMSG_MAX_FDS descriptors in fds, *nfds set;
+ * the caller closes them), 0 at a clean end of stream, -1 with *err. */
+int rt_emsg_recv(int sock, json_t **msg, int *fds, size_t *nfds, struct cc_error **err);
+/* Parse a message body: a JSON object with a string "op". */
+json_t *rt_emsg_parse(const char *buf, size_t len, struct cc_error **err);
+
+/* An exec request's argv (at least one element) and env ("KEY=VALUE" each), as NULL-terminated
+ * string vectors the caller frees with cc_strv_free. */
+int rt_emsg_exec_decode(json_t *msg, char ***argv, char ***env, struct cc_error **err);
+/* A fixed-size binary field carried as hex (report_data, target_info, report). */
+int rt_emsg_hex_field(json_t *msg, const char *key, void *out, size_t len, bool optional,
+		      struct cc_error **err);
+void rt_emsg_set_hex(json_t *msg, const char *key, const void *data, size_t len);
+/* {"op":"error","message":...} and {"op":op,key:value} conveniences. */
+json_t *rt_emsg_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+json_t *rt_emsg_int(const char *op, const char *key, long long value);

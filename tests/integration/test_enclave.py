@@ -1,0 +1,374 @@
+"""Enclave containers: rune loads an Enclave Runtime PAL and runs the payload through it.
+
+Two kinds of PAL are used, both built with rune:
+  * the test PALs (tests/pal: v1, v2, v3 and broken variants) record every call and the values
+    they receive in the file named by their "log=<path>" argument (a path in the container);
+  * liberpal-skeleton.so, the reference enclave runtime (simulated backend), which really runs,
+    signals and measures the payload.
+"""
+
+import hashlib
+import hmac
+import json
+import os
+import signal
+import struct
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import RUNE_BIN, is_rune, pid_alive, wait_until
+
+pytestmark = pytest.mark.skipif(not is_rune(), reason="enclave containers are rune's")
+
+BUILD = Path(RUNE_BIN).resolve().parents[2]
+TEST_PAL = {v: BUILD / "tests" / "pal" / f"libtest-pal-{v}.so"
+            for v in ("v1", "v2", "v3", "v4", "noinit", "initfails")}
+SKELETON = {"v1": BUILD / "pal/skeleton/liberpal-skeleton-v1.so",
+            "v2": BUILD / "pal/skeleton/liberpal-skeleton-v2.so",
+            "v3": BUILD / "pal/skeleton/liberpal-skeleton.so"}
+
+
+@pytest.fixture(autouse=True)
+def _built():
+    missing = [str(p) for p in [*TEST_PAL.values(), *SKELETON.values()] if not p.exists()]
+    if missing:
+        pytest.fail(f"PALs not built next to {RUNE_BIN}: {missing}")
+
+
+def enclave(b, pal, args=None, loglevel=None, type="simulated", via="env"):
+    """Configure bundle b as an enclave container (through process.env or annotations)."""
+    settings = {"ENCLAVE_TYPE": type, "ENCLAVE_RUNTIME_PATH": str(pal)}
+    if args is not None:
+        settings["ENCLAVE_RUNTIME_ARGS"] = args
+    if loglevel is not None:
+        settings["ENCLAVE_RUNTIME_LOGLEVEL"] = loglevel
+    if via == "env":
+        b.add_env(*(f"{k}={v}" for k, v in settings.items()))
+    else:
+        ann = b.config.setdefault("annotations", {})
+        for k, v in settings.items():
+            ann[k.lower().replace("_", ".")] = v
+    b.config["root"]["readonly"] = False
+    return b
+
+
+def pal_log(b):
+    p = b.rootfs / "pal.log"
+    return p.read_text().splitlines() if p.exists() else []
+
+
+def recorded(b, pal_version, args, **kw):
+    return enclave(b, TEST_PAL[pal_version], args=f"log=/pal.log,{args}" if args else
+                   "log=/pal.log", **kw)
+
+
+# ---- running payloads through the skeleton ------------------------------------------------
+
+def test_skeleton_runs_payload_output_and_exit_code(rune, bundle):
+    b = enclave(bundle(["sh", "-c", "echo out:$0:$1; echo err >&2; exit 3", "a b", "c"]),
+                SKELETON["v3"])
+    res = rune.run(rune.new_id(), b)
+    assert res.rc == 3, res
+    assert res.out == "out:a b:c\n", res
+    assert "err\n" in res.err
+    # The simulated backend says so, every time.
+    assert "SIMULATED enclave (no SGX hardware)" in res.err
+
+
+@pytest.mark.parametrize("version", ["v1", "v2", "v3"])
+def test_skeleton_every_pal_version(rune, bundle, version):
+    b = enclave(bundle(["sh", "-c", "read x; echo got:$x; exit 9"]), SKELETON[version])
+    res = rune.run(rune.new_id(), b, input="line\n")
+    assert (res.rc, res.out) == (9, "got:line\n"), res
+
+
+def test_enclave_variables_are_removed_from_the_payload_env(rune, bundle):
+    b = enclave(bundle(["env"]), SKELETON["v3"], args="no-epm", loglevel="error")
+    b.add_env("KEEP=me", "ENCLAVE_OTHER=stays")
+    res = rune.run(rune.new_id(), b)
+    assert res.rc == 0, res
+    env = res.out.splitlines()
+    assert "KEEP=me" in env and "ENCLAVE_OTHER=stays" in env
+    assert not [e for e in env if e.split("=")[0] in (
+        "ENCLAVE_TYPE", "ENCLAVE_RUNTIME_PATH", "ENCLAVE_RUNTIME_ARGS",
+        "ENCLAVE_RUNTIME_LOGLEVEL")], env
+    # loglevel error: the PAL stays quiet, so the banner is not printed either.
+    assert "SIMULATED" not in res.err
+
+
+def test_without_enclave_type_rune_is_a_plain_runtime(rune, bundle):
+    b = bundle(["env"])
+    b.add_env(f"ENCLAVE_RUNTIME_PATH={SKELETON['v3']}", "ENCLAVE_RUNTIME_ARGS=x")
+    res = rune.run(rune.new_id(), b)
+    assert res.rc == 0, res
+    # Nothing enclave happened: the variables are the payload's, untouched.
+    assert f"ENCLAVE_RUNTIME_PATH={SKELETON['v3']}" in res.out.splitlines()
+    assert "SIMULATED" not in res.err
+
+
+def test_missing_entrypoint_fails_at_start_with_the_pal_error(rune, bundle):
+    # The entrypoint need not exist in the rootfs (a library OS has its own file system), so
+    # create succeeds; the skeleton then cannot load it.
+    b = enclave(bundle(["/no/such/program"]), SKELETON["v3"], loglevel="error")
+    res = rune.run(rune.new_id(), b)
+    assert res.rc == 127, res
+    assert "pal_create_process failed with -2: No such file or directory" in res.err, res
+
+
+# ---- configuration sources ------------------------------------------------------------------
+
+def test_configuration_from_annotations(rune, bundle):
+    b = recorded(bundle(["true"]), "v3", "x,y", loglevel="debug", via="annotations")
+    res = rune.run(rune.new_id(), b)
+    assert res.rc == 0, res
+    assert "init v3 args=log=/pal.log x y log_level=debug fd=-1 addr=0" in pal_log(b)
+
+
+def test_env_wins_over_annotations_and_one_character_values_are_ignored(rune, bundle):
+    b = bundle(["true"])
+    b.config["root"]["readonly"] = False
+    b.config["annotations"] = {
+        "enclave.type": "simulated",
+        "enclave.runtime.path": "/annotation/path/does/not/exist.so",
+        "enclave.runtime.args": "log=/pal.log,from-annotation",
+        "enclave.runtime.loglevel": "warning"}
+    # The env's path wins; its one-character args value is ignored (upstream's rule), so the
+    # annotation's args apply; an unknown log level becomes info.
+    b.add_env(f"ENCLAVE_RUNTIME_PATH={TEST_PAL['v2']}", "ENCLAVE_RUNTIME_ARGS=z",
+              "ENCLAVE_RUNTIME_LOGLEVEL=loud")
+    res = rune.run(rune.new_id(), b)
+    assert res.rc == 0, res
+    assert "init v2 args=log=/pal.log from-annotation log_level=info" in pal_log(b)
+
+
+# ---- what rune passes, and in which order ---------------------------------------------------
+
+def test_v1_call_order_and_values(rune, bundle):
+    b = recorded(bundle(["sh", "-c", "exit 4", "arg with space"]), "v1", "a")
+    res = rune.run(rune.new_id(), b)
+    assert res.rc == 4, res
+    assert pal_log(b) == [
+        "get_version calls=1",
+        "init v1 args=log=/pal.log a log_level=info",
+        "exec v1 path=/usr/bin/sh argv=sh|-c|exit 4|arg with space stdio=0,1,2",
+        "destroy"]
+
+
+@pytest.mark.parametrize("version", ["v2", "v3"])
+def test_v2_v3_call_order_and_values(rune, bundle, version):
+    b = recorded(bundle(["sh", "-c", "exit 5"]), version, "a,b", loglevel="trace")
+    b.add_env("FOO=bar baz")
+    res = rune.run(rune.new_id(), b)
+    assert res.rc == 5, res
+    env = "|".join(e for e in b.process["env"] if not e.startswith("ENCLAVE_"))
+    init = ("init v3 args=log=/pal.log a b log_level=trace fd=-1 addr=0" if version == "v3"
+            else "init v2 args=log=/pal.log a b log_level=trace")
+    assert pal_log(b) == [
+        "get_version calls=1",
+        init,
+        f"create_process path=/usr/bin/sh argv=sh|-c|exit 5 env={env} stdio=0,1,2",
+        "exec pid=4242",
+        "destroy"]
+
+
+def test_init_at_create_payload_at_start(rune, bundle):
+    b = recorded(bundle(["sleep", "1000"]), "v3", "")
+    cid = rune.new_id()
+    rune.create(cid, b, stdin=subprocess.DEVNULL)
+    assert [l.split(" ")[0] for l in pal_log(b)] == ["get_version", "init"]
+    assert rune.status(cid) == "created"
+    rune.start(cid)
+    wait_until(lambda: any(l.startswith("exec pid=") for l in pal_log(b)), what="pal_exec")
+    assert [l.split(" ")[0] for l in pal_log(b)] == [
+        "get_version", "init", "create_process", "exec"]
+    assert rune.status(cid) == "running"
+    # A signal to the container goes to the PAL: pal_kill(payload pid, signal), in that order.
+    rune.ok("kill", cid, "USR1")
+    wait_until(lambda: "kill pid=4242 sig=10" in pal_log(b), what="pal_kill")
+    rune.ok("delete", "--force", cid)
+
+
+# ---- kill, exec, delete with the skeleton ----------------------------------------------------
+
+def detached(rune, b):
+    cid = rune.new_id()
+    rune.run_detached(cid, b, stdin=subprocess.DEVNULL)
+    wait_until(lambda: rune.status(cid) == "running", what="running")
+    return cid
+
+
+def test_kill_reaches_the_payload(rune, bundle):
+    b = enclave(bundle(["sh", "-c", "trap 'echo got-usr1; exit 7' USR1; "
+                        "while :; do sleep 0.05; done"]), SKELETON["v3"], loglevel="off")
+    cid = detached(rune, b)
+    out = rune.workdir / f"{cid}.out"
+    pid = rune.pid(cid)
+    rune.ok("kill", cid, "USR1")
+    wait_until(lambda: not pid_alive(pid), what="the init to exit")
+    assert out.read_text() == "got-usr1\n"
+    assert rune.status(cid) == "stopped"
+    rune.ok("delete", cid)
+
+
+def test_term_stops_the_container(rune, bundle):
+    b = enclave(bundle(["sleep", "1000"]), SKELETON["v3"], loglevel="off")
+    cid = detached(rune, b)
+    pid = rune.pid(cid)
+    rune.ok("kill", cid)
+    wait_until(lambda: not pid_alive(pid), what="the init to exit")
+    rune.ok("delete", cid)
+    assert not (rune.root / cid).exists()
+
+
+def test_exec_argv_env_stdio_and_status(rune, bundle):
+    b = enclave(bundle(["sleep", "1000"]), SKELETON["v3"], loglevel="off")
+    cid = detached(rune, b)
+    # Arguments survive exactly: spaces, quotes, newlines, empty strings.
+    args = ["two  spaces", "quote\"s", "new\nline", ""]
+    res = rune.exec(cid, "sh", "-c", 'for a in "$@"; do printf "[%s]" "$a"; done; '
+                    'read x; echo; echo "in:$x env:$FOO"; exit 6', "sh", *args,
+                    opts=["--env", "FOO=a b", "--env", "ENCLAVE_TYPE=leak"], input="hello\n")
+    assert res.rc == 6, res
+    assert res.out == "[two  spaces][quote\"s][new\nline][]\nin:hello env:a b\n", res
+    # The enclave variables never reach exec'd processes either.
+    res = rune.exec(cid, "env", opts=["--env", "ENCLAVE_TYPE=leak"])
+    assert res.rc == 0 and "ENCLAVE_TYPE" not in res.out, res
+
+
+def test_exec_failure_is_an_exec_error(rune, bundle):
+    b = enclave(bundle(["sleep", "1000"]), SKELETON["v3"], loglevel="off")
+    cid = detached(rune, b)
+    res = rune.exec(cid, "/no/such/tool")
+    assert res.rc == 255, res
+    assert "pal_create_process failed with -2: No such file or directory" in res.err, res
+
+
+def test_exec_detached_pid_file_and_sigkill_of_the_proxy(rune, bundle):
+    b = enclave(bundle(["sleep", "1000"]), SKELETON["v3"], loglevel="off")
+    cid = detached(rune, b)
+    pidfile = rune.workdir / "exec.pid"
+    rune.ok("exec", "--detach", "--pid-file", pidfile, cid, "sh", "-c",
+            "echo $$ > /exec.pid; exec sleep 1001")
+    proxy = int(pidfile.read_text())
+    assert pid_alive(proxy)
+    wait_until(lambda: (b.rootfs / "exec.pid").exists() and
+               (b.rootfs / "exec.pid").read_text().strip(), what="exec'd process")
+    before = rune.ok("ps", "--format", "json", cid).json()
+    assert len(before) == 3, before  # init, the payload and the exec'd process
+    # SIGKILL cannot be relayed: the init sees the proxy go and kills the enclave process.
+    os.kill(proxy, signal.SIGKILL)
+    wait_until(lambda: len(rune.ok("ps", "--format", "json", cid).json()) == 2,
+               what="the exec'd process to be killed")
+    assert rune.status(cid) == "running"
+
+
+def test_delete_force_of_a_running_enclave_container(rune, bundle):
+    b = enclave(bundle(["sleep", "1000"]), SKELETON["v3"], loglevel="off")
+    cid = detached(rune, b)
+    pids = rune.ok("ps", "--format", "json", cid).json()
+    rune.ok("delete", "--force", cid)
+    assert not (rune.root / cid).exists()
+    wait_until(lambda: not any(pid_alive(p) for p in pids), what="every process to go")
+
+
+# ---- attestation ------------------------------------------------------------------------------
+
+def simulated_mac(body, target_mrenclave, keyid):
+    from cryptography.hazmat.primitives import cmac
+    from cryptography.hazmat.primitives.ciphers import algorithms
+    key = hmac.new(b"rune-skeleton-simulated-root-key",
+                   b"report-key" + target_mrenclave + keyid, hashlib.sha256).digest()[:16]
+    c = cmac.CMAC(algorithms.AES(key))
+    c.update(body)
+    return c.finalize()
+
+
+def test_attest_returns_a_simulated_report_of_the_payload(rune, bundle):
+    b = enclave(bundle(["sleep", "1000"]), SKELETON["v3"], args="debug", loglevel="off")
+    cid = detached(rune, b)
+    report_file = rune.workdir / "report.bin"
+    res = rune.ok("attest", "--report-data", "00ff" * 32, "--report-file", report_file, cid)
+    info = res.json()
+    raw = report_file.read_bytes()
+    assert len(raw) == 432 and info["report"] == raw.hex()
+    assert info["simulated"] is True and info["type"].startswith("simulated")
+    # The measurement covers the executable the enclave loaded (busybox, via /bin/sleep).
+    exe = (b.rootfs / "bin" / "busybox").read_bytes()
+    want = hashlib.sha256(b"rune-skeleton-sim-enclave\0" + struct.pack("<Q", len(exe)) +
+                          exe).digest()
+    assert raw[64:96] == want and info["mr_enclave"] == want.hex()
+    assert raw[320:384] == bytes.fromhex("00ff" * 32)
+    flags, xfrm = struct.unpack_from("<QQ", raw, 48)
+    assert flags & 0b111 == 0b111 and info["attributes"]["debug"] is True  # INIT|DEBUG|64
+    keyid = raw[384:416]
+    assert keyid == b"RUNE-SKELETON-SIMULATED-REPORT".ljust(32, b"\0")
+    assert raw[416:432] == simulated_mac(raw[:384], bytes(32), keyid)
+
+
+def test_attest_needs_a_v3_pal_and_an_enclave_container(rune, bundle):
+    cid = detached(rune, enclave(bundle(["sleep", "1000"]), SKELETON["v2"], loglevel="off"))
+    res = rune.cmd("attest", cid)
+    assert res.rc == 1 and "reports need v3" in res.err, res
+    plain = rune.new_id()
+    rune.run_detached(plain, bundle(["sleep", "1000"]), stdin=subprocess.DEVNULL)
+    res = rune.cmd("attest", plain)
+    assert res.rc == 1, res
+    assert res.err == f"rune: container {plain} is not an enclave container\n", res
+    res = rune.cmd("attest", "--report-data", "xyz", cid)
+    assert res.rc == 1 and "--report-data" in res.err, res
+
+
+# ---- errors at create: a clear message, and nothing left behind --------------------------------
+
+BAD_CONFIGS = [
+    ("missing-pal", dict(pal="/no/such/liberpal.so"),
+     "enclave runtime path /no/such/liberpal.so: No such file or directory"),
+    ("relative-path", dict(pal="liberpal.so"),
+     "enclave runtime path liberpal.so: must be an absolute host path"),
+    ("not-a-library", dict(pal="/etc/hostname"), "enclave runtime /etc/hostname: cannot load: "),
+    ("missing-symbol", dict(pal=TEST_PAL["noinit"]), "PAL API v3 needs the symbol pal_init"),
+    ("unsupported-version", dict(pal=TEST_PAL["v4"]),
+     "unsupported PAL API version 4 (rune supports 1 to 3)"),
+    ("init-fails", dict(pal=TEST_PAL["initfails"]),
+     "pal_init failed with -1: Operation not permitted"),
+    ("pal-stderr", dict(pal=SKELETON["v3"], args="bogus"),
+     "pal_init failed with -22: Invalid argument; PAL stderr: "
+     "liberpal-skeleton: unknown argument 'bogus'"),
+    ("unknown-type", dict(pal=SKELETON["v3"], type="tdx"),
+     "enclave type tdx is not supported (rune knows intelSgx and simulated)"),
+]
+
+
+@pytest.mark.parametrize("name,cfg,message", BAD_CONFIGS, ids=[c[0] for c in BAD_CONFIGS])
+def test_bad_enclave_configuration(rune, bundle, name, cfg, message):
+    b = enclave(bundle(["true"]), cfg["pal"], args=cfg.get("args"), type=cfg.get("type",
+                                                                                 "simulated"))
+    cid = rune.new_id()
+    res = rune.create(cid, b, check=False, stdin=subprocess.DEVNULL)
+    assert res.rc == 1, res
+    assert res.err.startswith("rune: ") and message in res.err, res
+    assert res.err.count("\n") == 1, res
+    assert not (rune.root / cid).exists()
+    assert rune.cmd("state", cid).rc == 1
+
+
+def test_no_runtime_path(rune, bundle):
+    b = bundle(["true"])
+    b.add_env("ENCLAVE_TYPE=simulated")
+    res = rune.create(rune.new_id(), b, check=False, stdin=subprocess.DEVNULL)
+    assert res.rc == 1 and "enclave runtime path is not configured" in res.err, res
+
+
+def test_intel_sgx_without_hardware_is_refused(rune, bundle):
+    cpuinfo = Path("/proc/cpuinfo").read_text()
+    if " sgx " in cpuinfo or " sgx\n" in cpuinfo:
+        pytest.skip("this machine has SGX: the refusal cannot be shown")
+    b = enclave(bundle(["true"]), SKELETON["v3"], type="intelSgx")
+    cid = rune.new_id()
+    res = rune.create(cid, b, check=False, stdin=subprocess.DEVNULL)
+    assert res.rc == 1, res
+    assert "enclave type intelSgx: this machine has no SGX" in res.err, res
+    assert "ENCLAVE_TYPE=simulated" in res.err
+    assert not (rune.root / cid).exists()
