@@ -2,7 +2,12 @@
 """rune beside crun and runc on one busybox bundle: start-up latency, lifecycle throughput and
 peak memory. Prints figures, medians and ratios; never passes or fails on time.
 
-    sudo /usr/bin/python3 bench/runtime-bench.py [-n 50] [--loops 100] [--runtimes rune,crun,runc]
+    sudo /usr/bin/python3 bench/runtime-bench.py [-n 50] [--loops 100]
+                                                 [--runtimes rune,rune-enclave,crun,runc]
+
+A runtime given as name=path is that binary under that name (to compare two builds of rune).
+rune-enclave is rune running the same payload as an enclave container through
+liberpal-skeleton.so (simulated backend): what the PAL path costs beside a plain container.
 
 See bench/README.md for what is measured and how to read it. Exit status: 0, or 1 if a runtime
 that is installed fails to run the bundle.
@@ -116,6 +121,7 @@ class Runtime:
         self.launcher = Launcher()
         self.note = ""
         self.version = ""
+        self.twin = ""  # "-enclave": use the enclave twins of the bundles
 
     def spawn(self, *args, prefix=(), stdout=None):
         """Run one command; return (exit status, wall seconds, stderr)."""
@@ -157,7 +163,22 @@ def version_of(binary):
 # ------------------------------------------------------------------------------ bundle
 
 
-def make_bundle(workdir, spec_source):
+def enclave_twin(path, config, pal):
+    """The same container as an enclave container run through the skeleton PAL."""
+    twin = Path(str(path) + "-enclave")
+    twin.mkdir()
+    c = json.loads(json.dumps(config))
+    c["root"]["path"] = str(workdir_rootfs(path))
+    c["process"]["env"] = c["process"].get("env", []) + [
+        "ENCLAVE_TYPE=simulated", f"ENCLAVE_RUNTIME_PATH={pal}", "ENCLAVE_RUNTIME_LOGLEVEL=off"]
+    (twin / "config.json").write_text(json.dumps(c, indent=2))
+
+
+def workdir_rootfs(path):
+    return path.parent / "bundle" / "rootfs"
+
+
+def make_bundle(workdir, spec_source, pal=None):
     bundle = workdir / "bundle"
     bindir = bundle / "rootfs" / "bin"
     bindir.mkdir(parents=True)
@@ -172,12 +193,16 @@ def make_bundle(workdir, spec_source):
     config["process"]["terminal"] = False
     config["process"]["args"] = ["/bin/true"]
     (bundle / "config.json").write_text(json.dumps(config, indent=2))
+    if pal:
+        enclave_twin(bundle, config, pal)
     # A twin bundle on the same rootfs whose payload proves that it ran.
     probe = workdir / "probe"
     probe.mkdir()
     config["root"]["path"] = str(bundle / "rootfs")
     config["process"]["args"] = ["sh", "-c", "echo bench-probe-ok"]
     (probe / "config.json").write_text(json.dumps(config, indent=2))
+    if pal:
+        enclave_twin(probe, config, pal)
     return bundle
 
 
@@ -187,7 +212,8 @@ def make_bundle(workdir, spec_source):
 def check_run(rt, bundle, cid):
     """A run of the probe bundle: (exit status, message); the payload's output must show."""
     with tempfile.NamedTemporaryFile() as out:
-        rc, _, msg = rt.spawn("run", "--bundle", bundle.parent / "probe", cid, stdout=out.name)
+        probe_dir = Path(str(bundle.parent / "probe") + rt.twin)
+        rc, _, msg = rt.spawn("run", "--bundle", probe_dir, cid, stdout=out.name)
         if rc == 0 and out.read() != b"bench-probe-ok\n":
             return 1, "the container's payload did not run (no output)"
     return rc, msg
@@ -230,17 +256,18 @@ def interleaved(runtimes, count):
 def bench(runtimes, bundle, n, loops, warmup, rss_runs):
     results = {rt.name: {"run": [], "rss": [], "cycle": []} for rt in runtimes}
     tag = os.getpid()
+    b = {rt.name: str(bundle) + rt.twin for rt in runtimes}
     for i, rt in interleaved(runtimes, warmup):
-        rt.must("run", "--bundle", str(bundle), f"warm-{tag}-{i}")
+        rt.must("run", "--bundle", b[rt.name], f"warm-{tag}-{i}")
     for i, rt in interleaved(runtimes, n):
-        results[rt.name]["run"].append(rt.must("run", "--bundle", str(bundle), f"run-{tag}-{i}"))
+        results[rt.name]["run"].append(rt.must("run", "--bundle", b[rt.name], f"run-{tag}-{i}"))
     for i, rt in interleaved(runtimes, rss_runs):
-        results[rt.name]["rss"].append(rt.peak_rss("run", "--bundle", str(bundle),
+        results[rt.name]["rss"].append(rt.peak_rss("run", "--bundle", b[rt.name],
                                                    f"rss-{tag}-{i}"))
     for i, rt in interleaved(runtimes, loops):
         cid = f"cyc-{tag}-{i}"
         t0 = time.perf_counter()
-        rt.must("create", "--bundle", str(bundle), cid)
+        rt.must("create", "--bundle", b[rt.name], cid)
         rt.must("start", cid)
         rt.must("delete", "--force", cid)
         results[rt.name]["cycle"].append(time.perf_counter() - t0)
@@ -266,17 +293,22 @@ def report(runtimes, results, n, loops, rss_runs):
     print(f"\nrun: `run` of /bin/true, x{n} | cycle: create+start+delete --force, x{loops} | "
           f"RSS: peak RSS during `run` from /usr/bin/time %M (ru_maxrss: the largest of the "
           f"runtime process and the descendants it reaped), x{rss_runs}\n")
-    hdr = (f"{'runtime':<10} {'run median':>11} {'run p90':>9} {'cycle total':>12} "
+    hdr = (f"{'runtime':<14} {'run median':>11} {'run p90':>9} {'cycle total':>12} "
            f"{'cycle median':>13} {'RSS median':>11} {'RSS max':>9}")
     print(hdr)
     print("-" * len(hdr))
     for r in rows:
-        print(f"{r['name']:<10} {r['run_med']:>8.1f} ms {r['run_p90']:>6.1f} ms "
+        print(f"{r['name']:<14} {r['run_med']:>8.1f} ms {r['run_p90']:>6.1f} ms "
               f"{r['cycle_total']:>10.2f} s {r['cycle_med']:>10.1f} ms "
               f"{r['rss_med']:>7.1f} MiB {r['rss_max']:>5.1f} MiB")
     by_name = {rt.name: row for rt, row in zip(runtimes, rows)}
     if "rune" in by_name:
         print()
+        if "rune-enclave" in by_name:
+            a, b = by_name["rune-enclave"], by_name["rune"]
+            print(f"rune-enclave/rune: run median {a['run_med'] / b['run_med']:.2f}x, "
+                  f"cycle total {a['cycle_total'] / b['cycle_total']:.2f}x, "
+                  f"RSS median {a['rss_med'] / b['rss_med']:.2f}x")
         for peer in ("crun", "runc"):
             if peer in by_name:
                 a, b = by_name["rune"], by_name[peer]
@@ -296,7 +328,8 @@ def main():
     ap.add_argument("--loops", type=int, default=100, help="create+start+delete cycles")
     ap.add_argument("--warmup", type=int, default=3, help="untimed runs per runtime first")
     ap.add_argument("--rss-runs", type=int, default=10, help="`run`s measured for peak RSS")
-    ap.add_argument("--runtimes", default="rune,crun,runc", help="comma-separated, in order")
+    ap.add_argument("--runtimes", default="rune,rune-enclave,crun,runc",
+                    help="comma-separated, in order")
     ap.add_argument("--workdir", default="/dev/shm", help="where the bundle and state live")
     args = ap.parse_args()
     if os.geteuid() != 0:
@@ -307,21 +340,29 @@ def main():
     workdir = Path(tempfile.mkdtemp(prefix="rune-bench-", dir=args.workdir))
     binaries = {"rune": os.environ.get("RUNE_BIN") or str(REPO / "build/cmd/rune/rune"),
                 "crun": shutil.which("crun"), "runc": shutil.which("runc")}
+    binaries["rune-enclave"] = binaries["rune"]
+    pal = Path(binaries["rune"]).resolve().parents[2] / "pal/skeleton/liberpal-skeleton.so"
     runtimes, failed, dropped = [], [], []
     try:
         for name in args.runtimes.split(","):
-            binary = binaries.get(name) or shutil.which(name)
+            # name=path measures another build, e.g. rune-before=/tmp/old/build/cmd/rune/rune
+            name, _, path = name.partition("=")
+            binary = path or binaries.get(name) or shutil.which(name)
             if not binary or not os.access(binary, os.X_OK):
                 print(f"{name}: not installed ({binary or 'not on PATH'}), skipped")
                 continue
+            if name == "rune-enclave" and not pal.exists():
+                print(f"{name}: no skeleton PAL at {pal}, skipped")
+                continue
             rt = Runtime(name, binary, workdir)
+            rt.twin = "-enclave" if name == "rune-enclave" else ""
             rt.version = version_of(binary)
             runtimes.append(rt)
         if not runtimes:
             sys.exit("runtime-bench: no runtime to measure")
         # One config for everyone, from a reference runtime's `spec` when available.
         spec_source = binaries["runc"] or runtimes[0].binary
-        bundle = make_bundle(workdir, spec_source)
+        bundle = make_bundle(workdir, spec_source, pal if pal.exists() else None)
         print(f"bundle: {bundle} (busybox, args [/bin/true], terminal false, config from "
               f"`{Path(spec_source).name} spec`: pid/net/ipc/uts/mount namespaces)")
         for rt in list(runtimes):

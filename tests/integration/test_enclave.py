@@ -372,3 +372,20 @@ def test_intel_sgx_without_hardware_is_refused(rune, bundle):
     assert "enclave type intelSgx: this machine has no SGX" in res.err, res
     assert "ENCLAVE_TYPE=simulated" in res.err
     assert not (rune.root / cid).exists()
+
+
+def test_exec_with_a_terminal(rune, bundle, workdir):
+    from test_config import ConsoleSocket
+    b = enclave(bundle(["sleep", "1000"]), SKELETON["v3"], loglevel="off")
+    cid = detached(rune, b)
+    console = ConsoleSocket(workdir / "console.sock")
+    pidfile = workdir / "exec.pid"
+    rune.ok("exec", "--tty", "--detach", "--console-socket", console.path, "--pid-file",
+            pidfile, cid, "sh", "-c", "test -t 0 && test -t 1 && echo is-a-tty; read x; "
+            "echo got:$x")
+    assert console.got_fd.wait(30) and console.error is None, console.error
+    console.write(b"typed\n")
+    proxy = int(pidfile.read_text())
+    wait_until(lambda: not pid_alive(proxy), what="the exec proxy to exit")
+    out = console.finish()
+    assert "is-a-tty\r\n" in out and "got:typed\r\n" in out, out
