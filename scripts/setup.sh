@@ -7,6 +7,9 @@ PACKAGES=(
 	meson ninja-build pkg-config gcc clang clang-format
 	libjansson-dev libseccomp-dev libcap-dev libcmocka-dev
 	libarchive-dev libssl-dev libisal-dev libzstd-dev libcurl4-openssl-dev
+	protobuf-c-compiler libprotobuf-c-dev
+	# ttrpc interop peer (Go, built offline from Debian's sources)
+	golang-go golang-github-containerd-ttrpc-dev
 	# tests and peers
 	python3-pytest python3-pytest-timeout python3-bcrypt python3-cryptography busybox-static
 	runc crun podman containerd procps iproute2 time

@@ -707,3 +707,21 @@ def mounts(rune):
     m = Mounts()
     yield m
     m.cleanup()
+
+
+# --------------------------------------------------------------------------------------------
+# Other programs of the build RUNE_BIN comes from (<build>/cmd/rune/rune)
+
+
+def build_path(*parts):
+    """A path in the meson build directory that RUNE_BIN belongs to."""
+    return Path(RUNE_BIN).resolve().parents[2].joinpath(*parts)
+
+
+@pytest.fixture(scope="session")
+def tt_image_bin():
+    """tests/interop/tt-image: a C ttrpc server/client of grpc.Image/PullImage (lib/ttrpc)."""
+    path = build_path("tests", "interop", "tt-image")
+    if not os.access(path, os.X_OK):
+        pytest.skip(f"tt-image not built ({path}); RUNE_BIN must point into a build with tests")
+    return path
