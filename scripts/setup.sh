@@ -8,6 +8,8 @@ PACKAGES=(
 	libjansson-dev libseccomp-dev libcap-dev libcmocka-dev
 	libarchive-dev libssl-dev libisal-dev libzstd-dev libcurl4-openssl-dev
 	protobuf-c-compiler libprotobuf-c-dev
+	# lib/crypt: OpenPGP-wrapped layer keys (gpgme drives gpg and gpg-agent)
+	libgpgme-dev gnupg gpg-agent
 	# ttrpc interop peer (Go, built offline from Debian's sources)
 	golang-go golang-github-containerd-ttrpc-dev
 	# tests and peers

@@ -1,0 +1,3 @@
+#!/bin/sh
+# Test key provider that never answers.
+exec sleep 30
