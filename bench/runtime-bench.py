@@ -304,9 +304,9 @@ def report(runtimes, results, n, loops, rss_runs):
     by_name = {rt.name: row for rt, row in zip(runtimes, rows)}
     if "rune" in by_name:
         print()
-        if "rune-enclave" in by_name:
-            a, b = by_name["rune-enclave"], by_name["rune"]
-            print(f"rune-enclave/rune: run median {a['run_med'] / b['run_med']:.2f}x, "
+        for name in [n for n in by_name if n.startswith("rune-")]:
+            a, b = by_name[name], by_name["rune"]
+            print(f"{name}/rune: run median {a['run_med'] / b['run_med']:.2f}x, "
                   f"cycle total {a['cycle_total'] / b['cycle_total']:.2f}x, "
                   f"RSS median {a['rss_med'] / b['rss_med']:.2f}x")
         for peer in ("crun", "runc"):
