@@ -1,7 +1,9 @@
 #!/usr/bin/python3
 """rune-image beside skopeo+umoci and containerd (ctr) pulling one large multi-layer image from
-a local registry: wall time and peak memory. Prints figures, medians and ratios; never passes
-or fails on time.
+a local registry: wall time and peak memory. With skopeo installed, the same image encrypted
+with skopeo (ocicrypt, JWE) is pulled by rune-image with the key too, and the cost of decryption
+is printed as a ratio to the plain pull of the same run. Prints figures, medians and ratios;
+never passes or fails on time.
 
     sudo /usr/bin/python3 bench/pull-bench.py [--size-mb 300] [--runs 3] [--tools rune,skopeo,ctr]
 
@@ -29,6 +31,9 @@ TIME = "/usr/bin/time"
 MiB = 1 << 20
 REPO_NAME = "bench/pull"
 VARIANTS = ("gzip", "zstd")
+# The plain variants encrypted by skopeo for one RSA key (JWE), pulled by rune-image only
+# (skopeo+umoci would need a copy with --decryption-key first; containerd needs imgcrypt).
+ENCRYPTED = {"gzip+jwe": "gzip", "zstd+jwe": "zstd"}
 
 CONTAINERD_CONFIG = """version = 2
 root = "{base}/root"
@@ -187,6 +192,29 @@ def build_images(workdir, size_mb):
     return images, about, tars
 
 
+def encrypt_images(workdir):
+    """The plain layouts encrypted by skopeo for a fresh RSA key (JWE, every layer), as
+    oci-<variant with - for +>; returns the private key's path, or None (with a note) when
+    skopeo or openssl is missing."""
+    missing = R.missing_tools("skopeo") + ([] if shutil.which("openssl") else ["openssl"])
+    if missing:
+        print(f"encrypted variants: {', '.join(missing)} not installed, skipped")
+        return None
+    key, pub = workdir / "bench-key.pem", workdir / "bench-key-pub.pem"
+    subprocess.run(["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt",
+                    "rsa_keygen_bits:2048", "-out", key], check=True, capture_output=True)
+    subprocess.run(["openssl", "pkey", "-in", key, "-pubout", "-out", pub], check=True,
+                   capture_output=True)
+    t0 = time.perf_counter()
+    for enc, plain in ENCRYPTED.items():
+        tag = enc.replace("+", "-")
+        R.skopeo("copy", "--encryption-key", f"jwe:{pub}", f"oci:{workdir}/oci-{plain}:{plain}",
+                 f"oci:{workdir}/oci-{tag}:{tag}", check=True, timeout=1800)
+    print(f"encrypted with skopeo (jwe:, RSA-OAEP, AES-256-CTR + HMAC-SHA256) in "
+          f"{time.perf_counter() - t0:.1f} s")
+    return key
+
+
 # ------------------------------------------------------------------------------ running
 
 
@@ -252,15 +280,14 @@ class RuneImage:
     def __init__(self, binary, host, jobs):
         self.binary, self.host, self.jobs = binary, host, jobs
         self.label = "rune-image" + (f" --jobs {jobs}" if jobs else "")
-        commit = version_of(["git", "-C", str(REPO), "describe", "--always", "--dirty"])
         built = time.strftime("%Y-%m-%d %H:%M", time.localtime(os.stat(binary).st_mtime))
-        self.version = f"git {commit}, binary built {built} (no --version option)"
+        self.version = f"{version_of([binary, '--version'])}, binary built {built}"
 
-    def run(self, ref, dest):
+    def run(self, ref, dest, extra=()):
         store, flat = dest / "store", dest / "rootfs"
         jobs = ["--jobs", str(self.jobs)] if self.jobs else []
         w1, r1 = must(self.label, [self.binary, "--root", store, "pull", "--insecure-registry",
-                                   self.host, *jobs, "-q", ref])
+                                   self.host, *jobs, *extra, "-q", ref])
         w2, r2 = must(self.label, [self.binary, "--root", store, "unpack", ref, flat])
         return {"fetch": w1, "total": w1 + w2, "rss": max(r1, r2), "rss_fetch": r1,
                 "rootfs": flat}
@@ -398,13 +425,18 @@ def verify(rune_root, umoci_root, label):
     return b, not diff
 
 
-def bench(tools, images, registry, workdir, runs):
+def bench(tools, images, registry, workdir, runs, enc_key=None):
     results = {}
     checks = []
     ref_manifest = None
-    for comp in VARIANTS:
-        ref = f"{registry.host}/{REPO_NAME}:{comp}"
-        active = [t for t in tools if not (comp == "zstd" and t.name == "skopeo+umoci")]
+    # Each encrypted variant right after its plain twin, so that drift hits both alike.
+    order = [v for c in VARIANTS for v in (c, *(e for e, p in ENCRYPTED.items()
+                                               if p == c and enc_key))]
+    for comp in order:
+        ref = f"{registry.host}/{REPO_NAME}:{comp.replace('+', '-')}"
+        extra = ["--decryption-key", str(enc_key)] if comp in ENCRYPTED else []
+        active = [t for t in tools if not (comp == "zstd" and t.name == "skopeo+umoci") and
+                  (t.name == "rune-image" or comp not in ENCRYPTED)]
         results[comp] = {t.label: [] for t in active}
         for i in range(runs):
             print(f"{comp} run {i + 1}/{runs}: " + ", ".join(t.label for t in
@@ -413,7 +445,7 @@ def bench(tools, images, registry, workdir, runs):
             for t in tool_rotation(active, i):
                 dest = workdir / f"run-{comp}-{i}-{tools.index(t)}"
                 dest.mkdir()
-                r = t.run(ref, dest)
+                r = t.run(ref, dest, extra) if extra else t.run(ref, dest)
                 results[comp][t.label].append(r)
                 if i == 0 and r["rootfs"] is not None and t.name not in kept:
                     kept[t.name] = (r["rootfs"], dest)
@@ -454,6 +486,10 @@ def report(tools, results, images, about, tars, runs, ctr_note):
     for c in VARIANTS:
         comp = sum(l["size"] for l in images[c]["layers"])
         print(f"  {c}: {comp / MiB:.1f} MiB compressed ({uncompressed / comp:.2f}x)")
+    for enc, plain in ENCRYPTED.items():
+        if enc in results:
+            print(f"  {enc}: the {plain} blobs encrypted by skopeo (same sizes; AES-256-CTR + "
+                  f"HMAC-SHA256, key wrapped for one RSA key with RSA-OAEP)")
 
     print(f"\nwall: median of {runs} cold runs, interleaved | fetch: rune-image pull (fetch, "
           f"verify, unpack each layer into the store), skopeo copy (to an OCI layout), ctr "
@@ -461,12 +497,12 @@ def report(tools, results, images, about, tars, runs, ctr_note):
           f"unpack (flattened rootfs) / umoci unpack | RSS: median of the peak RSS "
           f"(/usr/bin/time %M), the larger of the two commands for a two-step tool; for ctr "
           f"the client only, the daemon's peak is in its own column\n")
-    hdr = (f"{'variant':<7} {'tool':<22} {'fetch':>9} {'total':>9} {'MiB/s':>7} "
+    hdr = (f"{'variant':<8} {'tool':<22} {'fetch':>9} {'total':>9} {'MiB/s':>7} "
            f"{'RSS median':>11} {'RSS fetch':>10} {'daemon peak':>12}")
     print(hdr)
     print("-" * len(hdr))
     med = {}
-    for comp in VARIANTS:
+    for comp in results:
         for t in tools:
             rs = results.get(comp, {}).get(t.label)
             if not rs:
@@ -483,7 +519,7 @@ def report(tools, results, images, about, tars, runs, ctr_note):
                 m["daemon_peak"], m["daemon_growth"] = peak, growth
                 daemon = f"{peak:.0f} MiB (+{growth:.0f})"
             med[(comp, t.label)] = m
-            print(f"{comp:<7} {t.label:<22} {fmt_s(m['fetch']):>9} {fmt_s(m['total']):>9} "
+            print(f"{comp:<8} {t.label:<22} {fmt_s(m['fetch']):>9} {fmt_s(m['total']):>9} "
                   f"{uncompressed / MiB / m['total']:>7.0f} {m['rss']:>7.1f} MiB "
                   f"{m['rss_fetch']:>6.1f} MiB {daemon:>12}")
     print()
@@ -507,6 +543,16 @@ def report(tools, results, images, about, tars, runs, ctr_note):
                           f"{a['total'] / b['total']:.2f}x, RSS (client) "
                           f"{a['rss'] / b['rss']:.2f}x, RSS vs containerd peak "
                           f"{a['rss'] / b['daemon_peak']:.2f}x")
+    for enc, plain in ENCRYPTED.items():
+        for rt in rune:
+            a, b = med.get((enc, rt.label)), med.get((plain, rt.label))
+            if a and b:
+                print(f"{enc}: {rt.label} decryption overhead (encrypted / plain {plain}, "
+                      f"same run): pull {a['fetch'] / b['fetch']:.2f}x "
+                      f"({(a['fetch'] / b['fetch'] - 1) * 100:+.0f}%), pull+unpack "
+                      f"{a['total'] / b['total']:.2f}x "
+                      f"({(a['total'] / b['total'] - 1) * 100:+.0f}%), RSS "
+                      f"{a['rss'] / b['rss']:.2f}x")
     if any(t.name == "skopeo+umoci" for t in tools):
         print("\nzstd: skopeo+umoci not measured (umoci 0.4 cannot unpack zstd layers); "
               "rune-image and ctr only")
@@ -525,6 +571,8 @@ def main():
     ap.add_argument("--rune-jobs", default="default",
                     help="rune-image --jobs values, one row each (default: its default, 3)")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
+    ap.add_argument("--no-encrypted", action="store_true",
+                    help="skip the encrypted variants (gzip+jwe, zstd+jwe)")
     args = ap.parse_args()
     if os.geteuid() != 0:
         sys.exit("pull-bench: needs root")
@@ -582,13 +630,17 @@ def main():
                         "content and snapshots are removed between runs")
 
         images, about, tars = build_images(workdir, args.size_mb)
+        enc_key = None
+        if any(t.name == "rune-image" for t in tools) and not args.no_encrypted:
+            enc_key = encrypt_images(workdir)
         t0 = time.perf_counter()
-        for comp in VARIANTS:
-            R.push(workdir / f"oci-{comp}", comp, registry, repo=REPO_NAME)
-            rm(workdir / f"oci-{comp}")
-        print(f"pushed {REPO_NAME}:gzip and :zstd to {registry.host} in "
+        tags = [c.replace("+", "-") for c in VARIANTS + (tuple(ENCRYPTED) if enc_key else ())]
+        for tag in tags:
+            R.push(workdir / f"oci-{tag}", tag, registry, repo=REPO_NAME)
+            rm(workdir / f"oci-{tag}")
+        print(f"pushed {REPO_NAME}:{', :'.join(tags)} to {registry.host} in "
               f"{time.perf_counter() - t0:.1f} s")
-        results, checks = bench(tools, images, registry, workdir, args.runs)
+        results, checks = bench(tools, images, registry, workdir, args.runs, enc_key)
         report(tools, results, images, about, tars, args.runs, ctr_note)
         if not all(checks):
             print("\nnote: the unpacked trees differ (see above)")

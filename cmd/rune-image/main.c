@@ -4,6 +4,7 @@
  *
  *   rune-image [--root DIR] pull [options] REFERENCE
  *   rune-image [--root DIR] list [--json] | inspect REFERENCE | remove REFERENCE | gc
+ *   rune-image encrypt --encryption-key SPEC [options] SRC DST    (encrypt.c)
  */
 #include <errno.h>
 #include <getopt.h>
@@ -20,6 +21,7 @@
 #include "image/pull.h"
 #include "image/reference.h"
 #include "image/store.h"
+#include "rune-image.h"
 #include "runtime/spec.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
@@ -39,11 +41,16 @@ static const char *default_root(void)
 	return buf;
 }
 
-static int fail(struct cc_error *err)
+int rune_image_fail(struct cc_error *err)
 {
 	fprintf(stderr, "rune-image: %s\n", err && err->msg ? err->msg : "unknown error");
 	cc_error_free(&err);
 	return 1;
+}
+
+static int fail(struct cc_error *err)
+{
+	return rune_image_fail(err);
 }
 
 static void usage(FILE *out)
@@ -60,6 +67,8 @@ static void usage(FILE *out)
 	    "   mount REFERENCE DIR            the image as an overlayfs at DIR, writable\n"
 	    "   unmount DIR                    unmount it and drop its writable layer\n"
 	    "   bundle [--copy] REFERENCE DIR  an OCI bundle (rootfs + config.json) for rune\n"
+	    "   encrypt --encryption-key SPEC SRC DST  copy an image into an OCI layout with\n"
+	    "                       encrypted layers (ocicrypt; see rune-image encrypt --help)\n"
 	    "   gc                  remove layers and blobs no image uses\n\n"
 	    "Global options:\n"
 	    "   --root DIR          the store (default: %s)\n"
@@ -71,6 +80,12 @@ static void usage(FILE *out)
 	    "   --tls-ca FILE                  extra CA certificates for the registry\n"
 	    "   --insecure-registry HOST[:PORT]  allow plain HTTP and unchecked TLS (repeatable)\n"
 	    "   --jobs N                       layers fetched at once (default 3)\n"
+	    "   --decryption-key SPEC          for encrypted layers (repeatable): KEY[:PASSWORD],\n"
+	    "                                  KEY:pass=|file=|fd=..., a directory of keys, or\n"
+	    "                                  provider:NAME[:PARAM] (skopeo's syntax)\n"
+	    "   --keyprovider-config FILE      key providers (ocicrypt.conf; default:\n"
+	    "                                  $OCICRYPT_KEYPROVIDER_CONFIG)\n"
+	    "   --keyprovider-timeout SECONDS  how long a key provider may take (default 60)\n"
 	    "   --rootless                     unpack without device nodes or ownership changes\n"
 	    "   --quiet, -q                    print only the image's manifest digest\n"
 	    "   --json                         print the image record as JSON\n",
@@ -92,16 +107,6 @@ struct view {
 	struct timespec last;
 };
 
-static void fmt_size(int64_t v, char *buf, size_t len)
-{
-	if (v >= 1000000)
-		snprintf(buf, len, "%.1fMB", (double)v / 1e6);
-	else if (v >= 1000)
-		snprintf(buf, len, "%.1fkB", (double)v / 1e3);
-	else
-		snprintf(buf, len, "%lldB", (long long)v);
-}
-
 static void draw(struct view *v, bool force)
 {
 	struct timespec now;
@@ -116,8 +121,8 @@ static void draw(struct view *v, bool force)
 	for (size_t i = 0; i < v->n; i++) {
 		struct layer_view *l = &v->layers[i];
 		char done[32], size[32], bar[32] = "";
-		fmt_size(l->done, done, sizeof(done));
-		fmt_size(l->size, size, sizeof(size));
+		cc_format_bytes((uint64_t)l->done, done, sizeof(done));
+		cc_format_bytes((uint64_t)l->size, size, sizeof(size));
 		if (!strcmp(l->state, "Downloading") && l->size > 0) {
 			int w = (int)(20 * l->done / l->size);
 			memset(bar, '=', (size_t)(w > 20 ? 20 : w));
@@ -183,7 +188,10 @@ static int cmd_pull(struct img_store *store, int argc, char **argv)
 		O_INSECURE,
 		O_JOBS,
 		O_ROOTLESS,
-		O_JSON
+		O_JSON,
+		O_DECRYPTION_KEY,
+		O_KPCONF,
+		O_KPTIME
 	};
 	static const struct option opts[] = {
 		{ "platform", required_argument, NULL, O_PLATFORM },
@@ -195,12 +203,16 @@ static int cmd_pull(struct img_store *store, int argc, char **argv)
 		{ "rootless", no_argument, NULL, O_ROOTLESS },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "json", no_argument, NULL, O_JSON },
+		{ "decryption-key", required_argument, NULL, O_DECRYPTION_KEY },
+		{ "keyprovider-config", required_argument, NULL, O_KPCONF },
+		{ "keyprovider-timeout", required_argument, NULL, O_KPTIME },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	struct img_pull_opts o = { 0 };
 	struct img_platform platform = { 0 };
 	struct view v = { .tty = isatty(2) };
+	_cleanup_key_args_ struct key_args ka = { 0 };
 	_cleanup_strv_ char **insecure = NULL;
 	_cleanup_free_ char *user = NULL;
 	size_t user_len = 0;
@@ -256,6 +268,16 @@ static int cmd_pull(struct img_store *store, int argc, char **argv)
 		case O_ROOTLESS:
 			o.rootless = true;
 			break;
+		case O_DECRYPTION_KEY:
+			key_args_add_secret(&ka, optarg);
+			break;
+		case O_KPCONF:
+			ka.provider_config = optarg;
+			break;
+		case O_KPTIME:
+			if (!key_args_timeout(&ka, optarg))
+				return 1;
+			break;
 		case 'q':
 			v.quiet = true;
 			break;
@@ -277,7 +299,13 @@ static int cmd_pull(struct img_store *store, int argc, char **argv)
 	o.registry.insecure = insecure;
 	o.progress = on_progress;
 	o.progress_ctx = &v;
+	/* Keys are loaded (and a wrong password found) before anything is fetched. */
+	struct crypt_keys *keys = key_args_keys(&ka, &err);
+	if (!keys && err)
+		return fail(err);
+	o.keys = keys;
 	json_t *record = img_pull(store, argv[optind], &o, &err);
+	crypt_keys_free(keys);
 	img_platform_clear(&platform);
 	free(v.layers);
 	if (user)
@@ -579,6 +607,8 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 1;
 	}
+	if (!strcmp(argv[i], "encrypt")) /* works on OCI layouts, not on the store */
+		return cmd_encrypt(argc - i, argv + i);
 	for (size_t k = 0; k < ARRAY_SIZE(commands); k++) {
 		if (strcmp(argv[i], commands[k].name) != 0)
 			continue;

@@ -7,6 +7,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include "crypt/cipher.h"
+#include "crypt/crypt.h"
 #include "util/cleanup.h"
 #include "util/json.h"
 
@@ -250,9 +251,12 @@ int crypt_cipher_final(struct crypt_cipher *c, unsigned char mac[CRYPT_HMAC_LEN]
 	}
 	if (mac)
 		memcpy(mac, got, CRYPT_HMAC_LEN);
-	if (CRYPTO_memcmp(got, c->expected, CRYPT_HMAC_LEN) != 0)
-		return cc_error_set(err, 0,
-				    "layer HMAC mismatch: ciphertext or annotations tampered");
+	if (CRYPTO_memcmp(got, c->expected, CRYPT_HMAC_LEN) != 0) {
+		cc_error_set(err, 0, "layer HMAC mismatch: ciphertext or annotations tampered");
+		if (err && *err && !(*err)->code)
+			(*err)->code = CRYPT_ERR_HMAC;
+		return -1;
+	}
 	return 0;
 }
 

@@ -15,7 +15,7 @@
  *             // per chunk of the blob, after its digest stage:
  *             crypt_layer_update(l, buf, n, buf, &err);
  *             // at the end of the blob, before anything is committed:
- *             crypt_layer_final(l, &err);                          // HMAC check
+ *             crypt_layer_final(l, NULL, &err);                    // HMAC check
  *             crypt_layer_free(l);
  *     }
  *
@@ -31,6 +31,16 @@
 #include <stddef.h>
 #include <jansson.h>
 #include "util/error.h"
+
+/* ---- error classes ---- */
+
+/* cc_error.code of the failures a caller may want to tell apart (0: anything else, such as
+ * malformed annotations or an unknown cipher). The values stay clear of gRPC status codes and
+ * of lib/image's classes. */
+enum crypt_errc {
+	CRYPT_ERR_NO_KEY = 2001, /* crypt_layer_open: no given key unwraps the layer key */
+	CRYPT_ERR_HMAC,		 /* crypt_layer_final: the ciphertext does not match its HMAC */
+};
 
 /* ---- media types ---- */
 

@@ -156,9 +156,13 @@ static int unwrap_private(const struct crypt_keys *k, const struct crypt_annotat
 		}
 	}
 	if (failures > REASONS_MAX)
-		return cc_error_set(err, 0, "no key could unwrap the layer key: %s; and %zu more",
-				    why, failures - REASONS_MAX);
-	return cc_error_set(err, 0, "no key could unwrap the layer key: %s", why);
+		cc_error_set(err, 0, "no key could unwrap the layer key: %s; and %zu more", why,
+			     failures - REASONS_MAX);
+	else
+		cc_error_set(err, 0, "no key could unwrap the layer key: %s", why);
+	if (err && *err && !(*err)->code)
+		(*err)->code = CRYPT_ERR_NO_KEY;
+	return -1;
 }
 
 static int check_pubopts(const struct crypt_annotations *a, struct crypt_opts *o,

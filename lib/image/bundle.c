@@ -9,6 +9,8 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 #include "image/bundle.h"
 #include "util/cleanup.h"
@@ -133,7 +135,9 @@ static json_t *member_groups(const char *group_text, const char *user, unsigned 
 		}
 		unsigned long gid;
 		if (f[3] && f[2] && parse_id(f[2], &gid) && gid != primary) {
-			for (char *m = strtok(f[3], ","); m; m = strtok(NULL, ","))
+			char *save = NULL;
+			for (char *m = strtok_r(f[3], ",", &save); m;
+			     m = strtok_r(NULL, ",", &save))
 				if (!strcmp(m, user))
 					json_array_append_new(gids, json_integer((json_int_t)gid));
 		}
@@ -142,15 +146,14 @@ static json_t *member_groups(const char *group_text, const char *user, unsigned 
 	return gids;
 }
 
-static int resolve_user(const char *spec, const char *rootfs, json_t *user, struct cc_error **err)
+/* passwd and group: the image's /etc/passwd and /etc/group, NULL when it has none. */
+static int resolve_user(const char *spec, const char *passwd, const char *group, json_t *user,
+			struct cc_error **err)
 {
 	_cleanup_free_ char *copy = xstrdup(spec && *spec ? spec : "0");
 	char *grp = strchr(copy, ':');
 	if (grp)
 		*grp++ = '\0';
-	_cleanup_close_ int rootfd = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	_cleanup_free_ char *passwd = rootfd >= 0 ? read_in_rootfs(rootfd, "/etc/passwd") : NULL;
-	_cleanup_free_ char *group = rootfd >= 0 ? read_in_rootfs(rootfd, "/etc/group") : NULL;
 	unsigned long uid, gid = 0;
 	char field[256];
 	const char *name = NULL;
@@ -209,8 +212,8 @@ static void merge_env(json_t *env, char *const *image_env)
 	}
 }
 
-json_t *img_bundle_config(const struct img_config *c, const char *default_spec, const char *rootfs,
-			  struct cc_error **err)
+static json_t *bundle_config(const struct img_config *c, const char *default_spec,
+			     const char *passwd, const char *group, struct cc_error **err)
 {
 	_cleanup_json_ json_t *spec =
 	    cc_json_load_buf("default spec", default_spec, strlen(default_spec), err);
@@ -241,7 +244,7 @@ json_t *img_bundle_config(const struct img_config *c, const char *default_spec, 
 	json_object_set_new(process, "cwd",
 			    json_string(c->working_dir && *c->working_dir ? c->working_dir : "/"));
 	json_t *user = json_object();
-	if (resolve_user(c->user, rootfs, user, err) < 0) {
+	if (resolve_user(c->user, passwd, group, user, err) < 0) {
 		json_decref(user);
 		return NULL;
 	}
@@ -250,4 +253,80 @@ json_t *img_bundle_config(const struct img_config *c, const char *default_spec, 
 	if (c->labels && json_object_size(c->labels))
 		json_object_set(spec, "annotations", c->labels);
 	return json_incref(spec);
+}
+
+json_t *img_bundle_config(const struct img_config *c, const char *default_spec, const char *rootfs,
+			  struct cc_error **err)
+{
+	_cleanup_close_ int rootfd = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	_cleanup_free_ char *passwd = rootfd >= 0 ? read_in_rootfs(rootfd, "/etc/passwd") : NULL;
+	_cleanup_free_ char *group = rootfd >= 0 ? read_in_rootfs(rootfd, "/etc/group") : NULL;
+	return bundle_config(c, default_spec, passwd, group, err);
+}
+
+/* ---- files of unmerged layers ---- */
+
+static bool is_whiteout(const struct stat *st)
+{
+	return S_ISCHR(st->st_mode) && st->st_rdev == makedev(0, 0);
+}
+
+static bool is_opaque(int dirfd)
+{
+	char v[2];
+	return (fgetxattr(dirfd, "trusted.overlay.opaque", v, sizeof(v)) == 1 && v[0] == 'y') ||
+	       (fgetxattr(dirfd, "user.overlay.opaque", v, sizeof(v)) == 1 && v[0] == 'y');
+}
+
+/* path in one overlay-format layer: 1 with *out (the file's text), 0 when the layer does not
+ * have it (look lower), -1 when the layer hides the lower ones' (a whiteout, an opaque
+ * directory, a non-directory where a directory is needed). */
+static int layer_lookup(const char *layer, const char *path, char **out)
+{
+	_cleanup_strv_ char **parts = cc_strv_split(path[0] == '/' ? path + 1 : path, '/');
+	_cleanup_close_ int dirfd = open(layer, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	size_t n = cc_strv_len(parts);
+	bool opaque = false;
+	for (size_t i = 0; dirfd >= 0 && i < n; i++) {
+		struct stat st;
+		if (!*parts[i] || !strcmp(parts[i], ".") || !strcmp(parts[i], ".."))
+			return -1;
+		if (fstatat(dirfd, parts[i], &st, AT_SYMLINK_NOFOLLOW) < 0)
+			return errno == ENOENT && !opaque ? 0 : -1;
+		if (is_whiteout(&st))
+			return -1;
+		if (i + 1 == n) {
+			/* A link is followed within this layer only: the merged view's answer
+			 * when the target is there too, which is the usual case (alternatives). */
+			_cleanup_close_ int root = open(layer, O_PATH | O_DIRECTORY | O_CLOEXEC);
+			*out = root >= 0 ? read_in_rootfs(root, path) : NULL;
+			return *out ? 1 : -1;
+		}
+		if (!S_ISDIR(st.st_mode))
+			return -1;
+		int next = openat(dirfd, parts[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		close(dirfd);
+		dirfd = next;
+		opaque = dirfd >= 0 && is_opaque(dirfd);
+	}
+	return dirfd >= 0 ? 0 : -1;
+}
+
+char *img_layers_read_file(char *const *layers, size_t n, const char *path)
+{
+	for (size_t i = n; i-- > 0;) {
+		char *text = NULL;
+		int r = layer_lookup(layers[i], path, &text);
+		if (r != 0)
+			return text;
+	}
+	return NULL;
+}
+
+json_t *img_bundle_config_layers(const struct img_config *c, const char *default_spec,
+				 char *const *layers, size_t n, struct cc_error **err)
+{
+	_cleanup_free_ char *passwd = img_layers_read_file(layers, n, "/etc/passwd");
+	_cleanup_free_ char *group = img_layers_read_file(layers, n, "/etc/group");
+	return bundle_config(c, default_spec, passwd, group, err);
 }

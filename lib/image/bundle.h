@@ -23,3 +23,11 @@ int img_mount_overlay(char *const *layers, size_t n, const char *upper, const ch
  * rootfs' /etc/passwd and /etc/group, read without following links out of it. */
 json_t *img_bundle_config(const struct img_config *c, const char *default_spec, const char *rootfs,
 			  struct cc_error **err);
+/* The same from the unmerged layer directories (overlay format, bottom first), for a rootfs
+ * that is not mounted yet: /etc/passwd and /etc/group are looked up as overlayfs would show
+ * them (the topmost copy, whiteouts and opaque directories honoured). */
+json_t *img_bundle_config_layers(const struct img_config *c, const char *default_spec,
+				 char *const *layers, size_t n, struct cc_error **err);
+/* A file (at most 4 MiB) as overlayfs would show it over those layers, NULL when absent or
+ * unreadable. Caller frees. */
+char *img_layers_read_file(char *const *layers, size_t n, const char *path);

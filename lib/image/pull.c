@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "crypt/crypt.h"
+#include "image/error.h"
 #include "image/layer.h"
 #include "image/pull.h"
 #include "image/reference.h"
@@ -59,6 +61,19 @@ static struct img_stream *count_stream(struct img_stream *in, struct puller *p, 
 	return &c->s;
 }
 
+/* ---- cancellation ---- */
+
+static bool pull_cancelled(const struct img_pull_opts *o)
+{
+	return o->cancelled && o->cancelled(o->cancel_ctx);
+}
+
+static int cancel_error(struct cc_error **err)
+{
+	cc_error_set(err, 0, "cancelled");
+	return img_error_code(err, IMG_ERR_CANCELLED);
+}
+
 /* ---- layers, concurrently ---- */
 
 static bool take(struct puller *p, size_t *i)
@@ -71,6 +86,37 @@ static bool take(struct puller *p, size_t *i)
 	return ok;
 }
 
+/* A cached layer of an encrypted image is only for a pull that could decrypt it (as containerd's
+ * imgcrypt checks): having been pulled once with the key must not open it to pulls without. */
+static int check_key(const struct img_descriptor *d, const struct crypt_keys *keys,
+		     struct cc_error **err)
+{
+	struct crypt_layer *l = NULL;
+	int r = img_layer_decryptor(d, keys, &l, err);
+	crypt_layer_free(l);
+	return r < 0 ? -1 : 1;
+}
+
+/* 1 when the layer was in the store already, 0 once fetched and committed, -1 on error. */
+static int pull_layer(struct puller *p, size_t i, struct cc_error **err)
+{
+	const struct img_descriptor *d = &p->manifest->layers[i];
+	const char *diff_id = p->config->diff_ids[i];
+	if (pull_cancelled(p->o))
+		return cancel_error(err);
+	/* Another pull may be unpacking this layer: wait for it where giving up is possible
+	 * (the store's own wait cannot be interrupted). */
+	if (p->o->cancelled && !img_store_has_layer(p->store, diff_id) &&
+	    img_store_layer_wait(p->store, diff_id, p->o->cancelled, p->o->cancel_ctx, err) < 0)
+		return -1;
+	if (img_store_has_layer(p->store, diff_id))
+		return d->encrypted ? check_key(d, p->o->keys, err) : 1;
+	progress(p, i, IMG_PROGRESS_START, d->size);
+	struct img_stream *src =
+	    count_stream(img_registry_blob_stream(p->reg, d->digest, d->size), p, i);
+	return img_layer_apply(p->store, d, diff_id, src, p->o->keys, p->o->rootless, err);
+}
+
 static void *worker(void *arg)
 {
 	struct puller *p = arg;
@@ -78,16 +124,7 @@ static void *worker(void *arg)
 	while (take(p, &i)) {
 		const struct img_descriptor *d = &p->manifest->layers[i];
 		struct cc_error *err = NULL;
-		int r;
-		if (img_store_has_layer(p->store, p->config->diff_ids[i])) {
-			r = 1;
-		} else {
-			progress(p, i, IMG_PROGRESS_START, d->size);
-			struct img_stream *src = count_stream(
-			    img_registry_blob_stream(p->reg, d->digest, d->size), p, i);
-			r = img_layer_apply(p->store, d, p->config->diff_ids[i], src,
-					    p->o->rootless, &err);
-		}
+		int r = pull_layer(p, i, &err);
 		if (r < 0) {
 			pthread_mutex_lock(&p->lock);
 			if (!p->error)
@@ -139,10 +176,13 @@ static struct img_document *resolve(struct img_registry *reg, struct img_store *
 				      err) < 0)
 		return NULL;
 	struct img_document *doc = img_document_parse(name, body, len, ct, err);
-	if (!doc)
+	if (!doc) {
+		img_error_code(err, IMG_ERR_INVALID);
 		return NULL;
+	}
 	if (doc->kind == IMG_DOC_MANIFEST) {
 		if (img_store_put_blob(store, digest, body, len, err) < 0) {
+			img_error_code(err, IMG_ERR_IO);
 			img_document_free(doc);
 			return NULL;
 		}
@@ -151,6 +191,7 @@ static struct img_document *resolve(struct img_registry *reg, struct img_store *
 	}
 	const struct img_descriptor *m = img_index_select(doc, want, name, err);
 	if (!m || img_store_put_blob(store, digest, body, len, err) < 0) {
+		img_error_code(err, m ? IMG_ERR_IO : IMG_ERR_NOT_FOUND);
 		img_document_free(doc);
 		return NULL;
 	}
@@ -165,18 +206,21 @@ static struct img_document *resolve(struct img_registry *reg, struct img_store *
 		return NULL;
 	_cleanup_free_ char *mname = xasprintf("%s@%s", name, mdigest);
 	doc = img_document_parse(mname, body, len, ct ? ct : mt, err);
-	if (doc && doc->kind != IMG_DOC_MANIFEST) {
-		cc_error_set(err, 0, "manifest %s: an index inside an index is not supported",
-			     mname);
+	if (!doc || doc->kind != IMG_DOC_MANIFEST) {
+		if (doc)
+			cc_error_set(err, 0,
+				     "manifest %s: an index inside an index is not supported",
+				     mname);
+		img_error_code(err, IMG_ERR_INVALID);
 		img_document_free(doc);
 		return NULL;
 	}
-	if (doc && img_store_put_blob(store, digest, body, len, err) < 0) {
+	if (img_store_put_blob(store, digest, body, len, err) < 0) {
+		img_error_code(err, IMG_ERR_IO);
 		img_document_free(doc);
 		return NULL;
 	}
-	if (doc)
-		*manifest_digest = steal_pointer(&digest);
+	*manifest_digest = steal_pointer(&digest);
 	return doc;
 }
 
@@ -191,15 +235,19 @@ static struct img_config *fetch_config(struct img_registry *reg, struct img_stor
 		return NULL;
 	_cleanup_free_ char *cname = xasprintf("%s (%s)", name, m->config.digest);
 	struct img_config *c = img_config_parse(cname, body, len, err);
-	if (!c)
+	if (!c) {
+		img_error_code(err, IMG_ERR_INVALID);
 		return NULL;
+	}
 	if (c->n_diff_ids != m->n_layers) {
 		cc_error_set(err, 0, "config %s: %zu diff_ids for %zu layers", cname, c->n_diff_ids,
 			     m->n_layers);
+		img_error_code(err, IMG_ERR_INVALID);
 		img_config_free(c);
 		return NULL;
 	}
 	if (img_store_put_blob(store, m->config.digest, body, len, err) < 0) {
+		img_error_code(err, IMG_ERR_IO);
 		img_config_free(c);
 		return NULL;
 	}
@@ -232,23 +280,34 @@ json_t *img_pull(struct img_store *store, const char *reference, const struct im
 		 struct cc_error **err)
 {
 	struct img_ref ref;
-	if (img_ref_parse(reference, &ref, err) < 0)
+	if (img_ref_parse(reference, &ref, err) < 0) {
+		img_error_code(err, IMG_ERR_REFERENCE);
 		return NULL;
+	}
 	_cleanup_free_ char *name = img_ref_string(&ref);
 	struct img_platform host = { 0 };
 	if (!o->platform)
 		img_platform_host(&host);
 	const struct img_platform *want = o->platform ? o->platform : &host;
-	struct img_registry *reg = img_registry_open(&ref, &o->registry, err);
+	struct img_registry_opts ro = o->registry;
+	if (!ro.cancelled) {
+		ro.cancelled = o->cancelled;
+		ro.cancel_ctx = o->cancel_ctx;
+	}
+	struct img_registry *reg = img_registry_open(&ref, &ro, err);
 	_cleanup_free_ char *index_digest = NULL, *manifest_digest = NULL;
 	struct img_document *m = NULL;
 	struct img_config *c = NULL;
 	json_t *record = NULL;
 	if (reg)
 		m = resolve(reg, store, &ref, name, want, &index_digest, &manifest_digest, err);
-	if (m)
+	if (m && pull_cancelled(o))
+		cancel_error(err);
+	else if (m)
 		c = fetch_config(reg, store, m, name, err);
-	if (c) {
+	if (c && pull_cancelled(o)) {
+		cancel_error(err);
+	} else if (c) {
 		struct puller p = {
 			.store = store, .reg = reg, .o = o, .manifest = m, .config = c
 		};
@@ -258,6 +317,7 @@ json_t *img_pull(struct img_store *store, const char *reference, const struct im
 		if (r == 0)
 			record = make_record(name, index_digest, manifest_digest, m, c);
 		if (record && img_store_put_image(store, record, err) < 0) {
+			img_error_code(err, IMG_ERR_IO);
 			json_decref(record);
 			record = NULL;
 		}

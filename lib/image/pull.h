@@ -5,6 +5,11 @@
  * (each through the layer pipeline), and only then write the image record. A failed pull
  * leaves no image record; layers and blobs that were completely verified stay cached, so a
  * retry does not fetch them again.
+ *
+ * Cancellation: when o->cancelled returns true (it is polled between stages, during transfers
+ * and while waiting for another pull's layer), the pull stops promptly with an error of code
+ * IMG_ERR_CANCELLED; like any failure it leaves no image record and no partial layer. Errors
+ * are classified in err->code (image/error.h).
  */
 #pragma once
 
@@ -21,6 +26,8 @@ enum img_progress_event {
 	IMG_PROGRESS_CACHED
 };
 
+struct crypt_keys;
+
 /* Called from the worker threads, serialised by the puller. */
 typedef void (*img_progress_fn)(void *ctx, size_t layer, const struct img_descriptor *d,
 				enum img_progress_event ev, int64_t bytes);
@@ -32,6 +39,14 @@ struct img_pull_opts {
 	unsigned jobs; /* layers fetched at once; 0: 3 */
 	img_progress_fn progress;
 	void *progress_ctx;
+	/* Optional, called from several threads: true = give up (see above). Used for the
+	 * registry too unless registry.cancelled is set. */
+	bool (*cancelled)(void *ctx);
+	void *cancel_ctx;
+	/* Decryption keys for encrypted layers (lib/crypt; borrowed, used by several threads).
+	 * NULL: an encrypted layer fails ("layer X is encrypted and no decryption key was
+	 * given"). A cached layer of an encrypted image needs its key too. */
+	const struct crypt_keys *keys;
 };
 
 /* Returns the image record as stored (caller owns it), or NULL. */

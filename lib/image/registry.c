@@ -2,6 +2,7 @@
 /* OCI distribution client over libcurl. See registry.h. */
 #include <ctype.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #include <curl/curl.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include "image/error.h"
 #include "image/manifest.h"
 #include "image/registry.h"
 #include "image/stream-internal.h"
@@ -32,6 +34,8 @@ struct img_registry {
 	char *auth; /* "Authorization: ..." or NULL */
 	char *ca_file;
 	unsigned retries;
+	bool (*cancelled)(void *ctx);
+	void *cancel_ctx;
 };
 
 static void wipe_free(char *s)
@@ -189,6 +193,27 @@ static size_t header_cb(char *p, size_t size, size_t n, void *ctx)
 	return len;
 }
 
+/* ---- cancellation ---- */
+
+static bool is_cancelled(const struct img_registry *r)
+{
+	return r->cancelled && r->cancelled(r->cancel_ctx);
+}
+
+/* libcurl calls this about once a second and whenever data moves; non-zero aborts the transfer
+ * with CURLE_ABORTED_BY_CALLBACK. */
+static int xferinfo(void *ctx, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+		    curl_off_t ulnow)
+{
+	return is_cancelled(ctx) ? 1 : 0;
+}
+
+/* The class of a libcurl failure. */
+static int curl_class(CURLcode cc)
+{
+	return cc == CURLE_ABORTED_BY_CALLBACK ? IMG_ERR_CANCELLED : IMG_ERR_UNAVAILABLE;
+}
+
 static void common_options(struct img_registry *r, CURL *c, struct curl_slist *headers)
 {
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
@@ -210,6 +235,11 @@ static void common_options(struct img_registry *r, CURL *c, struct curl_slist *h
 	if (r->insecure) {
 		curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
 		curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+	}
+	if (r->cancelled) {
+		curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, xferinfo);
+		curl_easy_setopt(c, CURLOPT_XFERINFODATA, r);
+		curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
 	}
 }
 
@@ -268,11 +298,16 @@ static bool transient(CURLcode cc, long status)
 	return status == 429 || status >= 500;
 }
 
-static void backoff(unsigned attempt)
+/* Sleeps before a retry; false when cancelled meanwhile (checked every 50 ms). */
+static bool backoff(struct img_registry *r, unsigned attempt)
 {
 	long ms = 200L << (attempt < 4 ? attempt : 4); /* 0.2, 0.4, 0.8, 1.6, 3.2 s */
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-	nanosleep(&ts, NULL);
+	for (; ms > 0 && !is_cancelled(r); ms -= 50) {
+		long slice = ms < 50 ? ms : 50;
+		struct timespec ts = { 0, slice * 1000000L };
+		nanosleep(&ts, NULL);
+	}
+	return !is_cancelled(r);
 }
 
 /* key="value" from a WWW-Authenticate challenge. */
@@ -298,9 +333,10 @@ static int fetch_token(struct img_registry *r, const char *challenge, struct cc_
 	_cleanup_free_ char *realm = challenge_param(challenge, "realm");
 	_cleanup_free_ char *service = challenge_param(challenge, "service");
 	_cleanup_free_ char *scope = challenge_param(challenge, "scope");
-	if (!realm || (strncmp(realm, "https://", 8) && strncmp(realm, "http://", 7)))
-		return cc_error_set(err, 0, "registry %s: bad token realm in its challenge",
-				    r->host);
+	if (!realm || (strncmp(realm, "https://", 8) && strncmp(realm, "http://", 7))) {
+		cc_error_set(err, 0, "registry %s: bad token realm in its challenge", r->host);
+		return img_error_code(err, IMG_ERR_UNAUTHENTICATED);
+	}
 	if (!scope)
 		scope = xasprintf("repository:%s:pull", r->repo);
 	CURL *c = curl_easy_init();
@@ -325,8 +361,9 @@ static int fetch_token(struct img_registry *r, const char *challenge, struct cc_
 	curl_easy_cleanup(c);
 	int ret = 0;
 	if (cc != CURLE_OK) {
-		ret = cc_error_set(err, 0, "registry %s: token server: %s", r->host,
-				   curl_easy_strerror(cc));
+		cc_error_set(err, 0, "registry %s: token server: %s", r->host,
+			     curl_easy_strerror(cc));
+		ret = img_error_code(err, curl_class(cc));
 	} else if (resp.status != 200) {
 		ret =
 		    cc_error_set(err, 0, "registry %s: token server refused%s (HTTP %ld)", r->host,
@@ -349,18 +386,24 @@ static int fetch_token(struct img_registry *r, const char *challenge, struct cc_
 	if (resp.body)
 		OPENSSL_cleanse(resp.body, resp.len);
 	response_clear(&resp);
+	if (ret < 0)
+		img_error_code(err, IMG_ERR_UNAUTHENTICATED);
 	return ret;
 }
 
 static int authenticate(struct img_registry *r, const char *challenge, struct cc_error **err)
 {
-	if (!challenge)
-		return cc_error_set(err, 0, "registry %s: access denied (HTTP 401)", r->host);
+	if (!challenge) {
+		cc_error_set(err, 0, "registry %s: access denied (HTTP 401)", r->host);
+		return img_error_code(err, IMG_ERR_UNAUTHENTICATED);
+	}
 	if (!strncasecmp(challenge, "Bearer ", 7))
 		return fetch_token(r, challenge, err);
 	if (!strncasecmp(challenge, "Basic", 5)) {
-		if (!r->user)
-			return cc_error_set(err, 0, "registry %s: credentials required", r->host);
+		if (!r->user) {
+			cc_error_set(err, 0, "registry %s: credentials required", r->host);
+			return img_error_code(err, IMG_ERR_UNAUTHENTICATED);
+		}
 		_cleanup_free_ char *up = xasprintf("%s:%s", r->user, r->pass ? r->pass : "");
 		char *b64 = b64_encode(up);
 		OPENSSL_cleanse(up, strlen(up));
@@ -369,7 +412,8 @@ static int authenticate(struct img_registry *r, const char *challenge, struct cc
 		wipe_free(b64);
 		return 0;
 	}
-	return cc_error_set(err, 0, "registry %s: unsupported authentication scheme", r->host);
+	cc_error_set(err, 0, "registry %s: unsupported authentication scheme", r->host);
+	return img_error_code(err, IMG_ERR_UNAUTHENTICATED);
 }
 
 /* GET <scheme>://<host>/v2/<repo>/<path> with auth, scheme fallback and retries. Returns the
@@ -379,6 +423,10 @@ static long request(struct img_registry *r, const char *path, const char *accept
 {
 	bool auth_tried = false;
 	for (unsigned attempt = 0;;) {
+		if (is_cancelled(r)) {
+			cc_error_set(err, 0, "registry %s: cancelled", r->host);
+			return img_error_code(err, IMG_ERR_CANCELLED);
+		}
 		_cleanup_free_ char *url =
 		    xasprintf("%s://%s/v2/%s/%s", r->scheme, r->host, r->repo, path);
 		response_clear(resp);
@@ -388,9 +436,11 @@ static long request(struct img_registry *r, const char *path, const char *accept
 			r->scheme = "http"; /* allowed for this host: it does not speak TLS */
 			continue;
 		}
-		if (resp->too_big)
-			return cc_error_set(err, 0, "registry %s: %s: answer larger than %zu bytes",
-					    r->host, path, resp->max);
+		if (resp->too_big) {
+			cc_error_set(err, 0, "registry %s: %s: answer larger than %zu bytes",
+				     r->host, path, resp->max);
+			return img_error_code(err, IMG_ERR_INVALID);
+		}
 		if (cc == CURLE_OK)
 			r->scheme_fixed = true;
 		if (cc == CURLE_OK && resp->status == 401 && !auth_tried) {
@@ -399,26 +449,40 @@ static long request(struct img_registry *r, const char *path, const char *accept
 				return -1;
 			continue;
 		}
-		if (transient(cc, resp->status) && attempt < r->retries) {
-			backoff(attempt++);
+		if (transient(cc, resp->status) && attempt < r->retries && backoff(r, attempt++))
 			continue;
+		if (cc != CURLE_OK || is_cancelled(r)) {
+			cc_error_set(err, 0, "registry %s: %s", r->host,
+				     is_cancelled(r) ? "cancelled" : curl_easy_strerror(cc));
+			return img_error_code(err,
+					      is_cancelled(r) ? IMG_ERR_CANCELLED : curl_class(cc));
 		}
-		if (cc != CURLE_OK)
-			return cc_error_set(err, 0, "registry %s: %s", r->host,
-					    curl_easy_strerror(cc));
 		return resp->status;
 	}
+}
+
+static int status_class(long status)
+{
+	if (status == 404)
+		return IMG_ERR_NOT_FOUND;
+	if (status == 401)
+		return IMG_ERR_UNAUTHENTICATED;
+	if (status == 403)
+		return IMG_ERR_DENIED;
+	return transient(CURLE_OK, status) ? IMG_ERR_UNAVAILABLE : IMG_ERR_INVALID;
 }
 
 static int status_error(struct img_registry *r, const char *what, long status,
 			struct cc_error **err)
 {
 	if (status == 404)
-		return cc_error_set(err, 0, "%s: not found in %s/%s", what, r->host, r->repo);
-	if (status == 401 || status == 403)
-		return cc_error_set(err, 0, "%s: access denied by %s (HTTP %ld)%s", what, r->host,
-				    status, r->user ? ": wrong credentials?" : "");
-	return cc_error_set(err, 0, "%s: registry %s answered HTTP %ld", what, r->host, status);
+		cc_error_set(err, 0, "%s: not found in %s/%s", what, r->host, r->repo);
+	else if (status == 401 || status == 403)
+		cc_error_set(err, 0, "%s: access denied by %s (HTTP %ld)%s", what, r->host, status,
+			     r->user ? ": wrong credentials?" : "");
+	else
+		cc_error_set(err, 0, "%s: registry %s answered HTTP %ld", what, r->host, status);
+	return img_error_code(err, status_class(status));
 }
 
 static bool is_loopback(const char *host)
@@ -427,16 +491,22 @@ static bool is_loopback(const char *host)
 	       !strncmp(host, "[::1]", 5);
 }
 
+static CURLcode curl_init_result = CURLE_FAILED_INIT;
+
+static void curl_init_once(void)
+{
+	curl_init_result = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
 struct img_registry *img_registry_open(const struct img_ref *ref, const struct img_registry_opts *o,
 				       struct cc_error **err)
 {
-	static bool curl_ready;
-	if (!curl_ready) {
-		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-			cc_error_set(err, 0, "libcurl: initialisation failed");
-			return NULL;
-		}
-		curl_ready = true;
+	/* Once per process, whichever thread comes first (pullers run concurrently). */
+	static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+	pthread_once(&curl_once, curl_init_once);
+	if (curl_init_result != CURLE_OK) {
+		cc_error_set(err, 0, "libcurl: initialisation failed");
+		return NULL;
 	}
 	struct img_registry *r = xzalloc(sizeof(*r));
 	r->host = xstrdup(!strcmp(ref->domain, "docker.io") ? "registry-1.docker.io" : ref->domain);
@@ -448,6 +518,8 @@ struct img_registry *img_registry_open(const struct img_ref *ref, const struct i
 	r->scheme = "https";
 	r->retries = o && o->retries ? o->retries : 3;
 	r->ca_file = o && o->ca_file ? xstrdup(o->ca_file) : NULL;
+	r->cancelled = o ? o->cancelled : NULL;
+	r->cancel_ctx = o ? o->cancel_ctx : NULL;
 	if (o && o->username) {
 		r->user = xstrdup(o->username);
 		r->pass = xstrdup(o->password ? o->password : "");
@@ -474,6 +546,7 @@ int img_registry_get_manifest(struct img_registry *r, const char *reference, cha
 			cc_error_set(err, 0,
 				     "%s: digest mismatch: the registry sent bytes hashing to %s",
 				     what, d);
+			img_error_code(err, IMG_ERR_INTEGRITY);
 			free(d);
 		} else {
 			*body = resp.body ? steal_pointer(&resp.body) : xstrdup("");
@@ -502,9 +575,10 @@ char *img_registry_get_blob(struct img_registry *r, const char *digest, size_t m
 		cc_error_prefix(err, "%s", what);
 	if (status == 200) {
 		_cleanup_free_ char *d = img_digest_buf(resp.body ? resp.body : "", resp.len);
-		if (strcmp(d, digest) != 0)
+		if (strcmp(d, digest) != 0) {
 			cc_error_set(err, 0, "%s: digest mismatch: the bytes hash to %s", what, d);
-		else {
+			img_error_code(err, IMG_ERR_INTEGRITY);
+		} else {
 			out = resp.body ? steal_pointer(&resp.body) : xstrdup("");
 			*len = resp.len;
 		}
@@ -594,6 +668,14 @@ static int blob_start(struct blob_stream *b)
 	return curl_multi_add_handle(b->multi, b->easy) == CURLM_OK ? 0 : -1;
 }
 
+static ssize_t blob_cancelled(struct blob_stream *b)
+{
+	blob_stop(b);
+	img_stage_fail(&b->s, 0, "blob %s: cancelled", b->digest);
+	b->s.err->code = IMG_ERR_CANCELLED;
+	return -1;
+}
+
 /* The transfer ended: the end of the blob, a retry from where it broke, or an error. */
 static ssize_t blob_ended(struct blob_stream *b)
 {
@@ -609,16 +691,26 @@ static ssize_t blob_ended(struct blob_stream *b)
 		struct cc_error *err = NULL;
 		status_error(b->r, what, status, &err);
 		img_stage_fail(&b->s, 0, "%s", err->msg);
+		b->s.err->code = err->code;
 		cc_error_free(&err);
 		return -1;
 	}
-	if (b->attempts >= b->r->retries)
-		return img_stage_fail(&b->s, 0, "%s: transfer failed after %u attempts (%s)", what,
-				      b->attempts + 1,
-				      http_error ? "server error" : curl_easy_strerror(cc));
-	backoff(b->attempts++);
-	if (blob_start(b) < 0)
-		return img_stage_fail(&b->s, 0, "%s: cannot restart the transfer", what);
+	if (cc == CURLE_ABORTED_BY_CALLBACK || is_cancelled(b->r))
+		return blob_cancelled(b);
+	if (b->attempts >= b->r->retries) {
+		img_stage_fail(&b->s, 0, "%s: transfer failed after %u attempts (%s)", what,
+			       b->attempts + 1,
+			       http_error ? "server error" : curl_easy_strerror(cc));
+		b->s.err->code = IMG_ERR_UNAVAILABLE;
+		return -1;
+	}
+	if (!backoff(b->r, b->attempts++))
+		return blob_cancelled(b);
+	if (blob_start(b) < 0) {
+		img_stage_fail(&b->s, 0, "%s: cannot restart the transfer", what);
+		b->s.err->code = IMG_ERR_UNAVAILABLE;
+		return -1;
+	}
 	return 1;
 }
 
@@ -648,6 +740,8 @@ static ssize_t blob_read(struct img_stream *s, void *buf, size_t want)
 		}
 		if (!b->running)
 			return 0;
+		if (is_cancelled(b->r))
+			return blob_cancelled(b);
 		int still = 0;
 		if (curl_multi_perform(b->multi, &still) != CURLM_OK)
 			return img_stage_fail(s, 0, "blob %s: transfer failed", b->digest);
@@ -658,8 +752,9 @@ static ssize_t blob_read(struct img_stream *s, void *buf, size_t want)
 				b->result = m->data.result;
 				b->done = true;
 			}
+		/* A cancellable transfer wakes up often enough to notice promptly. */
 		if (!b->len && !b->done && still)
-			curl_multi_poll(b->multi, NULL, 0, 1000, NULL);
+			curl_multi_poll(b->multi, NULL, 0, b->r->cancelled ? 100 : 1000, NULL);
 	}
 }
 

@@ -11,10 +11,12 @@
  *     or as a stream for the layer pipeline, following redirects, retrying with back-off and
  *     resuming a dropped transfer with an HTTP Range request.
  *
- * Secrets (passwords, tokens) never appear in messages and are wiped when freed.
+ * Secrets (passwords, tokens) never appear in messages and are wiped when freed. Errors are
+ * classified in err->code (image/error.h).
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "image/reference.h"
@@ -29,6 +31,10 @@ struct img_registry_opts {
 	const char *ca_file;		 /* extra CA bundle, NULL: the system's */
 	char *const *insecure;		 /* "host[:port]" allowed over plain HTTP, no TLS checks */
 	unsigned retries;		 /* transient failures retried (0: the default, 3) */
+	/* Optional: polled during transfers and back-off waits (from libcurl's and the
+	 * caller's threads); true aborts the operation with IMG_ERR_CANCELLED. */
+	bool (*cancelled)(void *ctx);
+	void *cancel_ctx;
 };
 
 struct img_registry;

@@ -8,7 +8,9 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
+#include "image/error.h"
 #include "image/reference.h"
 #include "image/store.h"
 #include "image/stream.h"
@@ -46,7 +48,9 @@ static int ensure_parent(const char *path, struct cc_error **err)
 
 static char *staging_path(struct img_store *s, const char *kind)
 {
-	return xasprintf("%s/tmp/%s-%d-%u", s->root, kind, (int)getpid(), s->counter++);
+	/* Pullers stage layers from several threads at once. */
+	unsigned n = __atomic_fetch_add(&s->counter, 1, __ATOMIC_RELAXED);
+	return xasprintf("%s/tmp/%s-%d-%u", s->root, kind, (int)getpid(), n);
 }
 
 /* Staging left by a process that died: only safe to remove when nobody else has the store
@@ -203,6 +207,40 @@ static void txn_clear(struct img_layer_txn *txn)
 	*txn = (struct img_layer_txn){ .dirfd = -1, .lockfd = -1 };
 }
 
+static char *layer_lock_path(struct img_store *s, const char *diff_id)
+{
+	return xasprintf("%s/locks/layer-%.*s-%s", s->root, (int)strcspn(diff_id, ":"), diff_id,
+			 strchr(diff_id, ':') + 1);
+}
+
+int img_store_layer_wait(struct img_store *s, const char *diff_id, bool (*cancelled)(void *ctx),
+			 void *ctx, struct cc_error **err)
+{
+	if (!img_digest_valid(diff_id))
+		return cc_error_set(err, 0, "image store: invalid layer diff_id \"%s\"", diff_id);
+	_cleanup_free_ char *lock = layer_lock_path(s, diff_id);
+	_cleanup_close_ int fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		cc_error_errno(err, "image store: open %s", lock);
+		return img_error_code(err, IMG_ERR_IO);
+	}
+	/* Taking the lock proves nobody holds it; it is dropped again at once (close). */
+	while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		if (errno != EWOULDBLOCK && errno != EINTR) {
+			cc_error_errno(err, "image store: lock %s", lock);
+			return img_error_code(err, IMG_ERR_IO);
+		}
+		if (cancelled && cancelled(ctx)) {
+			cc_error_set(err, 0, "layer %s: cancelled while another pull unpacks it",
+				     diff_id);
+			return img_error_code(err, IMG_ERR_CANCELLED);
+		}
+		struct timespec ts = { 0, 20 * 1000000L };
+		nanosleep(&ts, NULL);
+	}
+	return 0;
+}
+
 int img_store_layer_begin(struct img_store *s, const char *diff_id, struct img_layer_txn *txn,
 			  struct cc_error **err)
 {
@@ -212,9 +250,7 @@ int img_store_layer_begin(struct img_store *s, const char *diff_id, struct img_l
 		return cc_error_set(err, 0, "image store: invalid layer diff_id \"%s\"", diff_id);
 	if (access(path, F_OK) == 0)
 		return 1;
-	_cleanup_free_ char *lock =
-	    xasprintf("%s/locks/layer-%.*s-%s", s->root, (int)strcspn(diff_id, ":"), diff_id,
-		      strchr(diff_id, ':') + 1);
+	_cleanup_free_ char *lock = layer_lock_path(s, diff_id);
 	txn->lockfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (txn->lockfd < 0)
 		return cc_error_errno(err, "image store: open %s", lock);

@@ -48,6 +48,11 @@ struct img_layer_txn {
 int img_store_layer_begin(struct img_store *s, const char *diff_id, struct img_layer_txn *txn,
 			  struct cc_error **err);
 int img_store_layer_commit(struct img_layer_txn *txn, struct cc_error **err);
+/* Wait, polling cancelled(ctx) (may be NULL) every 20 ms, until nobody (thread or process) is
+ * unpacking the layer: a caller that can give up waits here before begin, whose wait cannot be
+ * interrupted. 0, or -1 (IMG_ERR_CANCELLED when cancelled). */
+int img_store_layer_wait(struct img_store *s, const char *diff_id, bool (*cancelled)(void *ctx),
+			 void *ctx, struct cc_error **err);
 void img_store_layer_abort(struct img_layer_txn *txn);
 bool img_store_has_layer(struct img_store *s, const char *diff_id);
 /* Path of a committed layer directory (caller frees), NULL if invalid digest. */

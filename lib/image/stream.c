@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-/* Layer stream stages: sources, verification, decompression. See stream.h. */
+/* Layer stream stages: sources, verification, decryption, decompression. See stream.h. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -8,6 +8,8 @@
 #include <isa-l/igzip_lib.h>
 #include <openssl/evp.h>
 #include <zstd.h>
+#include "crypt/crypt.h"
+#include "image/error.h"
 #include "image/reference.h"
 #include "image/stream-internal.h"
 #include "util/cleanup.h"
@@ -219,6 +221,113 @@ char *img_digest_buf(const void *buf, size_t len)
 	if (EVP_Digest(buf, len, md, &n, EVP_sha256(), NULL) != 1)
 		abort();
 	return hex_digest("sha256", md, n);
+}
+
+/* ---- decryption ---- */
+
+struct decrypt_stream {
+	struct img_stream s;
+	struct crypt_layer *l;
+	char *what;
+	bool done;
+};
+
+static ssize_t decrypt_read(struct img_stream *s, void *buf, size_t len)
+{
+	struct decrypt_stream *d = (struct decrypt_stream *)s;
+	struct cc_error *e = NULL;
+	if (d->done)
+		return 0;
+	ssize_t n = img_stream_read(s->in, buf, len);
+	if (n < 0)
+		return -1;
+	if (n == 0) {
+		/* The blob stage below has just checked its digest: now the HMAC. */
+		d->done = true;
+		if (crypt_layer_final(d->l, NULL, &e) == 0)
+			return 0;
+	} else if (crypt_layer_update(d->l, buf, (size_t)n, buf, &e) == 0) {
+		return n;
+	}
+	img_stage_fail(s, 0, "%s: %s", d->what, e->msg);
+	if (e->code == CRYPT_ERR_HMAC)
+		s->err->code = IMG_ERR_INTEGRITY;
+	cc_error_free(&e);
+	return -1;
+}
+
+static void decrypt_free(struct img_stream *s)
+{
+	struct decrypt_stream *d = (struct decrypt_stream *)s;
+	crypt_layer_free(d->l);
+	free(d->what);
+}
+
+struct img_stream *img_stream_decrypt(struct img_stream *in, const char *what,
+				      struct crypt_layer *l)
+{
+	struct decrypt_stream *d = xzalloc(sizeof(*d));
+	d->s.read = decrypt_read;
+	d->s.free = decrypt_free;
+	d->s.in = in;
+	d->l = l;
+	d->what = xstrdup(what);
+	return &d->s;
+}
+
+struct encrypt_stream {
+	struct img_stream s;
+	struct crypt_layer *l; /* borrowed */
+	char *what;
+};
+
+static ssize_t encrypt_read(struct img_stream *s, void *buf, size_t len)
+{
+	struct encrypt_stream *c = (struct encrypt_stream *)s;
+	struct cc_error *e = NULL;
+	ssize_t n = img_stream_read(s->in, buf, len);
+	if (n <= 0)
+		return n;
+	if (crypt_layer_update(c->l, buf, (size_t)n, buf, &e) == 0)
+		return n;
+	img_stage_fail(s, 0, "%s: %s", c->what, e->msg);
+	cc_error_free(&e);
+	return -1;
+}
+
+static void encrypt_free(struct img_stream *s)
+{
+	free(((struct encrypt_stream *)s)->what);
+}
+
+struct img_stream *img_stream_encrypt(struct img_stream *in, const char *what,
+				      struct crypt_layer *l)
+{
+	struct encrypt_stream *c = xzalloc(sizeof(*c));
+	c->s.read = encrypt_read;
+	c->s.free = encrypt_free;
+	c->s.in = in;
+	c->l = l;
+	c->what = xstrdup(what);
+	return &c->s;
+}
+
+int img_layer_decryptor(const struct img_descriptor *d, const struct crypt_keys *keys,
+			struct crypt_layer **out, struct cc_error **err)
+{
+	struct cc_error *e = NULL;
+	*out = NULL;
+	if (!keys) {
+		cc_error_set(err, 0, "layer %s is encrypted and no decryption key was given",
+			     d->digest);
+		return img_error_code(err, IMG_ERR_INVALID);
+	}
+	if (crypt_layer_open(keys, d->media_type, d->annotations, out, &e) == 0)
+		return 0;
+	cc_error_set(err, 0, "layer %s: %s", d->digest, e->msg);
+	int code = e->code == CRYPT_ERR_NO_KEY ? IMG_ERR_DENIED : IMG_ERR_INVALID;
+	cc_error_free(&e);
+	return img_error_code(err, code);
 }
 
 /* ---- decompression ---- */

@@ -3,7 +3,7 @@
  * The layer stream: pull-based stages chained in one pass, each with a bounded buffer, so a
  * layer of any size is fetched, checked, decompressed and unpacked without a temporary copy:
  *
- *     source (fd, HTTP body) -> verify(blob digest, size) -> [decrypt] -> decompress
+ *     source (fd, HTTP body) -> verify(blob digest, size) -> [decrypt + HMAC] -> decompress
  *                            -> verify(diff_id) -> untar (img_unpack reads the top stage)
  *
  * A stage that fails records why; img_stream_error() finds that message wherever in the chain
@@ -35,6 +35,23 @@ struct img_stream *img_stream_verify(struct img_stream *in, const char *what, co
 struct img_stream *img_stream_decompress(struct img_stream *in, const char *what,
 					 enum img_compression c);
 
+/*
+ * Decryption (ocicrypt), between the blob check and decompression: each chunk is decrypted in
+ * place, so the stage needs no buffer of its own; at end of stream the layer's HMAC over the
+ * whole ciphertext is checked (crypt_layer_final) and a mismatch fails the stage, which is
+ * why nothing read through it may be committed before EOF. `what` names the layer in messages
+ * ("layer sha256:..: layer HMAC mismatch: ..."; code IMG_ERR_INTEGRITY). Takes ownership of in
+ * and of l (from img_layer_decryptor).
+ */
+struct crypt_layer;
+struct img_stream *img_stream_decrypt(struct img_stream *in, const char *what,
+				      struct crypt_layer *l);
+/* The mirror image, for writing encrypted layers: each chunk is encrypted in place with l
+ * (from crypt_layer_encrypt_begin, borrowed); once the stream has ended, crypt_layer_final()
+ * gives the annotations of the encrypted descriptor. Takes ownership of in. */
+struct img_stream *img_stream_encrypt(struct img_stream *in, const char *what,
+				      struct crypt_layer *l);
+
 /* Up to len bytes; 0 at end of stream; -1 on error (see img_stream_error). */
 ssize_t img_stream_read(struct img_stream *s, void *buf, size_t len);
 /* The error that stopped the chain, or NULL. */
@@ -46,3 +63,16 @@ void img_stream_free(struct img_stream *s);
 
 /* "sha256:<hex>" of a buffer. */
 char *img_digest_buf(const void *buf, size_t len);
+
+/*
+ * The decryptor of an encrypted layer (d->encrypted): its key unwrapped from d's annotations
+ * with keys (NULL: none were given). Nothing is read from the blob, so a missing or wrong key
+ * fails before any download. Errors name the layer and are classified (image/error.h):
+ * IMG_ERR_DENIED when no given key unwraps the layer key ("layer sha256:..: no key could
+ * unwrap the layer key: ...: no key matches any of the 2 JWE recipients"), IMG_ERR_INVALID
+ * when no key was given at all or the annotations are unusable (missing, malformed, an unknown
+ * cipher). The caller owns *out (crypt_layer_free, or hand it to img_stream_decrypt).
+ */
+struct crypt_keys;
+int img_layer_decryptor(const struct img_descriptor *d, const struct crypt_keys *keys,
+			struct crypt_layer **out, struct cc_error **err);

@@ -78,12 +78,30 @@ static void json_escape(FILE *out, const char *s)
 	}
 }
 
-void cc_log(enum cc_log_level level, const char *fmt, ...)
+/* Fields: JSON members after "msg", or key="value" pairs after the text. */
+static void put_fields(FILE *out, const struct cc_log_field *f, size_t n, bool json)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (!f[i].key || !f[i].value)
+			continue;
+		if (json) {
+			fputs(",\"", out);
+			json_escape(out, f[i].key);
+			fputs("\":\"", out);
+		} else {
+			fprintf(out, " %s=\"", f[i].key);
+		}
+		json_escape(out, f[i].value);
+		fputc('"', out);
+	}
+}
+
+static void vlog(enum cc_log_level level, const struct cc_log_field *f, size_t n, const char *fmt,
+		 va_list ap)
 {
 	char stamp[64];
 	struct timespec ts;
 	struct tm tm;
-	va_list ap;
 	_cleanup_free_ char *msg = NULL;
 	char *line = NULL;
 	size_t len = 0;
@@ -91,10 +109,8 @@ void cc_log(enum cc_log_level level, const char *fmt, ...)
 
 	if (level > log_level)
 		return;
-	va_start(ap, fmt);
 	if (vasprintf(&msg, fmt, ap) < 0)
 		msg = NULL;
-	va_end(ap);
 	if (!msg)
 		return;
 
@@ -108,17 +124,40 @@ void cc_log(enum cc_log_level level, const char *fmt, ...)
 	if (log_format == CC_LOG_JSON) {
 		fprintf(out, "{\"level\":\"%s\",\"msg\":\"", level_names[level]);
 		json_escape(out, msg);
-		fprintf(out, "\",\"time\":\"%s.%09ldZ\"}\n", stamp, ts.tv_nsec);
+		fputc('"', out);
+		put_fields(out, f, n, true);
+		fprintf(out, ",\"time\":\"%s.%09ldZ\"}\n", stamp, ts.tv_nsec);
 	} else if (log_fd == 2) {
-		fprintf(out, "%s\n", msg);
+		fputs(msg, out);
+		put_fields(out, f, n, false);
+		fputc('\n', out);
 	} else {
 		fprintf(out, "time=\"%s.%09ldZ\" level=%s msg=\"", stamp, ts.tv_nsec,
 			level_names[level]);
 		json_escape(out, msg);
-		fputs("\"\n", out);
+		fputc('"', out);
+		put_fields(out, f, n, false);
+		fputc('\n', out);
 	}
 	fclose(out);
 	/* One write per line so that concurrent writers (parent, init) never interleave. */
 	cc_write_all(log_fd, line, len);
 	free(line);
+}
+
+void cc_log(enum cc_log_level level, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vlog(level, NULL, 0, fmt, ap);
+	va_end(ap);
+}
+
+void cc_log_fields(enum cc_log_level level, const struct cc_log_field *fields, size_t n,
+		   const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vlog(level, fields, n, fmt, ap);
+	va_end(ap);
 }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 
 enum cc_log_level { CC_LOG_ERROR = 0, CC_LOG_WARNING, CC_LOG_INFO, CC_LOG_DEBUG };
 enum cc_log_format { CC_LOG_TEXT = 0, CC_LOG_JSON };
@@ -16,6 +17,14 @@ int cc_log_fd(void);
 bool cc_log_to_stderr(void);
 
 void cc_log(enum cc_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* A structured record: the message plus key/value fields (JSON members, or key="value" after
+ * the text); fields with a NULL value are left out. */
+struct cc_log_field {
+	const char *key, *value;
+};
+void cc_log_fields(enum cc_log_level level, const struct cc_log_field *fields, size_t n,
+		   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 #define cc_error_log(...) cc_log(CC_LOG_ERROR, __VA_ARGS__)
 #define cc_warn(...) cc_log(CC_LOG_WARNING, __VA_ARGS__)

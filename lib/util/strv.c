@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
+#include <stdio.h>
 #include <string.h>
 #include "util/cleanup.h"
 #include "util/strv.h"
@@ -77,4 +78,14 @@ char *cc_strv_join(char *const *v, const char *sep)
 		p = stpcpy(p, v[i]);
 	}
 	return r;
+}
+
+void cc_format_bytes(uint64_t v, char *buf, size_t len)
+{
+	if (v >= 1000000)
+		snprintf(buf, len, "%.1fMB", (double)v / 1e6);
+	else if (v >= 1000)
+		snprintf(buf, len, "%.1fkB", (double)v / 1e3);
+	else
+		snprintf(buf, len, "%lluB", (unsigned long long)v);
 }

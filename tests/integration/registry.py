@@ -454,6 +454,28 @@ class Registry:
         return headers.get("Docker-Content-Digest")
 
 
+def relay_get(handler, upstream):
+    """For test proxies: forward an http.server handler's GET to the registry at upstream, send
+    the registry's status and the headers clients need, and return (status, body) for the
+    caller to write (whole, cut short or held back)."""
+    headers = {k: v for k, v in handler.headers.items()
+               if k.lower() in ("accept", "authorization", "range")}
+    req = urllib.request.Request(upstream + handler.path, headers=headers)
+    try:
+        with urllib.request.urlopen(req, timeout=30) as up:
+            status, body, hdrs = up.status, up.read(), dict(up.headers)
+    except urllib.error.HTTPError as e:
+        status, body, hdrs = e.code, e.read(), dict(e.headers)
+    handler.send_response(status)
+    for k, v in hdrs.items():
+        if k.lower() in ("content-type", "docker-content-digest", "content-range",
+                         "www-authenticate"):
+            handler.send_header(k, v)
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    return status, body
+
+
 class _PortTaken(Exception):
     pass
 

@@ -10,7 +10,7 @@ import pytest
 
 from conftest import BUSYBOX, RUNE_BIN, pid_alive
 import registry as R
-from registry import D, F, S
+from registry import D, F, S, relay_get
 from test_registry_fixtures import LOWER, UPPER, need
 
 IMAGE_BIN = os.environ.get("RUNE_IMAGE_BIN") or str(
@@ -281,7 +281,6 @@ class BlobProxy:
         import http.server
         import socketserver
         import threading
-        import urllib.request
 
         proxy = self
         self.mode, self.upstream = mode, upstream
@@ -311,23 +310,9 @@ class BlobProxy:
                     self.send_header("Content-Length", "0")
                     self.end_headers()
                     return
-                headers = {k: v for k, v in self.headers.items()
-                           if k.lower() in ("accept", "authorization", "range")}
                 if "Range" in self.headers:
                     proxy.ranges.append(self.headers["Range"])
-                req = urllib.request.Request(proxy.upstream + self.path, headers=headers)
-                try:
-                    up = urllib.request.urlopen(req, timeout=30)
-                    status, body, hdrs = up.status, up.read(), dict(up.headers)
-                except urllib.error.HTTPError as e:
-                    status, body, hdrs = e.code, e.read(), dict(e.headers)
-                self.send_response(status)
-                for k, v in hdrs.items():
-                    if k.lower() in ("content-type", "docker-content-digest", "content-range",
-                                     "www-authenticate"):
-                        self.send_header(k, v)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
+                status, body = relay_get(self, proxy.upstream)
                 cut = (blob and status in (200, 206) and len(body) > 64 and
                        (proxy.mode == "truncate" or
                         (proxy.mode == "drop" and self.path not in proxy.dropped)))

@@ -15,6 +15,10 @@
 #include <unistd.h>
 #include <cmocka.h>
 #include <isa-l/igzip_lib.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include "crypt/crypt.h"
+#include "image/error.h"
 #include "image/layer.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
@@ -139,7 +143,8 @@ static void test_apply(void **state)
 	make_fixture(&f);
 	struct img_store *s = store("ok");
 	struct cc_error *err = NULL;
-	int r = img_layer_apply(s, &f.d, f.diff_id, img_stream_mem(f.gz, f.gz_len), false, &err);
+	int r =
+	    img_layer_apply(s, &f.d, f.diff_id, img_stream_mem(f.gz, f.gz_len), NULL, false, &err);
 	if (r < 0)
 		fail_msg("%s", err->msg);
 	assert_int_equal(r, 0);
@@ -153,8 +158,8 @@ static void test_apply(void **state)
 	assert_int_equal(lstat(gone, &st), 0);
 	assert_true(S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0));
 	/* Already there: the source is not even read. */
-	assert_int_equal(img_layer_apply(s, &f.d, f.diff_id, img_stream_mem(NULL, 0), false, &err),
-			 1);
+	assert_int_equal(
+	    img_layer_apply(s, &f.d, f.diff_id, img_stream_mem(NULL, 0), NULL, false, &err), 1);
 	img_store_close(s);
 	free_fixture(&f);
 }
@@ -163,8 +168,8 @@ static void expect_refused(struct img_store *s, const struct img_descriptor *d, 
 			   const void *blob, size_t len, const char *want)
 {
 	struct cc_error *err = NULL;
-	assert_int_equal(img_layer_apply(s, d, diff_id, img_stream_mem(blob, len), false, &err),
-			 -1);
+	assert_int_equal(
+	    img_layer_apply(s, d, diff_id, img_stream_mem(blob, len), NULL, false, &err), -1);
 	if (!strstr(err->msg, want))
 		fail_msg("got \"%s\", want \"%s\"", err->msg, want);
 	cc_error_free(&err);
@@ -213,11 +218,166 @@ static void test_refusals(void **state)
 	free_fixture(&f);
 }
 
+/* ---- encrypted layers (ocicrypt) ---- */
+
+/* A fresh P-256 key pair as PEM files under root: <name>.pem (private), <name>-pub.pem. */
+static void make_key(const char *name)
+{
+	EVP_PKEY *k = EVP_EC_gen("P-256");
+	assert_non_null(k);
+	_cleanup_free_ char *priv = xasprintf("%s/%s.pem", root, name);
+	_cleanup_free_ char *pub = xasprintf("%s/%s-pub.pem", root, name);
+	FILE *f = fopen(priv, "w");
+	assert_non_null(f);
+	assert_int_equal(PEM_write_PrivateKey(f, k, NULL, NULL, 0, NULL, NULL), 1);
+	fclose(f);
+	f = fopen(pub, "w");
+	assert_non_null(f);
+	assert_int_equal(PEM_write_PUBKEY(f, k), 1);
+	fclose(f);
+	EVP_PKEY_free(k);
+}
+
+struct enc_fixture {
+	struct fixture f;
+	unsigned char *blob; /* the ciphertext */
+	json_t *annotations;
+	struct img_descriptor d;
+	struct crypt_keys *keys, *other;
+};
+
+static struct crypt_keys *keys_for(const char *name)
+{
+	struct cc_error *err = NULL;
+	struct crypt_keys *k = crypt_keys_new(NULL);
+	_cleanup_free_ char *spec = xasprintf("%s/%s.pem", root, name);
+	if (crypt_keys_add(k, spec, &err) < 0)
+		fail_msg("%s", err->msg);
+	return k;
+}
+
+/* The fixture's gzip layer encrypted for the key "right", as skopeo would store it. */
+static void make_enc_fixture(struct enc_fixture *e)
+{
+	struct cc_error *err = NULL;
+	make_fixture(&e->f);
+	make_key("right");
+	make_key("wrong");
+	struct crypt_recipients *r = crypt_recipients_new(NULL);
+	_cleanup_free_ char *spec = xasprintf("jwe:%s/right-pub.pem", root);
+	struct crypt_layer *l = NULL;
+	if (crypt_recipients_add(r, spec, &err) < 0 ||
+	    crypt_layer_encrypt_begin(r, e->f.d.media_type, e->f.d.digest, &l, &err) < 0)
+		fail_msg("%s", err->msg);
+	e->blob = xmalloc(e->f.gz_len);
+	assert_int_equal(crypt_layer_update(l, e->f.gz, e->f.gz_len, e->blob, &err), 0);
+	assert_int_equal(crypt_layer_final(l, &e->annotations, &err), 0);
+	e->d = e->f.d;
+	e->d.media_type = xstrdup(crypt_layer_media_type(l));
+	e->d.digest = img_digest_buf(e->blob, e->f.gz_len);
+	e->d.encrypted = true;
+	e->d.annotations = e->annotations;
+	crypt_layer_free(l);
+	crypt_recipients_free(r);
+	e->keys = keys_for("right");
+	e->other = keys_for("wrong");
+}
+
+static void free_enc_fixture(struct enc_fixture *e)
+{
+	free(e->blob);
+	free(e->d.media_type);
+	free(e->d.digest);
+	json_decref(e->annotations);
+	crypt_keys_free(e->keys);
+	crypt_keys_free(e->other);
+	free_fixture(&e->f);
+}
+
+/* Refused with want in the message and the class code; nothing committed or staged. */
+static void expect_enc_refused(struct img_store *s, const struct img_descriptor *d,
+			       const char *diff_id, const void *blob, size_t len,
+			       const struct crypt_keys *keys, const char *want, int code)
+{
+	struct cc_error *err = NULL;
+	assert_int_equal(
+	    img_layer_apply(s, d, diff_id, img_stream_mem(blob, len), keys, false, &err), -1);
+	if (!strstr(err->msg, want))
+		fail_msg("got \"%s\", want \"%s\"", err->msg, want);
+	assert_int_equal(err->code, code);
+	cc_error_free(&err);
+	assert_false(img_store_has_layer(s, diff_id));
+	_cleanup_free_ char *tmp = cc_path_join(img_store_root(s), "tmp");
+	assert_int_equal(count(tmp), 0);
+}
+
+static void test_encrypted(void **state)
+{
+	struct enc_fixture e;
+	make_enc_fixture(&e);
+	struct img_store *s = store("enc");
+	size_t n = e.f.gz_len;
+	_cleanup_free_ char *hmac = xasprintf("layer %s: layer HMAC mismatch", e.d.digest);
+
+	/* No key at all, a key that fits no recipient. */
+	expect_enc_refused(s, &e.d, e.f.diff_id, e.blob, n, NULL,
+			   "is encrypted and no decryption key was given", IMG_ERR_INVALID);
+	expect_enc_refused(s, &e.d, e.f.diff_id, e.blob, n, e.other,
+			   "no key could unwrap the layer key", IMG_ERR_DENIED);
+
+	/* A byte flipped in the last block, under a descriptor that matches the tampered blob:
+	 * only the HMAC at the end of the stream can tell. */
+	_cleanup_free_ unsigned char *bad = xmalloc(n);
+	memcpy(bad, e.blob, n);
+	bad[n - 1] ^= 0x01;
+	struct img_descriptor td = e.d;
+	_cleanup_free_ char *tdigest = img_digest_buf(bad, n);
+	td.digest = tdigest;
+	_cleanup_free_ char *thmac = xasprintf("layer %s: layer HMAC mismatch", tdigest);
+	expect_enc_refused(s, &td, e.f.diff_id, bad, n, e.keys, thmac, IMG_ERR_INTEGRITY);
+
+	/* Flipped in the middle: gzip objects first, but the verdict is the HMAC's. */
+	memcpy(bad, e.blob, n);
+	bad[n / 2] ^= 0x55;
+	free(tdigest);
+	tdigest = img_digest_buf(bad, n);
+	td.digest = tdigest;
+	free(thmac);
+	thmac = xasprintf("layer %s: layer HMAC mismatch", tdigest);
+	expect_enc_refused(s, &td, e.f.diff_id, bad, n, e.keys, thmac, IMG_ERR_INTEGRITY);
+
+	/* The same bytes under the original descriptor: the blob digest ranks first. */
+	_cleanup_free_ char *dmsg = xasprintf("blob %s: digest mismatch", e.d.digest);
+	expect_enc_refused(s, &e.d, e.f.diff_id, bad, n, e.keys, dmsg, IMG_ERR_INTEGRITY);
+
+	/* The annotations' HMAC does not belong to this ciphertext (another encryption run). */
+	struct enc_fixture e2;
+	make_enc_fixture(&e2);
+	struct img_descriptor mixed = e2.d;
+	mixed.digest = e.d.digest;
+	expect_enc_refused(s, &mixed, e.f.diff_id, e.blob, n, e2.keys, hmac, IMG_ERR_INTEGRITY);
+	free_enc_fixture(&e2);
+
+	/* The right key: the plain tree, under the plain diff_id. */
+	struct cc_error *err = NULL;
+	int r =
+	    img_layer_apply(s, &e.d, e.f.diff_id, img_stream_mem(e.blob, n), e.keys, false, &err);
+	if (r < 0)
+		fail_msg("%s", err->msg);
+	_cleanup_free_ char *dir = img_store_layer_path(s, e.f.diff_id);
+	_cleanup_free_ char *motd = cc_path_join(dir, "etc/motd");
+	_cleanup_free_ char *text = cc_read_file(motd, 0, NULL, &err);
+	assert_string_equal(text, "hello\n");
+	img_store_close(s);
+	free_enc_fixture(&e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_apply),
 		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_encrypted),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

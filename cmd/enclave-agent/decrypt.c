@@ -1,0 +1,76 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * What decrypt_config.conf and --decryption-key turn into: the decryption keys every pull uses
+ * for encrypted layers (lib/crypt), and the security_validate gate. See agent.h and
+ * docs/agent.md.
+ */
+#include <string.h>
+#include "agent.h"
+#include "crypt/crypt.h"
+#include "util/cleanup.h"
+#include "util/log.h"
+
+#define NO_SIGNATURES                                                                     \
+	"security_validate is on but image signature verification is not available; set " \
+	"security_validate to false"
+
+/* upstream's key_provider is "provider:<name>:<param>"; a bare "<name>:<param>" means the
+ * same. */
+static char *provider_spec(const char *key_provider)
+{
+	if (!strncmp(key_provider, "provider:", 9))
+		return xstrdup(key_provider);
+	return xasprintf("provider:%s", key_provider);
+}
+
+int agent_decrypt_init(struct agent *a, char **specs, const char *ocicrypt_config,
+		       struct cc_error **err)
+{
+	struct crypt_keys_opts o = { .keyprovider_config = ocicrypt_config };
+	struct crypt_keys *keys = crypt_keys_new(&o);
+	/* Keys given on the command line are the operator's: one that does not load is fatal. */
+	for (char **s = specs; s && *s; s++) {
+		if (crypt_keys_add(keys, *s, err) < 0) {
+			crypt_keys_free(keys);
+			return cc_error_prefix(err, "--decryption-key");
+		}
+	}
+	/* The key provider serves every pull; one that cannot be set up (an unknown KBC, a
+	 * missing offline key file) leaves plain images pullable and is said once, here. */
+	if (a->decrypt.key_provider) {
+		_cleanup_free_ char *spec = provider_spec(a->decrypt.key_provider);
+		struct cc_error *e = NULL;
+		if (crypt_keys_add(keys, spec, &e) < 0) {
+			cc_warn("decrypt config: key_provider %s cannot be used: %s; encrypted "
+				"layers need another key",
+				a->decrypt.key_provider, e->msg);
+			cc_error_free(&e);
+		}
+	}
+	if (crypt_keys_count(keys) == 0) {
+		crypt_keys_free(keys);
+		keys = NULL;
+	}
+	a->keys = keys;
+	if (a->decrypt.security_validate)
+		cc_warn("%s: every PullImage will fail until then", NO_SIGNATURES);
+	return 0;
+}
+
+int agent_security_check(const struct agent *a, struct cc_error **err)
+{
+	if (!a->decrypt.security_validate)
+		return 0;
+	return tt_error_status(err, TT_FAILED_PRECONDITION, "%s", NO_SIGNATURES);
+}
+
+/* skopeo's key forms: <path>[:<password>], <path>:pass=<password> carry a secret; file=, fd=,
+ * provider: and an existing path do not. */
+void agent_scrub_key_arg(char *arg)
+{
+	if (!strncmp(arg, "provider:", 9) || access(arg, F_OK) == 0)
+		return;
+	char *colon = strchr(arg, ':');
+	if (colon && strncmp(colon + 1, "file=", 5) != 0 && strncmp(colon + 1, "fd=", 3) != 0)
+		explicit_bzero(colon + 1, strlen(colon + 1));
+}

@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* rune-image's subcommands in files of their own, and what they share. */
+#pragma once
+
+#include <stdbool.h>
+#include "crypt/crypt.h"
+#include "util/error.h"
+
+/* Print "rune-image: <message>" once, free err, return the exit status 1. */
+int rune_image_fail(struct cc_error *err);
+
+/* --decryption-key / --encryption-key specs and the key provider options. */
+struct key_args {
+	char **specs;		     /* copies; wiped by key_args_clear */
+	const char *provider_config; /* --keyprovider-config (NULL: $OCICRYPT_KEYPROVIDER_CONFIG) */
+	int provider_timeout_ms;     /* --keyprovider-timeout (0: lib/crypt's default) */
+};
+
+/* Remember a --decryption-key spec and wipe a password in it out of the process's argv (it
+ * stays readable in /proc/PID/cmdline otherwise). */
+void key_args_add_secret(struct key_args *k, char *arg);
+void key_args_add(struct key_args *k, const char *arg);
+/* --keyprovider-timeout SECONDS; false (after printing why) when it is not a number. */
+bool key_args_timeout(struct key_args *k, const char *arg);
+void key_args_clear(struct key_args *k);
+#define _cleanup_key_args_ __attribute__((cleanup(key_args_clear)))
+/* The decryption keys (NULL with *err naming the failing key; NULL without error when no spec
+ * was given) and the encryption recipients. */
+struct crypt_keys *key_args_keys(const struct key_args *k, struct cc_error **err);
+struct crypt_recipients *key_args_recipients(const struct key_args *k, struct cc_error **err);
+
+/* rune-image encrypt (encrypt.c); no store involved. */
+int cmd_encrypt(int argc, char **argv);

@@ -1,0 +1,151 @@
+#!/usr/bin/python3
+"""Build the enclave-agent OCI bundle: a rootfs holding the agent, the shared libraries it
+needs, its configuration files and CA certificates, and a config.json that starts it.
+
+    agent_bundle.py [--build DIR] [--out DIR] [--listen ADDR] [--pal PATH | --no-enclave]
+
+`rune run --bundle OUT agent` then starts the agent, by default as an enclave container run
+through liberpal-skeleton.so (simulated backend). The agent keeps its store under
+/var/lib/enclave-agent and lays out pulled images under /images/<container id>, both inside
+the bundle's rootfs, so the host finds them at OUT/rootfs/...
+"""
+
+import argparse
+import json
+import os
+import re
+import resource
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+DECRYPT_CONFIG = {"key_provider": "provider:attestation-agent:offline_fs_kbc::null",
+                  "security_validate": False}
+OCICRYPT_CONFIG = {"key-providers": {"attestation-agent": {"native": "attestation-agent"}}}
+
+
+def fail(msg):
+    sys.exit(f"agent-bundle: {msg}")
+
+
+def shared_libraries(binary):
+    """Absolute paths of every library the dynamic linker loads for binary (ldd's closure)."""
+    out = subprocess.run(["ldd", str(binary)], capture_output=True, text=True)
+    if out.returncode != 0:
+        fail(f"ldd {binary}: {out.stderr.strip() or out.stdout.strip()}")
+    libs = []
+    for line in out.stdout.splitlines():
+        m = re.search(r"(?:=>\s*)?(/\S+)\s+\(0x", line)
+        if m:
+            libs.append(Path(m.group(1)))
+        elif "not found" in line:
+            fail(f"{binary}: {line.strip()}")
+    return libs
+
+
+def copy_into(rootfs, path):
+    """Copy a host file to the same path under rootfs, following symlinks."""
+    dest = rootfs / str(path).lstrip("/")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(os.path.realpath(path), dest)
+
+
+def mounts_under(path):
+    """Mount points at or below path (never remove a tree with something mounted in it)."""
+    found = []
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            point = line.split()[4].encode().decode("unicode_escape")
+            if point == str(path) or point.startswith(str(path) + "/"):
+                found.append(point)
+    return found
+
+
+def make_rootfs(rootfs, agent):
+    for d in ("bin", "dev", "proc", "sys", "tmp", "etc/ssl/certs", "images",
+              "var/lib/enclave-agent", "run"):
+        (rootfs / d).mkdir(parents=True, exist_ok=True)
+    (rootfs / "tmp").chmod(0o1777)
+    shutil.copy2(agent, rootfs / "bin" / "enclave-agent")
+    for lib in shared_libraries(agent):
+        copy_into(rootfs, lib)
+    # Usr-merged hosts resolve /lib64/ld-linux... through /lib64 -> usr/lib64 and friends.
+    for link in ("lib", "lib64"):
+        if (Path("/") / link).is_symlink() and not (rootfs / link).exists():
+            os.symlink(os.readlink(Path("/") / link), rootfs / link)
+    ca = Path("/etc/ssl/certs/ca-certificates.crt")
+    if ca.exists():
+        shutil.copy2(ca, rootfs / "etc/ssl/certs/ca-certificates.crt")
+    (rootfs / "etc/decrypt_config.conf").write_text(json.dumps(DECRYPT_CONFIG, indent=2) + "\n")
+    (rootfs / "etc/ocicrypt.conf").write_text(json.dumps(OCICRYPT_CONFIG, indent=2) + "\n")
+    (rootfs / "etc/hosts").write_text("127.0.0.1 localhost\n::1 localhost\n")
+    (rootfs / "etc/passwd").write_text("root:x:0:0:root:/:/bin/enclave-agent\n")
+    (rootfs / "etc/group").write_text("root:x:0:\n")
+
+
+def make_config(out, rune, listen, pal):
+    subprocess.run([rune, "spec"], cwd=out, check=True, capture_output=True)
+    path = out / "config.json"
+    config = json.loads(path.read_text())
+    proc = config["process"]
+    proc["terminal"] = False
+    proc["cwd"] = "/"
+    proc["args"] = ["/bin/enclave-agent", "-l", listen, "-c", "/etc/decrypt_config.conf",
+                    "-o", "/etc/ocicrypt.conf", "--root", "/var/lib/enclave-agent",
+                    "--images", "/images"]
+    # Many clients and big images need descriptors (upstream: 65535), within what this host
+    # lets a root process without CAP_SYS_RESOURCE have.
+    nofile = min(65535, resource.getrlimit(resource.RLIMIT_NOFILE)[1])
+    proc["rlimits"] = [{"type": "RLIMIT_NOFILE", "hard": nofile, "soft": nofile}]
+    # The agent pulls as root in its own root filesystem; it keeps the default capabilities.
+    if pal:
+        proc["env"] += ["ENCLAVE_TYPE=simulated", f"ENCLAVE_RUNTIME_PATH={pal}",
+                        "ENCLAVE_RUNTIME_LOGLEVEL=warning"]
+    config["root"] = {"path": "rootfs", "readonly": False}
+    config["hostname"] = "enclave-agent"
+    # The host network, as upstream: the agent reaches registries and listens where the
+    # host's clients can reach it. Loopback by default, see --listen.
+    config["linux"]["namespaces"] = [ns for ns in config["linux"]["namespaces"]
+                                     if ns["type"] != "network"]
+    path.write_text(json.dumps(config, indent=2) + "\n")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--build", default=str(REPO / "build"), help="the meson build directory")
+    ap.add_argument("--out", help="the bundle directory (default BUILD/agent-bundle)")
+    ap.add_argument("--listen", default="tcp://127.0.0.1:6661",
+                    help="the agent's ttrpc address (default %(default)s; upstream's test "
+                         "bundle used tcp://0.0.0.0:6661, which serves every interface)")
+    ap.add_argument("--pal", help="the PAL for enclave mode (default: BUILD's "
+                                  "liberpal-skeleton.so)")
+    ap.add_argument("--no-enclave", action="store_true", help="a plain container")
+    ap.add_argument("--agent", help="the agent binary (default: BUILD's)")
+    args = ap.parse_args()
+
+    build = Path(args.build).resolve()
+    agent = Path(args.agent) if args.agent else build / "cmd/enclave-agent/enclave-agent"
+    rune = build / "cmd/rune/rune"
+    pal = None if args.no_enclave else Path(
+        args.pal or build / "pal/skeleton/liberpal-skeleton.so").resolve()
+    for need in [agent, rune] + ([pal] if pal else []):
+        if not need.exists():
+            fail(f"{need}: not built (run meson compile -C {build} first)")
+    out = Path(args.out or build / "agent-bundle").resolve()
+    if out.exists():
+        busy = mounts_under(out)
+        if busy:
+            fail(f"{busy[0]} is mounted; unmount what is under {out} first")
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    make_rootfs(out / "rootfs", agent)
+    make_config(out, str(rune), args.listen, str(pal) if pal else None)
+    print(out)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,169 @@
+#!/usr/bin/python3
+"""The end-to-end demo, on an embedded default: a local registry on 127.0.0.1 seeded with an
+image built here; the enclave-agent started by rune as an enclave container (skeleton PAL,
+simulated backend); a pull through the agent with agent-ctl; the pulled layers mounted as the
+app's rootfs; the app run by rune, as an enclave container too; everything cleaned up.
+
+    demo.py [--build DIR]      (scripts/demo.sh builds and then runs this)
+
+Everything listens on 127.0.0.1 only. Exit status 0 when every step worked.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests" / "integration"))
+sys.path.insert(0, str(REPO / "scripts"))
+from agent_bundle import mounts_under  # noqa: E402
+from registry import D, F, Registry, S, free_port, make_oci_image, push  # noqa: E402
+
+BUSYBOX = shutil.which("busybox", path="/bin:/usr/bin") or "/bin/busybox"
+HELLO = """#!/bin/sh
+echo "$GREETING from $(cat /etc/demo-release), pid $$ in its own namespaces"
+echo "rootfs: $(ls / | tr '\\n' ' ')"
+"""
+
+
+def step(text):
+    print(f"\n== {text}", flush=True)
+
+
+def run(*argv, check=True, **kw):
+    res = subprocess.run([str(a) for a in argv], text=True, capture_output=True, **kw)
+    if check and res.returncode != 0:
+        raise SystemExit(f"demo: {' '.join(map(str, argv))} failed ({res.returncode}):\n"
+                         f"{res.stdout}{res.stderr}")
+    return res
+
+
+def sample_image(work):
+    """demo/hello: busybox in one layer, the app in another; built here, not downloaded."""
+    applets = run(BUSYBOX, "--list").stdout.split()
+    base = [D("bin"), F("bin/busybox", Path(BUSYBOX).read_bytes(), mode=0o755)]
+    base += [S(f"bin/{a}", "busybox") for a in applets if a != "busybox" and "/" not in a]
+    base += [D("etc"), D("tmp", mode=0o1777), D("proc"), D("sys"), D("dev")]
+    app = [D("app"), F("app/hello.sh", HELLO.encode(), mode=0o755),
+           F("etc/demo-release", b"the rune demo image 1.0\n")]
+    return make_oci_image(work / "image", [base, app], tag="1", config={
+        "Entrypoint": ["/app/hello.sh"], "Env": ["PATH=/bin", "GREETING=hello"],
+        "WorkingDir": "/"})
+
+
+class Demo:
+    def __init__(self, build, work):
+        self.build, self.work = build, work
+        self.rune = build / "cmd/rune/rune"
+        self.agent_ctl = build / "cmd/agent-ctl/agent-ctl"
+        self.root = work / "rune-state"
+        self.containers, self.mounted = [], []
+
+    def rune_cmd(self, *args, **kw):
+        return run(self.rune, "--root", self.root, *args, **kw)
+
+    def start_agent(self, listen):
+        bundle = self.work / "agent-bundle"
+        run(sys.executable, REPO / "scripts/agent_bundle.py", "--build", self.build,
+            "--out", bundle, "--listen", listen)
+        log = open(self.work / "agent.log", "wb")
+        self.containers.append("demo-agent")
+        subprocess.run([self.rune, "--root", self.root, "run", "--detach", "--bundle", bundle,
+                        "demo-agent"], stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                       check=True)
+        deadline = time.monotonic() + 30
+        while run(self.agent_ctl, "-c", listen, "status", check=False).returncode != 0:
+            if time.monotonic() > deadline:
+                raise SystemExit("demo: the agent did not answer within 30 s:\n" +
+                                 (self.work / "agent.log").read_text(errors="replace"))
+            time.sleep(0.1)
+        return bundle
+
+    def cleanup(self):
+        for cid in reversed(self.containers):
+            self.rune_cmd("delete", "--force", cid, check=False)
+        for target in reversed(self.mounted):
+            run(self.agent_ctl, "umount", target, check=False)
+
+
+def demo(build, work):
+    d = Demo(build, work)
+    try:
+        step("a local registry on 127.0.0.1, seeded with demo/hello:1 built here")
+        with Registry(tmp_parent=work) as reg:
+            image = sample_image(work)
+            push(image["path"], "1", reg, repo="demo/hello")
+            ref = f"{reg.host}/demo/hello:1"
+            print(f"pushed {ref} ({len(image['layers'])} layers, {image['manifest_digest']})")
+
+            listen = f"tcp://127.0.0.1:{free_port()}"
+            step(f"enclave-agent started by rune as an enclave container, serving {listen}")
+            agent_bundle = d.start_agent(listen)
+            state = json.loads(d.rune_cmd("state", "demo-agent").stdout)
+            print(f"agent: {state['status']}, pid {state['pid']}, bundle {agent_bundle}")
+            report = json.loads(d.rune_cmd("attest", "demo-agent").stdout)
+            print(f"rune attest demo-agent: {report['type']}, "
+                  f"MRENCLAVE {report['mr_enclave'][:16]}… (the agent binary), "
+                  f"\"simulated\": {json.dumps(report['simulated'])}")
+
+            step(f"agent-ctl -c {listen} -i {ref}")
+            out = run(d.agent_ctl, "-c", listen, "-i", ref).stdout
+            print(out.strip())
+            cid = "hello_1"
+
+            step("the pulled layers mounted as the app's rootfs")
+            app = work / "app"
+            run(d.agent_ctl, "mount", "--agent-root", agent_bundle / "rootfs", cid, app)
+            d.mounted.append(app)
+            print(f"{app}/rootfs: {' '.join(sorted(os.listdir(app / 'rootfs')))}")
+
+            step("the app, run by rune as an enclave container")
+            cfg = json.loads((app / "config.json").read_text())
+            cfg["process"]["terminal"] = False
+            cfg["process"]["env"] += [
+                "ENCLAVE_TYPE=simulated", "ENCLAVE_RUNTIME_LOGLEVEL=error",
+                f"ENCLAVE_RUNTIME_PATH={build / 'pal/skeleton/liberpal-skeleton.so'}"]
+            (app / "config.json").write_text(json.dumps(cfg, indent=2))
+            d.containers.append("demo-app")
+            res = d.rune_cmd("run", "--bundle", app, "demo-app", check=False)
+            d.containers.remove("demo-app")
+            print(res.stdout + res.stderr, end="")
+            if res.returncode != 0 or "hello from the rune demo image" not in res.stdout:
+                raise SystemExit(f"demo: the app failed (exit {res.returncode})")
+            print(f"app exited with status {res.returncode}")
+
+            step("agent log")
+            print(run("grep", "-m3", "pulling", work / "agent.log", check=False).stdout
+                  .strip())
+    finally:
+        step("cleanup")
+        d.cleanup()
+    print("done")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--build", default=str(REPO / "build"))
+    args = ap.parse_args()
+    if os.geteuid() != 0:
+        sys.exit("demo: run as root (containers and mounts)")
+    work = Path(tempfile.mkdtemp(prefix="rune-demo-"))
+    try:
+        demo(Path(args.build).resolve(), work)
+    finally:
+        busy = mounts_under(work)
+        if busy:
+            print(f"demo: {busy[0]} is still mounted; leaving {work} in place")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
