@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "image/ocilayout.h"
+#include "image/pull.h"
 #include "image/reference.h"
 #include "image/registry.h"
 #include "rune-image.h"
@@ -45,35 +46,8 @@ static struct img_document *registry_manifest(struct img_registry *reg, const st
 					      const char *name, const struct img_platform *want,
 					      struct cc_error **err)
 {
-	_cleanup_free_ char *body = NULL, *ct = NULL, *digest = NULL;
-	size_t len;
-	if (img_registry_get_manifest(reg, img_ref_manifest_ref(ref), &body, &len, &ct, &digest,
-				      err) < 0)
-		return NULL;
-	struct img_document *doc = img_document_parse(name, body, len, ct, err);
-	if (!doc || doc->kind == IMG_DOC_MANIFEST)
-		return doc;
-	struct img_platform host = { 0 };
-	if (!want)
-		img_platform_host(&host);
-	const struct img_descriptor *m = img_index_select(doc, want ? want : &host, name, err);
-	_cleanup_free_ char *mdigest = m ? xstrdup(m->digest) : NULL;
-	_cleanup_free_ char *mt = m ? xstrdup(m->media_type) : NULL;
-	img_platform_clear(&host);
-	img_document_free(doc);
-	doc = NULL;
-	free(body);
-	free(ct);
-	body = ct = NULL;
-	if (mdigest && img_registry_get_manifest(reg, mdigest, &body, &len, &ct, &digest, err) == 0)
-		doc = img_document_parse(name, body, len, ct ? ct : mt, err);
-	if (doc && doc->kind != IMG_DOC_MANIFEST) {
-		cc_error_set(err, 0, "manifest %s: an index inside an index is not supported",
-			     name);
-		img_document_free(doc);
-		doc = NULL;
-	}
-	return doc;
+	_cleanup_free_ char *index = NULL, *digest = NULL;
+	return img_resolve_manifest(reg, NULL, ref, name, want, &index, &digest, err);
 }
 
 static int open_registry(struct source *s, const char *text, const struct img_registry_opts *ro,

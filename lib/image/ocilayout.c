@@ -205,39 +205,12 @@ char *img_oci_get_blob(struct img_oci *o, const char *digest, size_t max, size_t
 	return r < 0 ? NULL : steal_pointer(&buf);
 }
 
-/* A source that owns its descriptor. */
-struct owned_fd_stream {
-	struct img_stream s;
-	int fd;
-};
-
-static ssize_t owned_fd_read(struct img_stream *s, void *buf, size_t len)
-{
-	struct owned_fd_stream *f = (struct owned_fd_stream *)s;
-	for (;;) {
-		ssize_t n = read(f->fd, buf, len);
-		if (n >= 0)
-			return n;
-		if (errno != EINTR)
-			return img_stage_fail(s, errno, "read");
-	}
-}
-
-static void owned_fd_free(struct img_stream *s)
-{
-	close(((struct owned_fd_stream *)s)->fd);
-}
-
 struct img_stream *img_oci_blob_stream(struct img_oci *o, const char *digest, struct cc_error **err)
 {
 	int fd = open_blob(o, digest, err);
 	if (fd < 0)
 		return NULL;
-	struct owned_fd_stream *f = xzalloc(sizeof(*f));
-	f->s.read = owned_fd_read;
-	f->s.free = owned_fd_free;
-	f->fd = fd;
-	return &f->s;
+	return img_stream_fd_owned(fd);
 }
 
 /* ---- writing ---- */

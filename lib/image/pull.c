@@ -164,48 +164,29 @@ static int pull_layers(struct puller *p, struct cc_error **err)
 
 /* ---- documents ---- */
 
-/* The manifest for the platform: through the index when the reference names one. */
-static struct img_document *resolve(struct img_registry *reg, struct img_store *store,
-				    const struct img_ref *ref, const char *name,
-				    const struct img_platform *want, char **index_digest,
-				    char **manifest_digest, struct cc_error **err)
+/* Keep a document in the store, when there is one. */
+static int keep(struct img_store *store, const char *digest, const char *body, size_t len,
+		struct cc_error **err)
+{
+	if (store && img_store_put_blob(store, digest, body, len, err) < 0) {
+		img_error_code(err, IMG_ERR_IO);
+		return -1;
+	}
+	return 0;
+}
+
+/* The platform's manifest under an index (an index inside an index is refused). */
+static struct img_document *child_manifest(struct img_registry *reg, struct img_store *store,
+					   const struct img_descriptor *m, const char *name,
+					   char **manifest_digest, struct cc_error **err)
 {
 	_cleanup_free_ char *body = NULL, *ct = NULL, *digest = NULL;
 	size_t len;
-	if (img_registry_get_manifest(reg, img_ref_manifest_ref(ref), &body, &len, &ct, &digest,
-				      err) < 0)
+	if (img_registry_get_manifest(reg, m->digest, &body, &len, &ct, &digest, err) < 0)
 		return NULL;
-	struct img_document *doc = img_document_parse(name, body, len, ct, err);
-	if (!doc) {
-		img_error_code(err, IMG_ERR_INVALID);
-		return NULL;
-	}
-	if (doc->kind == IMG_DOC_MANIFEST) {
-		if (img_store_put_blob(store, digest, body, len, err) < 0) {
-			img_error_code(err, IMG_ERR_IO);
-			img_document_free(doc);
-			return NULL;
-		}
-		*manifest_digest = steal_pointer(&digest);
-		return doc;
-	}
-	const struct img_descriptor *m = img_index_select(doc, want, name, err);
-	if (!m || img_store_put_blob(store, digest, body, len, err) < 0) {
-		img_error_code(err, m ? IMG_ERR_IO : IMG_ERR_NOT_FOUND);
-		img_document_free(doc);
-		return NULL;
-	}
-	*index_digest = steal_pointer(&digest);
-	_cleanup_free_ char *mdigest = xstrdup(m->digest);
-	_cleanup_free_ char *mt = xstrdup(m->media_type);
-	img_document_free(doc);
-	free(body);
-	free(ct);
-	body = ct = NULL;
-	if (img_registry_get_manifest(reg, mdigest, &body, &len, &ct, &digest, err) < 0)
-		return NULL;
-	_cleanup_free_ char *mname = xasprintf("%s@%s", name, mdigest);
-	doc = img_document_parse(mname, body, len, ct ? ct : mt, err);
+	_cleanup_free_ char *mname = xasprintf("%s@%s", name, m->digest);
+	struct img_document *doc =
+	    img_document_parse(mname, body, len, ct ? ct : m->media_type, err);
 	if (!doc || doc->kind != IMG_DOC_MANIFEST) {
 		if (doc)
 			cc_error_set(err, 0,
@@ -215,13 +196,52 @@ static struct img_document *resolve(struct img_registry *reg, struct img_store *
 		img_document_free(doc);
 		return NULL;
 	}
-	if (img_store_put_blob(store, digest, body, len, err) < 0) {
-		img_error_code(err, IMG_ERR_IO);
+	if (keep(store, digest, body, len, err) < 0) {
 		img_document_free(doc);
 		return NULL;
 	}
 	*manifest_digest = steal_pointer(&digest);
 	return doc;
+}
+
+struct img_document *img_resolve_manifest(struct img_registry *reg, struct img_store *store,
+					  const struct img_ref *ref, const char *name,
+					  const struct img_platform *want, char **index_digest,
+					  char **manifest_digest, struct cc_error **err)
+{
+	_cleanup_free_ char *body = NULL, *ct = NULL, *digest = NULL;
+	size_t len;
+	*index_digest = *manifest_digest = NULL;
+	if (img_registry_get_manifest(reg, img_ref_manifest_ref(ref), &body, &len, &ct, &digest,
+				      err) < 0)
+		return NULL;
+	struct img_document *doc = img_document_parse(name, body, len, ct, err);
+	if (!doc) {
+		img_error_code(err, IMG_ERR_INVALID);
+		return NULL;
+	}
+	if (doc->kind == IMG_DOC_MANIFEST) {
+		if (keep(store, digest, body, len, err) < 0) {
+			img_document_free(doc);
+			return NULL;
+		}
+		*manifest_digest = steal_pointer(&digest);
+		return doc;
+	}
+	struct img_platform host = { 0 };
+	if (!want)
+		img_platform_host(&host);
+	const struct img_descriptor *m = img_index_select(doc, want ? want : &host, name, err);
+	struct img_document *man = NULL;
+	if (!m)
+		img_error_code(err, IMG_ERR_NOT_FOUND);
+	else if (keep(store, digest, body, len, err) == 0)
+		man = child_manifest(reg, store, m, name, manifest_digest, err);
+	if (man)
+		*index_digest = steal_pointer(&digest);
+	img_platform_clear(&host);
+	img_document_free(doc);
+	return man;
 }
 
 static struct img_config *fetch_config(struct img_registry *reg, struct img_store *store,
@@ -300,7 +320,8 @@ json_t *img_pull(struct img_store *store, const char *reference, const struct im
 	struct img_config *c = NULL;
 	json_t *record = NULL;
 	if (reg)
-		m = resolve(reg, store, &ref, name, want, &index_digest, &manifest_digest, err);
+		m = img_resolve_manifest(reg, store, &ref, name, want, &index_digest,
+					 &manifest_digest, err);
 	if (m && pull_cancelled(o))
 		cancel_error(err);
 	else if (m)

@@ -49,6 +49,14 @@ struct img_pull_opts {
 	const struct crypt_keys *keys;
 };
 
+/* The manifest for the platform (want; NULL: the host's), through the index when the reference
+ * names one. With a store, the documents fetched are kept in it. *index_digest (NULL without an
+ * index) and *manifest_digest are the caller's to free. */
+struct img_document *img_resolve_manifest(struct img_registry *reg, struct img_store *store,
+					  const struct img_ref *ref, const char *name,
+					  const struct img_platform *want, char **index_digest,
+					  char **manifest_digest, struct cc_error **err);
+
 /* Returns the image record as stored (caller owns it), or NULL. */
 json_t *img_pull(struct img_store *store, const char *reference, const struct img_pull_opts *o,
 		 struct cc_error **err);

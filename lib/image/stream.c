@@ -89,6 +89,18 @@ struct img_stream *img_stream_fd(int fd)
 	return &f->s;
 }
 
+static void fd_close(struct img_stream *s)
+{
+	close(((struct fd_stream *)s)->fd);
+}
+
+struct img_stream *img_stream_fd_owned(int fd)
+{
+	struct img_stream *s = img_stream_fd(fd);
+	s->free = fd_close;
+	return s;
+}
+
 struct mem_stream {
 	struct img_stream s;
 	const unsigned char *p;

@@ -22,6 +22,8 @@ struct img_stream;
 
 /* Bytes from fd (not closed by the stream). */
 struct img_stream *img_stream_fd(int fd);
+/* The same, and the stream closes fd when freed. */
+struct img_stream *img_stream_fd_owned(int fd);
 /* Bytes from memory (borrowed). */
 struct img_stream *img_stream_mem(const void *buf, size_t len);
 /* Pass-through that hashes and counts: at end of stream the bytes must hash to digest

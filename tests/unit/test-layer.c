@@ -23,23 +23,7 @@
 #include "util/cleanup.h"
 #include "util/fs.h"
 
-static char *root;
-
-static int setup(void **state)
-{
-	char tmpl[] = "/tmp/rune-layer-test-XXXXXX";
-	root = xstrdup(mkdtemp(tmpl));
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct cc_error *err = NULL;
-	cc_rm_rf(root, &err);
-	cc_error_free(&err);
-	free(root);
-	return 0;
-}
+#include "tmproot.h"
 
 /* A small layer: a directory, a file and a whiteout for "gone". */
 static unsigned char *make_tar(size_t *len)
@@ -379,5 +363,5 @@ int main(void)
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_encrypted),
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, tmproot_setup, tmproot_teardown);
 }

@@ -17,23 +17,7 @@
 #include "util/fs.h"
 #include "util/json.h"
 
-static char *root;
-
-static int setup(void **state)
-{
-	char tmpl[] = "/tmp/rune-ocilayout-test-XXXXXX";
-	root = xstrdup(mkdtemp(tmpl));
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct cc_error *err = NULL;
-	cc_rm_rf(root, &err);
-	cc_error_free(&err);
-	free(root);
-	return 0;
-}
+#include "tmproot.h"
 
 static size_t entries(const char *dir)
 {
@@ -174,5 +158,5 @@ int main(void)
 		cmocka_unit_test(test_write_and_read),
 		cmocka_unit_test(test_abort),
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, tmproot_setup, tmproot_teardown);
 }

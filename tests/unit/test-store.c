@@ -19,23 +19,7 @@
 #include "util/fs.h"
 #include "util/json.h"
 
-static char *root;
-
-static int setup(void **state)
-{
-	char tmpl[] = "/tmp/rune-store-test-XXXXXX";
-	root = xstrdup(mkdtemp(tmpl));
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct cc_error *err = NULL;
-	cc_rm_rf(root, &err);
-	cc_error_free(&err);
-	free(root);
-	return 0;
-}
+#include "tmproot.h"
 
 static struct img_store *open_store(const char *name)
 {
@@ -279,5 +263,5 @@ int main(void)
 		cmocka_unit_test(test_layer_once),    cmocka_unit_test(test_tmp_cleanup),
 		cmocka_unit_test(test_images_and_gc),
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, tmproot_setup, tmproot_teardown);
 }
