@@ -770,6 +770,29 @@ def test_agent_pulls_encrypted_images(world, workdir):
             assert a.stop() == 0, a.log()[-3000:]
 
 
+@pytest.mark.parametrize("variant", list(VARIANTS))
+def test_agent_pulls_skopeo_encrypted_images(world, workdir, variant):
+    """Through the agent too: every skopeo-encrypted variant, each key (set) alone given with
+    --decryption-key, unpacks to the plain image's tree with the plain diff_ids."""
+    _, ctl = agent_bins()
+    from test_agent import Agent
+    repo = world.encrypted(variant)
+    for i, specs in enumerate(VARIANTS[variant][1]):
+        keys = [a for spec in specs for a in ("--decryption-key", world.fmt(spec))]
+        agent = Agent(workdir, name=f"{variant}{i}", extra=keys).start()
+        try:
+            cid = f"{variant}-{i}"
+            res = agent.ctl("-i", f"{world.reg.host}/{repo}:t", "--cid", cid)
+            assert res.returncode == 0, res.stderr
+            assert agent.image_json(cid)["diff_ids"] == [l["diff_id"]
+                                                         for l in world.plain["layers"]]
+            tree = mounted_tree(ctl, agent, cid, workdir / f"bundle-{cid}")
+            assert R.diff_trees(tree, world.tree) == []
+            agent.check_consistent()
+        finally:
+            assert agent.stop() == 0, agent.log()[-3000:]
+
+
 def test_agent_refuses_a_bad_decryption_key(world, workdir):
     agent_bin, _ = agent_bins()
     ocicrypt = workdir / "ocicrypt.conf"
