@@ -343,8 +343,15 @@ static void *agent_thread(void *arg)
 	int listen_fd = (int)(intptr_t)arg;
 	for (;;) {
 		int conn = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+		if (conn < 0 && (errno == EBADF || errno == EINVAL || errno == ENOTSOCK)) {
+			dprintf(2, "rune init: agent.sock: %s; rune exec and attest are off\n",
+				strerror(errno));
+			return NULL;
+		}
 		if (conn < 0) {
-			if (errno == EMFILE || errno == ENFILE || errno == ENOMEM)
+			/* Out of descriptors or memory: give the sessions time to end. */
+			if (errno == EMFILE || errno == ENFILE || errno == ENOMEM ||
+			    errno == ENOBUFS)
 				usleep(100 * 1000);
 			continue;
 		}
