@@ -6,6 +6,7 @@ fixed host places (/run/containers, /run/containerd, /var/lib/containers, the ru
 mount namespace and are removed at teardown.
 """
 
+import json
 import os
 import shutil
 import signal
@@ -236,3 +237,61 @@ def test_ctr_detached_exec_kill(ctr, bundle):
     assert ctr("tasks", "delete", cid).rc == 0
     assert ctr("containers", "delete", cid).rc == 0
     assert not (ctr.base / "runtime-root" / ctr.namespace / cid).exists()
+
+
+# ----------------------------------------------------- enclave containers, podman and containerd
+
+def skeleton_env(client, flag="-e"):
+    from conftest import build_path
+    pal = build_path("pal", "skeleton", "liberpal-skeleton.so")
+    if not client.rune.name == "rune" or not pal.exists():
+        pytest.skip(f"enclave containers need rune and its skeleton PAL ({pal})")
+    return [flag, "ENCLAVE_TYPE=simulated", flag, f"ENCLAVE_RUNTIME_PATH={pal}",
+            flag, "ENCLAVE_RUNTIME_LOGLEVEL=off"]
+
+
+def test_podman_enclave_run(podman):
+    """The upstream user's way in: `-e ENCLAVE_TYPE=... -e ENCLAVE_RUNTIME_PATH=...`."""
+    env = skeleton_env(podman)
+    res = podman(*podman.run_args("--rm", *env), podman.image, "sh", "-c",
+                 "echo in-enclave; env | grep -c ^ENCLAVE_; exit 7")
+    assert res.rc == 7, res
+    assert res.out == "in-enclave\n0\n", res
+
+
+def test_podman_enclave_exec_and_kill(podman):
+    env = skeleton_env(podman)
+    name = podman.rune.new_id("pe")
+    res = podman(*podman.run_args("-d", "--name", name, *env), podman.image, "sleep", "3600")
+    assert res.rc == 0, res
+    ctr_id = res.out.strip()
+    state = json.loads(podman.rune.cmd("--root", podman.runtime_root, "state", ctr_id,
+                                       root=False).out)
+    assert Path(f"/proc/{state['pid']}/comm").read_text().strip() == "enclave-init"
+    res = podman("exec", name, "sh", "-c", "echo \"in exec: $1\"; exit 3", "sh", "a  b")
+    assert (res.rc, res.out) == (3, "in exec: a  b\n"), res
+    res = podman("kill", name)
+    assert res.rc == 0, res
+    wait_until(lambda: not pid_alive(state["pid"]), what="the enclave container to stop")
+    res = podman("rm", name)
+    assert res.rc == 0, res
+
+
+def test_ctr_enclave_run_exec_kill(ctr, bundle):
+    env = skeleton_env(ctr, flag="--env")
+    rootfs = bundle(name="ctr-rootfs").rootfs
+    res = ctr.run(rootfs, ctr.rune.new_id("ctr"), "/bin/sh", "-c",
+                  "echo in-enclave; env | grep -c ^ENCLAVE_; exit 4", extra=["--rm", *env])
+    assert (res.rc, res.out) == (4, "in-enclave\n0\n"), res
+    cid = ctr.rune.new_id("ctr")
+    res = ctr.run(rootfs, cid, "/bin/sleep", "3600", extra=["--detach", "--null-io", *env])
+    assert res.rc == 0, res
+    res = ctr("tasks", "exec", "--exec-id", "e1", cid, "/bin/sh", "-c", "echo from-exec; exit 2")
+    assert (res.rc, res.out) == (2, "from-exec\n"), res
+    pid = int([line.split()[1] for line in ctr("tasks", "list").out.splitlines()
+               if line.startswith(cid)][0])
+    assert Path(f"/proc/{pid}/comm").read_text().strip() == "enclave-init"
+    assert ctr("tasks", "kill", cid).rc == 0  # SIGTERM, through pal_kill to the payload
+    wait_until(lambda: not pid_alive(pid), what="the enclave task to stop")
+    assert ctr("tasks", "delete", cid).rc == 0
+    assert ctr("containers", "delete", cid).rc == 0
