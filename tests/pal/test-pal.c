@@ -4,6 +4,9 @@
  * (TEST_PAL_VERSION4, TEST_PAL_NO_INIT, TEST_PAL_INIT_FAILS). It records every call and the values
  * it receives, one line each, in the file named by the "log=<path>" argument of pal_init, and
  * runs the payload as an ordinary child process (no enclave: this is a test double).
+ *
+ * TEST_PAL_CANARY builds the library an attacker would plant: its constructor, which runs the
+ * moment anything dlopens it, appends a line to the file named by $RUNE_TEST_CANARY.
  */
 #include <errno.h>
 #include <signal.h>
@@ -39,6 +42,18 @@ int pal_exec(const char *path, const char *const argv[], const struct pal_stdio_
 int pal_create_process(struct pal_create_process_args *args);
 int pal_exec(struct pal_exec_args *args);
 int pal_kill(int pid, int sig);
+#endif
+
+#ifdef TEST_PAL_CANARY
+__attribute__((constructor)) static void canary(void)
+{
+	const char *path = getenv("RUNE_TEST_CANARY");
+	FILE *f = path ? fopen(path, "ae") : NULL;
+	if (f) {
+		fprintf(f, "loaded pid=%d uid=%d\n", (int)getpid(), (int)getuid());
+		fclose(f);
+	}
+}
 #endif
 
 static void record(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
