@@ -341,7 +341,16 @@ def main():
     binaries = {"rune": os.environ.get("RUNE_BIN") or str(REPO / "build/cmd/rune/rune"),
                 "crun": shutil.which("crun"), "runc": shutil.which("runc")}
     binaries["rune-enclave"] = binaries["rune"]
-    pal = Path(binaries["rune"]).resolve().parents[2] / "pal/skeleton/liberpal-skeleton.so"
+    built_pal = Path(binaries["rune"]).resolve().parents[2] / "pal/skeleton/liberpal-skeleton.so"
+    # rune loads PALs only from trusted directories: the skeleton is installed in one under
+    # /run for the run, and rune learns it from RUNE_ENCLAVE_RUNTIME_DIRS.
+    pal_dir = Path(tempfile.mkdtemp(prefix="rune-bench-pal-", dir="/run"))
+    pal_dir.chmod(0o755)
+    pal = pal_dir / built_pal.name
+    if built_pal.exists():
+        shutil.copyfile(built_pal, pal)
+        pal.chmod(0o755)
+    os.environ["RUNE_ENCLAVE_RUNTIME_DIRS"] = str(pal_dir)
     runtimes, failed, dropped = [], [], []
     try:
         for name in args.runtimes.split(","):
@@ -352,7 +361,7 @@ def main():
                 print(f"{name}: not installed ({binary or 'not on PATH'}), skipped")
                 continue
             if name == "rune-enclave" and not pal.exists():
-                print(f"{name}: no skeleton PAL at {pal}, skipped")
+                print(f"{name}: no skeleton PAL at {built_pal}, skipped")
                 continue
             rt = Runtime(name, binary, workdir)
             rt.twin = "-enclave" if name == "rune-enclave" else ""
@@ -382,6 +391,7 @@ def main():
         for rt in runtimes + dropped:
             rt.cleanup()
         shutil.rmtree(workdir, ignore_errors=True)
+        shutil.rmtree(pal_dir, ignore_errors=True)
     if failed:
         print(f"\nfailed: {', '.join(failed)}")
         sys.exit(1)

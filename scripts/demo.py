@@ -64,17 +64,28 @@ class Demo:
         self.agent_ctl = build / "cmd/agent-ctl/agent-ctl"
         self.root = work / "rune-state"
         self.containers, self.mounted = [], []
+        # rune loads a PAL only from a root-owned directory it is told to trust (the default
+        # ones are where `meson install` puts the skeleton and the system library directories):
+        # this demo installs the skeleton in a directory of its own under /run.
+        self.pal_dir = Path(tempfile.mkdtemp(prefix="rune-demo-pal-", dir="/run"))
+        self.pal_dir.chmod(0o755)
+        self.pal = self.pal_dir / "liberpal-skeleton.so"
+        shutil.copyfile(build / "pal/skeleton/liberpal-skeleton.so", self.pal)
+        self.pal.chmod(0o755)
+
+    def rune_argv(self):
+        return [self.rune, "--root", self.root, "--enclave-runtime-dirs", self.pal_dir]
 
     def rune_cmd(self, *args, **kw):
-        return run(self.rune, "--root", self.root, *args, **kw)
+        return run(*self.rune_argv(), *args, **kw)
 
     def start_agent(self, listen):
         bundle = self.work / "agent-bundle"
         run(sys.executable, REPO / "scripts/agent_bundle.py", "--build", self.build,
-            "--out", bundle, "--listen", listen)
+            "--out", bundle, "--listen", listen, "--pal", self.pal)
         log = open(self.work / "agent.log", "wb")
         self.containers.append("demo-agent")
-        subprocess.run([self.rune, "--root", self.root, "run", "--detach", "--bundle", bundle,
+        subprocess.run([*self.rune_argv(), "run", "--detach", "--bundle", bundle,
                         "demo-agent"], stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                        check=True)
         deadline = time.monotonic() + 30
@@ -90,6 +101,7 @@ class Demo:
             self.rune_cmd("delete", "--force", cid, check=False)
         for target in reversed(self.mounted):
             run(self.agent_ctl, "umount", target, check=False)
+        shutil.rmtree(self.pal_dir, ignore_errors=True)
 
 
 def demo(build, work):
@@ -128,7 +140,7 @@ def demo(build, work):
             cfg["process"]["terminal"] = False
             cfg["process"]["env"] += [
                 "ENCLAVE_TYPE=simulated", "ENCLAVE_RUNTIME_LOGLEVEL=error",
-                f"ENCLAVE_RUNTIME_PATH={build / 'pal/skeleton/liberpal-skeleton.so'}"]
+                f"ENCLAVE_RUNTIME_PATH={d.pal}"]
             (app / "config.json").write_text(json.dumps(cfg, indent=2))
             d.containers.append("demo-app")
             res = d.rune_cmd("run", "--bundle", app, "demo-app", check=False)

@@ -2,6 +2,7 @@
 /* rune attest: an enclave container's local SGX REPORT, fetched through its init. */
 #include <stdio.h>
 #include <string.h>
+#include "enclave/enclave.h"
 #include "enclave/sgx_report.h"
 #include "rune.h"
 #include "util/cleanup.h"
@@ -89,7 +90,7 @@ static int attest_main(struct rt_context *ctx, int argc, char **argv)
 			out = optarg;
 	}
 	cmd_require_args(&cmd_attest, argc, 1);
-	if (rt_container_attest(ctx, argv[optind], data, ti, report, &err) < 0)
+	if (enc_container_attest(ctx, argv[optind], data, ti, report, &err) < 0)
 		return cmd_fail(err);
 	if (out && cc_write_file_atomic(out, report, sizeof(report), 0644, &err) < 0)
 		return cmd_fail(err);

@@ -10,9 +10,11 @@
 #include <seccomp.h>
 #include "commit.h"
 #include "config.h"
+#include "enclave/enclave.h"
 #include "rune.h"
 #include "util/cleanup.h"
 #include "util/log.h"
+#include "util/strv.h"
 
 static const struct rune_cmd *const commands[] = {
 	&cmd_attest, &cmd_create, &cmd_delete, &cmd_events, &cmd_exec,	 &cmd_features,
@@ -21,6 +23,14 @@ static const struct rune_cmd *const commands[] = {
 };
 
 static const char *default_root(void);
+
+static const char *default_pal_dirs(void)
+{
+	static char *text;
+	if (!text)
+		text = cc_strv_join((char *const *)enc_default_runtime_dirs, ":");
+	return text;
+}
 
 static void usage(FILE *out)
 {
@@ -47,9 +57,13 @@ static void usage(FILE *out)
 		"   --systemd-cgroup    use the systemd cgroup driver (needs systemd on the host)\n"
 		"   --rootless value    ignore cgroup permission errors ('true', 'false', or "
 		"'auto') (default: \"auto\")\n"
+		"   --enclave-runtime-dirs value  the directories enclave runtimes (PALs) may be "
+		"loaded from,\n"
+		"                       colon-separated (default: $RUNE_ENCLAVE_RUNTIME_DIRS, "
+		"else \"%s\")\n"
 		"   --help, -h          show help\n"
 		"   --version, -v       print the version\n",
-		default_root());
+		default_root(), default_pal_dirs());
 }
 
 static void version(void)
@@ -90,10 +104,20 @@ static const char *default_root(void)
 	return "/run/rune";
 }
 
-enum { OPT_ROOT = 1000, OPT_LOG, OPT_LOG_FORMAT, OPT_DEBUG, OPT_SYSTEMD, OPT_ROOTLESS, OPT_CRIU };
+enum {
+	OPT_ROOT = 1000,
+	OPT_LOG,
+	OPT_LOG_FORMAT,
+	OPT_DEBUG,
+	OPT_SYSTEMD,
+	OPT_ROOTLESS,
+	OPT_CRIU,
+	OPT_PAL_DIRS
+};
 
 struct globals {
 	const char *log, *log_format;
+	const char *pal_dirs;
 	bool debug;
 };
 
@@ -107,6 +131,7 @@ static int parse_globals(int argc, char **argv, struct rt_context *ctx, struct g
 		{ "systemd-cgroup", no_argument, NULL, OPT_SYSTEMD },
 		{ "rootless", required_argument, NULL, OPT_ROOTLESS },
 		{ "criu", required_argument, NULL, OPT_CRIU },
+		{ "enclave-runtime-dirs", required_argument, NULL, OPT_PAL_DIRS },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'v' },
 		{ 0 },
@@ -129,6 +154,9 @@ static int parse_globals(int argc, char **argv, struct rt_context *ctx, struct g
 			break;
 		case OPT_SYSTEMD:
 			ctx->systemd_cgroup = true;
+			break;
+		case OPT_PAL_DIRS:
+			g->pal_dirs = optarg;
 			break;
 		case OPT_ROOTLESS:
 		case OPT_CRIU:
@@ -155,11 +183,44 @@ static int parse_globals(int argc, char **argv, struct rt_context *ctx, struct g
 	return optind;
 }
 
+/* The operator's PAL directories: --enclave-runtime-dirs, else $RUNE_ENCLAVE_RUNTIME_DIRS (for
+ * clients that cannot pass a flag, such as containerd), else the defaults (NULL). */
+static int pal_dirs(const char *value, char ***out)
+{
+	const char *from = value ? "--enclave-runtime-dirs" : "RUNE_ENCLAVE_RUNTIME_DIRS";
+	*out = NULL;
+	if (!value)
+		value = getenv("RUNE_ENCLAVE_RUNTIME_DIRS");
+	if (!value)
+		return 0;
+	_cleanup_strv_ char **parts = cc_strv_split(value, ':');
+	for (size_t i = 0; parts && parts[i]; i++) {
+		if (!*parts[i])
+			continue;
+		if (parts[i][0] != '/') {
+			cc_strv_free(*out);
+			*out = NULL;
+			return cmd_failf("%s: %s is not an absolute path", from, parts[i]);
+		}
+		if (!strcmp(parts[i], "/"))
+			cc_warn("%s includes /: a PAL may come from any root-owned directory "
+				"outside the container",
+				from);
+		cc_strv_push(out, parts[i]);
+	}
+	if (!*out)
+		return cmd_failf("%s names no directory", from);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct rt_context ctx = { .root = NULL };
 	struct globals g = { 0 };
 	struct cc_error *err = NULL;
+	static struct enc_options enclave_options;
+	static struct rt_handler enclave;
+	static const struct rt_handler *handlers[2];
 
 	int first = parse_globals(argc, argv, &ctx, &g);
 	if (!ctx.root)
@@ -170,6 +231,7 @@ int main(int argc, char **argv)
 			g.log_format && !strcmp(g.log_format, "json") ? CC_LOG_JSON : CC_LOG_TEXT,
 			g.debug ? CC_LOG_DEBUG : CC_LOG_WARNING) < 0)
 		return cmd_failf("open log file %s: %s", g.log, strerror(errno));
+
 	if (first >= argc) {
 		usage(stdout);
 		return 0;
@@ -202,6 +264,13 @@ int main(int argc, char **argv)
 		if (ctx.systemd_cgroup && access("/run/systemd/system", F_OK) != 0)
 			return cmd_failf("systemd cgroup driver is not available: systemd is not "
 					 "running on this host (drop --systemd-cgroup)");
+		char **dirs = NULL;
+		if (pal_dirs(g.pal_dirs, &dirs) != 0)
+			return 1;
+		enclave_options.runtime_dirs = dirs;
+		enclave = enc_handler(&enclave_options);
+		handlers[0] = &enclave;
+		ctx.handlers = handlers;
 		optind = 1;
 		return commands[i]->run(&ctx, argc - first, argv + first);
 	}

@@ -9,10 +9,14 @@
 #include "runtime/state.h"
 #include "util/error.h"
 
+struct rt_handler;
+
 struct rt_context {
 	const char *root; /* --root */
 	bool systemd_cgroup;
 	bool rootless;
+	/* Container handlers (runtime/handler.h), NULL-terminated; NULL: plain containers only */
+	const struct rt_handler *const *handlers;
 };
 
 struct rt_create_opts {
@@ -70,11 +74,6 @@ struct rt_process *rt_exec_default_process(const struct rt_context *ctx, const c
 					   struct cc_error **err);
 int rt_container_exec(const struct rt_context *ctx, const struct rt_exec_opts *o, int *status,
 		      struct cc_error **err);
-
-/* Enclave containers: the enclave's local report (PAL API v3) for 64 bytes of report data and
- * an optional 512-byte target info, through the container's init. */
-int rt_container_attest(const struct rt_context *ctx, const char *id, const uint8_t report_data[64],
-			const uint8_t *target_info, uint8_t report[432], struct cc_error **err);
 
 /* Shared by create and exec: the foreground wait loop. Forwards signals to `pid`, optionally
  * proxies a terminal master, returns the exit status (128+sig if killed). */

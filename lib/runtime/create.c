@@ -15,7 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include "runtime/container.h"
-#include "runtime/enclave.h"
+#include "runtime/handler.h"
 #include "runtime/hooks.h"
 #include "runtime/init.h"
 #include "runtime/namespaces.h"
@@ -52,8 +52,8 @@ struct creation {
 	int console_fd;	  /* given to the init */
 	int console_peer; /* our end when we receive the pty ourselves (foreground run) */
 	int tty_master;
-	int agent_fd; /* enclave containers: the listening agent.sock */
-	struct rt_enclave *enclave;
+	const struct rt_handler *handler; /* the handler that claimed the container, or NULL */
+	void *handler_data;
 	bool dir_made, cgroup_made;
 };
 
@@ -83,8 +83,9 @@ static void creation_free(struct creation *c)
 	free(c->bundle);
 	free(c->rootfs);
 	free(c->dir);
-	rt_enclave_free(c->enclave);
-	for (int *fd = &c->sync_fd; fd <= &c->agent_fd; fd++)
+	if (c->handler && c->handler->free)
+		c->handler->free(c->handler_data);
+	for (int *fd = &c->sync_fd; fd <= &c->tty_master; fd++)
 		if (*fd >= 0)
 			close(*fd);
 }
@@ -135,8 +136,24 @@ static int check_options(const struct rt_spec *spec, const struct rt_create_opts
 	return check_caps_available(spec, err);
 }
 
-static int load_config(struct creation *c, const struct rt_create_opts *o, bool foreground,
-		       struct cc_error **err)
+/* The first registered handler that claims the container gets it. */
+static int find_handler(struct creation *c, const struct rt_context *ctx, struct cc_error **err)
+{
+	for (size_t i = 0; ctx->handlers && ctx->handlers[i]; i++) {
+		const struct rt_handler *h = ctx->handlers[i];
+		int claimed = h->configure(h, c->spec, c->bundle, c->rootfs, &c->handler_data, err);
+		if (claimed < 0)
+			return -1;
+		if (claimed) {
+			c->handler = h;
+			return 0;
+		}
+	}
+	return 0;
+}
+
+static int load_config(struct creation *c, const struct rt_context *ctx,
+		       const struct rt_create_opts *o, bool foreground, struct cc_error **err)
 {
 	char buf[PATH_MAX];
 	if (!realpath(o->bundle ? o->bundle : ".", buf))
@@ -145,8 +162,7 @@ static int load_config(struct creation *c, const struct rt_create_opts *o, bool 
 	c->spec = rt_spec_load(c->bundle, err);
 	if (!c->spec)
 		return -1;
-	if (check_options(c->spec, o, foreground, err) < 0 ||
-	    rt_enclave_from_spec(c->spec, &c->enclave, err) < 0)
+	if (check_options(c->spec, o, foreground, err) < 0)
 		return -1;
 	_cleanup_free_ char *root = c->spec->root.path[0] == '/'
 					? xstrdup(c->spec->root.path)
@@ -154,29 +170,13 @@ static int load_config(struct creation *c, const struct rt_create_opts *o, bool 
 	if (!realpath(root, buf))
 		return cc_error_errno(err, "rootfs %s", root);
 	c->rootfs = xstrdup(buf);
+	if (find_handler(c, ctx, err) < 0)
+		return -1;
 	if (c->spec->linux.seccomp) {
 		c->seccomp = rt_seccomp_compile(c->spec->linux.seccomp, err);
 		if (!c->seccomp)
 			return cc_error_prefix(err, "seccomp");
 	}
-	return 0;
-}
-
-/* agent.sock, for rune exec and rune attest, is bound through /proc/self/fd so that a long
- * --root cannot overflow sun_path. Only the owner may connect. */
-static int make_agent_socket(struct creation *c, struct cc_error **err)
-{
-	_cleanup_close_ int dfd = open(c->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	if (dfd < 0)
-		return cc_error_errno(err, "open %s", c->dir);
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "/proc/self/fd/%d/agent.sock", dfd);
-	c->agent_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (c->agent_fd < 0)
-		return cc_error_errno(err, "agent socket");
-	if (bind(c->agent_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    fchmodat(dfd, "agent.sock", 0600, 0) < 0 || listen(c->agent_fd, 64) < 0)
-		return cc_error_errno(err, "agent socket %s/agent.sock", c->dir);
 	return 0;
 }
 
@@ -204,7 +204,12 @@ static int make_state_dir(struct creation *c, const struct rt_context *ctx, cons
 	_cleanup_free_ char *text = json_dumps(c->spec->raw, JSON_COMPACT);
 	if (cc_write_file(cfg, text, strlen(text), 0600, err) < 0)
 		return -1;
-	return c->enclave ? make_agent_socket(c, err) : 0;
+	if (!c->handler || !c->handler->prepare)
+		return 0;
+	_cleanup_close_ int dfd = open(c->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return cc_error_errno(err, "open %s", c->dir);
+	return c->handler->prepare(c->handler_data, dfd, c->dir, err);
 }
 
 /* Resource limits other than device rules (which cannot apply without a cgroup anyway). */
@@ -281,8 +286,8 @@ static void fill_init_args(struct init_args *a, const struct creation *c,
 		.new_userns = (rt_ns_new_flags(c->spec) & CLONE_NEWUSER) != 0,
 		.listen_fds = n > 0 && n < 1024,
 		.n_listen_fds = (unsigned)n,
-		.enclave = c->enclave,
-		.agent_fd = c->agent_fd,
+		.handler = c->handler,
+		.handler_data = c->handler_data,
 	};
 }
 
@@ -478,11 +483,13 @@ static int write_state(struct creation *c, const struct rt_context *ctx,
 		.systemd_cgroup = ctx->systemd_cgroup,
 		.cgroup = c->cgroup ? rt_cgroup_to_json(c->cgroup) : NULL,
 		.annotations = json_object_get(c->spec->raw, "annotations"),
-		.enclave = c->enclave ? rt_enclave_to_json(c->enclave) : NULL,
+		.handler = c->handler ? (char *)c->handler->name : NULL,
+		.handler_data =
+		    c->handler && c->handler->save ? c->handler->save(c->handler_data) : NULL,
 	};
 	int ret = rt_state_save(&st, err);
 	json_decref(st.cgroup);
-	json_decref(st.enclave);
+	json_decref(st.handler_data);
 	if (ret < 0)
 		return -1;
 	if (o->pid_file) {
@@ -498,7 +505,7 @@ static int do_create(struct creation *c, const struct rt_context *ctx,
 {
 	if (!rt_id_valid(o->id))
 		return cc_error_set(err, 0, "invalid container ID format: %s", o->id ? o->id : "");
-	if (load_config(c, o, foreground, err) < 0 || make_state_dir(c, ctx, o->id, err) < 0 ||
+	if (load_config(c, ctx, o, foreground, err) < 0 || make_state_dir(c, ctx, o->id, err) < 0 ||
 	    setup_cgroup(c, ctx, o->id, err) < 0 || setup_console(c, o, foreground, err) < 0 ||
 	    spawn_init(c, o, err) < 0 || handshake(c, o->id, err) < 0 ||
 	    write_state(c, ctx, o, err) < 0)
@@ -516,7 +523,7 @@ static int do_create(struct creation *c, const struct rt_context *ctx,
 #define CREATION_INIT                                                               \
 	{                                                                           \
 		.sync_fd = -1, .fifo_fd = -1, .console_fd = -1, .console_peer = -1, \
-		.tty_master = -1, .agent_fd = -1                                    \
+		.tty_master = -1                                                    \
 	}
 
 int rt_container_create(const struct rt_context *ctx, const struct rt_create_opts *o,

@@ -10,8 +10,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include "runtime/container.h"
-#include "runtime/enclave-client.h"
-#include "runtime/enclave.h"
 #include "runtime/init.h"
 #include "runtime/namespaces.h"
 #include "runtime/process.h"
@@ -213,9 +211,13 @@ int rt_container_exec(const struct rt_context *ctx, const struct rt_exec_opts *o
 	sigfillset(&all);
 	sigprocmask(SIG_BLOCK, &all, &old);
 	ret = exec_prepare(&x, ctx, err);
-	if (ret == 0 && x.st->enclave) {
-		rt_enclave_strip_env(o->process->env);
-		pid = rt_enclave_exec_spawn(x.st->dir, o->process, x.console_fd, err);
+	const struct rt_handler *h =
+	    ret == 0 ? rt_handler_find(ctx->handlers, x.st->handler) : NULL;
+	if (ret == 0 && x.st->handler && !(h && h->exec_spawn)) {
+		ret = cc_error_set(err, 0, "container %s: this rune cannot exec into %s containers",
+				   o->id, x.st->handler);
+	} else if (ret == 0 && h) {
+		pid = h->exec_spawn(x.st->handler_data, x.st->dir, o->process, x.console_fd, err);
 		ret = pid < 0 ? -1 : 0;
 	} else if (ret == 0) {
 		ret = exec_spawn(&x, &pid, err);

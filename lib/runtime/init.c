@@ -183,9 +183,11 @@ static void setup_after_pivot(const struct init_args *a, const struct rt_rootfs_
 			  (cc_error_errno(&err, "chdir to cwd (\"%s\") set in config.json failed",
 					  p->cwd),
 			   err));
-	/* An enclave payload may exist only inside the enclave: its PAL finds it. */
-	_cleanup_free_ char *exe = a->enclave ? NULL : rt_process_find_executable(p, &err);
-	if (!exe && !a->enclave)
+	/* A handler that runs the payload itself finds it itself (an enclave payload may exist
+	 * only inside the enclave). */
+	bool own_payload = a->handler && a->handler->run;
+	_cleanup_free_ char *exe = own_payload ? NULL : rt_process_find_executable(p, &err);
+	if (!exe && !own_payload)
 		sync_fail(a->sync_fd, err);
 	fixup_env(a, p);
 }
@@ -241,8 +243,16 @@ static __attribute__((noreturn)) void finish(const struct init_args *a, struct r
 	rt_reset_signals();
 	rt_process_exec(p, &err);
 fail:
-	dprintf(2, "rune init: %s\n", err ? err->msg : "unknown error");
+	rt_init_report(err);
 	_exit(127);
+}
+
+void rt_init_report(const struct cc_error *err)
+{
+	const char *msg = err && err->msg ? err->msg : "unknown error";
+	if (!cc_log_to_stderr())
+		cc_log(CC_LOG_ERROR, "container init: %s", msg);
+	dprintf(2, "rune init: %s\n", msg);
 }
 
 void rt_init_main(const struct init_args *a)
@@ -264,14 +274,15 @@ void rt_init_main(const struct init_args *a)
 	if (sync_expect(a->sync_fd, SYNC_GO, NULL, &err) < 0)
 		_exit(1);
 	setup_before_pivot(a, &rctx);
-	/* The PAL is a host file: it is mapped while the host's root is still ours. */
-	struct rt_pal *pal = a->enclave ? rt_enclave_load(a) : NULL;
+	if (a->handler && a->handler->before_pivot &&
+	    a->handler->before_pivot(a->handler_data, a, &err) < 0)
+		sync_fail(a->sync_fd, err);
 	if (rt_rootfs_pivot(&rctx, &err) < 0)
 		sync_fail(a->sync_fd, err);
 	setup_after_pivot(a, &rctx, p);
 	bool seccomp_done = install_notify_filter(a);
-	if (pal)
-		rt_enclave_init_main(a, pal, seccomp_done);
+	if (a->handler && a->handler->run)
+		a->handler->run(a->handler_data, a, seccomp_done);
 
 	/* From here on a dead parent must not kill us: the container outlives `rune create`. */
 	prctl(PR_SET_PDEATHSIG, 0);

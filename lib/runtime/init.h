@@ -4,7 +4,7 @@
 
 #include <stdbool.h>
 #include "runtime/cgroup.h"
-#include "runtime/enclave.h"
+#include "runtime/handler.h"
 #include "runtime/seccomp.h"
 #include "runtime/spec.h"
 
@@ -24,8 +24,8 @@ struct init_args {
 	bool new_userns;
 	bool listen_fds; /* set LISTEN_FDS/LISTEN_PID in the payload's env */
 	unsigned n_listen_fds;
-	const struct rt_enclave *enclave; /* NULL: a plain container */
-	int agent_fd;			  /* enclave: the listening agent.sock */
+	const struct rt_handler *handler; /* the container's handler, or NULL */
+	void *handler_data;
 };
 
 /* Never returns: execs the payload or reports the error over sync_fd and exits. */
@@ -37,3 +37,6 @@ char *rt_hook_state(const struct rt_spec *spec, const char *id, const char *bund
 void rt_hooks_run_warn(const struct rt_hooks *hooks, enum rt_hook_kind kind, const char *state);
 /* Reset signal mask and dispositions before handing the process to a payload. */
 void rt_reset_signals(void);
+/* An error of the init after `start` (rune has let go of the error channel): to the log sink
+ * when rune logs elsewhere (--log), and to the container's stderr as "rune init: ...". */
+void rt_init_report(const struct cc_error *err);

@@ -99,11 +99,13 @@ struct rt_state *rt_state_load(const char *root, const char *id, struct cc_error
 	json_int_t pid = 0, start = 0;
 	const char *bundle = "", *rootfs = "", *created = "", *owner = "", *version = "";
 	int systemd = 0;
-	json_t *cg = NULL, *ann = NULL, *enclave = NULL;
-	if (json_unpack(j, "{s:I,s?I,s:s,s:s,s:s,s?s,s?s,s?b,s?o,s?o,s?o}", "pid", &pid,
+	const char *handler = NULL;
+	json_t *cg = NULL, *ann = NULL, *hdata = NULL;
+	if (json_unpack(j, "{s:I,s?I,s:s,s:s,s:s,s?s,s?s,s?b,s?o,s?o,s?s,s?o}", "pid", &pid,
 			"start_time", &start, "bundle", &bundle, "rootfs", &rootfs, "created",
 			&created, "owner", &owner, "ociVersion", &version, "systemd_cgroup",
-			&systemd, "cgroup", &cg, "annotations", &ann, "enclave", &enclave) < 0) {
+			&systemd, "cgroup", &cg, "annotations", &ann, "handler", &handler,
+			"handler_data", &hdata) < 0) {
 		free(st);
 		cc_error_set(err, 0, "%s: malformed state file", path);
 		return NULL;
@@ -120,7 +122,8 @@ struct rt_state *rt_state_load(const char *root, const char *id, struct cc_error
 	st->systemd_cgroup = systemd;
 	st->cgroup = cg ? json_incref(cg) : NULL;
 	st->annotations = ann ? json_incref(ann) : NULL;
-	st->enclave = enclave ? json_incref(enclave) : NULL;
+	st->handler = handler ? xstrdup(handler) : NULL;
+	st->handler_data = hdata ? json_incref(hdata) : NULL;
 	return st;
 }
 
@@ -137,8 +140,10 @@ int rt_state_save(const struct rt_state *st, struct cc_error **err)
 		json_object_set(j, "cgroup", st->cgroup);
 	if (st->annotations)
 		json_object_set(j, "annotations", st->annotations);
-	if (st->enclave)
-		json_object_set(j, "enclave", st->enclave);
+	if (st->handler)
+		json_object_set_new(j, "handler", json_string(st->handler));
+	if (st->handler_data)
+		json_object_set(j, "handler_data", st->handler_data);
 	if (st->oci_version)
 		json_object_set_new(j, "ociVersion", json_string(st->oci_version));
 	_cleanup_free_ char *text = cc_json_dump(j);
@@ -161,9 +166,18 @@ void rt_state_free(struct rt_state *st)
 		json_decref(st->cgroup);
 	if (st->annotations)
 		json_decref(st->annotations);
-	if (st->enclave)
-		json_decref(st->enclave);
+	free(st->handler);
+	if (st->handler_data)
+		json_decref(st->handler_data);
 	free(st);
+}
+
+const struct rt_handler *rt_handler_find(const struct rt_handler *const *handlers, const char *name)
+{
+	for (size_t i = 0; name && handlers && handlers[i]; i++)
+		if (!strcmp(handlers[i]->name, name))
+			return handlers[i];
+	return NULL;
 }
 
 struct rt_cgroup *rt_state_cgroup(const struct rt_state *st, struct cc_error **err)

@@ -4,7 +4,7 @@
  *   <root>/<id>/state.json   what `state`/`list` need plus the resolved cgroup paths
  *   <root>/<id>/config.json  the bundle's config as it was at create (exec, delete hooks, update)
  *   <root>/<id>/exec.fifo    exists while the container is "created"; `start` claims it
- *   <root>/<id>/agent.sock   enclave containers: their init serves exec and attest here
+ *   <root>/<id>/...          what a container handler keeps there (enclave: agent.sock)
  * Status is never stored: it is derived from the init's liveness (pid + start time, so a
  * recycled pid is not mistaken for the init), the fifo and the freezer.
  */
@@ -14,6 +14,7 @@
 #include <sys/types.h>
 #include <jansson.h>
 #include "runtime/cgroup.h"
+#include "runtime/handler.h"
 #include "runtime/spec.h"
 #include "util/error.h"
 
@@ -32,7 +33,8 @@ struct rt_state {
 	bool systemd_cgroup;
 	json_t *cgroup; /* rt_cgroup_to_json() */
 	json_t *annotations;
-	json_t *enclave; /* rt_enclave_to_json(), NULL for a plain container */
+	char *handler;	      /* the container handler's name (runtime/handler.h), or NULL */
+	json_t *handler_data; /* what the handler saved for later commands */
 };
 
 const char *rt_status_name(enum rt_status s);
@@ -51,5 +53,8 @@ unsigned long long rt_proc_start_time(pid_t pid);
 struct rt_spec *rt_state_spec(const struct rt_state *st, struct cc_error **err);
 /* Open the container's cgroup handle from the saved state. */
 struct rt_cgroup *rt_state_cgroup(const struct rt_state *st, struct cc_error **err);
+/* The handler called name among handlers (NULL-terminated), or NULL. */
+const struct rt_handler *rt_handler_find(const struct rt_handler *const *handlers,
+					 const char *name);
 /* Current UTC time as RFC 3339 with nanoseconds. */
 char *rt_now_rfc3339(void);

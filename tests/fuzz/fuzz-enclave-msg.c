@@ -4,7 +4,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#include "runtime/enclave-msg.h"
+#include "enclave/msg.h"
 #include "util/strv.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -14,14 +14,14 @@ static void decode(json_t *msg)
 	struct cc_error *err = NULL;
 	char **argv = NULL, **env = NULL;
 	uint8_t buf[512];
-	if (rt_emsg_exec_decode(msg, &argv, &env, &err) == 0) {
+	if (enc_msg_exec_decode(msg, &argv, &env, &err) == 0) {
 		cc_strv_free(argv);
 		cc_strv_free(env);
 	}
 	cc_error_free(&err);
-	rt_emsg_hex_field(msg, "target_info", buf, sizeof(buf), true, &err);
+	enc_msg_hex_field(msg, "target_info", buf, sizeof(buf), true, &err);
 	cc_error_free(&err);
-	rt_emsg_hex_field(msg, "report_data", buf, 64, false, &err);
+	enc_msg_hex_field(msg, "report_data", buf, 64, false, &err);
 	cc_error_free(&err);
 }
 
@@ -40,9 +40,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	close(sv[0]);
 	for (;;) {
 		json_t *msg = NULL;
-		int fds[RT_EMSG_MAX_FDS];
+		int fds[ENC_MSG_MAX_FDS];
 		size_t nfds = 0;
-		int ret = rt_emsg_recv(sv[1], &msg, fds, &nfds, &err);
+		int ret = enc_msg_recv(sv[1], &msg, fds, &nfds, &err);
 		cc_error_free(&err);
 		if (ret <= 0)
 			break;
@@ -51,7 +51,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	close(sv[1]);
 	/* And the body alone, as the decoders see it. */
-	json_t *msg = rt_emsg_parse((const char *)data, size, &err);
+	json_t *msg = enc_msg_parse((const char *)data, size, &err);
 	cc_error_free(&err);
 	if (msg) {
 		decode(msg);

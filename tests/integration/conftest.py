@@ -97,10 +97,52 @@ def _enter_private_mount_namespace():
         raise OSError(err, f"mount --make-rprivate /: {os.strerror(err)}")
 
 
+# --------------------------------------------------------------------------------------------
+# Trusted PALs. rune loads a PAL only from an allowed directory that root owns all the way up
+# (lib/enclave/trust.c); the build tree and /tmp are neither. The PALs the tests use are copied
+# to PAL_DIR: on a tmpfs over /mnt that exists only in the suite's private mount namespace (or,
+# with RUNE_IT_NO_UNSHARE, a directory under / removed at the end), and rune is told about it
+# through RUNE_ENCLAVE_RUNTIME_DIRS, which every command of the suite inherits.
+
+_PAL_BASE = Path("/mnt") if Path("/mnt").is_dir() and not os.environ.get("RUNE_IT_NO_UNSHARE") \
+    else Path("/")
+PAL_DIR = _PAL_BASE / f"rune-it-pals-{os.getpid()}"
+PAL_DIRS_VAR = "RUNE_ENCLAVE_RUNTIME_DIRS"
+
+
+def _build_pals():
+    """The PALs of the build RUNE_BIN belongs to, by staged name."""
+    build = Path(RUNE_BIN).resolve().parents[2]
+    pals = {p.name: p for p in (build / "tests" / "pal").glob("libtest-pal-*.so")}
+    pals.update({p.name: p for p in (build / "pal" / "skeleton").glob("liberpal-skeleton*.so")})
+    return pals
+
+
+def _stage_trusted_pals():
+    if _PAL_BASE == Path("/mnt"):
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=755", "rune-it-pals", "/mnt"],
+                       check=True)
+    PAL_DIR.mkdir(mode=0o755)
+    PAL_DIR.chmod(0o755)
+    for name, src in _build_pals().items():
+        shutil.copyfile(src, PAL_DIR / name)
+        (PAL_DIR / name).chmod(0o755)
+    os.environ[PAL_DIRS_VAR] = str(PAL_DIR)
+
+
 def pytest_configure(config):
     config.addinivalue_line("markers", "slow: takes more than a few seconds")
     if os.geteuid() == 0 and not os.environ.get("RUNE_IT_NO_UNSHARE"):
         _enter_private_mount_namespace()
+    if os.geteuid() == 0 and is_rune():
+        _stage_trusted_pals()
+
+
+def pytest_unconfigure(config):
+    if PAL_DIR.is_dir():
+        shutil.rmtree(PAL_DIR, ignore_errors=True)
+        if _PAL_BASE == Path("/mnt"):
+            subprocess.run(["umount", "/mnt"], check=False)
 
 
 def pytest_report_header(config):
@@ -339,10 +381,11 @@ class Runtime:
         return cid
 
     def env(self, extra=None):
+        """The environment of a command: ours, the test's tag, then extra (None removes)."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("LISTEN_")}
         env[TAG_VAR] = self.tag
         env.update(extra or {})
-        return env
+        return {k: v for k, v in env.items() if v is not None}
 
     # ---- raw invocation
     def cmd(self, *args, timeout=60, stdin=None, input=None, env=None, pass_fds=(), cwd=None,

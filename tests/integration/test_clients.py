@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import (find_cgroup_dirs, kill_and_wait, mount_points, pid_alive,
-                      remove_cgroup_tree, tagged_pids, umount, wait_until)
+from conftest import (PAL_DIR, find_cgroup_dirs, is_rune, kill_and_wait, mount_points,
+                      pid_alive, remove_cgroup_tree, tagged_pids, umount, wait_until)
 
 ULIMITS = ["--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024"]
 
@@ -47,6 +47,9 @@ class Podman:
             "--root", base / "root", "--runroot", base / "runroot", "--tmpdir", base / "libpod",
             "--network-config-dir", base / "networks", "--cgroup-manager", "cgroupfs",
             "--events-backend", "file", "--runtime", rune.binary]
+        # conmon does not pass our environment on: the trusted PAL directory goes as a flag.
+        if is_rune():
+            self.globals += ["--runtime-flag", f"enclave-runtime-dirs={PAL_DIR}"]
         # No --runtime-flag root=...: podman's exit hook (`podman container cleanup`) would not
         # pass it on. The runtime's default root is on the tmpfs over /run instead.
         self.runtime_root = Path("/run") / rune.name
@@ -242,8 +245,9 @@ def test_ctr_detached_exec_kill(ctr, bundle):
 # ----------------------------------------------------- enclave containers, podman and containerd
 
 def skeleton_env(client, flag="-e"):
-    from conftest import build_path
-    pal = build_path("pal", "skeleton", "liberpal-skeleton.so")
+    # The skeleton installed in a directory rune trusts (conftest.PAL_DIR): podman passes it
+    # with --runtime-flag, containerd's shims inherit RUNE_ENCLAVE_RUNTIME_DIRS.
+    pal = PAL_DIR / "liberpal-skeleton.so"
     if not client.rune.name == "rune" or not pal.exists():
         pytest.skip(f"enclave containers need rune and its skeleton PAL ({pal})")
     return [flag, "ENCLAVE_TYPE=simulated", flag, f"ENCLAVE_RUNTIME_PATH={pal}",

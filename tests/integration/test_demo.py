@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, build_path, is_rune, mount_points, pid_alive, wait_until
+from conftest import PAL_DIR, REPO, build_path, is_rune, mount_points, pid_alive, wait_until
 from registry import free_port, missing_tools
 
 pytestmark = pytest.mark.skipif(not is_rune(), reason="the agent bundle is run by rune")
@@ -29,7 +29,9 @@ def _built():
 def make_bundle(out, listen, enclave):
     argv = [sys.executable, REPO / "scripts/agent_bundle.py", "--build", build_path(),
             "--out", out, "--listen", listen]
-    if not enclave:
+    if enclave:
+        argv += ["--pal", PAL_DIR / "liberpal-skeleton.so"]  # installed where rune trusts it
+    else:
         argv.append("--no-enclave")
     res = subprocess.run([str(a) for a in argv], capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr

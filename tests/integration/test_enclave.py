@@ -18,23 +18,23 @@ from pathlib import Path
 
 import pytest
 
-from conftest import RUNE_BIN, is_rune, pid_alive, wait_until
+from conftest import PAL_DIR, PAL_DIRS_VAR, RUNE_BIN, is_rune, pid_alive, wait_until
 
 pytestmark = pytest.mark.skipif(not is_rune(), reason="enclave containers are rune's")
 
-BUILD = Path(RUNE_BIN).resolve().parents[2]
-TEST_PAL = {v: BUILD / "tests" / "pal" / f"libtest-pal-{v}.so"
-            for v in ("v1", "v2", "v3", "v4", "noinit", "initfails")}
-SKELETON = {"v1": BUILD / "pal/skeleton/liberpal-skeleton-v1.so",
-            "v2": BUILD / "pal/skeleton/liberpal-skeleton-v2.so",
-            "v3": BUILD / "pal/skeleton/liberpal-skeleton.so"}
+# The PALs as rune sees them: copies in the suite's trusted directory (conftest.PAL_DIR).
+TEST_PAL = {v: PAL_DIR / f"libtest-pal-{v}.so"
+            for v in ("v1", "v2", "v3", "v4", "noinit", "initfails", "canary")}
+SKELETON = {"v1": PAL_DIR / "liberpal-skeleton-v1.so",
+            "v2": PAL_DIR / "liberpal-skeleton-v2.so",
+            "v3": PAL_DIR / "liberpal-skeleton.so"}
 
 
 @pytest.fixture(autouse=True)
 def _built():
     missing = [str(p) for p in [*TEST_PAL.values(), *SKELETON.values()] if not p.exists()]
     if missing:
-        pytest.fail(f"PALs not built next to {RUNE_BIN}: {missing}")
+        pytest.fail(f"PALs not built next to {RUNE_BIN} or not staged: {missing}")
 
 
 def enclave(b, pal, args=None, loglevel=None, type="simulated", via="env"):
@@ -327,7 +327,8 @@ BAD_CONFIGS = [
      "enclave runtime path /no/such/liberpal.so: No such file or directory"),
     ("relative-path", dict(pal="liberpal.so"),
      "enclave runtime path liberpal.so: must be an absolute host path"),
-    ("not-a-library", dict(pal="/etc/hostname"), "enclave runtime /etc/hostname: cannot load: "),
+    ("not-a-library", dict(pal=PAL_DIR / "not-a-library.so"),
+     f"enclave runtime {PAL_DIR}/not-a-library.so: cannot load: "),
     ("missing-symbol", dict(pal=TEST_PAL["noinit"]), "PAL API v3 needs the symbol pal_init"),
     ("unsupported-version", dict(pal=TEST_PAL["v4"]),
      "unsupported PAL API version 4 (rune supports 1 to 3)"),
@@ -341,8 +342,17 @@ BAD_CONFIGS = [
 ]
 
 
+@pytest.fixture
+def not_a_library():
+    path = PAL_DIR / "not-a-library.so"
+    path.write_text("not an ELF file\n")
+    path.chmod(0o755)
+    yield path
+    path.unlink()
+
+
 @pytest.mark.parametrize("name,cfg,message", BAD_CONFIGS, ids=[c[0] for c in BAD_CONFIGS])
-def test_bad_enclave_configuration(rune, bundle, name, cfg, message):
+def test_bad_enclave_configuration(rune, bundle, not_a_library, name, cfg, message):
     b = enclave(bundle(["true"]), cfg["pal"], args=cfg.get("args"), type=cfg.get("type",
                                                                                  "simulated"))
     cid = rune.new_id()

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-/* Unit tests for the enclave configuration (lib/runtime/enclave.c) and the agent.sock message
- * protocol (lib/runtime/enclave-msg.c). */
+/* Unit tests for the enclave configuration (lib/enclave/config.c), the PAL trust rules
+ * (lib/enclave/trust.c) and the agent.sock message protocol (lib/enclave/msg.c). */
 #include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,8 +15,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
-#include "runtime/enclave-msg.h"
-#include "runtime/enclave.h"
+#include "enclave/msg.h"
+#include "enclave/enclave.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/json.h"
@@ -38,11 +38,15 @@ static struct rt_spec *spec_with(const char *env_json, const char *annotations)
 	return s;
 }
 
-static struct rt_enclave *config_ok(struct rt_spec *s)
+/* The system's programs stand in for PALs here: /usr is an allowed directory. */
+static char *usr_dirs[] = { (char *)"/usr", NULL };
+static const struct enc_trust usr_trust = { .dirs = usr_dirs };
+
+static struct enc_config *config_ok(struct rt_spec *s)
 {
 	struct cc_error *err = NULL;
-	struct rt_enclave *e = NULL;
-	if (rt_enclave_from_spec(s, &e, &err) < 0)
+	struct enc_config *e = NULL;
+	if (enc_config_from_spec(s, &usr_trust, &e, &err) < 0)
 		fail_msg("%s", err->msg);
 	return e;
 }
@@ -50,9 +54,9 @@ static struct rt_enclave *config_ok(struct rt_spec *s)
 static char *config_error(const char *env_json, const char *annotations)
 {
 	struct cc_error *err = NULL;
-	struct rt_enclave *e = NULL;
+	struct enc_config *e = NULL;
 	struct rt_spec *s = spec_with(env_json, annotations);
-	assert_int_equal(rt_enclave_from_spec(s, &e, &err), -1);
+	assert_int_equal(enc_config_from_spec(s, &usr_trust, &e, &err), -1);
 	assert_null(e);
 	rt_spec_free(s);
 	char *msg = xstrdup(err->msg);
@@ -67,7 +71,7 @@ static void test_config_from_env(void **state)
 				      "\"ENCLAVE_RUNTIME_ARGS=a,b,,c\",\"B=2\","
 				      "\"ENCLAVE_RUNTIME_LOGLEVEL=debug\"]",
 				      NULL);
-	struct rt_enclave *e = config_ok(s);
+	struct enc_config *e = config_ok(s);
 	assert_non_null(e);
 	assert_string_equal(e->type, "simulated");
 	char real[4096];
@@ -78,7 +82,7 @@ static void test_config_from_env(void **state)
 	/* The payload keeps its own variables only. */
 	_cleanup_free_ char *env = cc_strv_join(s->process->env, " ");
 	assert_string_equal(env, "A=1 B=2");
-	rt_enclave_free(e);
+	enc_config_free(e);
 	rt_spec_free(s);
 }
 
@@ -90,12 +94,12 @@ static void test_env_wins_and_short_values_fall_back(void **state)
 		      "{\"enclave.type\":\"intelSgx\",\"enclave.runtime.args\":\"from,ann\","
 		      "\"enclave.runtime.path\":\"/nonexistent\","
 		      "\"enclave.runtime.loglevel\":\"shouting\"}");
-	struct rt_enclave *e = config_ok(s);
+	struct enc_config *e = config_ok(s);
 	assert_string_equal(e->type, "simulated");
 	assert_string_equal(e->args, "from ann");
 	assert_string_equal(e->loglevel, "info"); /* unknown levels become info */
 	assert_null(s->process->env[0]);	  /* the short and empty ones are removed too */
-	rt_enclave_free(e);
+	enc_config_free(e);
 	rt_spec_free(s);
 }
 
@@ -103,12 +107,12 @@ static void test_annotations_only(void **state)
 {
 	struct rt_spec *s = spec_with("[\"X=y\"]", "{\"enclave.type\":\"simulated\","
 						   "\"enclave.runtime.path\":\"/bin/sh\"}");
-	struct rt_enclave *e = config_ok(s);
+	struct enc_config *e = config_ok(s);
 	assert_string_equal(e->path + strlen(e->path) - 2, "sh");
 	assert_null(e->args);
 	assert_string_equal(e->loglevel, "info");
 	assert_string_equal(s->process->env[0], "X=y");
-	rt_enclave_free(e);
+	enc_config_free(e);
 	rt_spec_free(s);
 }
 
@@ -140,7 +144,7 @@ static void test_config_errors(void **state)
 	    config_error("[\"ENCLAVE_TYPE=Jailhouse\",\"ENCLAVE_RUNTIME_PATH=/bin/sh\"]", NULL);
 	assert_string_equal(f, "enclave type Jailhouse is not supported (rune knows intelSgx and "
 			       "simulated)");
-	if (!rt_enclave_cpu_has_sgx()) {
+	if (!enc_cpu_has_sgx()) {
 		_cleanup_free_ char *g = config_error(
 		    "[\"ENCLAVE_TYPE=intelSgx\",\"ENCLAVE_RUNTIME_PATH=/bin/sh\"]", NULL);
 		assert_non_null(strstr(g, "enclave type intelSgx: this machine has no SGX"));
@@ -150,18 +154,18 @@ static void test_config_errors(void **state)
 static void test_json_round_trip(void **state)
 {
 	struct cc_error *err = NULL;
-	struct rt_enclave e = { (char *)"simulated", (char *)"/p.so", (char *)"a b",
+	struct enc_config e = { (char *)"simulated", (char *)"/p.so", (char *)"a b",
 				(char *)"warning" };
-	_cleanup_json_ json_t *j = rt_enclave_to_json(&e);
-	struct rt_enclave *back = rt_enclave_from_json(j, &err);
+	_cleanup_json_ json_t *j = enc_config_to_json(&e);
+	struct enc_config *back = enc_config_from_json(j, &err);
 	assert_non_null(back);
 	assert_string_equal(back->type, "simulated");
 	assert_string_equal(back->path, "/p.so");
 	assert_string_equal(back->args, "a b");
 	assert_string_equal(back->loglevel, "warning");
-	rt_enclave_free(back);
+	enc_config_free(back);
 	_cleanup_json_ json_t *bad = json_pack("{s:s}", "type", "x");
-	assert_null(rt_enclave_from_json(bad, &err));
+	assert_null(enc_config_from_json(bad, &err));
 	assert_string_equal(err->msg, "state: malformed enclave configuration");
 	cc_error_free(&err);
 }
@@ -200,7 +204,7 @@ static void test_sgx_devices_and_aesmd(void **state)
 	rt_spec_free(s);
 	s = rt_spec_parse("config.json", text, strlen(text), &err);
 	assert_non_null(s);
-	assert_int_equal(rt_enclave_add_sgx(s, dev, aesmd, &err), 0);
+	assert_int_equal(enc_add_sgx(s, dev, aesmd, &err), 0);
 	assert_int_equal(s->linux.n_devices, 3);
 	assert_string_equal(s->linux.devices[1].path, "/dev/sgx_provision");
 	assert_string_equal(s->linux.devices[2].path, "/dev/sgx/provision"); /* at the link */
@@ -214,7 +218,7 @@ static void test_sgx_devices_and_aesmd(void **state)
 	assert_string_equal(s->mounts[0].destination, "/var/run/aesmd");
 	assert_string_equal(s->mounts[0].source, aesmd);
 	/* A second pass adds nothing: the devices and the mount are there now. */
-	assert_int_equal(rt_enclave_add_sgx(s, dev, aesmd, &err), 0);
+	assert_int_equal(enc_add_sgx(s, dev, aesmd, &err), 0);
 	assert_int_equal(s->linux.n_devices, 3);
 	assert_int_equal(s->n_mounts, 1);
 	rt_spec_free(s);
@@ -229,9 +233,9 @@ static void test_message_decoding(void **state)
 	char **argv, **env;
 	static const char ok[] = "{\"op\":\"exec\",\"argv\":[\"a b\",\"\\n\",\"\"],\"env\":"
 				 "[\"K=v w\"]}";
-	_cleanup_json_ json_t *m = rt_emsg_parse(ok, strlen(ok), &err);
+	_cleanup_json_ json_t *m = enc_msg_parse(ok, strlen(ok), &err);
 	assert_non_null(m);
-	assert_int_equal(rt_emsg_exec_decode(m, &argv, &env, &err), 0);
+	assert_int_equal(enc_msg_exec_decode(m, &argv, &env, &err), 0);
 	assert_int_equal(cc_strv_len(argv), 3);
 	assert_string_equal(argv[0], "a b");
 	assert_string_equal(argv[1], "\n");
@@ -262,9 +266,9 @@ static void test_message_decoding(void **state)
 		  "agent message: \"env\": a array of strings expected" },
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
-		json_t *j = rt_emsg_parse(bad[i].text, strlen(bad[i].text), &err);
+		json_t *j = enc_msg_parse(bad[i].text, strlen(bad[i].text), &err);
 		if (j) {
-			assert_int_equal(rt_emsg_exec_decode(j, &argv, &env, &err), -1);
+			assert_int_equal(enc_msg_exec_decode(j, &argv, &env, &err), -1);
 			assert_null(argv);
 			json_decref(j);
 		}
@@ -280,16 +284,16 @@ static void test_hex_fields(void **state)
 	struct cc_error *err = NULL;
 	uint8_t in[4] = { 0x00, 0xab, 0x10, 0xff }, out[4];
 	_cleanup_json_ json_t *m = json_pack("{s:s}", "op", "attest");
-	rt_emsg_set_hex(m, "x", in, sizeof(in));
+	enc_msg_set_hex(m, "x", in, sizeof(in));
 	assert_string_equal(json_string_value(json_object_get(m, "x")), "00ab10ff");
-	assert_int_equal(rt_emsg_hex_field(m, "x", out, sizeof(out), false, &err), 0);
+	assert_int_equal(enc_msg_hex_field(m, "x", out, sizeof(out), false, &err), 0);
 	assert_memory_equal(in, out, sizeof(in));
-	assert_int_equal(rt_emsg_hex_field(m, "missing", out, sizeof(out), true, &err), 0);
-	assert_int_equal(rt_emsg_hex_field(m, "x", out, 3, false, &err), -1);
+	assert_int_equal(enc_msg_hex_field(m, "missing", out, sizeof(out), true, &err), 0);
+	assert_int_equal(enc_msg_hex_field(m, "x", out, 3, false, &err), -1);
 	assert_string_equal(err->msg, "agent message: \"x\": 6 hex digits expected");
 	cc_error_free(&err);
 	json_object_set_new(m, "y", json_string("0g"));
-	assert_int_equal(rt_emsg_hex_field(m, "y", out, 1, false, &err), -1);
+	assert_int_equal(enc_msg_hex_field(m, "y", out, 1, false, &err), -1);
 	assert_string_equal(err->msg, "agent message: \"y\": not hex");
 	cc_error_free(&err);
 }
@@ -307,12 +311,12 @@ static void test_send_receive(void **state)
 	int fds[3] = { 0, 1, 2 };
 	pid_t pid = fork();
 	if (pid == 0) {
-		_exit(rt_emsg_send(sv[0], m, fds, 3, &err) == 0 ? 0 : 1);
+		_exit(enc_msg_send(sv[0], m, fds, 3, &err) == 0 ? 0 : 1);
 	}
 	json_t *got = NULL;
-	int rfds[RT_EMSG_MAX_FDS];
+	int rfds[ENC_MSG_MAX_FDS];
 	size_t n = 0;
-	assert_int_equal(rt_emsg_recv(sv[1], &got, rfds, &n, &err), 1);
+	assert_int_equal(enc_msg_recv(sv[1], &got, rfds, &n, &err), 1);
 	assert_int_equal(n, 3);
 	for (size_t i = 0; i < n; i++)
 		close(rfds[i]);
@@ -325,7 +329,7 @@ static void test_send_receive(void **state)
 	/* A length over the limit is refused before anything is allocated. */
 	uint8_t huge[4] = { 0xff, 0xff, 0xff, 0x7f };
 	assert_int_equal(write(sv[0], huge, 4), 4);
-	assert_int_equal(rt_emsg_recv(sv[1], &got, rfds, &n, &err), -1);
+	assert_int_equal(enc_msg_recv(sv[1], &got, rfds, &n, &err), -1);
 	assert_non_null(strstr(err->msg, "over the 4194304-byte limit"));
 	cc_error_free(&err);
 
@@ -333,10 +337,10 @@ static void test_send_receive(void **state)
 	uint8_t cut[6] = { 10, 0, 0, 0, '{', '"' };
 	assert_int_equal(write(sv[0], cut, sizeof(cut)), (ssize_t)sizeof(cut));
 	close(sv[0]);
-	assert_int_equal(rt_emsg_recv(sv[1], &got, rfds, &n, &err), -1);
+	assert_int_equal(enc_msg_recv(sv[1], &got, rfds, &n, &err), -1);
 	assert_string_equal(err->msg, "agent message: truncated body");
 	cc_error_free(&err);
-	assert_int_equal(rt_emsg_recv(sv[1], &got, rfds, &n, &err), 0);
+	assert_int_equal(enc_msg_recv(sv[1], &got, rfds, &n, &err), 0);
 	close(sv[1]);
 }
 

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
-#include "runtime/pal.h"
+#include "enclave/pal.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 
@@ -40,21 +40,21 @@ static void run_pal(const char *which, int want_version, const char *script, str
 	int lfd = mkstemp(r->log), ofd = mkstemp(r->out);
 	assert_true(lfd >= 0 && ofd >= 0);
 	close(lfd);
-	struct rt_pal *p = rt_pal_load(pal_path(which), &err);
+	struct enc_pal *p = enc_pal_load(pal_path(which), &err);
 	if (!p)
 		fail_msg("%s", err->msg);
-	assert_int_equal(rt_pal_version(p), want_version);
+	assert_int_equal(enc_pal_version(p), want_version);
 	_cleanup_free_ char *args = xasprintf("log=%s debug", r->log);
-	assert_int_equal(rt_pal_init(p, args, "debug", &err), 0);
+	assert_int_equal(enc_pal_init(p, args, "debug", &err), 0);
 	char *argv[] = { (char *)"sh", (char *)"-c", (char *)script, NULL };
 	char *env[] = { (char *)"GREETING=hi", (char *)"PATH=/bin", NULL };
 	int stdio[3] = { 0, ofd, 2 };
-	if (rt_pal_run(p, "/bin/sh", argv, env, stdio, &r->exit_value, &err) < 0)
+	if (enc_pal_run(p, "/bin/sh", argv, env, stdio, &r->exit_value, &err) < 0)
 		fail_msg("%s", err->msg);
 	if (want_version >= 2)
-		assert_int_equal(rt_pal_kill(p, -1, 15, &err), 0);
-	assert_int_equal(rt_pal_destroy(p, &err), 0);
-	rt_pal_unload(p);
+		assert_int_equal(enc_pal_kill(p, -1, 15, &err), 0);
+	assert_int_equal(enc_pal_destroy(p, &err), 0);
+	enc_pal_unload(p);
 	close(ofd);
 	r->log_text = cc_read_file(r->log, 0, NULL, &err);
 	r->out_text = cc_read_file(r->out, 0, NULL, &err);
@@ -117,7 +117,7 @@ static void test_v2_and_v3(void **state)
 static void test_errors(void **state)
 {
 	struct cc_error *err = NULL;
-	assert_null(rt_pal_load("/nonexistent/liberpal-x.so", &err));
+	assert_null(enc_pal_load("/nonexistent/liberpal-x.so", &err));
 	assert_non_null(
 	    strstr(err->msg, "enclave runtime /nonexistent/liberpal-x.so: cannot load: "));
 	cc_error_free(&err);
@@ -125,32 +125,32 @@ static void test_errors(void **state)
 	_cleanup_free_ char *v4 = xasprintf("enclave runtime %s: unsupported PAL API version 4 "
 					    "(rune supports 1 to 3)",
 					    pal_path("V4"));
-	assert_null(rt_pal_load(pal_path("V4"), &err));
+	assert_null(enc_pal_load(pal_path("V4"), &err));
 	assert_string_equal(err->msg, v4);
 	cc_error_free(&err);
 
 	_cleanup_free_ char *noinit = xasprintf(
 	    "enclave runtime %s: PAL API v3 needs the symbol pal_init", pal_path("NOINIT"));
-	assert_null(rt_pal_load(pal_path("NOINIT"), &err));
+	assert_null(enc_pal_load(pal_path("NOINIT"), &err));
 	assert_string_equal(err->msg, noinit);
 	cc_error_free(&err);
 
-	struct rt_pal *p = rt_pal_load(pal_path("INITFAILS"), &err);
+	struct enc_pal *p = enc_pal_load(pal_path("INITFAILS"), &err);
 	assert_non_null(p);
-	assert_int_equal(rt_pal_init(p, "", "info", &err), -1);
+	assert_int_equal(enc_pal_init(p, "", "info", &err), -1);
 	_cleanup_free_ char *fails =
 	    xasprintf("enclave runtime %s: pal_init failed with -1: Operation not permitted",
 		      pal_path("INITFAILS"));
 	assert_string_equal(err->msg, fails);
 	cc_error_free(&err);
-	rt_pal_unload(p);
+	enc_pal_unload(p);
 
 	/* v1 has no pal_kill. */
-	p = rt_pal_load(pal_path("V1"), &err);
-	assert_int_equal(rt_pal_kill(p, -1, 9, &err), -1);
+	p = enc_pal_load(pal_path("V1"), &err);
+	assert_int_equal(enc_pal_kill(p, -1, 9, &err), -1);
 	assert_non_null(strstr(err->msg, "the PAL exports no pal_kill (PAL API v1 has none)"));
 	cc_error_free(&err);
-	rt_pal_unload(p);
+	enc_pal_unload(p);
 }
 
 int main(void)

@@ -6,23 +6,23 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#include "runtime/enclave-msg.h"
+#include "enclave/msg.h"
 #include "util/cleanup.h"
 #include "util/json.h"
 #include "util/strv.h"
 
-int rt_emsg_send(int sock, json_t *msg, const int *fds, size_t nfds, struct cc_error **err)
+int enc_msg_send(int sock, json_t *msg, const int *fds, size_t nfds, struct cc_error **err)
 {
 	_cleanup_free_ char *body = json_dumps(msg, JSON_COMPACT);
 	if (!body)
 		return cc_error_set(err, 0, "agent message: cannot encode");
 	size_t len = strlen(body);
-	if (len > RT_EMSG_MAX || nfds > RT_EMSG_MAX_FDS)
+	if (len > ENC_MSG_MAX || nfds > ENC_MSG_MAX_FDS)
 		return cc_error_set(err, E2BIG, "agent message: %zu bytes", len);
 	uint8_t hdr[4] = { len & 0xff, (len >> 8) & 0xff, (len >> 16) & 0xff, len >> 24 };
 	struct iovec iov[2] = { { hdr, sizeof(hdr) }, { body, len } };
 	union {
-		char buf[CMSG_SPACE(sizeof(int) * RT_EMSG_MAX_FDS)];
+		char buf[CMSG_SPACE(sizeof(int) * ENC_MSG_MAX_FDS)];
 		struct cmsghdr align;
 	} ctl;
 	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2 };
@@ -74,7 +74,7 @@ static int recv_header(int sock, uint8_t hdr[4], int *fds, size_t *nfds, struct 
 	size_t got = 0;
 	while (got < 4) {
 		union {
-			char buf[CMSG_SPACE(sizeof(int) * RT_EMSG_MAX_FDS)];
+			char buf[CMSG_SPACE(sizeof(int) * ENC_MSG_MAX_FDS)];
 			struct cmsghdr align;
 		} ctl;
 		struct iovec iov = { hdr + got, 4 - got };
@@ -94,7 +94,7 @@ static int recv_header(int sock, uint8_t hdr[4], int *fds, size_t *nfds, struct 
 			for (size_t i = 0; i < k; i++) {
 				int fd;
 				memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-				if (*nfds < RT_EMSG_MAX_FDS)
+				if (*nfds < ENC_MSG_MAX_FDS)
 					fds[(*nfds)++] = fd;
 				else
 					close(fd);
@@ -112,7 +112,7 @@ static int recv_header(int sock, uint8_t hdr[4], int *fds, size_t *nfds, struct 
 	return 1;
 }
 
-int rt_emsg_recv(int sock, json_t **msg, int *fds, size_t *nfds, struct cc_error **err)
+int enc_msg_recv(int sock, json_t **msg, int *fds, size_t *nfds, struct cc_error **err)
 {
 	uint8_t hdr[4];
 	*msg = NULL;
@@ -123,10 +123,10 @@ int rt_emsg_recv(int sock, json_t **msg, int *fds, size_t *nfds, struct cc_error
 		return ret;
 	}
 	uint32_t len = hdr[0] | hdr[1] << 8 | hdr[2] << 16 | (uint32_t)hdr[3] << 24;
-	if (len > RT_EMSG_MAX) {
+	if (len > ENC_MSG_MAX) {
 		close_fds(fds, nfds);
 		return cc_error_set(err, 0, "agent message: %u bytes is over the %u-byte limit",
-				    len, RT_EMSG_MAX);
+				    len, ENC_MSG_MAX);
 	}
 	_cleanup_free_ char *body = xmalloc(len + 1);
 	size_t got = 0;
@@ -141,7 +141,7 @@ int rt_emsg_recv(int sock, json_t **msg, int *fds, size_t *nfds, struct cc_error
 		}
 		got += (size_t)n;
 	}
-	*msg = rt_emsg_parse(body, len, err);
+	*msg = enc_msg_parse(body, len, err);
 	if (!*msg) {
 		close_fds(fds, nfds);
 		return -1;
@@ -149,7 +149,7 @@ int rt_emsg_recv(int sock, json_t **msg, int *fds, size_t *nfds, struct cc_error
 	return 1;
 }
 
-json_t *rt_emsg_parse(const char *buf, size_t len, struct cc_error **err)
+json_t *enc_msg_parse(const char *buf, size_t len, struct cc_error **err)
 {
 	json_error_t jerr;
 	json_t *j = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
@@ -190,7 +190,7 @@ static int strv_member(json_t *msg, const char *key, bool env, char ***out, stru
 	return 0;
 }
 
-int rt_emsg_exec_decode(json_t *msg, char ***argv, char ***env, struct cc_error **err)
+int enc_msg_exec_decode(json_t *msg, char ***argv, char ***env, struct cc_error **err)
 {
 	*env = NULL;
 	if (strv_member(msg, "argv", false, argv, err) < 0)
@@ -212,7 +212,7 @@ static int hexval(char c)
 				      : -1;
 }
 
-int rt_emsg_hex_field(json_t *msg, const char *key, void *out, size_t len, bool optional,
+int enc_msg_hex_field(json_t *msg, const char *key, void *out, size_t len, bool optional,
 		      struct cc_error **err)
 {
 	json_t *v = json_object_get(msg, key);
@@ -232,7 +232,7 @@ int rt_emsg_hex_field(json_t *msg, const char *key, void *out, size_t len, bool 
 	return 0;
 }
 
-void rt_emsg_set_hex(json_t *msg, const char *key, const void *data, size_t len)
+void enc_msg_set_hex(json_t *msg, const char *key, const void *data, size_t len)
 {
 	static const char digits[] = "0123456789abcdef";
 	_cleanup_free_ char *s = xmalloc(2 * len + 1);
@@ -244,7 +244,7 @@ void rt_emsg_set_hex(json_t *msg, const char *key, const void *data, size_t len)
 	json_object_set_new(msg, key, json_string(s));
 }
 
-json_t *rt_emsg_error(const char *fmt, ...)
+json_t *enc_msg_error(const char *fmt, ...)
 {
 	va_list ap;
 	char *text;
@@ -257,7 +257,7 @@ json_t *rt_emsg_error(const char *fmt, ...)
 	return j;
 }
 
-json_t *rt_emsg_int(const char *op, const char *key, long long value)
+json_t *enc_msg_int(const char *op, const char *key, long long value)
 {
 	return json_pack("{s:s,s:I}", "op", op, key, (json_int_t)value);
 }

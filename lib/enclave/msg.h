@@ -20,24 +20,24 @@
 #include <jansson.h>
 #include "util/error.h"
 
-#define RT_EMSG_MAX (4u << 20) /* argv + env of an exec fit easily; anything bigger is hostile */
-#define RT_EMSG_MAX_FDS 3
+#define ENC_MSG_MAX (4u << 20) /* argv + env of an exec fit easily; anything bigger is hostile */
+#define ENC_MSG_MAX_FDS 3
 
 /* Send msg (and nfds descriptors). */
-int rt_emsg_send(int sock, json_t *msg, const int *fds, size_t nfds, struct cc_error **err);
-/* Receive one message: 1 and *msg (and up to RT_EMSG_MAX_FDS descriptors in fds, *nfds set;
+int enc_msg_send(int sock, json_t *msg, const int *fds, size_t nfds, struct cc_error **err);
+/* Receive one message: 1 and *msg (and up to ENC_MSG_MAX_FDS descriptors in fds, *nfds set;
  * the caller closes them), 0 at a clean end of stream, -1 with *err. */
-int rt_emsg_recv(int sock, json_t **msg, int *fds, size_t *nfds, struct cc_error **err);
+int enc_msg_recv(int sock, json_t **msg, int *fds, size_t *nfds, struct cc_error **err);
 /* Parse a message body: a JSON object with a string "op". */
-json_t *rt_emsg_parse(const char *buf, size_t len, struct cc_error **err);
+json_t *enc_msg_parse(const char *buf, size_t len, struct cc_error **err);
 
 /* An exec request's argv (at least one element) and env ("KEY=VALUE" each), as NULL-terminated
  * string vectors the caller frees with cc_strv_free. */
-int rt_emsg_exec_decode(json_t *msg, char ***argv, char ***env, struct cc_error **err);
+int enc_msg_exec_decode(json_t *msg, char ***argv, char ***env, struct cc_error **err);
 /* A fixed-size binary field carried as hex (report_data, target_info, report). */
-int rt_emsg_hex_field(json_t *msg, const char *key, void *out, size_t len, bool optional,
+int enc_msg_hex_field(json_t *msg, const char *key, void *out, size_t len, bool optional,
 		      struct cc_error **err);
-void rt_emsg_set_hex(json_t *msg, const char *key, const void *data, size_t len);
+void enc_msg_set_hex(json_t *msg, const char *key, const void *data, size_t len);
 /* {"op":"error","message":...} and {"op":op,key:value} conveniences. */
-json_t *rt_emsg_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-json_t *rt_emsg_int(const char *op, const char *key, long long value);
+json_t *enc_msg_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+json_t *enc_msg_int(const char *op, const char *key, long long value);

@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -17,8 +18,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 #include "enclave/pal_api.h"
-#include "runtime/enclave-msg.h"
-#include "runtime/enclave.h"
+#include "enclave/msg.h"
+#include "enclave/enclave.h"
 #include "runtime/hooks.h"
 #include "runtime/init.h"
 #include "runtime/process.h"
@@ -28,7 +29,8 @@
 
 static struct {
 	const struct init_args *a;
-	struct rt_pal *pal;
+	struct enc_config *e;
+	struct enc_pal *pal;
 	pthread_mutex_t lock;
 	int payload_pid; /* the PAL's id of the payload, 0 until it exists */
 } ei = { .lock = PTHREAD_MUTEX_INITIALIZER };
@@ -104,34 +106,47 @@ static void pal_exit_report(void)
 	_cleanup_free_ char *text = capture_end(c, false);
 	struct cc_error *err = NULL;
 	cc_error_set(&err, 0, "enclave runtime %s: the PAL exited during %s",
-		     ei.a ? ei.a->enclave->path : "?", c->call);
+		     ei.e ? ei.e->path : "?", c->call);
 	add_stderr(err, text);
 	sync_send_error(c->sync_fd, err);
 	cc_error_free(&err);
 }
 
-struct rt_pal *rt_enclave_load(const struct init_args *a)
+/* The PAL runs in this process, so its environment is the payload's (process.env, without
+ * the ENCLAVE_* settings), never rune's own: a v1 PAL has no other way to learn it, and the
+ * host's variables are none of the container's business. */
+static void take_payload_env(const struct rt_process *p)
 {
-	struct cc_error *err = NULL;
-	struct capture c;
-	ei.a = a;
-	atexit(pal_exit_report);
-	capture_begin(&c, "dlopen", a->sync_fd);
-	struct rt_pal *pal = rt_pal_load(a->enclave->path, &err);
-	_cleanup_free_ char *text = capture_end(&c, pal != NULL);
-	if (!pal) {
-		add_stderr(err, text);
-		sync_fail(a->sync_fd, err);
-	}
-	return pal;
+	extern char **environ;
+	static char *none[] = { NULL };
+	environ = p->env ? cc_strv_dup(p->env) : none;
 }
 
-static void pal_init_or_fail(const struct init_args *a, struct rt_pal *pal)
+int enc_init_load(struct enc_config *e, const struct init_args *a, struct cc_error **err)
+{
+	struct capture c;
+	ei.a = a;
+	ei.e = e;
+	take_payload_env(a->spec->process);
+	atexit(pal_exit_report);
+	capture_begin(&c, "dlopen", a->sync_fd);
+	ei.pal = enc_pal_load_fd(e->pal_fd, e->path, err);
+	_cleanup_free_ char *text = capture_end(&c, ei.pal != NULL);
+	close(e->pal_fd);
+	e->pal_fd = -1;
+	if (!ei.pal) {
+		add_stderr(*err, text);
+		return -1;
+	}
+	return 0;
+}
+
+static void pal_init_or_fail(const struct init_args *a, struct enc_pal *pal)
 {
 	struct cc_error *err = NULL;
 	struct capture c;
 	capture_begin(&c, "pal_init", a->sync_fd);
-	int ret = rt_pal_init(pal, a->enclave->args, a->enclave->loglevel, &err);
+	int ret = enc_pal_init(pal, ei.e->args, ei.e->loglevel, &err);
 	_cleanup_free_ char *text = capture_end(&c, ret == 0);
 	if (ret < 0) {
 		add_stderr(err, text);
@@ -163,7 +178,7 @@ static void *signal_thread(void *arg)
 		int sig = sigwaitinfo(&set, NULL);
 		if (sig <= 0)
 			continue;
-		if (rt_pal_version(ei.pal) == 1) {
+		if (enc_pal_version(ei.pal) == 1) {
 			if (sig == SIGTERM || sig == SIGINT || sig == SIGHUP || sig == SIGQUIT)
 				_exit(128 + sig);
 			continue;
@@ -172,12 +187,24 @@ static void *signal_thread(void *arg)
 		int pid = ei.payload_pid;
 		pthread_mutex_unlock(&ei.lock);
 		struct cc_error *err = NULL;
-		if (pid > 0 && rt_pal_kill(ei.pal, pid, sig, &err) < 0) {
-			dprintf(2, "rune init: %s\n", err->msg);
+		if (pid > 0 && enc_pal_kill(ei.pal, pid, sig, &err) < 0) {
+			rt_init_report(err);
 			cc_error_free(&err);
 		}
 	}
 	return arg;
+}
+
+static void report(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void report(const char *fmt, ...)
+{
+	struct cc_error *err = NULL;
+	va_list ap;
+	va_start(ap, fmt);
+	cc_error_setv(&err, 0, fmt, ap);
+	va_end(ap);
+	rt_init_report(err);
+	cc_error_free(&err);
 }
 
 static void start_thread(void *(*fn)(void *), void *arg)
@@ -187,7 +214,7 @@ static void start_thread(void *(*fn)(void *), void *arg)
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	if (pthread_create(&t, &attr, fn, arg) != 0)
-		dprintf(2, "rune init: cannot start a thread\n");
+		report("cannot start a thread: %s", strerror(errno));
 	pthread_attr_destroy(&attr);
 }
 
@@ -208,7 +235,7 @@ static void session_reply(struct session *s, json_t *msg)
 {
 	struct cc_error *err = NULL;
 	pthread_mutex_lock(&s->send_lock);
-	if (msg && rt_emsg_send(s->conn, msg, NULL, 0, &err) < 0)
+	if (msg && enc_msg_send(s->conn, msg, NULL, 0, &err) < 0)
 		cc_error_free(&err);
 	pthread_mutex_unlock(&s->send_lock);
 	json_decref(msg);
@@ -221,15 +248,15 @@ static void *session_wait(void *arg)
 	struct cc_error *err = NULL;
 	int status = 0;
 	int ret;
-	if (rt_pal_version(ei.pal) == 1) {
+	if (enc_pal_version(ei.pal) == 1) {
 		_cleanup_free_ char *path = payload_path(s->argv, s->env);
-		ret = rt_pal_run(ei.pal, path, s->argv, s->env, s->stdio, &status, &err);
+		ret = enc_pal_run(ei.pal, path, s->argv, s->env, s->stdio, &status, &err);
 	} else {
-		ret = rt_pal_exec(ei.pal, s->pid, &status, &err);
+		ret = enc_pal_exec(ei.pal, s->pid, &status, &err);
 	}
 	atomic_store(&s->done, true);
-	session_reply(s, ret < 0 ? rt_emsg_error("%s", err->msg)
-				 : rt_emsg_int("exit", "status", status));
+	session_reply(s, ret < 0 ? enc_msg_error("%s", err->msg)
+				 : enc_msg_int("exit", "status", status));
 	cc_error_free(&err);
 	shutdown(s->conn, SHUT_RD);
 	return NULL;
@@ -240,11 +267,11 @@ static void serve_kill(struct session *s, json_t *msg)
 	json_int_t sig = 0;
 	struct cc_error *err = NULL;
 	if (json_unpack(msg, "{s:I}", "signal", &sig) < 0 || sig < 1 || sig >= NSIG) {
-		session_reply(s, rt_emsg_error("kill: a signal number expected"));
+		session_reply(s, enc_msg_error("kill: a signal number expected"));
 		return;
 	}
-	if (s->pid > 0 && rt_pal_kill(ei.pal, s->pid, (int)sig, &err) < 0) {
-		session_reply(s, rt_emsg_error("%s", err->msg));
+	if (s->pid > 0 && enc_pal_kill(ei.pal, s->pid, (int)sig, &err) < 0) {
+		session_reply(s, enc_msg_error("%s", err->msg));
 		cc_error_free(&err);
 	}
 }
@@ -253,24 +280,24 @@ static void serve_exec(struct session *s, json_t *req)
 {
 	struct cc_error *err = NULL;
 	pthread_t waiter;
-	if (rt_emsg_exec_decode(req, &s->argv, &s->env, &err) < 0)
+	if (enc_msg_exec_decode(req, &s->argv, &s->env, &err) < 0)
 		goto fail;
-	if (rt_pal_version(ei.pal) >= 2) {
+	if (enc_pal_version(ei.pal) >= 2) {
 		_cleanup_free_ char *path = payload_path(s->argv, s->env);
-		if (rt_pal_create_process(ei.pal, path, s->argv, s->env, s->stdio, &s->pid, &err) <
+		if (enc_pal_create_process(ei.pal, path, s->argv, s->env, s->stdio, &s->pid, &err) <
 		    0)
 			goto fail;
 	}
-	session_reply(s, rt_emsg_int("started", "pid", s->pid));
+	session_reply(s, enc_msg_int("started", "pid", s->pid));
 	if (pthread_create(&waiter, NULL, session_wait, s) != 0) {
 		cc_error_set(&err, 0, "exec: cannot start a thread");
 		goto fail;
 	}
 	for (;;) {
 		json_t *msg = NULL;
-		int fds[RT_EMSG_MAX_FDS];
+		int fds[ENC_MSG_MAX_FDS];
 		size_t nfds = 0;
-		int ret = rt_emsg_recv(s->conn, &msg, fds, &nfds, &err);
+		int ret = enc_msg_recv(s->conn, &msg, fds, &nfds, &err);
 		for (size_t i = 0; i < nfds; i++)
 			close(fds[i]);
 		cc_error_free(&err);
@@ -283,12 +310,12 @@ static void serve_exec(struct session *s, json_t *req)
 		json_decref(msg);
 	}
 	/* The client went away while the process runs (rune exec was SIGKILLed): so does it. */
-	if (!atomic_load(&s->done) && s->pid > 0 && rt_pal_kill(ei.pal, s->pid, SIGKILL, &err) < 0)
+	if (!atomic_load(&s->done) && s->pid > 0 && enc_pal_kill(ei.pal, s->pid, SIGKILL, &err) < 0)
 		cc_error_free(&err);
 	pthread_join(waiter, NULL);
 	return;
 fail:
-	session_reply(s, rt_emsg_error("%s", err->msg));
+	session_reply(s, enc_msg_error("%s", err->msg));
 	cc_error_free(&err);
 }
 
@@ -297,15 +324,15 @@ static void serve_attest(struct session *s, json_t *req)
 	struct cc_error *err = NULL;
 	uint8_t ti[PAL_TARGETINFO_SIZE], report[PAL_REPORT_SIZE] = { 0 };
 	/* REPORTDATA sits at offset 320 of the REPORT: the PAL takes it from there. */
-	if (rt_emsg_hex_field(req, "target_info", ti, sizeof(ti), true, &err) < 0 ||
-	    rt_emsg_hex_field(req, "report_data", report + 320, 64, true, &err) < 0 ||
-	    rt_pal_local_report(ei.pal, ti, report, &err) < 0) {
-		session_reply(s, rt_emsg_error("%s", err->msg));
+	if (enc_msg_hex_field(req, "target_info", ti, sizeof(ti), true, &err) < 0 ||
+	    enc_msg_hex_field(req, "report_data", report + 320, 64, true, &err) < 0 ||
+	    enc_pal_local_report(ei.pal, ti, report, &err) < 0) {
+		session_reply(s, enc_msg_error("%s", err->msg));
 		cc_error_free(&err);
 		return;
 	}
 	json_t *msg = json_pack("{s:s}", "op", "report");
-	rt_emsg_set_hex(msg, "report", report, sizeof(report));
+	enc_msg_set_hex(msg, "report", report, sizeof(report));
 	session_reply(s, msg);
 }
 
@@ -315,16 +342,16 @@ static void *session_thread(void *arg)
 	struct cc_error *err = NULL;
 	json_t *req = NULL;
 	size_t nfds = 0;
-	if (rt_emsg_recv(s->conn, &req, s->stdio, &nfds, &err) > 0) {
+	if (enc_msg_recv(s->conn, &req, s->stdio, &nfds, &err) > 0) {
 		const char *op = json_string_value(json_object_get(req, "op"));
 		if (!strcmp(op, "exec") && nfds == 3)
 			serve_exec(s, req);
 		else if (!strcmp(op, "exec"))
-			session_reply(s, rt_emsg_error("exec: stdin, stdout and stderr expected"));
+			session_reply(s, enc_msg_error("exec: stdin, stdout and stderr expected"));
 		else if (!strcmp(op, "attest"))
 			serve_attest(s, req);
 		else
-			session_reply(s, rt_emsg_error("unknown request \"%s\"", op));
+			session_reply(s, enc_msg_error("unknown request \"%s\"", op));
 	}
 	cc_error_free(&err);
 	json_decref(req);
@@ -344,8 +371,7 @@ static void *agent_thread(void *arg)
 	for (;;) {
 		int conn = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
 		if (conn < 0 && (errno == EBADF || errno == EINVAL || errno == ENOTSOCK)) {
-			dprintf(2, "rune init: agent.sock: %s; rune exec and attest are off\n",
-				strerror(errno));
+			report("agent.sock: %s; rune exec and attest are off", strerror(errno));
 			return NULL;
 		}
 		if (conn < 0) {
@@ -382,8 +408,8 @@ static void become_container(const struct init_args *a, bool seccomp_done)
 static __attribute__((noreturn)) void fail_after_start(struct cc_error *err)
 {
 	struct cc_error *derr = NULL;
-	dprintf(2, "rune init: %s\n", err ? err->msg : "unknown error");
-	rt_pal_destroy(ei.pal, &derr);
+	rt_init_report(err);
+	enc_pal_destroy(ei.pal, &derr);
 	_exit(127);
 }
 
@@ -396,8 +422,8 @@ static __attribute__((noreturn)) void run_payload(const struct init_args *a)
 	_cleanup_free_ char *path = payload_path(p->args, p->env);
 	int status = 0, pid = 0;
 
-	if (rt_pal_version(ei.pal) >= 2) {
-		if (rt_pal_create_process(ei.pal, path, p->args, p->env, stdio, &pid, &err) < 0) {
+	if (enc_pal_version(ei.pal) >= 2) {
+		if (enc_pal_create_process(ei.pal, path, p->args, p->env, stdio, &pid, &err) < 0) {
 			close(a->fifo_fd);
 			fail_after_start(err);
 		}
@@ -408,25 +434,28 @@ static __attribute__((noreturn)) void run_payload(const struct init_args *a)
 	/* `rune start` returns when the fifo closes: now the payload exists. */
 	close(a->fifo_fd);
 	start_thread(signal_thread, NULL);
-	int ret = pid ? rt_pal_exec(ei.pal, pid, &status, &err)
-		      : rt_pal_run(ei.pal, path, p->args, p->env, stdio, &status, &err);
+	int ret = pid ? enc_pal_exec(ei.pal, pid, &status, &err)
+		      : enc_pal_run(ei.pal, path, p->args, p->env, stdio, &status, &err);
 	if (ret < 0)
 		fail_after_start(err);
-	if (rt_pal_destroy(ei.pal, &err) < 0) {
-		dprintf(2, "rune init: %s\n", err->msg);
+	if (enc_pal_destroy(ei.pal, &err) < 0) {
+		rt_init_report(err);
 		cc_error_free(&err);
 	}
 	_exit(status);
 }
 
-void rt_enclave_init_main(const struct init_args *a, struct rt_pal *pal, bool seccomp_done)
+void enc_init_run(struct enc_config *e, const struct init_args *a, bool seccomp_done)
 {
 	struct cc_error *err = NULL;
 	const struct rt_spec *spec = a->spec;
+	struct enc_pal *pal = ei.pal;
 	sigset_t all;
 	char byte;
 
-	ei.pal = pal;
+	(void)e;
+	/* Again: setup may have added LISTEN_FDS and LISTEN_PID to process.env. */
+	take_payload_env(spec->process);
 	prctl(PR_SET_NAME, "enclave-init");
 	become_container(a, seccomp_done);
 	rt_cloexec_fds_from(3 + (int)a->preserve_fds);
@@ -441,7 +470,7 @@ void rt_enclave_init_main(const struct init_args *a, struct rt_pal *pal, bool se
 	    sync_expect(a->sync_fd, SYNC_COMMIT, NULL, &err) < 0)
 		_exit(1);
 	close(a->sync_fd);
-	start_thread(agent_thread, (void *)(intptr_t)a->agent_fd);
+	start_thread(agent_thread, (void *)(intptr_t)ei.e->agent_fd);
 
 	while (read(a->fifo_fd, &byte, 1) < 0 && errno == EINTR)
 		;

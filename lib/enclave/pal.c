@@ -2,12 +2,13 @@
 /* Enclave Runtime PAL loader and calls. See pal.h. */
 #include <dlfcn.h>
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include "enclave/pal_api.h"
-#include "runtime/pal.h"
+#include "enclave/pal.h"
 #include "util/cleanup.h"
 
-struct rt_pal {
+struct enc_pal {
 	void *handle;
 	char *path;
 	int version;
@@ -21,12 +22,12 @@ struct rt_pal {
 	pal_get_local_report_fn get_local_report;
 };
 
-int rt_pal_version(const struct rt_pal *p)
+int enc_pal_version(const struct enc_pal *p)
 {
 	return p->version;
 }
 
-void rt_pal_unload(struct rt_pal *p)
+void enc_pal_unload(struct enc_pal *p)
 {
 	if (!p)
 		return;
@@ -37,7 +38,7 @@ void rt_pal_unload(struct rt_pal *p)
 }
 
 /* A PAL call's negative result as a message: -errno values are named. */
-static int pal_failed(struct rt_pal *p, const char *call, int ret, struct cc_error **err)
+static int pal_failed(struct enc_pal *p, const char *call, int ret, struct cc_error **err)
 {
 	if (ret < 0 && ret > -4096)
 		return cc_error_set(err, -ret, "enclave runtime %s: %s failed with %d", p->path,
@@ -45,7 +46,7 @@ static int pal_failed(struct rt_pal *p, const char *call, int ret, struct cc_err
 	return cc_error_set(err, 0, "enclave runtime %s: %s failed with %d", p->path, call, ret);
 }
 
-static void *need(struct rt_pal *p, const char *name, struct cc_error **err)
+static void *need(struct enc_pal *p, const char *name, struct cc_error **err)
 {
 	void *f = dlsym(p->handle, name);
 	if (!f)
@@ -54,16 +55,17 @@ static void *need(struct rt_pal *p, const char *name, struct cc_error **err)
 	return f;
 }
 
-struct rt_pal *rt_pal_load(const char *path, struct cc_error **err)
+/* dlopen file; messages name the PAL by path. */
+static struct enc_pal *load(const char *file, const char *path, struct cc_error **err)
 {
-	struct rt_pal *p = xzalloc(sizeof(*p));
+	struct enc_pal *p = xzalloc(sizeof(*p));
 	p->path = xstrdup(path);
-	p->handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	p->handle = dlopen(file, RTLD_NOW | RTLD_LOCAL);
 	if (!p->handle) {
 		const char *why = dlerror();
 		cc_error_set(err, 0, "enclave runtime %s: cannot load: %s", path,
 			     why ? why : "unknown error");
-		rt_pal_unload(p);
+		enc_pal_unload(p);
 		return NULL;
 	}
 	pal_get_version_fn get_version = (pal_get_version_fn)dlsym(p->handle, "pal_get_version");
@@ -73,7 +75,7 @@ struct rt_pal *rt_pal_load(const char *path, struct cc_error **err)
 			     "enclave runtime %s: unsupported PAL API version %d (rune supports 1 "
 			     "to %d)",
 			     path, p->version, PAL_API_VERSION_MAX);
-		rt_pal_unload(p);
+		enc_pal_unload(p);
 		return NULL;
 	}
 	void *init = need(p, "pal_init", err);
@@ -81,7 +83,7 @@ struct rt_pal *rt_pal_load(const char *path, struct cc_error **err)
 	void *destroy = exec ? need(p, "pal_destroy", err) : NULL;
 	void *create = destroy && p->version >= 2 ? need(p, "pal_create_process", err) : NULL;
 	if (!destroy || (p->version >= 2 && !create)) {
-		rt_pal_unload(p);
+		enc_pal_unload(p);
 		return NULL;
 	}
 	if (p->version >= 3)
@@ -102,7 +104,19 @@ struct rt_pal *rt_pal_load(const char *path, struct cc_error **err)
 	return p;
 }
 
-int rt_pal_init(struct rt_pal *p, const char *args, const char *log_level, struct cc_error **err)
+struct enc_pal *enc_pal_load(const char *path, struct cc_error **err)
+{
+	return load(path, path, err);
+}
+
+struct enc_pal *enc_pal_load_fd(int fd, const char *path, struct cc_error **err)
+{
+	char file[64];
+	snprintf(file, sizeof(file), "/proc/self/fd/%d", fd);
+	return load(file, path, err);
+}
+
+int enc_pal_init(struct enc_pal *p, const char *args, const char *log_level, struct cc_error **err)
 {
 	struct pal_attr_v3 attr = { .attr_v1 = { .args = args ? args : "",
 						 .log_level = log_level ? log_level : "info" },
@@ -112,8 +126,8 @@ int rt_pal_init(struct rt_pal *p, const char *args, const char *log_level, struc
 	return ret < 0 ? pal_failed(p, "pal_init", ret, err) : 0;
 }
 
-int rt_pal_create_process(struct rt_pal *p, const char *path, char *const argv[], char *const env[],
-			  const int stdio[3], int *pid, struct cc_error **err)
+int enc_pal_create_process(struct enc_pal *p, const char *path, char *const argv[],
+			   char *const env[], const int stdio[3], int *pid, struct cc_error **err)
 {
 	struct pal_stdio_fds fds = { stdio[0], stdio[1], stdio[2] };
 	*pid = -1;
@@ -130,7 +144,7 @@ int rt_pal_create_process(struct rt_pal *p, const char *path, char *const argv[]
 	return ret < 0 ? pal_failed(p, "pal_create_process", ret, err) : 0;
 }
 
-int rt_pal_exec(struct rt_pal *p, int pid, int *exit_value, struct cc_error **err)
+int enc_pal_exec(struct enc_pal *p, int pid, int *exit_value, struct cc_error **err)
 {
 	struct pal_exec_args eargs = { .pid = pid, .exit_value = exit_value };
 	*exit_value = 0;
@@ -138,8 +152,8 @@ int rt_pal_exec(struct rt_pal *p, int pid, int *exit_value, struct cc_error **er
 	return ret < 0 ? pal_failed(p, "pal_exec", ret, err) : 0;
 }
 
-int rt_pal_run(struct rt_pal *p, const char *path, char *const argv[], char *const env[],
-	       const int stdio[3], int *exit_value, struct cc_error **err)
+int enc_pal_run(struct enc_pal *p, const char *path, char *const argv[], char *const env[],
+		const int stdio[3], int *exit_value, struct cc_error **err)
 {
 	*exit_value = 0;
 	if (p->version == 1) {
@@ -148,13 +162,13 @@ int rt_pal_run(struct rt_pal *p, const char *path, char *const argv[], char *con
 		return ret < 0 ? pal_failed(p, "pal_exec", ret, err) : 0;
 	}
 	int pid;
-	if (rt_pal_create_process(p, path, argv, env, stdio, &pid, err) < 0)
+	if (enc_pal_create_process(p, path, argv, env, stdio, &pid, err) < 0)
 		return -1;
-	return rt_pal_exec(p, pid, exit_value, err);
+	return enc_pal_exec(p, pid, exit_value, err);
 }
 
-int rt_pal_local_report(struct rt_pal *p, const void *target_info, void *report,
-			struct cc_error **err)
+int enc_pal_local_report(struct enc_pal *p, const void *target_info, void *report,
+			 struct cc_error **err)
 {
 	if (!p->get_local_report)
 		return cc_error_set(err, ENOSYS,
@@ -175,7 +189,7 @@ int rt_pal_local_report(struct rt_pal *p, const void *target_info, void *report,
 	return 0;
 }
 
-int rt_pal_kill(struct rt_pal *p, int pid, int sig, struct cc_error **err)
+int enc_pal_kill(struct enc_pal *p, int pid, int sig, struct cc_error **err)
 {
 	if (!p->kill)
 		return cc_error_set(err, ENOSYS,
@@ -185,7 +199,7 @@ int rt_pal_kill(struct rt_pal *p, int pid, int sig, struct cc_error **err)
 	return ret < 0 ? pal_failed(p, "pal_kill", ret, err) : 0;
 }
 
-int rt_pal_destroy(struct rt_pal *p, struct cc_error **err)
+int enc_pal_destroy(struct enc_pal *p, struct cc_error **err)
 {
 	int ret = p->destroy();
 	return ret < 0 && ret != -ENOSYS ? pal_failed(p, "pal_destroy", ret, err) : 0;

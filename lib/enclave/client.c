@@ -17,17 +17,18 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include "enclave/client.h"
+#include "enclave/enclave.h"
+#include "enclave/msg.h"
 #include "enclave/pal_api.h"
 #include "runtime/container.h"
-#include "runtime/enclave-client.h"
-#include "runtime/enclave-msg.h"
 #include "runtime/sync.h"
 #include "runtime/terminal.h"
 #include "util/cleanup.h"
 #include "util/json.h"
 #include "util/strv.h"
 
-int rt_enclave_connect(const char *dir, struct cc_error **err)
+int enc_connect(const char *dir, struct cc_error **err)
 {
 	_cleanup_close_ int dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -49,9 +50,9 @@ int rt_enclave_connect(const char *dir, struct cc_error **err)
 static json_t *expect_reply(int conn, const char *want, struct cc_error **err)
 {
 	json_t *msg = NULL;
-	int fds[RT_EMSG_MAX_FDS];
+	int fds[ENC_MSG_MAX_FDS];
 	size_t nfds = 0;
-	int ret = rt_emsg_recv(conn, &msg, fds, &nfds, err);
+	int ret = enc_msg_recv(conn, &msg, fds, &nfds, err);
 	for (size_t i = 0; i < nfds; i++)
 		close(fds[i]);
 	if (ret == 0)
@@ -79,7 +80,7 @@ static int send_exec(int conn, const struct rt_process *p, const int stdio[3],
 		json_array_append_new(argv, json_string(p->args[i]));
 	for (size_t i = 0; p->env && p->env[i]; i++)
 		json_array_append_new(env, json_string(p->env[i]));
-	return rt_emsg_send(conn, req, stdio, 3, err);
+	return enc_msg_send(conn, req, stdio, 3, err);
 }
 
 /* The proxy's life after the process started: relay signals until the exit arrives. */
@@ -97,8 +98,8 @@ static __attribute__((noreturn)) void relay(int conn)
 			break;
 		struct signalfd_siginfo si;
 		if ((p[1].revents & POLLIN) && read(sfd, &si, sizeof(si)) == sizeof(si)) {
-			_cleanup_json_ json_t *k = rt_emsg_int("kill", "signal", (int)si.ssi_signo);
-			if (rt_emsg_send(conn, k, NULL, 0, &err) < 0)
+			_cleanup_json_ json_t *k = enc_msg_int("kill", "signal", (int)si.ssi_signo);
+			if (enc_msg_send(conn, k, NULL, 0, &err) < 0)
 				break;
 		}
 		if (!(p[0].revents & (POLLIN | POLLHUP | POLLERR)))
@@ -119,7 +120,7 @@ static __attribute__((noreturn)) void proxy_main(const char *dir, const struct r
 {
 	struct cc_error *err = NULL;
 	int stdio[3] = { 0, 1, 2 };
-	int conn = rt_enclave_connect(dir, &err);
+	int conn = enc_connect(dir, &err);
 	if (conn < 0)
 		sync_fail(sync_fd, err);
 	if (p->terminal && console_fd >= 0) {
@@ -144,8 +145,8 @@ static __attribute__((noreturn)) void proxy_main(const char *dir, const struct r
 	relay(conn);
 }
 
-pid_t rt_enclave_exec_spawn(const char *dir, const struct rt_process *p, int console_fd,
-			    struct cc_error **err)
+pid_t enc_exec_spawn(const char *dir, const struct rt_process *p, int console_fd,
+		     struct cc_error **err)
 {
 	int sv[2];
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
@@ -172,40 +173,40 @@ pid_t rt_enclave_exec_spawn(const char *dir, const struct rt_process *p, int con
 	return pid;
 }
 
-int rt_enclave_attest(const char *dir, const uint8_t report_data[64],
-		      const uint8_t target_info[PAL_TARGETINFO_SIZE],
-		      uint8_t report[PAL_REPORT_SIZE], struct cc_error **err)
+int enc_attest_dir(const char *dir, const uint8_t report_data[64],
+		   const uint8_t target_info[PAL_TARGETINFO_SIZE], uint8_t report[PAL_REPORT_SIZE],
+		   struct cc_error **err)
 {
-	_cleanup_close_ int conn = rt_enclave_connect(dir, err);
+	_cleanup_close_ int conn = enc_connect(dir, err);
 	if (conn < 0)
 		return -1;
 	_cleanup_json_ json_t *req = json_pack("{s:s}", "op", "attest");
-	rt_emsg_set_hex(req, "report_data", report_data, 64);
+	enc_msg_set_hex(req, "report_data", report_data, 64);
 	if (target_info)
-		rt_emsg_set_hex(req, "target_info", target_info, PAL_TARGETINFO_SIZE);
-	if (rt_emsg_send(conn, req, NULL, 0, err) < 0)
+		enc_msg_set_hex(req, "target_info", target_info, PAL_TARGETINFO_SIZE);
+	if (enc_msg_send(conn, req, NULL, 0, err) < 0)
 		return -1;
 	_cleanup_json_ json_t *reply = expect_reply(conn, "report", err);
 	if (!reply)
 		return -1;
-	return rt_emsg_hex_field(reply, "report", report, PAL_REPORT_SIZE, false, err);
+	return enc_msg_hex_field(reply, "report", report, PAL_REPORT_SIZE, false, err);
 }
 
-int rt_container_attest(const struct rt_context *ctx, const char *id, const uint8_t report_data[64],
-			const uint8_t *target_info, uint8_t report[PAL_REPORT_SIZE],
-			struct cc_error **err)
+int enc_container_attest(const struct rt_context *ctx, const char *id,
+			 const uint8_t report_data[64], const uint8_t *target_info,
+			 uint8_t report[PAL_REPORT_SIZE], struct cc_error **err)
 {
 	struct rt_state *st = rt_state_load(ctx->root, id, err);
 	if (!st)
 		return -1;
 	int ret = -1;
 	enum rt_status s = rt_state_status(st);
-	if (!st->enclave)
+	if (!st->handler || strcmp(st->handler, "enclave"))
 		cc_error_set(err, 0, "container %s is not an enclave container", id);
 	else if (s != RT_CREATED && s != RT_RUNNING)
 		cc_error_set(err, 0, "cannot attest a container that is %s", rt_status_name(s));
 	else
-		ret = rt_enclave_attest(st->dir, report_data, target_info, report, err);
+		ret = enc_attest_dir(st->dir, report_data, target_info, report, err);
 	rt_state_free(st);
 	return ret;
 }

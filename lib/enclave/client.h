@@ -9,12 +9,12 @@
 #include "util/error.h"
 
 /* Connect to <dir>/agent.sock (dir: the container's state directory). */
-int rt_enclave_connect(const char *dir, struct cc_error **err);
+int enc_connect(const char *dir, struct cc_error **err);
 /* Fork the exec proxy for p (args and env are used; with p->terminal, a pty is made and its
  * master sent over console_fd). Returns its pid once the enclave process has started. */
-pid_t rt_enclave_exec_spawn(const char *dir, const struct rt_process *p, int console_fd,
-			    struct cc_error **err);
+pid_t enc_exec_spawn(const char *dir, const struct rt_process *p, int console_fd,
+		     struct cc_error **err);
 /* The enclave's local report for report_data (and a target info, NULL: zeros). */
-int rt_enclave_attest(const char *dir, const uint8_t report_data[64],
-		      const uint8_t target_info[PAL_TARGETINFO_SIZE],
-		      uint8_t report[PAL_REPORT_SIZE], struct cc_error **err);
+int enc_attest_dir(const char *dir, const uint8_t report_data[64],
+		   const uint8_t target_info[PAL_TARGETINFO_SIZE], uint8_t report[PAL_REPORT_SIZE],
+		   struct cc_error **err);

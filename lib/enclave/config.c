@@ -3,10 +3,11 @@
 #include <cpuid.h>
 #include <limits.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
-#include "runtime/enclave.h"
+#include "enclave/enclave.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/log.h"
@@ -51,7 +52,7 @@ static char *setting(const struct rt_spec *spec, size_t which)
 	return v && *v ? xstrdup(v) : NULL;
 }
 
-void rt_enclave_strip_env(char **env)
+void enc_strip_env(char **env)
 {
 	size_t out = 0;
 	for (size_t i = 0; env && env[i]; i++) {
@@ -69,7 +70,7 @@ void rt_enclave_strip_env(char **env)
 		env[out] = NULL;
 }
 
-void rt_enclave_free(struct rt_enclave *e)
+void enc_config_free(struct enc_config *e)
 {
 	if (!e)
 		return;
@@ -77,61 +78,68 @@ void rt_enclave_free(struct rt_enclave *e)
 	free(e->path);
 	free(e->args);
 	free(e->loglevel);
+	if (e->pal_fd >= 0)
+		close(e->pal_fd);
+	if (e->agent_fd >= 0)
+		close(e->agent_fd);
 	free(e);
 }
 
-bool rt_enclave_cpu_has_sgx(void)
+static struct enc_config *config_new(void)
+{
+	struct enc_config *e = xzalloc(sizeof(*e));
+	e->pal_fd = e->agent_fd = -1;
+	return e;
+}
+
+bool enc_cpu_has_sgx(void)
 {
 	unsigned a, b, c, d;
 	return __get_cpuid_count(7, 0, &a, &b, &c, &d) && (b & (1u << 2));
 }
 
-static int check_path(struct rt_enclave *e, struct cc_error **err)
+static int check_path(struct enc_config *e, const struct enc_trust *t, struct cc_error **err)
 {
-	char buf[PATH_MAX];
-	struct stat st;
 	if (!e->path)
 		return cc_error_set(err, 0,
 				    "enclave runtime path is not configured (set "
 				    "ENCLAVE_RUNTIME_PATH or the enclave.runtime.path annotation)");
-	if (e->path[0] != '/')
-		return cc_error_set(
-		    err, 0, "enclave runtime path %s: must be an absolute host path", e->path);
-	if (!realpath(e->path, buf) || stat(buf, &st) < 0)
-		return cc_error_errno(err, "enclave runtime path %s", e->path);
-	if (!S_ISREG(st.st_mode))
-		return cc_error_set(err, 0, "enclave runtime path %s: not a regular file", e->path);
+	char *resolved = NULL;
+	e->pal_fd = enc_trust_open(e->path, t, &resolved, err);
+	if (e->pal_fd < 0)
+		return -1;
 	free(e->path);
-	e->path = xstrdup(buf);
+	e->path = resolved;
 	return 0;
 }
 
-static int check_type(struct rt_spec *spec, const struct rt_enclave *e, struct cc_error **err)
+static int check_type(struct rt_spec *spec, const struct enc_config *e, struct cc_error **err)
 {
-	if (!strcmp(e->type, RT_ENCLAVE_SIMULATED)) {
+	if (!strcmp(e->type, ENC_TYPE_SIMULATED)) {
 		cc_debug("enclave type %s: no hardware isolation", e->type);
 		return 0;
 	}
-	if (!strcmp(e->type, RT_ENCLAVE_SGX)) {
-		if (!rt_enclave_cpu_has_sgx())
+	if (!strcmp(e->type, ENC_TYPE_SGX)) {
+		if (!enc_cpu_has_sgx())
 			return cc_error_set(err, ENODEV,
 					    "enclave type %s: this machine has no SGX (CPUID leaf "
 					    "7 EBX bit 2 is clear); ENCLAVE_TYPE=%s runs the PAL "
 					    "without hardware",
-					    e->type, RT_ENCLAVE_SIMULATED);
-		return rt_enclave_add_sgx(spec, "/dev", "/var/run/aesmd", err);
+					    e->type, ENC_TYPE_SIMULATED);
+		return enc_add_sgx(spec, "/dev", "/var/run/aesmd", err);
 	}
 	return cc_error_set(err, 0, "enclave type %s is not supported (rune knows %s and %s)",
-			    e->type, RT_ENCLAVE_SGX, RT_ENCLAVE_SIMULATED);
+			    e->type, ENC_TYPE_SGX, ENC_TYPE_SIMULATED);
 }
 
-int rt_enclave_from_spec(struct rt_spec *spec, struct rt_enclave **out, struct cc_error **err)
+int enc_config_from_spec(struct rt_spec *spec, const struct enc_trust *t, struct enc_config **out,
+			 struct cc_error **err)
 {
 	*out = NULL;
 	_cleanup_free_ char *type = setting(spec, 0);
 	if (!type)
 		return 0;
-	struct rt_enclave *e = xzalloc(sizeof(*e));
+	struct enc_config *e = config_new();
 	e->type = steal_pointer(&type);
 	e->path = setting(spec, 1);
 	e->args = setting(spec, 2);
@@ -148,22 +156,22 @@ int rt_enclave_from_spec(struct rt_spec *spec, struct rt_enclave **out, struct c
 		e->loglevel = xstrdup("info");
 	}
 	if (spec->process)
-		rt_enclave_strip_env(spec->process->env);
-	if (check_path(e, err) < 0 || check_type(spec, e, err) < 0) {
-		rt_enclave_free(e);
+		enc_strip_env(spec->process->env);
+	if (check_path(e, t, err) < 0 || check_type(spec, e, err) < 0) {
+		enc_config_free(e);
 		return -1;
 	}
 	*out = e;
 	return 0;
 }
 
-json_t *rt_enclave_to_json(const struct rt_enclave *e)
+json_t *enc_config_to_json(const struct enc_config *e)
 {
 	return json_pack("{s:s,s:s,s:s,s:s}", "type", e->type, "path", e->path, "args",
 			 e->args ? e->args : "", "loglevel", e->loglevel);
 }
 
-struct rt_enclave *rt_enclave_from_json(json_t *j, struct cc_error **err)
+struct enc_config *enc_config_from_json(json_t *j, struct cc_error **err)
 {
 	const char *type, *path, *args, *level;
 	if (json_unpack(j, "{s:s,s:s,s:s,s:s}", "type", &type, "path", &path, "args", &args,
@@ -171,7 +179,7 @@ struct rt_enclave *rt_enclave_from_json(json_t *j, struct cc_error **err)
 		cc_error_set(err, 0, "state: malformed enclave configuration");
 		return NULL;
 	}
-	struct rt_enclave *e = xzalloc(sizeof(*e));
+	struct enc_config *e = config_new();
 	e->type = xstrdup(type);
 	e->path = xstrdup(path);
 	e->args = xstrdup(args);
@@ -243,8 +251,8 @@ static void add_aesmd_mount(struct rt_spec *spec, const char *dir)
 	};
 }
 
-int rt_enclave_add_sgx(struct rt_spec *spec, const char *devroot, const char *aesmd_dir,
-		       struct cc_error **err)
+int enc_add_sgx(struct rt_spec *spec, const char *devroot, const char *aesmd_dir,
+		struct cc_error **err)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(sgx_devices); i++) {
 		_cleanup_free_ char *host = cc_path_join(devroot, sgx_devices[i]);
