@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import json
 import os
+import shutil
 import signal
 import struct
 import subprocess
@@ -399,3 +400,225 @@ def test_exec_with_a_terminal(rune, bundle, workdir):
     wait_until(lambda: not pid_alive(proxy), what="the exec proxy to exit")
     out = console.finish()
     assert "is-a-tty\r\n" in out and "got:typed\r\n" in out, out
+
+
+# ---- the PAL trust rules: nothing from the bundle or the image chooses what rune loads -------
+#
+# Each attack plants the canary PAL (tests/pal, TEST_PAL_CANARY), whose constructor appends to
+# $RUNE_TEST_CANARY the moment anything loads it; rune's own environment and the container's
+# both name the file, so a load in either environment would show.
+
+def plant(b):
+    """The canary as the image would carry it: /lib/x.so in the bundle's rootfs."""
+    lib = b.rootfs / "lib"
+    lib.mkdir(exist_ok=True)
+    shutil.copyfile(TEST_PAL["canary"], lib / "x.so")
+    (lib / "x.so").chmod(0o755)
+    return lib / "x.so"
+
+
+@pytest.fixture
+def trial(rune, bundle, workdir):
+    """trial(pal or callable(b) -> pal) runs a bundle configured with that PAL the way the docs
+    show (`rune run` in the bundle directory) and returns (result, canary path, bundle)."""
+    made = []
+
+    def run(pal):
+        b = bundle(["sh", "-c", "echo payload-ran"])
+        planted = plant(b)
+        path = pal(b, planted) if callable(pal) else pal
+        canary = workdir / f"canary-{len(made)}"
+        enclave(b, path, args="log=/pal.log")
+        b.add_env(f"RUNE_TEST_CANARY={canary}")
+        b.save()
+        cid = rune.new_id()
+        res = rune.cmd("run", cid, cwd=b.path, stdin=subprocess.DEVNULL,
+                       env={"RUNE_TEST_CANARY": str(canary)})
+        made.append(cid)
+        return res, canary, b, cid
+
+    return run
+
+
+@pytest.fixture
+def trusted_spot(request):
+    """Files and directories made next to the staged PALs for one test, removed after it."""
+    made = []
+
+    def make(name, kind="file", mode=0o755, owner=0):
+        path = PAL_DIR.parent / f"rune-it-{request.node.name[:40]}-{name}" if kind == "outside" \
+            else PAL_DIR / f"{request.node.name[:40]}-{name}"
+        made.append(path)
+        if kind == "dir":
+            path.mkdir()
+            path.chmod(mode)
+            os.chown(path, owner, owner)
+        elif kind == "outside":
+            path.mkdir(mode=0o755)
+        return path
+
+    yield make
+    for p in reversed(made):
+        if p.is_symlink() or p.is_file():
+            p.unlink()
+        elif p.is_dir():
+            shutil.rmtree(p)
+
+
+def installed_copy(path, mode=0o755, owner=0):
+    shutil.copyfile(TEST_PAL["canary"], path)
+    os.chown(path, owner, owner)
+    path.chmod(mode)
+    return path
+
+
+def assert_refused(rune, res, canary, cid, pal, rule):
+    assert res.rc == 1, res
+    assert res.err.startswith(f"rune: enclave runtime path {pal}"), res
+    assert rule in res.err, res
+    assert res.err.count("\n") == 1, res
+    assert "payload-ran" not in res.out
+    assert not canary.exists(), f"the planted library was loaded: {canary.read_text()}"
+    assert not (rune.root / cid).exists()
+
+
+INSIDE_ROOTFS = "lies inside the container's rootfs"
+
+PLACES = [
+    ("rootfs-absolute", lambda b, x: x, INSIDE_ROOTFS),
+    ("proc-self-cwd", lambda b, x: "/proc/self/cwd/rootfs/lib/x.so", INSIDE_ROOTFS),
+    ("dotdot", lambda b, x: f"{PAL_DIR}/../..{x}", INSIDE_ROOTFS),
+    ("bundle", lambda b, x: shutil.copy(x, b.path / "pal.so") and b.path / "pal.so",
+     "lies inside the bundle"),
+]
+
+
+@pytest.mark.parametrize("name,where,rule", PLACES, ids=[p[0] for p in PLACES])
+def test_pal_from_the_bundle_is_refused(rune, trial, name, where, rule):
+    res, canary, b, cid = trial(where)
+    assert_refused(rune, res, canary, cid, where(b, b.rootfs / "lib/x.so"), rule)
+
+
+def test_pal_symlinked_into_the_rootfs_is_refused(rune, trial, trusted_spot):
+    link = trusted_spot("link.so")
+    res, canary, b, cid = trial(lambda b, planted: (link.symlink_to(planted), link)[1])
+    assert_refused(rune, res, canary, cid, link, f"(resolved: {b.rootfs}/lib/x.so): "
+                   f"{INSIDE_ROOTFS}")
+
+
+@pytest.mark.parametrize("mode", [0o775, 0o757], ids=["group", "others"])
+def test_writable_pal_is_refused(rune, trial, trusted_spot, mode):
+    pal = installed_copy(trusted_spot("writable.so"), mode=mode)
+    res, canary, _, cid = trial(pal)
+    assert_refused(rune, res, canary, cid, pal,
+                   f"the file is writable by group or others (mode 0{mode:o})")
+
+
+def test_pal_owned_by_another_user_is_refused(rune, trial, trusted_spot):
+    pal = installed_copy(trusted_spot("owned.so"), owner=1000)
+    res, canary, _, cid = trial(pal)
+    assert_refused(rune, res, canary, cid, pal, "the file is owned by uid 1000, not by root")
+
+
+@pytest.mark.parametrize("mode,owner,rule", [
+    (0o777, 0, "is writable by group or others (mode 0777)"),
+    (0o1777, 0, "is writable by group or others (mode 1777)"),
+    (0o755, 1000, "is owned by uid 1000, not by root")], ids=["writable", "sticky", "owner"])
+def test_pal_in_an_untrusted_directory_is_refused(rune, trial, trusted_spot, mode, owner, rule):
+    d = trusted_spot("dir", kind="dir", mode=mode, owner=owner)
+    pal = installed_copy(d / "x.so")
+    res, canary, _, cid = trial(pal)
+    assert_refused(rune, res, canary, cid, pal, f"directory {d} {rule}")
+
+
+def test_pal_outside_the_allowed_directories_is_refused(rune, trial, trusted_spot):
+    # Root-owned all the way up, outside the container, but not a directory rune was told of.
+    pal = installed_copy(trusted_spot("elsewhere", kind="outside") / "x.so")
+    res, canary, _, cid = trial(pal)
+    assert_refused(rune, res, canary, cid, pal,
+                   f"not in an allowed directory ({PAL_DIR}); rune --enclave-runtime-dirs")
+
+
+def test_trusted_canary_loads(rune, trial, trusted_spot):
+    """The control: the same library, installed where rune trusts it, is loaded (so the
+    refusals above are the rules at work, not a canary that cannot sing)."""
+    pal = installed_copy(trusted_spot("ok.so"))
+    res, canary, b, cid = trial(pal)
+    assert (res.rc, res.out) == (0, "payload-ran\n"), res
+    assert canary.read_text().startswith("loaded pid="), res
+    assert pal_log(b)[1].startswith("init v3 args=log=/pal.log")
+
+
+def test_allowed_directories_flag_wins_over_the_environment(rune, bundle, trusted_spot):
+    b = enclave(bundle(["true"]), TEST_PAL["v3"])
+    res = rune.cmd("--enclave-runtime-dirs", "/usr/lib:/opt/nothing", "run", rune.new_id(),
+                   cwd=b.path, stdin=subprocess.DEVNULL) if b.save() is None else None
+    assert res.rc == 1, res
+    assert "not in an allowed directory (/usr/lib:/opt/nothing)" in res.err, res
+    res = rune.cmd("--enclave-runtime-dirs", "usr/lib", "state", "x")
+    assert (res.rc, res.err) == (1, "rune: --enclave-runtime-dirs: usr/lib is not an absolute "
+                                    "path\n"), res
+    res = rune.cmd("state", "x", env={PAL_DIRS_VAR: "::"})
+    assert (res.rc, res.err) == (1, f"rune: {PAL_DIRS_VAR} names no directory\n"), res
+
+
+def rune_default_dirs(rune):
+    out = rune.ok("--help", root=False).out
+    start = out.index("else \"", out.index("--enclave-runtime-dirs")) + len("else \"")
+    return out[start:out.index("\"", start)].split(":")
+
+
+def test_default_directories_refuse_the_suite_staging(rune, bundle):
+    b = enclave(bundle(["true"]), TEST_PAL["v3"])
+    res = rune.run(rune.new_id(), b, env={PAL_DIRS_VAR: None})
+    assert res.rc == 1, res
+    assert f"not in an allowed directory ({':'.join(rune_default_dirs(rune))})" in res.err
+
+
+def test_skeleton_installed_in_the_default_place_runs(rune, bundle):
+    """Installed where `meson install` puts it (the first default directory), with no option:
+    shown in a mount namespace of its own with a tmpfs over that place, so the host's
+    directories are untouched."""
+    place = Path(rune_default_dirs(rune)[0])
+    top = place
+    while not top.exists():
+        top = top.parent
+    b = enclave(bundle(["sh", "-c", "echo from-the-installed-skeleton"]),
+                place / "liberpal-skeleton.so", loglevel="off")
+    b.save()
+    script = (f"mount -t tmpfs -o mode=755 rune-it-installed {top} && mkdir -p {place} && "
+              f"cp {SKELETON['v3']} {place}/ && exec \"$@\"")
+    res = rune.cmd("run", "--bundle", b.path, rune.new_id(), stdin=subprocess.DEVNULL,
+                   env={PAL_DIRS_VAR: None},
+                   wrapper=["unshare", "-m", "--propagation", "private", "sh", "-c", script,
+                            "sh"])
+    assert (res.rc, res.out) == (0, "from-the-installed-skeleton\n"), res
+
+
+# ---- the PAL's environment: the container's process.env, never rune's ----------------------
+
+@pytest.mark.parametrize("version", ["v1", "v2", "v3"])
+def test_pal_and_payload_get_the_container_env_only(rune, bundle, version):
+    b = recorded(bundle(["env"]), version, "")
+    b.add_env("RUNE_TEST_CONTAINER_MARK=from-config")
+    res = rune.run(rune.new_id(), b, env={"RUNE_TEST_HOST_MARK": "from-rune",
+                                          "RUNE_TEST_CONTAINER_MARK": "from-rune"})
+    assert res.rc == 0, res
+    want = sorted(e for e in b.process["env"] if not e.startswith("ENCLAVE_"))
+    assert sorted(res.out.splitlines()) == want, res
+    log = pal_log(b)
+    assert "environ at init: container=from-config host=-" in log, log
+    assert "environ at exec: container=from-config host=-" in log, log
+
+
+def test_errors_after_start_reach_the_log_file(rune, bundle, workdir):
+    b = enclave(bundle(["/no/such/program"]), SKELETON["v3"], loglevel="error")
+    log = workdir / "rune.log"
+    res = rune.cmd("--log", log, "--log-format", "json", "run", "--bundle", b.path,
+                   rune.new_id(), stdin=subprocess.DEVNULL) if b.save() is None else None
+    assert res.rc == 127, res
+    assert "pal_create_process failed with -2" in res.err, res
+    lines = [json.loads(l) for l in log.read_text().splitlines()]
+    errors = [l for l in lines if l["level"] == "error"]
+    assert any("pal_create_process failed with -2: No such file or directory" in l["msg"]
+               for l in errors), lines

@@ -79,6 +79,16 @@ static __attribute__((unused)) void open_log(const char *args)
 	log_file = fopen(path, "ae");
 }
 
+/* What the PAL itself finds in its process environment, when a test marked it. */
+static void record_environ(const char *when)
+{
+	const char *mine = getenv("RUNE_TEST_CONTAINER_MARK"),
+		   *host = getenv("RUNE_TEST_HOST_MARK");
+	if (mine || host)
+		record("environ at %s: container=%s host=%s", when, mine ? mine : "-",
+		       host ? host : "-");
+}
+
 static void list(char *out, size_t len, const char *const *v)
 {
 	out[0] = '\0';
@@ -111,6 +121,7 @@ int pal_init(struct pal_attr_v1 *attr)
 	record("get_version calls=%d", version_calls);
 	record("init v%d args=%s log_level=%s", TEST_PAL_VERSION, attr->args, attr->log_level);
 #endif
+	record_environ("init");
 #ifdef TEST_PAL_INIT_FAILS
 	return -EPERM;
 #else
@@ -156,6 +167,7 @@ int pal_exec(const char *path, const char *const argv[], const struct pal_stdio_
 	list(a, sizeof(a), argv);
 	record("exec v1 path=%s argv=%s stdio=%d,%d,%d", path, a, stdio->stdin_fd, stdio->stdout_fd,
 	       stdio->stderr_fd);
+	record_environ("exec");
 	return spawn(path, argv, NULL, stdio, exit_code);
 }
 #else
@@ -178,6 +190,7 @@ int pal_create_process(struct pal_create_process_args *args)
 int pal_exec(struct pal_exec_args *args)
 {
 	record("exec pid=%d", args->pid);
+	record_environ("exec");
 	if (args->pid != 4242)
 		return -ESRCH;
 	return spawn(pending.path, pending.argv, pending.env, &pending_stdio, args->exit_value);
