@@ -151,6 +151,105 @@ static void test_config_errors(void **state)
 	}
 }
 
+/* ---- the PAL trust rules (trust.c) ---- */
+
+static char *trust_error(const char *path, const struct enc_trust *t)
+{
+	struct cc_error *err = NULL;
+	char *resolved = NULL;
+	int fd = enc_trust_open(path, t, &resolved, &err);
+	if (fd >= 0)
+		fail_msg("%s was accepted", path);
+	assert_null(resolved);
+	char *msg = xstrdup(err->msg);
+	cc_error_free(&err);
+	return msg;
+}
+
+static void test_trust_rules(void **state)
+{
+	char dir[] = "/tmp/rune-trust-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	_cleanup_free_ char *rootfs = cc_path_join(dir, "rootfs");
+	_cleanup_free_ char *pal = cc_path_join(rootfs, "x.so");
+	_cleanup_free_ char *link = cc_path_join(dir, "link.so");
+	_cleanup_free_ char *dotdot = xasprintf("/usr/../%s/rootfs/x.so", dir + 1);
+	assert_int_equal(mkdir(rootfs, 0755), 0);
+	assert_int_equal(cc_write_file(pal, "x", 1, 0644, NULL), 0);
+	assert_int_equal(symlink(pal, link), 0);
+	char *tmp_dirs[] = { dir, NULL };
+	char *no_dirs[] = { (char *)"/nonexistent", (char *)"/usr/lib", NULL };
+
+	/* Inside the rootfs: by its path, through "..", through a symlink from elsewhere. */
+	const struct enc_trust in_rootfs = { .bundle = dir, .rootfs = rootfs, .dirs = tmp_dirs };
+	_cleanup_free_ char *a = trust_error(pal, &in_rootfs);
+	_cleanup_free_ char *want = xasprintf("enclave runtime path %s: lies inside the "
+					      "container's rootfs (%s); a PAL is loaded on the "
+					      "host and must come from the host",
+					      pal, rootfs);
+	assert_string_equal(a, want);
+	_cleanup_free_ char *b = trust_error(dotdot, &in_rootfs);
+	assert_non_null(strstr(b, "lies inside the container's rootfs"));
+	_cleanup_free_ char *c = trust_error(link, &in_rootfs);
+	_cleanup_free_ char *resolved = xasprintf("(resolved: %s): lies inside the container's "
+						  "rootfs",
+						  pal);
+	assert_non_null(strstr(c, resolved));
+	/* Inside the bundle. */
+	const struct enc_trust in_bundle = { .bundle = dir, .dirs = tmp_dirs };
+	_cleanup_free_ char *d = trust_error(pal, &in_bundle);
+	assert_non_null(strstr(d, "lies inside the bundle"));
+	/* Outside the allowed directories (a missing one is no match). */
+	const struct enc_trust elsewhere = { .dirs = no_dirs };
+	_cleanup_free_ char *e = trust_error(pal, &elsewhere);
+	assert_non_null(strstr(e, ": not in an allowed directory (/nonexistent:/usr/lib); rune "
+				  "--enclave-runtime-dirs sets them"));
+	/* The file's owner and mode, then every directory's: /tmp is writable by all. */
+	const struct enc_trust allowed = { .dirs = tmp_dirs };
+	_cleanup_free_ char *f = trust_error(pal, &allowed);
+	assert_non_null(strstr(f, geteuid() == 0 ? "directory /tmp is writable by group or others "
+						   "(mode 1777)"
+						 : "the file is owned by uid"));
+	assert_int_equal(chmod(pal, 0664), 0);
+	_cleanup_free_ char *g = trust_error(pal, &allowed);
+	assert_non_null(strstr(g, geteuid() == 0 ? "the file is writable by group or others "
+						   "(mode 0664)"
+						 : "the file is owned by uid"));
+	struct cc_error *err = NULL;
+	assert_int_equal(cc_rm_rf(dir, &err), 0);
+}
+
+/* A system library passes every rule (root's, in root's directories) and the descriptor
+ * returned is that very file, whatever happens to the path later. */
+static void test_trust_accepts_a_system_library(void **state)
+{
+	static const char *const candidates[] = { "/usr/lib/x86_64-linux-gnu/libc.so.6",
+						  "/usr/lib/aarch64-linux-gnu/libc.so.6",
+						  "/usr/lib64/libc.so.6", "/lib/libc.so.6" };
+	const char *lib = NULL;
+	struct stat st, fst;
+	for (size_t i = 0; i < ARRAY_SIZE(candidates) && !lib; i++)
+		if (stat(candidates[i], &st) == 0)
+			lib = candidates[i];
+	if (!lib)
+		skip();
+	char *usr[] = { (char *)"/usr", (char *)"/lib", NULL };
+	const struct enc_trust t = { .bundle = "/tmp", .rootfs = "/nonexistent", .dirs = usr };
+	struct cc_error *err = NULL;
+	_cleanup_free_ char *resolved = NULL;
+	int fd = enc_trust_open(lib, &t, &resolved, &err);
+	if (fd < 0)
+		fail_msg("%s", err->msg);
+	char real[4096];
+	assert_non_null(realpath(lib, real));
+	assert_string_equal(resolved, real);
+	assert_int_equal(fstat(fd, &fst), 0);
+	assert_true(fst.st_ino == st.st_ino && fst.st_dev == st.st_dev);
+	assert_int_equal(fcntl(fd, F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
+	assert_int_equal(fcntl(fd, F_GETFL) & O_PATH, O_PATH);
+	close(fd);
+}
+
 static void test_json_round_trip(void **state)
 {
 	struct cc_error *err = NULL;
@@ -352,6 +451,8 @@ int main(void)
 		cmocka_unit_test(test_annotations_only),
 		cmocka_unit_test(test_no_type_no_enclave),
 		cmocka_unit_test(test_config_errors),
+		cmocka_unit_test(test_trust_rules),
+		cmocka_unit_test(test_trust_accepts_a_system_library),
 		cmocka_unit_test(test_json_round_trip),
 		cmocka_unit_test(test_sgx_devices_and_aesmd),
 		cmocka_unit_test(test_message_decoding),

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-/* Unit tests for lib/runtime/pal.c against the test PALs (tests/pal): version negotiation,
+/* Unit tests for lib/enclave/pal.c against the test PALs (tests/pal): version negotiation,
  * the values and structures each API version receives, the call order, and error messages. */
 #include <fcntl.h>
 #include <setjmp.h>
@@ -153,12 +153,59 @@ static void test_errors(void **state)
 	enc_pal_unload(p);
 }
 
+static void copy(const char *from, const char *to)
+{
+	struct cc_error *err = NULL;
+	size_t len = 0;
+	_cleanup_free_ char *data = cc_read_file(from, 64u << 20, &len, &err);
+	assert_non_null(data);
+	assert_int_equal(cc_write_file(to, data, len, 0755, &err), 0);
+}
+
+/* rune loads the file it checked: the descriptor, not the path, even when the path has been
+ * given another file since. */
+static void test_load_by_descriptor(void **state)
+{
+	struct cc_error *err = NULL;
+	char dir[] = "/tmp/rune-pal-fd-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	_cleanup_free_ char *path = xasprintf("%s/pal.so", dir);
+	_cleanup_free_ char *other = xasprintf("%s/other.so", dir);
+	copy(pal_path("V3"), path);
+	int fd = open(path, O_PATH | O_CLOEXEC);
+	assert_true(fd >= 0);
+	copy(pal_path("V2"), other);
+	assert_int_equal(rename(other, path), 0);
+
+	struct enc_pal *p = enc_pal_load_fd(fd, path, &err);
+	if (!p)
+		fail_msg("%s", err->msg);
+	assert_int_equal(enc_pal_version(p), 3);
+	assert_int_equal(enc_pal_kill(p, -1, 0, &err), 0);
+	enc_pal_unload(p);
+	/* The control: by path, the new file. */
+	p = enc_pal_load(path, &err);
+	assert_non_null(p);
+	assert_int_equal(enc_pal_version(p), 2);
+	enc_pal_unload(p);
+	close(fd);
+
+	/* Messages name the PAL by its path, not by the descriptor. */
+	int bad = open("/dev/null", O_PATH | O_CLOEXEC);
+	assert_null(enc_pal_load_fd(bad, "/the/configured/path.so", &err));
+	assert_non_null(strstr(err->msg, "enclave runtime /the/configured/path.so: cannot load: "));
+	cc_error_free(&err);
+	close(bad);
+	assert_int_equal(cc_rm_rf(dir, &err), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_v1),
 		cmocka_unit_test(test_v2_and_v3),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_load_by_descriptor),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
