@@ -5,7 +5,10 @@ needs, its configuration files and CA certificates, and a config.json that start
     agent_bundle.py [--build DIR] [--out DIR] [--listen ADDR] [--pal PATH | --no-enclave]
 
 `rune run --bundle OUT agent` then starts the agent, by default as an enclave container run
-through liberpal-skeleton.so (simulated backend). The agent keeps its store under
+through liberpal-skeleton.so (simulated backend). rune loads a PAL only from a trusted
+directory (docs/enclave.md): give --pal the skeleton where it is installed (`meson install`),
+or tell rune where the build's copy is with `rune --enclave-runtime-dirs DIR` (a directory that
+root owns all the way up). The agent keeps its store under
 /var/lib/enclave-agent and lays out pulled images under /images/<container id>, both inside
 the bundle's rootfs, so the host finds them at OUT/rootfs/...
 """
