@@ -26,6 +26,7 @@
 #include "runtime/terminal.h"
 #include "util/cleanup.h"
 #include "util/json.h"
+#include "util/log.h"
 #include "util/strv.h"
 
 int enc_connect(const char *dir, struct cc_error **err)
@@ -110,7 +111,11 @@ static __attribute__((noreturn)) void relay(int conn)
 		json_int_t status = json_integer_value(json_object_get(msg, "status"));
 		_exit((int)(status & 0xff));
 	}
-	dprintf(2, "rune exec: %s\n", err ? err->msg : "relay failed");
+	/* rune exec has returned (detached) or waits for us: our own words are the last. */
+	const char *msg = err ? err->msg : "relay failed";
+	if (!cc_log_to_stderr())
+		cc_log(CC_LOG_ERROR, "exec: %s", msg);
+	dprintf(2, "rune exec: %s\n", msg);
 	_exit(255);
 }
 
