@@ -931,6 +931,8 @@ static int parse_weight_devices(struct pctx *c, const json_t *bio, struct rt_res
 		    get_int(c, e, "weight", ip, 0, 1000, &wt, &w->has_weight) < 0 ||
 		    get_int(c, e, "leafWeight", ip, 0, 1000, &lw, &w->has_leaf_weight) < 0)
 			return -1;
+		w->has_weight &= wt != 0;
+		w->has_leaf_weight &= lw != 0;
 		w->weight = (uint16_t)wt;
 		w->leaf_weight = (uint16_t)lw;
 	}
@@ -957,6 +959,10 @@ static int parse_blkio(struct pctx *c, const json_t *res, struct rt_resources *r
 	    parse_throttle(c, j, "throttleWriteIOPSDevice", &r->block_io.throttle_write_iops,
 			   &r->block_io.n_throttle_write_iops) < 0)
 		return -1;
+	/* 0 means unset, as in runc: Docker sends blockIO.weight 0 for every container, and hosts
+	 * without a weight file must still run it. */
+	r->block_io.has_weight &= w != 0;
+	r->block_io.has_leaf_weight &= lw != 0;
 	r->block_io.weight = (uint16_t)w;
 	r->block_io.leaf_weight = (uint16_t)lw;
 	return 0;

@@ -1003,3 +1003,12 @@ def test_console_socket_without_terminal_is_refused(rune, bundle, workdir):
     res = rune.create(rune.new_id(), b, "--console-socket", workdir / "nobody.sock", check=False)
     assert res.rc == 1, res
     assert "--console-socket" in res.err or "console" in res.err, res
+
+
+def test_zero_block_io_weight_is_unset(rune, bundle):
+    """Docker writes blockIO.weight 0 (and leafWeight 0) into every config: like runc, rune
+    treats 0 as unset, so the container runs on hosts without a weight file too."""
+    b = bundle(["true"])
+    b.linux.setdefault("resources", {})["blockIO"] = {"weight": 0, "leafWeight": 0}
+    res = rune.run(rune.new_id(), b)
+    assert res.rc == 0, res

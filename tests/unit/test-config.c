@@ -1288,6 +1288,20 @@ static void test_bad_devices(void **state)
 	check_bad(cases, ARRAY_SIZE(cases));
 }
 
+/* Weights of 0 mean "unset", as in runc: Docker sends blockIO.weight 0 for every container. */
+static void test_zero_weights_are_unset(void **state)
+{
+	_cleanup_spec_ struct rt_spec *s = parse_ok(
+	    LINUX("'resources': {'blockIO': {'weight': 0, 'leafWeight': 0, 'weightDevice': "
+		  "[{'major': 8, 'minor': 0, 'weight': 0, 'leafWeight': 0}]}}"));
+	const struct rt_resources *r = &s->linux.resources;
+	assert_false(r->block_io.has_weight);
+	assert_false(r->block_io.has_leaf_weight);
+	assert_int_equal(r->block_io.n_weight_device, 1);
+	assert_false(r->block_io.weight_device[0].has_weight);
+	assert_false(r->block_io.weight_device[0].has_leaf_weight);
+}
+
 static void test_bad_resources(void **state)
 {
 	static const struct bad cases[] = {
@@ -1818,6 +1832,7 @@ int main(void)
 		cmocka_unit_test(test_bad_namespaces),
 		cmocka_unit_test(test_bad_idmaps),
 		cmocka_unit_test(test_bad_devices),
+		cmocka_unit_test(test_zero_weights_are_unset),
 		cmocka_unit_test(test_bad_resources),
 		cmocka_unit_test(test_bad_sysctl),
 		cmocka_unit_test(test_bad_seccomp),
