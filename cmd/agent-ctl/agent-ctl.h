@@ -27,3 +27,5 @@ int ctl_umount(const char *bundle);
 
 /* "agent-ctl: " + message + newline on stderr; returns 1. */
 int ctl_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The same for something that does not stop the command. */
+void ctl_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -19,15 +19,28 @@
 #include "config.h"
 #include "util/cleanup.h"
 
+static void __attribute__((format(printf, 1, 0))) vreport(const char *fmt, va_list ap)
+{
+	fputs("agent-ctl: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
 int ctl_fail(const char *fmt, ...)
 {
 	va_list ap;
-	fputs("agent-ctl: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vreport(fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 	return 1;
+}
+
+void ctl_warn(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vreport(fmt, ap);
+	va_end(ap);
 }
 
 static void usage(FILE *out)

@@ -8,7 +8,9 @@
  *   BUNDLE/config.json   BUNDLE/rootfs (overlay)   BUNDLE/.layer/{upper,work}
  *
  * Everything read from the agent's root is resolved inside it (openat2 RESOLVE_IN_ROOT): a
- * symlink planted there cannot send us to another part of the host.
+ * symlink planted there cannot send us to another part of the host. What is read is no more
+ * trusted than the agent's root: the config.json copy loses any enclave settings (an enclave
+ * is the operator's to configure, not the image's nor the agent's).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -98,6 +100,42 @@ static char **layer_dirs(int rootfd, const json_t *info, const char *name)
 	return steal_pointer(&dirs);
 }
 
+struct drop_ctx {
+	const char *cid, *path;
+};
+
+static void warn_dropped(enum img_enclave_setting what, const char *name, void *data)
+{
+	const struct drop_ctx *c = data;
+	ctl_warn("mount %s: %s: %s %s dropped: " IMG_ENCLAVE_DROPPED_WHY, c->cid, c->path,
+		 what == IMG_ENCLAVE_ENV ? "process.env" : "annotation", name);
+}
+
+/* The bundle's config.json from the layout's (path, as the agent sees it): the same document
+ * without enclave settings, one warning for each dropped. NULL after printing why. */
+static char *bundle_config(const char *cid, const char *path, const char *text, size_t len)
+{
+	struct cc_error *err = NULL;
+	_cleanup_json_ json_t *config = cc_json_load_buf(path, text, len, &err);
+	if (!config) {
+		ctl_fail("mount: %s", err->msg);
+		cc_error_free(&err);
+		return NULL;
+	}
+	if (!json_is_object(config)) {
+		ctl_fail("mount: %s: not a JSON object", path);
+		return NULL;
+	}
+	struct drop_ctx ctx = { cid, path };
+	img_bundle_strip_enclave(config, warn_dropped, &ctx);
+	_cleanup_free_ char *out = json_dumps(config, JSON_INDENT(2));
+	if (!out) {
+		ctl_fail("mount: %s: cannot serialise it", path);
+		return NULL;
+	}
+	return xasprintf("%s\n", out);
+}
+
 /* Is path a mount point? */
 static bool mounted(const char *path)
 {
@@ -131,7 +169,9 @@ int ctl_mount(const struct ctl_options *o, const char *cid, const char *bundle)
 		ctl_fail("mount: %s", err->msg);
 		cc_error_free(&err);
 	}
-	if (!config)
+	_cleanup_free_ char *bundle_cfg =
+	    config ? bundle_config(cid, config_path, config, config_len) : NULL;
+	if (!bundle_cfg)
 		return 1;
 	_cleanup_free_ char *rootfs = cc_path_join(bundle, "rootfs");
 	_cleanup_free_ char *upper = cc_path_join(bundle, ".layer/upper");
@@ -140,7 +180,7 @@ int ctl_mount(const struct ctl_options *o, const char *cid, const char *bundle)
 	if (cc_path_exists(rootfs) && mounted(rootfs))
 		return ctl_fail("mount: %s is mounted already", rootfs);
 	if (cc_mkdir_p(bundle, 0755, &err) < 0 ||
-	    cc_write_file_atomic(cfg_out, config, config_len, 0644, &err) < 0 ||
+	    cc_write_file_atomic(cfg_out, bundle_cfg, strlen(bundle_cfg), 0644, &err) < 0 ||
 	    img_mount_overlay(dirs, cc_strv_len(dirs), upper, work, rootfs, &err) < 0) {
 		ctl_fail("mount %s: %s", cid, err->msg);
 		cc_error_free(&err);

@@ -16,9 +16,15 @@
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/json.h"
+#include "util/log.h"
 #include "util/strv.h"
 
 #define PASSWD_MAX (4u << 20)
+#define ENCLAVE_ENV_PREFIX "ENCLAVE_"
+#define ENCLAVE_ANNOTATION_PREFIX "enclave."
+/* The most of a dropped name a message shows, and room for it escaped plus "...". */
+#define NAME_SHOWN 128
+#define NAME_BUF (NAME_SHOWN * 4 + 4)
 
 /* The kernel explains refused overlay options in the fs context's log. */
 static void context_message(int fs, char *buf, size_t len)
@@ -212,6 +218,90 @@ static void merge_env(json_t *env, char *const *image_env)
 	}
 }
 
+/* ---- enclave settings ---- */
+
+/* The image chose the name: keep the message on one line and unambiguous. */
+static void printable_name(const char *name, size_t len, char out[static NAME_BUF])
+{
+	char *o = out;
+	for (size_t i = 0; i < len && i < NAME_SHOWN; i++) {
+		unsigned char ch = (unsigned char)name[i];
+		if (ch >= 0x20 && ch < 0x7f && ch != '\\')
+			*o++ = (char)ch;
+		else
+			o += sprintf(o, "\\x%02x", ch);
+	}
+	if (len > NAME_SHOWN)
+		o = stpcpy(o, "...");
+	*o = '\0';
+}
+
+static int strip_env(json_t *config,
+		     void (*dropped)(enum img_enclave_setting, const char *, void *), void *data)
+{
+	json_t *env = json_object_get(json_object_get(config, "process"), "env");
+	size_t prefix = strlen(ENCLAVE_ENV_PREFIX);
+	char name[NAME_BUF];
+	int n = 0;
+	for (size_t i = 0; i < json_array_size(env);) {
+		const char *s = json_string_value(json_array_get(env, i));
+		if (!s || strncmp(s, ENCLAVE_ENV_PREFIX, prefix) != 0) {
+			i++;
+			continue;
+		}
+		if (dropped) {
+			printable_name(s, strcspn(s, "="), name);
+			dropped(IMG_ENCLAVE_ENV, name, data);
+		}
+		json_array_remove(env, i);
+		n++;
+	}
+	return n;
+}
+
+static int strip_annotations(json_t *config,
+			     void (*dropped)(enum img_enclave_setting, const char *, void *),
+			     void *data)
+{
+	json_t *annotations = json_object_get(config, "annotations");
+	size_t prefix = strlen(ENCLAVE_ANNOTATION_PREFIX);
+	char name[NAME_BUF];
+	int n = 0;
+	if (!json_is_object(annotations))
+		return 0;
+	for (void *it = json_object_iter(annotations), *next; it; it = next) {
+		const char *key = json_object_iter_key(it);
+		next = json_object_iter_next(annotations, it); /* before it goes */
+		if (strncmp(key, ENCLAVE_ANNOTATION_PREFIX, prefix) != 0)
+			continue;
+		if (dropped) {
+			printable_name(key, strlen(key), name);
+			dropped(IMG_ENCLAVE_ANNOTATION, name, data);
+		}
+		json_object_del(annotations, key);
+		n++;
+	}
+	return n;
+}
+
+int img_bundle_strip_enclave(json_t *config,
+			     void (*dropped)(enum img_enclave_setting what, const char *name,
+					     void *data),
+			     void *data)
+{
+	int n = strip_env(config, dropped, data);
+	return n + strip_annotations(config, dropped, data);
+}
+
+static void warn_dropped(enum img_enclave_setting what, const char *name, void *data)
+{
+	(void)data;
+	cc_warn("image config: %s %s dropped: " IMG_ENCLAVE_DROPPED_WHY,
+		what == IMG_ENCLAVE_ENV ? "Env" : "label", name);
+}
+
+/* ---- the runtime config ---- */
+
 static json_t *bundle_config(const struct img_config *c, const char *default_spec,
 			     const char *passwd, const char *group, struct cc_error **err)
 {
@@ -250,8 +340,12 @@ static json_t *bundle_config(const struct img_config *c, const char *default_spe
 	}
 	json_object_set_new(process, "user", user);
 	json_object_set_new(spec, "root", json_pack("{s:s,s:b}", "path", "rootfs", "readonly", 0));
-	if (c->labels && json_object_size(c->labels))
-		json_object_set(spec, "annotations", c->labels);
+	bool labelled = c->labels && json_object_size(c->labels);
+	if (labelled)
+		json_object_set_new(spec, "annotations", json_copy(c->labels));
+	img_bundle_strip_enclave(spec, warn_dropped, NULL);
+	if (labelled && !json_object_size(json_object_get(spec, "annotations")))
+		json_object_del(spec, "annotations");
 	return json_incref(spec);
 }
 
