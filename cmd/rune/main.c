@@ -43,27 +43,31 @@ static void usage(FILE *out)
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
 		fprintf(out, "   %-10s  %s\n", commands[i]->name, commands[i]->summary);
 	fprintf(out, "   help, h     Shows a list of commands or help for one command\n");
-	fprintf(out,
-		"\nGLOBAL OPTIONS:\n"
-		"   --debug             enable debug logging\n"
-		"   --log value         set the log file to write rune logs to (default is "
-		"'/dev/stderr')\n"
-		"   --log-format value  set the log format ('text' (default), or 'json') (default: "
-		"\"text\")\n"
-		"   --root value        root directory for storage of container state (this should "
-		"be located in tmpfs) (default: \"%s\")\n"
-		"   --criu value        accepted for compatibility; checkpoint/restore is not "
-		"supported\n"
-		"   --systemd-cgroup    use the systemd cgroup driver (needs systemd on the host)\n"
-		"   --rootless value    ignore cgroup permission errors ('true', 'false', or "
-		"'auto') (default: \"auto\")\n"
-		"   --enclave-runtime-dirs value  the directories enclave runtimes (PALs) may be "
-		"loaded from,\n"
-		"                       colon-separated (default: $RUNE_ENCLAVE_RUNTIME_DIRS, "
-		"else \"%s\")\n"
-		"   --help, -h          show help\n"
-		"   --version, -v       print the version\n",
-		default_root(), default_pal_dirs());
+	fprintf(
+	    out,
+	    "\nGLOBAL OPTIONS:\n"
+	    "   --debug             enable debug logging\n"
+	    "   --log value         set the log file to write rune logs to (default is "
+	    "'/dev/stderr')\n"
+	    "   --log-format value  set the log format ('text' (default), or 'json') (default: "
+	    "\"text\")\n"
+	    "   --root value        root directory for storage of container state (this should "
+	    "be located in tmpfs) (default: \"%s\")\n"
+	    "   --criu value        accepted for compatibility; checkpoint/restore is not "
+	    "supported\n"
+	    "   --systemd-cgroup    not supported: rune has no systemd cgroup driver, so create "
+	    "refuses it\n"
+	    "                       (the cgroupfs driver is the only one)\n"
+	    "   --rootless value    ignore cgroup permission errors ('true', 'false', or "
+	    "'auto': when\n"
+	    "                       rune runs unprivileged) (default: \"auto\")\n"
+	    "   --enclave-runtime-dirs value  the directories enclave runtimes (PALs) may be "
+	    "loaded from,\n"
+	    "                       colon-separated (default: $RUNE_ENCLAVE_RUNTIME_DIRS, "
+	    "else \"%s\")\n"
+	    "   --help, -h          show help\n"
+	    "   --version, -v       print the version\n",
+	    default_root(), default_pal_dirs());
 }
 
 static void version(void)
@@ -118,6 +122,7 @@ enum {
 struct globals {
 	const char *log, *log_format;
 	const char *pal_dirs;
+	const char *rootless;
 	bool debug;
 };
 
@@ -159,6 +164,8 @@ static int parse_globals(int argc, char **argv, struct rt_context *ctx, struct g
 			g->pal_dirs = optarg;
 			break;
 		case OPT_ROOTLESS:
+			g->rootless = optarg;
+			break;
 		case OPT_CRIU:
 			break;
 		case 'h':
@@ -232,6 +239,13 @@ int main(int argc, char **argv)
 			g.debug ? CC_LOG_DEBUG : CC_LOG_WARNING) < 0)
 		return cmd_failf("open log file %s: %s", g.log, strerror(errno));
 
+	if (g.rootless && !strcmp(g.rootless, "true"))
+		ctx.rootless = RT_ROOTLESS_TRUE;
+	else if (g.rootless && !strcmp(g.rootless, "false"))
+		ctx.rootless = RT_ROOTLESS_FALSE;
+	else if (g.rootless && strcmp(g.rootless, "auto"))
+		return cmd_failf("invalid --rootless value \"%s\": use true, false or auto",
+				 g.rootless);
 	if (first >= argc) {
 		usage(stdout);
 		return 0;
@@ -261,9 +275,6 @@ int main(int argc, char **argv)
 		     commands[i] == &cmd_create) &&
 		    rt_selfexe_protect(argv, &err) < 0)
 			return cmd_fail(err);
-		if (ctx.systemd_cgroup && access("/run/systemd/system", F_OK) != 0)
-			return cmd_failf("systemd cgroup driver is not available: systemd is not "
-					 "running on this host (drop --systemd-cgroup)");
 		char **dirs = NULL;
 		if (pal_dirs(g.pal_dirs, &dirs) != 0)
 			return 1;

@@ -656,15 +656,11 @@ struct rt_cgroup *rt_cgroup_new(const char *cgroups_path, const char *id, bool s
 
 	if (systemd) {
 		/* Same test as runc and sd_booted(): systemd creates this when it is PID 1. */
-		if (!cc_path_exists("/run/systemd/system"))
-			cc_error_set(
-			    err, 0,
-			    "systemd cgroup driver is not available: systemd is not running "
-			    "(use the cgroupfs driver)");
-		else
-			cc_error_set(err, 0,
-				     "systemd cgroup driver is not supported by rune "
-				     "(use the cgroupfs driver)");
+		cc_error_set(err, 0,
+			     "--systemd-cgroup: rune has no systemd cgroup driver, it manages "
+			     "cgroups through cgroupfs only (systemd %s on this host); configure "
+			     "the client for the cgroupfs driver",
+			     cc_path_exists("/run/systemd/system") ? "runs" : "does not run");
 		if (err && *err)
 			(*err)->errnum = ENOTSUP;
 		return NULL;

@@ -11,10 +11,14 @@
 
 struct rt_handler;
 
+/* --rootless: whether a cgroup that may not be created is skipped (when the config neither names
+ * one nor asks for limits; the container then stays in the caller's cgroup, as with runc). */
+enum rt_rootless { RT_ROOTLESS_AUTO = 0, RT_ROOTLESS_TRUE, RT_ROOTLESS_FALSE };
+
 struct rt_context {
 	const char *root; /* --root */
 	bool systemd_cgroup;
-	bool rootless;
+	enum rt_rootless rootless; /* auto: when rune runs unprivileged */
 	/* Container handlers (runtime/handler.h), NULL-terminated; NULL: plain containers only */
 	const struct rt_handler *const *handlers;
 };

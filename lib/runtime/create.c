@@ -236,8 +236,10 @@ static int setup_cgroup(struct creation *c, const struct rt_context *ctx, const 
 	/* Rootless, like runc: a cgroup we may not create is skipped when the config neither
 	 * names one nor asks for limits; the container then stays in the caller's cgroup. */
 	int e = cerr ? cerr->errnum : 0;
-	if (geteuid() != 0 && (e == EACCES || e == EPERM || e == EROFS) &&
-	    !c->spec->linux.cgroups_path && !asks_for_limits(c->spec)) {
+	bool rootless = ctx->rootless == RT_ROOTLESS_TRUE ||
+			(ctx->rootless == RT_ROOTLESS_AUTO && geteuid() != 0);
+	if (rootless && (e == EACCES || e == EPERM || e == EROFS) && !c->spec->linux.cgroups_path &&
+	    !asks_for_limits(c->spec)) {
 		cc_debug("rootless: no cgroup (%s)", cerr->msg);
 		cc_error_free(&cerr);
 		rt_cgroup_free(c->cgroup);

@@ -162,3 +162,23 @@ def test_log_file_and_json_format(rune, workdir):
     lines = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
     assert any(entry.get("level") == "error" and "container does not exist" in entry.get("msg", "")
                for entry in lines), lines
+
+
+@pytest.mark.skipif(runtime_name() != "rune", reason="rune's own flags")
+def test_systemd_cgroup_is_refused_with_the_reason(rune, bundle):
+    b = bundle(["true"])
+    cid = rune.new_id()
+    res = rune.run(cid, b, global_args=["--systemd-cgroup"])
+    assert res.rc == 1, res
+    assert res.err.startswith("rune: --systemd-cgroup: rune has no systemd cgroup driver, it "
+                              "manages cgroups through cgroupfs only"), res
+    assert res.err.count("\n") == 1, res
+    assert rune.cmd("state", cid).rc == 1
+
+
+@pytest.mark.skipif(runtime_name() != "rune", reason="rune's own flags")
+def test_rootless_value_is_checked(rune):
+    res = rune.cmd("--rootless", "maybe", "list")
+    assert (res.rc, res.err) == (1, 'rune: invalid --rootless value "maybe": use true, false '
+                                    'or auto\n'), res
+    assert rune.cmd("--rootless", "auto", "list").rc == 0

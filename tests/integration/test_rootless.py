@@ -129,3 +129,16 @@ def test_rootless_limits_without_a_cgroup_are_refused(rootless):
     assert res.returncode == 1, res
     assert "cgroup" in res.stderr and "ermission denied" in res.stderr, res
     assert not (rootless.root / "r3").exists()
+
+
+def test_rootless_false_makes_cgroup_permission_errors_fatal(rootless):
+    """--rootless=false: no skipping, the cgroup rune may not create is an error."""
+    rootless.config(["echo", "ran"])
+    res = rootless.cmd("--rootless", "false", "run", "r4")
+    assert res.returncode == 1, res
+    assert "cgroup" in res.stderr and "ermission denied" in res.stderr, res
+    assert not (rootless.root / "r4").exists()
+    # auto (the default) and true skip it, as runc does.
+    for value in ("auto", "true"):
+        res = rootless.cmd("--rootless", value, "run", f"r5{value}")
+        assert (res.returncode, res.stdout) == (0, "ran\n"), res
