@@ -225,12 +225,12 @@ static bool hybrid(void)
 	return host.mode == RT_CGROUP_HYBRID;
 }
 
-#define NEED_HYBRID()                                                           \
-	do {                                                                    \
-		if (!hybrid()) {                                                \
-			print_message("skipped: needs a hybrid cgroup host\n"); \
-			skip();                                                 \
-		}                                                               \
+#define NEED_HYBRID()                                                             \
+	do {                                                                      \
+		if (!hybrid()) {                                                  \
+			print_message("# skipped: needs a hybrid cgroup host\n"); \
+			skip();                                                   \
+		}                                                                 \
 	} while (0)
 
 static int group_setup(void **state)
@@ -441,7 +441,7 @@ static const char *host_weight_file(void)
 							    : NULL;
 		known = true;
 		if (!file)
-			print_message("note: this host has neither blkio.weight nor "
+			print_message("# note: this host has neither blkio.weight nor "
 				      "blkio.bfq.weight; weights are checked as refusals\n");
 	}
 	return file;
@@ -742,7 +742,7 @@ static void test_hybrid_hugetlb(void **state)
 	    !cc_path_exists("/sys/kernel/mm/hugepages/hugepages-2048kB")) {
 		rt_cgroup_free(cg);
 		print_message(
-		    "skipped: no hugetlb controller or 2MB pages in the unified hierarchy\n");
+		    "# skipped: no hugetlb controller or 2MB pages in the unified hierarchy\n");
 		skip();
 	}
 	assert_ok(rt_cgroup_create(cg, &r, &err), &err);
@@ -855,7 +855,8 @@ static void test_errors_leave_nothing(void **state)
 
 	/* No blkio.leaf_weight without CFQ: the error names the file. */
 	if (host_blkio_has("blkio.leaf_weight")) {
-		print_message("note: this host has blkio.leaf_weight; its refusal is not shown\n");
+		print_message(
+		    "# note: this host has blkio.leaf_weight; its refusal is not shown\n");
 	} else {
 		memset(&r, 0, sizeof(r));
 		r.block_io.has_leaf_weight = true;
@@ -1041,7 +1042,7 @@ static void test_ebpf_devices(void **state)
 		if (host.hiers[i].unified)
 			u = &host.hiers[i];
 	if (!u) {
-		print_message("skipped: no cgroup2 hierarchy\n");
+		print_message("# skipped: no cgroup2 hierarchy\n");
 		skip();
 	}
 	_cleanup_free_ char *top = xasprintf("%s/%s", u->mount, base);
@@ -1092,7 +1093,7 @@ static bool only_unified(struct rt_cgroup_host *v2)
 			v2->hiers = &host.hiers[i];
 	v2->n_hiers = 1;
 	if (!v2->hiers)
-		print_message("skipped: no cgroup2 hierarchy\n");
+		print_message("# skipped: no cgroup2 hierarchy\n");
 	return v2->hiers != NULL;
 }
 

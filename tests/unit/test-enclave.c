@@ -275,7 +275,7 @@ static void test_sgx_devices_and_aesmd(void **state)
 {
 	struct cc_error *err = NULL;
 	if (geteuid() != 0) {
-		printf("skipped: making device nodes needs root\n");
+		printf("# skipped: making device nodes needs root\n");
 		return;
 	}
 	char dev[] = "/tmp/rune-sgx-dev-XXXXXX";
