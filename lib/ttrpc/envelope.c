@@ -58,6 +58,9 @@ int tt_request_decode(const uint8_t *buf, size_t len, struct tt_request *out, st
 	Ttrpc__Request *m;
 
 	memset(out, 0, sizeof(*out));
+	/* A service, method or metadata string cut short at a NUL would match what it is not. */
+	if (tt_check_strings(&ttrpc__request__descriptor, buf, len, err) < 0)
+		return cc_error_prefix(err, "unmarshal request error");
 	m = ttrpc__request__unpack(NULL, len, buf ? buf : &empty);
 	if (!m)
 		return tt_error_status(err, TT_INVALID_ARGUMENT,

@@ -6,9 +6,12 @@
 #include "util/cleanup.h"
 #include "ttrpc/wire.h"
 
-/* First allocation for a body; later growth doubles, so a peer that announces 4 MiB and sends
- * ten bytes costs this much, not 4 MiB. */
+/* First allocation for a body that arrives in pieces; later growth doubles, so a peer that
+ * announces 4 MiB and sends ten bytes costs this much, not 4 MiB. */
 #define BODY_FIRST_ALLOC (16u << 10)
+/* Under a tight budget, growth waits for at least this much (or the rest of the body) rather
+ * than reallocating a few bytes at a time. */
+#define BODY_MIN_STEP (4u << 10)
 
 static void put_be32(uint8_t *p, uint32_t v)
 {
@@ -66,15 +69,79 @@ void tt_reader_init(struct tt_reader *r, uint32_t max_len)
 	r->max_len = max_len;
 }
 
+static void body_release(struct tt_reader *r)
+{
+	if (r->budget)
+		r->budget->held -= r->body_cap;
+	r->body_cap = r->body_have = 0;
+}
+
 void tt_reader_clear(struct tt_reader *r)
 {
+	struct tt_budget *b = r->budget;
+
+	body_release(r);
 	free(r->body);
 	tt_reader_init(r, r->max_len);
+	r->budget = b;
+}
+
+void tt_reader_set_budget(struct tt_reader *r, struct tt_budget *b)
+{
+	r->budget = b;
 }
 
 bool tt_reader_at_boundary(const struct tt_reader *r)
 {
 	return r->hdr_have == 0 && r->discard == 0;
+}
+
+static size_t budget_left(const struct tt_budget *b)
+{
+	return b->max > b->held ? b->max - b->held : 0;
+}
+
+/* Growth the unfinished body needs before it can take another byte: a step, or what is left. */
+static size_t body_step(const struct tt_reader *r)
+{
+	uint32_t left = r->hdr.length - r->body_cap;
+	return left < BODY_MIN_STEP ? left : BODY_MIN_STEP;
+}
+
+size_t tt_reader_room(const struct tt_reader *r)
+{
+	size_t avail, spare;
+
+	if (!r->budget)
+		return SIZE_MAX;
+	avail = budget_left(r->budget);
+	if (r->discard)
+		return (size_t)r->discard + TT_HEADER_LEN + avail;
+	if (r->hdr_have < TT_HEADER_LEN)
+		return (size_t)(TT_HEADER_LEN - r->hdr_have) + avail;
+	spare = r->body_cap - r->body_have;
+	return spare + (avail >= body_step(r) ? avail : 0);
+}
+
+size_t tt_reader_need(const struct tt_reader *r)
+{
+	if (!r->budget || r->hdr_have < TT_HEADER_LEN || r->body_cap > r->body_have)
+		return 0;
+	return body_step(r);
+}
+
+size_t tt_frames_whole(const uint8_t *data, size_t len, uint32_t max_len)
+{
+	size_t off = 0;
+	struct tt_frame_header h;
+
+	while (len - off >= TT_HEADER_LEN) {
+		tt_header_decode(data + off, &h);
+		if (h.length > max_len || len - off - TT_HEADER_LEN < h.length)
+			break;
+		off += TT_HEADER_LEN + h.length;
+	}
+	return off;
 }
 
 /* Header complete: decide between storing the body, skipping it, or an empty frame. */
@@ -97,21 +164,34 @@ static enum tt_read_event header_done(struct tt_reader *r, struct tt_frame_heade
 	return TT_READ_NONE;
 }
 
-/* Append to the body, growing the buffer geometrically up to exactly hdr.length. */
+/* Room for need bytes of body: geometric growth up to hdr.length, trimmed to what the budget
+ * has left (never below need: the caller fed what tt_reader_room() allowed). */
+static void body_grow(struct tt_reader *r, uint32_t need)
+{
+	uint32_t len = r->hdr.length;
+	uint32_t cap =
+	    r->body_cap ? r->body_cap : (len < BODY_FIRST_ALLOC ? len : BODY_FIRST_ALLOC);
+
+	while (cap < need)
+		cap = cap > len / 2 ? len : cap * 2;
+	if (r->budget) {
+		size_t avail = budget_left(r->budget);
+		if (cap - r->body_cap > avail)
+			cap = r->body_cap + avail < need ? need : r->body_cap + (uint32_t)avail;
+		r->budget->held += cap - r->body_cap;
+	}
+	r->body = xrealloc(r->body, cap);
+	r->body_cap = cap;
+}
+
+/* Append to the body, growing the buffer as the bytes arrive. */
 static size_t body_append(struct tt_reader *r, const uint8_t *data, size_t len)
 {
 	uint32_t want = r->hdr.length - r->body_have;
 	size_t n = len < want ? len : want;
 
-	if (r->body_have + n > r->body_cap) {
-		uint32_t cap = r->body_cap ? r->body_cap : BODY_FIRST_ALLOC;
-		while (cap < r->body_have + n && cap < r->hdr.length)
-			cap = cap > r->hdr.length / 2 ? r->hdr.length : cap * 2;
-		if (cap > r->hdr.length)
-			cap = r->hdr.length;
-		r->body = xrealloc(r->body, cap);
-		r->body_cap = cap;
-	}
+	if (r->body_have + n > r->body_cap)
+		body_grow(r, r->body_have + (uint32_t)n);
 	memcpy(r->body + r->body_have, data, n);
 	r->body_have += (uint32_t)n;
 	return n;
@@ -141,6 +221,15 @@ size_t tt_reader_feed(struct tt_reader *r, const uint8_t *data, size_t len, enum
 				*ev = header_done(r, hdr, body);
 				if (*ev != TT_READ_NONE)
 					return used;
+				/* The whole body is at hand: one buffer of its size, no budget. */
+				if (len - used >= r->hdr.length) {
+					*hdr = r->hdr;
+					*body = xmalloc(r->hdr.length);
+					memcpy(*body, data + used, r->hdr.length);
+					r->hdr_have = 0;
+					*ev = TT_READ_FRAME;
+					return used + r->hdr.length;
+				}
 			}
 			continue;
 		}
@@ -148,7 +237,7 @@ size_t tt_reader_feed(struct tt_reader *r, const uint8_t *data, size_t len, enum
 		if (r->body_have == r->hdr.length) {
 			*hdr = r->hdr;
 			*body = steal_pointer(&r->body);
-			r->body_cap = r->body_have = 0;
+			body_release(r);
 			r->hdr_have = 0;
 			*ev = TT_READ_FRAME;
 			return used;

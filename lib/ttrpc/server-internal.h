@@ -68,6 +68,13 @@ struct tt_conn {
 	struct tt_call *calls;
 	uint32_t events; /* what epoll currently watches */
 	bool closed;
+	/* In the middle of a frame: its deadline, in the server's list of such connections. */
+	int64_t frame_deadline;
+	struct tt_conn *fprev, *fnext;
+	bool in_frame;
+	/* Not read until the partial-frame budget has room, in the server's list of waiters. */
+	struct tt_conn *wprev, *wnext;
+	bool waiting;
 };
 
 struct tt_call {
@@ -135,7 +142,13 @@ struct tt_server {
 	uint8_t *rbuf;
 	struct tt_conn *conns;
 	size_t n_conns;
-	size_t pending_bytes; /* sum of call->bytes of live calls */
+	size_t pending_bytes;	  /* sum of call->bytes of live calls */
+	struct tt_budget partial; /* buffers of frames still arriving (every reader's) */
+	/* Connections in the middle of a frame, oldest first: every frame gets the same
+	 * timeout, so this order is deadline order. */
+	struct tt_conn *frames_head, *frames_tail;
+	/* Connections waiting for partial-frame budget, first come first served. */
+	struct tt_conn *wait_head, *wait_tail;
 	struct tt_call **heap;
 	size_t heap_len, heap_cap;
 	bool draining;

@@ -86,11 +86,72 @@ static void heap_remove(struct tt_server *s, struct tt_call *call)
 }
 
 /* ---------------------------------------------------------------------------------------- */
+/* Connections in the middle of a frame (deadline order), and those waiting for budget */
+
+static void frames_remove(struct tt_server *s, struct tt_conn *c)
+{
+	if (!c->in_frame)
+		return;
+	if (c->fprev)
+		c->fprev->fnext = c->fnext;
+	else
+		s->frames_head = c->fnext;
+	if (c->fnext)
+		c->fnext->fprev = c->fprev;
+	else
+		s->frames_tail = c->fprev;
+	c->fprev = c->fnext = NULL;
+	c->in_frame = false;
+}
+
+static void frames_append(struct tt_server *s, struct tt_conn *c)
+{
+	c->frame_deadline = tt_deadline_after(s->cfg.frame_timeout_ns);
+	c->fnext = NULL;
+	c->fprev = s->frames_tail;
+	if (s->frames_tail)
+		s->frames_tail->fnext = c;
+	else
+		s->frames_head = c;
+	s->frames_tail = c;
+	c->in_frame = true;
+}
+
+static void waiters_remove(struct tt_server *s, struct tt_conn *c)
+{
+	if (!c->waiting)
+		return;
+	if (c->wprev)
+		c->wprev->wnext = c->wnext;
+	else
+		s->wait_head = c->wnext;
+	if (c->wnext)
+		c->wnext->wprev = c->wprev;
+	else
+		s->wait_tail = c->wprev;
+	c->wprev = c->wnext = NULL;
+	c->waiting = false;
+}
+
+static void waiters_append(struct tt_server *s, struct tt_conn *c)
+{
+	c->wnext = NULL;
+	c->wprev = s->wait_tail;
+	if (s->wait_tail)
+		s->wait_tail->wnext = c;
+	else
+		s->wait_head = c;
+	s->wait_tail = c;
+	c->waiting = true;
+}
+
+/* ---------------------------------------------------------------------------------------- */
 /* Connections */
 
 static bool conn_paused(const struct tt_conn *c)
 {
-	return c->ncalls >= c->srv->cfg.max_inflight_per_conn || c->out_bytes >= TT_OUT_LIMIT;
+	return c->ncalls >= c->srv->cfg.max_inflight_per_conn || c->out_bytes >= TT_OUT_LIMIT ||
+	       c->waiting;
 }
 
 static void conn_update_events(struct tt_conn *c)
@@ -124,6 +185,7 @@ static void conn_new(struct tt_server *s, int fd)
 	c->fd = fd;
 	c->events = EPOLLIN;
 	tt_reader_init(&c->rd, TT_MAX_MESSAGE);
+	tt_reader_set_budget(&c->rd, &s->partial);
 	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &e) < 0) {
 		cc_debug("ttrpc: epoll add: %m");
 		close(fd);
@@ -157,6 +219,8 @@ static void conn_close(struct tt_conn *c)
 	if (c->closed)
 		return;
 	c->closed = true;
+	frames_remove(c->srv, c);
+	waiters_remove(c->srv, c);
 	epoll_ctl(c->srv->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
 	c->fd = -1;
@@ -395,8 +459,29 @@ static void on_frame(struct tt_conn *c, enum tt_read_event ev, const struct tt_f
 	on_request(c, h, b);
 }
 
+/* A frame's clock starts with its first byte (as the input is handed over, which is close
+ * enough) and stops when it is complete; a frame completed and another started in the same
+ * input starts over. */
+static void conn_track_frame(struct tt_conn *c, bool completed)
+{
+	struct tt_server *s = c->srv;
+
+	if (c->closed)
+		return;
+	if (tt_reader_at_boundary(&c->rd)) {
+		frames_remove(s, c);
+		return;
+	}
+	if (c->in_frame && !completed)
+		return;
+	frames_remove(s, c);
+	frames_append(s, c);
+}
+
 static void conn_consume(struct tt_conn *c, const uint8_t *data, size_t len)
 {
+	bool completed = false;
+
 	while (len && !c->closed) {
 		enum tt_read_event ev;
 		struct tt_frame_header h;
@@ -413,9 +498,12 @@ static void conn_consume(struct tt_conn *c, const uint8_t *data, size_t len)
 		used = tt_reader_feed(&c->rd, data, len, &ev, &h, &body);
 		data += used;
 		len -= used;
-		if (ev != TT_READ_NONE)
+		if (ev != TT_READ_NONE) {
+			completed = true;
 			on_frame(c, ev, &h, body);
+		}
 	}
+	conn_track_frame(c, completed);
 	conn_update_events(c);
 }
 
@@ -432,13 +520,72 @@ static void conn_resume(struct tt_conn *c)
 	conn_consume(c, buf, len);
 }
 
+/*
+ * Frames still arriving share one budget (cfg.max_partial_bytes). A connection whose frame
+ * needs more than is left is not read (nor closed) until some is free: its bytes wait in the
+ * kernel's socket buffer, which costs this process nothing, and the frame deadline bounds how
+ * long anyone holds budget, so a peer that is merely slow gets through once the hogs are cut
+ * off, first come first served. Closing instead would hit whoever asks last, usually the
+ * honest client, and leave the hogs in place.
+ */
+static void conn_wait_budget(struct tt_conn *c)
+{
+	waiters_append(c->srv, c);
+	conn_update_events(c);
+}
+
+/* Waiters that now fit go back to reading; a resumed one is expected to take a read's worth,
+ * so a little freed budget wakes a few connections, not all of them. */
+static void resume_waiters(struct tt_server *s)
+{
+	size_t avail = s->partial.max > s->partial.held ? s->partial.max - s->partial.held : 0;
+	struct tt_conn *c, *next;
+
+	for (c = s->wait_head; c && avail; c = next) {
+		next = c->wnext;
+		if (tt_reader_need(&c->rd) > avail)
+			continue;
+		avail -= avail < TT_READ_CHUNK ? avail : TT_READ_CHUNK;
+		waiters_remove(s, c);
+		conn_update_events(c);
+	}
+}
+
+/*
+ * Read no more than the reader can keep within the budget. With budget to spare that is a
+ * whole chunk, as before; when it runs short, whole frames still pass between frames (they
+ * cost no budget: the next step makes them calls, bounded by max_pending_bytes), so small
+ * requests are served while big ones wait. Found by a peek, which only happens under pressure.
+ */
+static ssize_t conn_recv(struct tt_conn *c, size_t room)
+{
+	struct tt_server *s = c->srv;
+	size_t want = room < TT_READ_CHUNK ? room : TT_READ_CHUNK;
+
+	if (want < TT_READ_CHUNK && tt_reader_at_boundary(&c->rd)) {
+		ssize_t n = recv(c->fd, s->rbuf, TT_READ_CHUNK, MSG_DONTWAIT | MSG_PEEK);
+		size_t whole;
+		if (n <= 0)
+			return n;
+		whole = tt_frames_whole(s->rbuf, (size_t)n, TT_MAX_MESSAGE);
+		want = whole + ((size_t)n - whole < room ? (size_t)n - whole : room);
+	}
+	return recv(c->fd, s->rbuf, want, MSG_DONTWAIT);
+}
+
 static void conn_on_readable(struct tt_conn *c)
 {
 	struct tt_server *s = c->srv;
 
 	/* A bounded number of reads per wake-up keeps one busy peer from starving the rest. */
 	for (int i = 0; i < 16 && !c->closed && !c->pending && !conn_paused(c); i++) {
-		ssize_t n = recv(c->fd, s->rbuf, TT_READ_CHUNK, MSG_DONTWAIT);
+		size_t room = tt_reader_room(&c->rd);
+		ssize_t n;
+		if (room == 0) {
+			conn_wait_budget(c);
+			return;
+		}
+		n = conn_recv(c, room);
 		if (n > 0) {
 			conn_consume(c, s->rbuf, (size_t)n);
 			continue;
@@ -536,6 +683,14 @@ static void fire_deadlines(struct tt_server *s)
 {
 	int64_t now = tt_now_ns();
 
+	while (s->frames_head && s->frames_head->frame_deadline <= now) {
+		struct tt_conn *c = s->frames_head;
+		cc_debug("ttrpc: closing a connection whose frame took over %lld ms to arrive",
+			 (long long)(s->cfg.frame_timeout_ns / 1000000));
+		conn_close(c);
+		conn_settle(c);
+	}
+
 	while (s->heap_len && s->heap[0]->deadline <= now) {
 		struct tt_call *call = s->heap[0];
 		heap_remove(s, call);
@@ -556,6 +711,9 @@ static void fire_deadlines(struct tt_server *s)
 static int64_t next_timer(struct tt_server *s)
 {
 	int64_t t = s->heap_len ? s->heap[0]->deadline : INT64_MAX;
+
+	if (s->frames_head && s->frames_head->frame_deadline < t)
+		t = s->frames_head->frame_deadline;
 
 	if (s->listen_resume && s->listen_resume < t)
 		t = s->listen_resume;
@@ -666,6 +824,8 @@ void *tt_server_io_main(void *arg)
 			dispatch(s, &evs[i]);
 		fire_deadlines(s);
 		cmd = take_work(s);
+		if (s->wait_head)
+			resume_waiters(s);
 		publish(s, cmd);
 		if (cmd & TT_CMD_EXIT)
 			break;

@@ -40,6 +40,11 @@ struct tt_server *tt_server_new(const struct tt_server_config *cfg, struct cc_er
 		s->cfg.max_inflight_per_conn = 64;
 	if (!s->cfg.max_pending_bytes)
 		s->cfg.max_pending_bytes = 64u << 20;
+	if (!s->cfg.max_partial_bytes)
+		s->cfg.max_partial_bytes = 64u << 20;
+	if (s->cfg.frame_timeout_ns <= 0)
+		s->cfg.frame_timeout_ns = 10 * 1000000000LL;
+	s->partial.max = s->cfg.max_partial_bytes;
 	s->wake.kind = TT_POLL_WAKE;
 	s->epfd = epoll_create1(EPOLL_CLOEXEC);
 	s->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);

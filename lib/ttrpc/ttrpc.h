@@ -45,6 +45,25 @@ const char *tt_code_name(int code);
 int tt_error_status(struct cc_error **err, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* ---------------------------------------------------------------------------------------- */
+/* Messages (protobuf-c) */
+
+struct ProtobufCMessageDescriptor;
+
+/*
+ * protobuf-c hands strings out NUL-terminated, so a string field holding a NUL byte would reach
+ * C code cut short ("a\0b" as "a"). Checks the wire bytes of a message of type d: -1 with
+ * INVALID_ARGUMENT "<Message>.<field>: contains a NUL byte at offset N" when a string field, at
+ * any depth, has one. Malformed bytes pass (the unpack refuses them).
+ */
+int tt_check_strings(const struct ProtobufCMessageDescriptor *d, const uint8_t *buf, size_t len,
+		     struct cc_error **err);
+/* tt_check_strings, then protobuf_c_message_unpack: the message (free it with
+ * protobuf_c_message_free_unpacked or the generated *_free_unpacked), or NULL with
+ * INVALID_ARGUMENT "<Message>: not a valid protobuf message". For handlers. */
+void *tt_unpack(const struct ProtobufCMessageDescriptor *d, const uint8_t *buf, size_t len,
+		struct cc_error **err);
+
 /* One metadata entry; a key with several values is several entries. */
 struct tt_kv {
 	const char *key;
@@ -79,6 +98,12 @@ struct tt_server_config {
 	unsigned max_inflight_per_conn;
 	/* Request bytes held by queued or running calls; beyond, RESOURCE_EXHAUSTED (64 MiB). */
 	size_t max_pending_bytes;
+	/* Buffer bytes held by frames still arriving, across all connections; a connection
+	 * whose frame needs more waits, unread, until some is free (64 MiB). */
+	size_t max_partial_bytes;
+	/* Time a frame may take to arrive once its first byte has; a connection that is still
+	 * in the middle of one then is closed (10 s). */
+	int64_t frame_timeout_ns;
 };
 
 /* cfg NULL = defaults. Nothing runs until tt_server_start(). */

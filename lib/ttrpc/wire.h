@@ -42,8 +42,18 @@ uint8_t *tt_frame_build(uint32_t stream_id, uint8_t type, uint8_t flags, const v
  * Incremental frame reader: feed it whatever the socket gave, it hands out whole frames.
  * Memory follows what the peer actually sent (the body buffer grows as bytes arrive, never to a
  * size a header merely claims), and a header announcing more than max_len is reported once and
- * its body skipped without being stored, as upstream does.
+ * its body skipped without being stored, as upstream does. A body that arrives whole in one
+ * feed is copied once into a buffer of its exact size.
+ *
+ * Readers may share a budget for the buffers of bodies still arriving: the reader accounts
+ * for what it holds, and tt_reader_room() says how much input it can take without going over;
+ * a caller that feeds no more than that keeps the total within the budget.
  */
+struct tt_budget {
+	size_t held; /* bytes of buffer held by unfinished bodies */
+	size_t max;
+};
+
 struct tt_reader {
 	uint8_t hdr_buf[TT_HEADER_LEN];
 	uint8_t hdr_have;
@@ -53,6 +63,7 @@ struct tt_reader {
 	uint32_t body_have;
 	uint32_t discard; /* bytes of an oversized body still to skip */
 	uint32_t max_len;
+	struct tt_budget *budget; /* NULL: none */
 };
 
 enum tt_read_event {
@@ -65,6 +76,20 @@ void tt_reader_init(struct tt_reader *r, uint32_t max_len);
 void tt_reader_clear(struct tt_reader *r);
 /* True between frames (an EOF here is clean; elsewhere it truncated a frame). */
 bool tt_reader_at_boundary(const struct tt_reader *r);
+/* Count this reader's body buffers in b (NULL: stop counting). Between frames only. */
+void tt_reader_set_budget(struct tt_reader *r, struct tt_budget *b);
+/*
+ * Bytes of input the reader can take now without its buffers taking the budget over its max
+ * (SIZE_MAX without a budget). 0 means an unfinished body waits for budget: feed nothing until
+ * tt_reader_need() bytes of it are free again. Between frames this counts a header plus what
+ * the budget has left, so a read of that size never overdraws; whole frames further on in the
+ * input cost no budget (see tt_frames_whole()).
+ */
+size_t tt_reader_room(const struct tt_reader *r);
+/* Free budget an unfinished body waits for before tt_reader_room() is non-zero again. */
+size_t tt_reader_need(const struct tt_reader *r);
+/* Bytes of complete frames (header and body, none over max_len) at the start of data. */
+size_t tt_frames_whole(const uint8_t *data, size_t len, uint32_t max_len);
 /* Consume input until one event or the end of it; returns the bytes consumed. */
 size_t tt_reader_feed(struct tt_reader *r, const uint8_t *data, size_t len, enum tt_read_event *ev,
 		      struct tt_frame_header *hdr, uint8_t **body);

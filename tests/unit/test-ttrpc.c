@@ -5,6 +5,7 @@
  * plus raw sockets for what a well-behaved client never sends.
  */
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -266,6 +267,116 @@ static void test_reader_bad_frames(void **state)
 	assert_false(tt_reader_at_boundary(&r));
 	assert_true(r.body_cap <= (64u << 10));
 	tt_reader_clear(&r);
+}
+
+/* Readers sharing a budget: what they hold is counted, room says how much input keeps them
+ * within it, and a body that arrives whole costs nothing. */
+static void test_reader_budget(void **state)
+{
+	struct tt_budget b = { .max = 20000 };
+	struct tt_reader r;
+	struct tt_frame_header h = { .length = 100000, .stream_id = 1, .type = 1 };
+	enum tt_read_event ev;
+	struct tt_frame_header got;
+	uint8_t *body = NULL;
+	_cleanup_free_ uint8_t *in = xzalloc(TT_HEADER_LEN + 100000);
+	_cleanup_free_ uint8_t *two = NULL;
+	size_t flen, n;
+
+	tt_reader_init(&r, TT_MAX_MESSAGE);
+	tt_reader_set_budget(&r, &b);
+	tt_header_encode(&h, in);
+	assert_int_equal(tt_reader_room(&r), TT_HEADER_LEN + 20000);
+	assert_int_equal(tt_reader_feed(&r, in, TT_HEADER_LEN + 20000, &ev, &got, &body),
+			 TT_HEADER_LEN + 20000);
+	assert_int_equal(ev, TT_READ_NONE);
+	assert_int_equal(b.held, 20000);
+	assert_int_equal(r.body_cap, 20000);
+	/* Full: no room, and it waits for a step of free budget, not a byte. */
+	assert_int_equal(tt_reader_room(&r), 0);
+	assert_int_equal(tt_reader_need(&r), 4096);
+	b.max = 22000;
+	assert_int_equal(tt_reader_room(&r), 0);
+	b.max = 40000;
+	assert_int_equal(tt_reader_room(&r), 20000);
+	assert_int_equal(tt_reader_feed(&r, in, 20000, &ev, &got, &body), 20000);
+	assert_int_equal(b.held, 40000);
+	/* Dropping the reader gives it all back. */
+	tt_reader_clear(&r);
+	assert_int_equal(b.held, 0);
+
+	/* A frame whole in the input costs no budget even when there is none, nor does the
+	 * body of an oversized frame being skipped. */
+	b.max = 0;
+	two = tt_frame_build(3, 1, 0, in + TT_HEADER_LEN, 30000, &flen, NULL);
+	n = tt_reader_feed(&r, two, flen, &ev, &got, &body);
+	assert_int_equal(n, flen);
+	assert_int_equal(ev, TT_READ_FRAME);
+	assert_int_equal(got.length, 30000);
+	assert_int_equal(b.held, 0);
+	free(body);
+	r.max_len = 100;
+	assert_int_equal(tt_reader_feed(&r, in, TT_HEADER_LEN, &ev, &got, &body), TT_HEADER_LEN);
+	assert_int_equal(ev, TT_READ_OVERSIZE);
+	assert_int_equal(tt_reader_room(&r), 100000 + TT_HEADER_LEN);
+	tt_reader_clear(&r);
+
+	/* Whole frames at the start of some input: up to the unfinished or oversized one. */
+	assert_int_equal(tt_frames_whole(two, flen, TT_MAX_MESSAGE), flen);
+	assert_int_equal(tt_frames_whole(two, flen - 1, TT_MAX_MESSAGE), 0);
+	assert_int_equal(tt_frames_whole(two, flen, 1000), 0);
+	assert_int_equal(tt_frames_whole(two, 3, TT_MAX_MESSAGE), 0);
+}
+
+/* protobuf-c strings are NUL-terminated copies: a NUL inside one is refused on the wire
+ * bytes, naming the field, before it can cut the string short. */
+static void test_strings_with_nul(void **state)
+{
+	/* PullImageRequest{image = "busybox", container_id = "a\0b"} */
+	static const uint8_t pull[] = { 0x0a, 7,   'b',	 'u', 's', 'y', 'b',
+					'o',  'x', 0x12, 3,   'a', 0,	'b' };
+	/* Request{service = "s", method = "m", metadata = [{key = "k\0", value = "v"}]} */
+	static const uint8_t env[] = { 0x0a, 1, 's', 0x12, 1,	 'm', 0x2a, 7,
+				       0x0a, 2, 'k', 0,	   0x12, 1,   'v' };
+	/* Request{service = "s", payload = "\0\0"}: bytes may hold anything. */
+	static const uint8_t payload[] = { 0x0a, 1, 's', 0x1a, 2, 0, 0 };
+	static const uint8_t garbage[] = { 0x12, 0x7f, 'x' };
+	struct cc_error *err = NULL;
+	struct tt_request req;
+	Grpc__PullImageRequest *m;
+
+	assert_null(tt_unpack(&grpc__pull_image_request__descriptor, pull, sizeof(pull), &err));
+	assert_int_equal(err->code, TT_INVALID_ARGUMENT);
+	assert_string_equal(err->msg, "PullImageRequest.container_id: contains a NUL byte at "
+				      "offset 1");
+	cc_error_free(&err);
+	/* Without the last two bytes the id is just "a". */
+	m = tt_unpack(&grpc__pull_image_request__descriptor, pull, sizeof(pull) - 2, &err);
+	assert_null(m);
+	cc_error_free(&err);
+	{
+		uint8_t fine[sizeof(pull)];
+		memcpy(fine, pull, sizeof(pull));
+		fine[12] = '-';
+		m = tt_unpack(&grpc__pull_image_request__descriptor, fine, sizeof(fine), &err);
+		assert_non_null(m);
+		assert_string_equal(m->container_id, "a-b");
+		grpc__pull_image_request__free_unpacked(m, NULL);
+	}
+	assert_null(
+	    tt_unpack(&grpc__pull_image_request__descriptor, garbage, sizeof(garbage), &err));
+	assert_string_equal(err->msg, "PullImageRequest: not a valid protobuf message");
+	cc_error_free(&err);
+
+	/* Nested: the envelope's metadata. */
+	assert_int_equal(tt_request_decode(env, sizeof(env), &req, &err), -1);
+	assert_int_equal(err->code, TT_INVALID_ARGUMENT);
+	assert_string_equal(err->msg, "unmarshal request error: Request.metadata.key: contains a "
+				      "NUL byte at offset 1");
+	cc_error_free(&err);
+	assert_int_equal(tt_request_decode(payload, sizeof(payload), &req, &err), 0);
+	assert_int_equal(req.payload_len, 2);
+	tt_request_clear(&req);
 }
 
 static void test_envelope_garbage(void **state)
@@ -980,6 +1091,137 @@ static void test_pending_bytes(void **state)
 	expect_status(fd, 7, TT_OK, NULL);
 }
 
+/* ---- frames still arriving: the shared budget and the frame deadline */
+
+/* Send what the socket takes without blocking until it takes nothing for quiet_ms. */
+static size_t send_until_stalled(int fd, const uint8_t *buf, size_t len, int quiet_ms)
+{
+	size_t sent = 0;
+	int64_t last = tt_now_ns();
+
+	while (sent < len && tt_now_ns() - last < quiet_ms * MS) {
+		ssize_t n = send(fd, buf + sent, len - sent, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (n > 0) {
+			sent += (size_t)n;
+			last = tt_now_ns();
+		} else {
+			usleep(5000);
+		}
+	}
+	return sent;
+}
+
+static bool readable_within(int fd, int ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	return poll(&p, 1, ms) == 1;
+}
+
+struct bg_write {
+	int fd;
+	const uint8_t *buf;
+	size_t len;
+};
+
+static void *bg_write_main(void *p)
+{
+	struct bg_write *w = p;
+	cc_write_all(w->fd, w->buf, w->len);
+	return NULL;
+}
+
+static void test_partial_budget(void **state)
+{
+	struct tt_server_config cfg = { .max_partial_bytes = 256u << 10 };
+	struct fixture *f = start_server(state, &cfg);
+	int hog = raw_connect(f);
+	_cleanup_close_ int big = raw_connect(f), small = raw_connect(f);
+	_cleanup_free_ uint8_t *junk = xzalloc(TT_HEADER_LEN + (1u << 20));
+	_cleanup_free_ char *payload = xmalloc((100u << 10) + 1);
+	_cleanup_free_ uint8_t *env = NULL, *frame = NULL;
+	struct tt_frame_header h = { .length = 1u << 20, .stream_id = 1, .type = TT_MSG_REQUEST };
+	struct tt_response r;
+	struct bg_write w;
+	size_t len, flen;
+	uint32_t id;
+	pthread_t t;
+
+	/* A frame that never ends fills the budget; the server then stops reading it (the rest
+	 * stays in the socket) instead of buffering it. */
+	tt_header_encode(&h, junk);
+	assert_true(send_until_stalled(hog, junk, TT_HEADER_LEN + (1u << 20), 300) <
+		    TT_HEADER_LEN + (1u << 20));
+	/* Small requests still go through: they arrive whole. */
+	raw_request(small, 1, "Echo", "small", 0, 0);
+	expect_status(small, 1, TT_OK, NULL);
+	/* A request that arrives in pieces waits for budget: not answered, not closed... */
+	memset(payload, 'p', 100u << 10);
+	payload[100u << 10] = '\0';
+	env = tt_request_encode("test.Svc", "Echo", payload, 100u << 10, 0, NULL, 0, &len, NULL);
+	frame = tt_frame_build(1, TT_MSG_REQUEST, 0, env, len, &flen, NULL);
+	w = (struct bg_write){ big, frame, flen };
+	pthread_create(&t, NULL, bg_write_main, &w);
+	assert_false(readable_within(big, 400));
+	/* ...until the hog goes and gives its budget back. */
+	close(hog);
+	assert_int_equal(raw_response(big, &id, &r), 0);
+	pthread_join(t, NULL);
+	assert_int_equal(id, 1);
+	assert_int_equal(r.code, TT_OK);
+	assert_int_equal(r.payload_len, 100u << 10);
+	tt_response_clear(&r);
+}
+
+static void test_frame_deadline(void **state)
+{
+	struct tt_server_config cfg = { .frame_timeout_ns = 300 * MS };
+	struct fixture *f = start_server(state, &cfg);
+	_cleanup_close_ int stuck = raw_connect(f), slow = raw_connect(f), idle = raw_connect(f);
+	struct tt_frame_header h = { .length = 100, .stream_id = 1, .type = TT_MSG_REQUEST };
+	uint8_t hdr[TT_HEADER_LEN], byte;
+	_cleanup_free_ uint8_t *env = NULL, *frame = NULL;
+	size_t len, flen;
+	int64_t start = tt_now_ns(), took;
+
+	/* A frame that stops half-way: its connection is closed at the deadline. */
+	tt_header_encode(&h, hdr);
+	assert_int_equal(cc_write_all(stuck, hdr, sizeof(hdr)), 0);
+	assert_int_equal(cc_write_all(stuck, "12345", 5), 0);
+	assert_int_equal(read(stuck, &byte, 1), 0);
+	took = tt_now_ns() - start;
+	assert_true(took >= 250 * MS);
+	assert_true(took < 5000 * MS);
+	/* One that comes slowly but within its time is served. */
+	env = tt_request_encode("test.Svc", "Echo", "slow", 4, 0, NULL, 0, &len, NULL);
+	frame = tt_frame_build(1, TT_MSG_REQUEST, 0, env, len, &flen, NULL);
+	assert_int_equal(cc_write_all(slow, frame, 7), 0);
+	usleep(100 * 1000);
+	assert_int_equal(cc_write_all(slow, frame + 7, flen - 7), 0);
+	expect_status(slow, 1, TT_OK, NULL);
+	/* Between frames a connection may stay quiet as long as it likes. */
+	usleep(600 * 1000);
+	raw_request(idle, 1, "Echo", "x", 0, 0);
+	expect_status(idle, 1, TT_OK, NULL);
+	raw_request(slow, 3, "Echo", "x", 0, 0);
+	expect_status(slow, 3, TT_OK, NULL);
+}
+
+/* A service name cut short at a NUL would route to a method it does not name. */
+static void test_nul_in_envelope(void **state)
+{
+	struct fixture *f = *state;
+	_cleanup_close_ int fd = raw_connect(f);
+	/* Request{service = "test.Svc\0x", method = "Echo"} */
+	static const uint8_t env[] = { 0x0a, 10, 't', 'e',  's', 't', '.', 'S', 'v',
+				       'c',  0,	 'x', 0x12, 4,	 'E', 'c', 'h', 'o' };
+
+	raw_send(fd, 1, TT_MSG_REQUEST, 0, env, sizeof(env));
+	expect_status(fd, 1, TT_INVALID_ARGUMENT,
+		      "Request.service: contains a NUL byte at offset 8");
+	raw_request(fd, 3, "Echo", "x", 0, 0);
+	expect_status(fd, 3, TT_OK, NULL);
+}
+
 static void test_many_idle_connections(void **state)
 {
 	struct fixture *f = *state;
@@ -1156,6 +1398,8 @@ int main(void)
 		cmocka_unit_test(test_metadata_roundtrip),
 		cmocka_unit_test(test_reader_chunking),
 		cmocka_unit_test(test_reader_bad_frames),
+		cmocka_unit_test(test_reader_budget),
+		cmocka_unit_test(test_strings_with_nul),
 		cmocka_unit_test(test_envelope_garbage),
 		cmocka_unit_test(test_code_names),
 		cmocka_unit_test(test_addresses),
@@ -1171,6 +1415,9 @@ int main(void)
 		SERVER_TEST_OWN(test_backpressure),
 		SERVER_TEST_OWN(test_queue_full),
 		SERVER_TEST_OWN(test_pending_bytes),
+		SERVER_TEST_OWN(test_partial_budget),
+		SERVER_TEST_OWN(test_frame_deadline),
+		SERVER_TEST(test_nul_in_envelope),
 		SERVER_TEST(test_many_idle_connections),
 		SERVER_TEST(test_shutdown_graceful),
 		SERVER_TEST(test_shutdown_drain_refuses_new),
