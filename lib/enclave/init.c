@@ -220,6 +220,40 @@ static void start_thread(void *(*fn)(void *), void *arg)
 
 /* ---- rune exec and rune attest ---- */
 
+/*
+ * Whoever can reach agent.sock can make the init hold memory: bound it. Sessions beyond the
+ * cap wait in the listen backlog until one ends; every message must arrive within the timeout
+ * once begun (and a session's request within it of connecting); messages hold ENC_MSG_FREE
+ * each without asking, so exec and attest requests always pass, and what bigger ones hold
+ * beyond that comes from one budget. A message that would take the budget over is refused
+ * rather than waited for: its session ends at once and the sender can retry, and a thread
+ * waiting would hold its session slot all the same.
+ */
+#define AGENT_SESSIONS_MAX 128
+#define AGENT_MSG_BUDGET (16u << 20)
+#define AGENT_MSG_TIMEOUT_NS (10 * 1000000000LL)
+
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t ended;
+	unsigned n;
+	struct enc_msg_budget budget;
+} sessions = { .lock = PTHREAD_MUTEX_INITIALIZER,
+	       .ended = PTHREAD_COND_INITIALIZER,
+	       .budget = { .max = AGENT_MSG_BUDGET } };
+
+/* The request: it must come soon after connecting. */
+static const struct enc_msg_limits request_limits = {
+	.wait_ns = AGENT_MSG_TIMEOUT_NS,
+	.timeout_ns = AGENT_MSG_TIMEOUT_NS,
+	.budget = &sessions.budget,
+};
+/* Later messages of an exec (kill): the process may run for days before one. */
+static const struct enc_msg_limits later_limits = {
+	.timeout_ns = AGENT_MSG_TIMEOUT_NS,
+	.budget = &sessions.budget,
+};
+
 struct session {
 	int conn;
 	int stdio[3];
@@ -297,7 +331,7 @@ static void serve_exec(struct session *s, json_t *req)
 		json_t *msg = NULL;
 		int fds[ENC_MSG_MAX_FDS];
 		size_t nfds = 0;
-		int ret = enc_msg_recv(s->conn, &msg, fds, &nfds, &err);
+		int ret = enc_msg_recv_limited(s->conn, &later_limits, &msg, fds, &nfds, &err);
 		for (size_t i = 0; i < nfds; i++)
 			close(fds[i]);
 		cc_error_free(&err);
@@ -342,7 +376,7 @@ static void *session_thread(void *arg)
 	struct cc_error *err = NULL;
 	json_t *req = NULL;
 	size_t nfds = 0;
-	if (enc_msg_recv(s->conn, &req, s->stdio, &nfds, &err) > 0) {
+	if (enc_msg_recv_limited(s->conn, &request_limits, &req, s->stdio, &nfds, &err) > 0) {
 		const char *op = json_string_value(json_object_get(req, "op"));
 		if (!strcmp(op, "exec") && nfds == 3)
 			serve_exec(s, req);
@@ -362,13 +396,48 @@ static void *session_thread(void *arg)
 	close(s->conn);
 	pthread_mutex_destroy(&s->send_lock);
 	free(s);
+	pthread_mutex_lock(&sessions.lock);
+	sessions.n--;
+	pthread_cond_signal(&sessions.ended);
+	pthread_mutex_unlock(&sessions.lock);
 	return NULL;
+}
+
+static void session_start(int conn)
+{
+	struct session *s = xzalloc(sizeof(*s));
+	pthread_t t;
+	pthread_attr_t attr;
+	s->conn = conn;
+	pthread_mutex_init(&s->send_lock, NULL);
+	pthread_mutex_lock(&sessions.lock);
+	sessions.n++;
+	pthread_mutex_unlock(&sessions.lock);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	int r = pthread_create(&t, &attr, session_thread, s);
+	pthread_attr_destroy(&attr);
+	if (r == 0)
+		return;
+	report("agent.sock: cannot start a session thread: %s", strerror(r));
+	close(conn);
+	pthread_mutex_destroy(&s->send_lock);
+	free(s);
+	pthread_mutex_lock(&sessions.lock);
+	sessions.n--;
+	pthread_mutex_unlock(&sessions.lock);
+	usleep(100 * 1000);
 }
 
 static void *agent_thread(void *arg)
 {
 	int listen_fd = (int)(intptr_t)arg;
 	for (;;) {
+		/* Only this thread adds sessions: a free slot now is still free at accept. */
+		pthread_mutex_lock(&sessions.lock);
+		while (sessions.n >= AGENT_SESSIONS_MAX)
+			pthread_cond_wait(&sessions.ended, &sessions.lock);
+		pthread_mutex_unlock(&sessions.lock);
 		int conn = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
 		if (conn < 0 && (errno == EBADF || errno == EINVAL || errno == ENOTSOCK)) {
 			report("agent.sock: %s; rune exec and attest are off", strerror(errno));
@@ -381,10 +450,7 @@ static void *agent_thread(void *arg)
 				usleep(100 * 1000);
 			continue;
 		}
-		struct session *s = xzalloc(sizeof(*s));
-		s->conn = conn;
-		pthread_mutex_init(&s->send_lock, NULL);
-		start_thread(session_thread, s);
+		session_start(conn);
 	}
 	return NULL;
 }

@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 /* The agent.sock protocol. See enclave-msg.h. */
 #include <errno.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 #include "enclave/msg.h"
 #include "util/cleanup.h"
@@ -68,8 +70,96 @@ static void close_fds(int *fds, size_t *nfds)
 	*nfds = 0;
 }
 
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int64_t deadline_after(int64_t ns)
+{
+	return ns > 0 ? now_ns() + ns : INT64_MAX;
+}
+
+/* Wait until sock has something to read or until the deadline (INT64_MAX: no wait at all,
+ * the read blocks). 0 when readable, 1 at the deadline, -1 with *err. */
+static int wait_readable(int sock, int64_t deadline, struct cc_error **err)
+{
+	while (deadline != INT64_MAX) {
+		int64_t left = deadline - now_ns();
+		struct pollfd p = { .fd = sock, .events = POLLIN };
+		if (left <= 0)
+			return 1;
+		int r = poll(&p, 1, (int)((left + 999999) / 1000000));
+		if (r < 0 && errno != EINTR)
+			return cc_error_errno(err, "agent socket: poll");
+		if (r > 0)
+			return 0;
+	}
+	return 0;
+}
+
+/* The receive in progress: its clock and its share of the budget. */
+struct recv_state {
+	const struct enc_msg_limits *lim;
+	int64_t deadline; /* for the rest of the message, once its first byte came */
+	size_t charged;	  /* taken from lim->budget */
+};
+
+static int64_t ms(int64_t ns)
+{
+	return ns / 1000000;
+}
+
+/* Before each read: the wait for the first byte, then the message's own deadline. */
+static int wait_turn(int sock, struct recv_state *st, bool first, struct cc_error **err)
+{
+	int64_t deadline = st->deadline;
+	if (first && st->lim)
+		deadline = deadline_after(st->lim->wait_ns);
+	int r = wait_readable(sock, deadline, err);
+	if (r <= 0)
+		return r;
+	if (first)
+		return cc_error_set(err, 0, "agent socket: no message within %lld ms",
+				    (long long)ms(st->lim->wait_ns));
+	return cc_error_set(err, 0, "agent message: not complete within %lld ms",
+			    (long long)ms(st->lim->timeout_ns));
+}
+
+static void started(struct recv_state *st)
+{
+	if (st->lim && st->deadline == INT64_MAX)
+		st->deadline = deadline_after(st->lim->timeout_ns);
+}
+
+/* Take what a buffer of cap bytes costs beyond ENC_MSG_FREE; false when over the budget. */
+static bool budget_charge(struct recv_state *st, size_t cap)
+{
+	struct enc_msg_budget *b = st->lim ? st->lim->budget : NULL;
+	size_t want = cap > ENC_MSG_FREE ? cap - ENC_MSG_FREE : 0;
+	if (!b || want <= st->charged)
+		return true;
+	size_t more = want - st->charged, held = atomic_load(&b->held);
+	do {
+		if (held > b->max || more > b->max - held)
+			return false;
+	} while (!atomic_compare_exchange_weak(&b->held, &held, held + more));
+	st->charged = want;
+	return true;
+}
+
+static void budget_release(struct recv_state *st)
+{
+	if (st->charged)
+		atomic_fetch_sub(&st->lim->budget->held, st->charged);
+	st->charged = 0;
+}
+
 /* The header, with whatever descriptors came along with it. 0: end of stream. */
-static int recv_header(int sock, uint8_t hdr[4], int *fds, size_t *nfds, struct cc_error **err)
+static int recv_header(int sock, struct recv_state *st, uint8_t hdr[4], int *fds, size_t *nfds,
+		       struct cc_error **err)
 {
 	size_t got = 0;
 	while (got < 4) {
@@ -82,6 +172,8 @@ static int recv_header(int sock, uint8_t hdr[4], int *fds, size_t *nfds, struct 
 				     .msg_iovlen = 1,
 				     .msg_control = ctl.buf,
 				     .msg_controllen = sizeof(ctl.buf) };
+		if (wait_turn(sock, st, got == 0 && *nfds == 0, err) < 0)
+			return -1;
 		ssize_t n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -107,17 +199,61 @@ static int recv_header(int sock, uint8_t hdr[4], int *fds, size_t *nfds, struct 
 				return 0;
 			return cc_error_set(err, 0, "agent message: truncated header");
 		}
+		started(st);
 		got += (size_t)n;
 	}
 	return 1;
 }
 
-int enc_msg_recv(int sock, json_t **msg, int *fds, size_t *nfds, struct cc_error **err)
+/* First buffer for a body; it doubles as bytes arrive, up to the announced length. */
+#define BODY_FIRST (16u << 10)
+
+/* The body, into a buffer that grows with what arrives: a peer announcing 4 MiB and sending
+ * ten bytes costs BODY_FIRST. */
+static char *recv_body(int sock, struct recv_state *st, uint32_t len, struct cc_error **err)
 {
+	_cleanup_free_ char *body = NULL;
+	size_t got = 0, cap = 0;
+	while (got < len) {
+		if (got == cap) {
+			size_t next = cap ? 2 * cap : BODY_FIRST;
+			if (next > len)
+				next = len;
+			if (!budget_charge(st, next)) {
+				cc_error_set(err, 0,
+					     "agent message: %u bytes: the agent is busy receiving "
+					     "other messages",
+					     len);
+				return NULL;
+			}
+			body = xrealloc(body, next);
+			cap = next;
+		}
+		if (wait_turn(sock, st, false, err) < 0)
+			return NULL;
+		ssize_t n = read(sock, body + got, cap - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n < 0)
+				cc_error_errno(err, "agent socket: receive");
+			else
+				cc_error_set(err, 0, "agent message: truncated body");
+			return NULL;
+		}
+		got += (size_t)n;
+	}
+	return body ? steal_pointer(&body) : xstrdup("");
+}
+
+int enc_msg_recv_limited(int sock, const struct enc_msg_limits *lim, json_t **msg, int *fds,
+			 size_t *nfds, struct cc_error **err)
+{
+	struct recv_state st = { .lim = lim, .deadline = INT64_MAX };
 	uint8_t hdr[4];
 	*msg = NULL;
 	*nfds = 0;
-	int ret = recv_header(sock, hdr, fds, nfds, err);
+	int ret = recv_header(sock, &st, hdr, fds, nfds, err);
 	if (ret <= 0) {
 		close_fds(fds, nfds);
 		return ret;
@@ -128,25 +264,20 @@ int enc_msg_recv(int sock, json_t **msg, int *fds, size_t *nfds, struct cc_error
 		return cc_error_set(err, 0, "agent message: %u bytes is over the %u-byte limit",
 				    len, ENC_MSG_MAX);
 	}
-	_cleanup_free_ char *body = xmalloc(len + 1);
-	size_t got = 0;
-	while (got < len) {
-		ssize_t n = read(sock, body + got, len - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			close_fds(fds, nfds);
-			return n < 0 ? cc_error_errno(err, "agent socket: receive")
-				     : cc_error_set(err, 0, "agent message: truncated body");
-		}
-		got += (size_t)n;
-	}
-	*msg = enc_msg_parse(body, len, err);
+	_cleanup_free_ char *body = recv_body(sock, &st, len, err);
+	budget_release(&st);
+	if (body)
+		*msg = enc_msg_parse(body, len, err);
 	if (!*msg) {
 		close_fds(fds, nfds);
 		return -1;
 	}
 	return 1;
+}
+
+int enc_msg_recv(int sock, json_t **msg, int *fds, size_t *nfds, struct cc_error **err)
+{
+	return enc_msg_recv_limited(sock, NULL, msg, fds, nfds, err);
 }
 
 json_t *enc_msg_parse(const char *buf, size_t len, struct cc_error **err)

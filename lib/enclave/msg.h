@@ -15,8 +15,10 @@
  */
 #pragma once
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <jansson.h>
 #include "util/error.h"
 
@@ -26,8 +28,33 @@
 /* Send msg (and nfds descriptors). */
 int enc_msg_send(int sock, json_t *msg, const int *fds, size_t nfds, struct cc_error **err);
 /* Receive one message: 1 and *msg (and up to ENC_MSG_MAX_FDS descriptors in fds, *nfds set;
- * the caller closes them), 0 at a clean end of stream, -1 with *err. */
+ * the caller closes them), 0 at a clean end of stream, -1 with *err. The body buffer grows as
+ * its bytes arrive, never to the size the header merely claims. */
 int enc_msg_recv(int sock, json_t **msg, int *fds, size_t *nfds, struct cc_error **err);
+
+/* Bytes a message may hold while it arrives without drawing on an enc_msg_budget: every exec
+ * and attest request fits, so they pass while big messages wait their turn. */
+#define ENC_MSG_FREE (64u << 10)
+
+/* Shared by concurrent receivers (threads): buffer bytes beyond ENC_MSG_FREE held by messages
+ * still arriving, and how many they may hold. */
+struct enc_msg_budget {
+	atomic_size_t held;
+	size_t max;
+};
+
+/* What a receiver serving untrusted peers allows each message (0 / NULL: no limit). */
+struct enc_msg_limits {
+	int64_t wait_ns;	       /* for the message's first byte */
+	int64_t timeout_ns;	       /* for the rest of it, from its first byte */
+	struct enc_msg_budget *budget; /* a message that would take it over max is refused */
+};
+
+/* enc_msg_recv within limits (NULL: none). Errors: "agent socket: no message within N ms",
+ * "agent message: not complete within N ms", "agent message: N bytes: the agent is busy
+ * receiving other messages" (the budget). */
+int enc_msg_recv_limited(int sock, const struct enc_msg_limits *lim, json_t **msg, int *fds,
+			 size_t *nfds, struct cc_error **err);
 /* Parse a message body: a JSON object with a string "op". */
 json_t *enc_msg_parse(const char *buf, size_t len, struct cc_error **err);
 

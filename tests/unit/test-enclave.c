@@ -2,6 +2,8 @@
 /* Unit tests for the enclave configuration (lib/enclave/config.c), the PAL trust rules
  * (lib/enclave/trust.c) and the agent.sock message protocol (lib/enclave/msg.c). */
 #include <fcntl.h>
+#include <malloc.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +15,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 #include "enclave/msg.h"
@@ -443,6 +446,227 @@ static void test_send_receive(void **state)
 	close(sv[1]);
 }
 
+/* ---- agent.sock receiving within limits (msg.c): growth, deadlines, the shared budget ---- */
+
+#define MSG_MS 1000000LL
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* {"op":"pad","pad":"xxx..."}: a body of exactly len bytes (len > 21). */
+static json_t *msg_of_size(size_t len)
+{
+	_cleanup_free_ char *pad = xmalloc(len - 20);
+	memset(pad, 'x', len - 21);
+	pad[len - 21] = '\0';
+	return json_pack("{s:s,s:s}", "op", "pad", "pad", pad);
+}
+
+struct msg_writer {
+	int sock;
+	json_t *msg;
+	int delay_ms;	 /* before sending */
+	const char *raw; /* or these bytes, in pieces of piece bytes with pause_ms between */
+	size_t raw_len, piece;
+	int pause_ms;
+};
+
+static void *msg_writer_main(void *p)
+{
+	struct msg_writer *w = p;
+	struct cc_error *err = NULL;
+	usleep((useconds_t)w->delay_ms * 1000);
+	if (w->msg && enc_msg_send(w->sock, w->msg, NULL, 0, &err) < 0)
+		cc_error_free(&err);
+	for (size_t off = 0; w->raw && off < w->raw_len; off += w->piece) {
+		size_t n = w->raw_len - off < w->piece ? w->raw_len - off : w->piece;
+		if (off)
+			usleep((useconds_t)w->pause_ms * 1000);
+		if (send(w->sock, w->raw + off, n, MSG_NOSIGNAL) < 0)
+			break;
+	}
+	return NULL;
+}
+
+/* Receive on sv[1] what the writer sends on sv[0]; the result and how long it took. */
+static int recv_from(struct msg_writer *w, int sock, const struct enc_msg_limits *lim, json_t **msg,
+		     struct cc_error **err, int64_t *took_ms)
+{
+	pthread_t t;
+	int fds[ENC_MSG_MAX_FDS];
+	size_t n = 0;
+	int64_t start = mono_ms();
+	pthread_create(&t, NULL, msg_writer_main, w);
+	int ret = enc_msg_recv_limited(sock, lim, msg, fds, &n, err);
+	if (took_ms)
+		*took_ms = mono_ms() - start;
+	/* Unblock a writer the receiver stopped reading. */
+	shutdown(sock, SHUT_RD);
+	pthread_join(t, NULL);
+	return ret;
+}
+
+struct stuck_recv {
+	int sock;
+	const struct enc_msg_limits *lim;
+	int ret;
+	struct cc_error *err;
+	int64_t took_ms;
+};
+
+static void *stuck_recv_main(void *p)
+{
+	struct stuck_recv *r = p;
+	json_t *msg = NULL;
+	int fds[ENC_MSG_MAX_FDS];
+	size_t n = 0;
+	int64_t start = mono_ms();
+	r->ret = enc_msg_recv_limited(r->sock, r->lim, &msg, fds, &n, &r->err);
+	r->took_ms = mono_ms() - start;
+	json_decref(msg);
+	return NULL;
+}
+
+static size_t heap_in_use(void)
+{
+	struct mallinfo2 mi = mallinfo2();
+	return mi.uordblks + mi.hblkhd;
+}
+
+static void test_recv_grows_with_the_bytes(void **state)
+{
+	const struct enc_msg_limits lim = { .timeout_ns = 600 * MSG_MS };
+	int sv[2];
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	struct stuck_recv r = { .sock = sv[1], .lim = &lim };
+	/* 4 MiB announced, ten bytes sent: the receiver holds about what came. */
+	uint8_t hdr[14] = { 0, 0, 0x40, 0, '{', '"', 'o', 'p', '"', ':', '"', 'x', '"', ',' };
+	size_t before = heap_in_use();
+	assert_int_equal(write(sv[0], hdr, sizeof(hdr)), (ssize_t)sizeof(hdr));
+	pthread_t t;
+	pthread_create(&t, NULL, stuck_recv_main, &r);
+	usleep(250 * 1000);
+	size_t during = heap_in_use();
+	pthread_join(t, NULL);
+	assert_true(during < before + (1u << 20));
+	/* And it does not wait for the rest for ever. */
+	assert_int_equal(r.ret, -1);
+	assert_string_equal(r.err->msg, "agent message: not complete within 600 ms");
+	assert_true(r.took_ms >= 550 && r.took_ms < 5000);
+	cc_error_free(&r.err);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+static void test_recv_deadlines(void **state)
+{
+	const struct enc_msg_limits lim = { .wait_ns = 200 * MSG_MS, .timeout_ns = 300 * MSG_MS };
+	const struct enc_msg_limits later = { .timeout_ns = 300 * MSG_MS };
+	struct cc_error *err = NULL;
+	json_t *msg = NULL;
+	int64_t took;
+	int sv[2];
+
+	/* Nothing comes: a request that must come soon after connecting. */
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	struct msg_writer quiet = { .sock = sv[0] };
+	assert_int_equal(recv_from(&quiet, sv[1], &lim, &msg, &err, &took), -1);
+	assert_string_equal(err->msg, "agent socket: no message within 200 ms");
+	assert_true(took >= 150);
+	cc_error_free(&err);
+	close(sv[0]);
+	close(sv[1]);
+
+	/* Half a header, then nothing. */
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	struct msg_writer half = { .sock = sv[0], .raw = "\x10\x00", .raw_len = 2, .piece = 2 };
+	assert_int_equal(recv_from(&half, sv[1], &lim, &msg, &err, &took), -1);
+	assert_string_equal(err->msg, "agent message: not complete within 300 ms");
+	cc_error_free(&err);
+	close(sv[0]);
+	close(sv[1]);
+
+	/* A message in slow pieces that still makes it in time. */
+	static const char slow[] = "\x0a\x00\x00\x00{\"op\":\"x\"}";
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	struct msg_writer pieces = {
+		.sock = sv[0], .raw = slow, .raw_len = sizeof(slow) - 1, .piece = 5, .pause_ms = 60
+	};
+	assert_int_equal(recv_from(&pieces, sv[1], &lim, &msg, &err, NULL), 1);
+	assert_string_equal(json_string_value(json_object_get(msg, "op")), "x");
+	json_decref(msg);
+	close(sv[0]);
+	close(sv[1]);
+
+	/* Without a wait limit a message may be long in coming (a kill during an exec). */
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	struct msg_writer late = { .sock = sv[0],
+				   .raw = slow,
+				   .raw_len = sizeof(slow) - 1,
+				   .piece = sizeof(slow),
+				   .delay_ms = 500 };
+	assert_int_equal(recv_from(&late, sv[1], &later, &msg, &err, &took), 1);
+	assert_true(took >= 450);
+	json_decref(msg);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+static void test_recv_budget(void **state)
+{
+	struct enc_msg_budget b = { .max = 100u << 10 };
+	const struct enc_msg_limits lim = { .timeout_ns = 5000 * MSG_MS, .budget = &b };
+	struct cc_error *err = NULL;
+	json_t *msg = NULL;
+	int sv[2];
+
+	/* 200 KiB would hold more than the free part plus the budget: refused, budget back. */
+	_cleanup_json_ json_t *big = msg_of_size(200u << 10);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	struct msg_writer w = { .sock = sv[0], .msg = big };
+	assert_int_equal(recv_from(&w, sv[1], &lim, &msg, &err, NULL), -1);
+	assert_string_equal(
+	    err->msg, "agent message: 204800 bytes: the agent is busy receiving other messages");
+	cc_error_free(&err);
+	assert_int_equal(atomic_load(&b.held), 0);
+	close(sv[0]);
+	close(sv[1]);
+
+	/* 150 KiB fits; what it held is given back. */
+	_cleanup_json_ json_t *mid = msg_of_size(150u << 10);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	w = (struct msg_writer){ .sock = sv[0], .msg = mid };
+	assert_int_equal(recv_from(&w, sv[1], &lim, &msg, &err, NULL), 1);
+	assert_true(json_equal(msg, mid));
+	json_decref(msg);
+	assert_int_equal(atomic_load(&b.held), 0);
+	close(sv[0]);
+	close(sv[1]);
+
+	/* While others hold the whole budget, a request of ordinary size still passes: it
+	 * stays within the free part. A bigger one does not. */
+	atomic_store(&b.held, b.max);
+	_cleanup_json_ json_t *small = msg_of_size(60u << 10);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	w = (struct msg_writer){ .sock = sv[0], .msg = small };
+	assert_int_equal(recv_from(&w, sv[1], &lim, &msg, &err, NULL), 1);
+	json_decref(msg);
+	close(sv[0]);
+	close(sv[1]);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	w = (struct msg_writer){ .sock = sv[0], .msg = mid };
+	assert_int_equal(recv_from(&w, sv[1], &lim, &msg, &err, NULL), -1);
+	assert_non_null(strstr(err->msg, "busy"));
+	cc_error_free(&err);
+	assert_int_equal(atomic_load(&b.held), b.max);
+	close(sv[0]);
+	close(sv[1]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -458,6 +682,10 @@ int main(void)
 		cmocka_unit_test(test_message_decoding),
 		cmocka_unit_test(test_hex_fields),
 		cmocka_unit_test(test_send_receive),
+		/* agent.sock receiving within limits */
+		cmocka_unit_test(test_recv_grows_with_the_bytes),
+		cmocka_unit_test(test_recv_deadlines),
+		cmocka_unit_test(test_recv_budget),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
