@@ -22,11 +22,6 @@ static int answer(const ProtobufCMessage *m, uint8_t **resp, size_t *resp_len)
 	return 0;
 }
 
-static int bad_request(const char *what, struct cc_error **err)
-{
-	return tt_error_status(err, TT_INVALID_ARGUMENT, "%s: not a valid protobuf message", what);
-}
-
 /* ---- store gc ---- */
 
 /* 0 after a gc, 1 when pulls hold the store (deferred to the last of them), -1 on error. */
@@ -91,9 +86,9 @@ int agent_remove_image(struct tt_call *call, const uint8_t *req, size_t len, uin
 {
 	struct agent *a = data;
 	Enclaveagent__RemoveImageRequest *r =
-	    enclaveagent__remove_image_request__unpack(NULL, len, req);
+	    tt_unpack(&enclaveagent__remove_image_request__descriptor, req, len, err);
 	if (!r)
-		return bad_request("RemoveImageRequest", err);
+		return -1;
 	_cleanup_free_ char *ref = NULL;
 	int ret = agent_cid_check(r->container_id, err);
 	if (ret < 0)
@@ -140,9 +135,9 @@ int agent_list_images(struct tt_call *call, const uint8_t *req, size_t len, uint
 {
 	struct agent *a = data;
 	Enclaveagent__ListImagesRequest *r =
-	    enclaveagent__list_images_request__unpack(NULL, len, req);
+	    tt_unpack(&enclaveagent__list_images_request__descriptor, req, len, err);
 	if (!r)
-		return bad_request("ListImagesRequest", err);
+		return -1;
 	enclaveagent__list_images_request__free_unpacked(r, NULL);
 	_cleanup_json_ json_t *list = agent_layout_list(a, err);
 	if (!list)
@@ -218,9 +213,10 @@ int agent_status(struct tt_call *call, const uint8_t *req, size_t len, uint8_t *
 		 size_t *resp_len, void *data, struct cc_error **err)
 {
 	struct agent *a = data;
-	Enclaveagent__StatusRequest *r = enclaveagent__status_request__unpack(NULL, len, req);
+	Enclaveagent__StatusRequest *r =
+	    tt_unpack(&enclaveagent__status_request__descriptor, req, len, err);
 	if (!r)
-		return bad_request("StatusRequest", err);
+		return -1;
 	bool usage = r->disk_usage;
 	enclaveagent__status_request__free_unpacked(r, NULL);
 	Enclaveagent__StatusResponse out = ENCLAVEAGENT__STATUS_RESPONSE__INIT;

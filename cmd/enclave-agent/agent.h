@@ -48,7 +48,8 @@ void agent_decrypt_config_clear(struct agent_decrypt_config *c);
 int agent_parse_duration(const char *s, int64_t *ns, struct cc_error **err);
 
 /* kata's verify_id: 1..128 characters of [A-Za-z0-9_.-], the first a letter or a digit (so no
- * ':' and no '/'). The message quotes the id with unprintable bytes escaped. */
+ * ':' and no '/'). The message quotes the id with unprintable bytes escaped. A C string cannot
+ * show a NUL inside the id: requests are unpacked with tt_unpack, which refuses those. */
 int agent_cid_check(const char *cid, struct cc_error **err);
 /* Upstream's derivation (shim-rune getContainerID, the debug client): the last path segment of
  * the reference with ':' and '@' turned into '_'. Caller frees. */

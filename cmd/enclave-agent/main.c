@@ -41,6 +41,7 @@ struct options {
 	char **keys; /* --decryption-key specs (copies; wiped) */
 	unsigned workers;
 	int64_t grace_ns;
+	int64_t frame_timeout_ns;
 	enum cc_log_format log_format;
 	enum cc_log_level log_level;
 };
@@ -64,6 +65,8 @@ static void usage(FILE *out)
 	    "      --auth-file FILE        registry credentials (containers auth.json)\n"
 	    "      --workers N             requests served at once (default 16)\n"
 	    "      --shutdown-grace DURATION  time in-flight pulls get on SIGTERM (default 10s)\n"
+	    "      --frame-timeout DURATION   time a request may take to arrive once begun,\n"
+	    "                              then its connection is closed (default 10s)\n"
 	    "      --log-format text|json  (default text)\n"
 	    "      --log-level LEVEL       error, warning, info or debug (default info)\n"
 	    "      --version               print the version\n"
@@ -107,11 +110,15 @@ static int parse_value(int c, const char *arg, struct options *o)
 		o->workers = (unsigned)n;
 		return 0;
 	case 'G':
-		if (agent_parse_duration(arg, &o->grace_ns, &err) < 0) {
-			fail("--shutdown-grace: %s", err->msg);
+	case 'T':
+		if (agent_parse_duration(arg, c == 'G' ? &o->grace_ns : &o->frame_timeout_ns,
+					 &err) < 0) {
+			fail("--%s: %s", c == 'G' ? "shutdown-grace" : "frame-timeout", err->msg);
 			cc_error_free(&err);
 			return -1;
 		}
+		if (c == 'T' && o->frame_timeout_ns <= 0)
+			return fail("--frame-timeout \"%s\": more than zero expected", arg);
 		return 0;
 	case 'F':
 		if (strcmp(arg, "text") && strcmp(arg, "json"))
@@ -139,6 +146,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "decryption-key", required_argument, NULL, 'D' },
 		{ "workers", required_argument, NULL, 'W' },
 		{ "shutdown-grace", required_argument, NULL, 'G' },
+		{ "frame-timeout", required_argument, NULL, 'T' },
 		{ "log-format", required_argument, NULL, 'F' },
 		{ "log-level", required_argument, NULL, 'L' },
 		{ "version", no_argument, NULL, 'V' },
@@ -320,7 +328,11 @@ static struct tt_server *start_server(struct agent *a, const struct options *o,
 		{ "enclaveagent.Admin", "RemoveImage", agent_remove_image },
 		{ "enclaveagent.Admin", "Status", agent_status },
 	};
-	struct tt_server_config cfg = { .workers = o->workers };
+	/* The agent's requests are a few hundred bytes and arrive whole: 16 MiB for frames in
+	 * pieces is room to spare for honest clients and little for a flood of unfinished ones. */
+	struct tt_server_config cfg = { .workers = o->workers,
+					.max_partial_bytes = 16u << 20,
+					.frame_timeout_ns = o->frame_timeout_ns };
 	struct tt_server *s = tt_server_new(&cfg, err);
 	_cleanup_free_ char *bound = NULL;
 	for (size_t i = 0; s && i < ARRAY_SIZE(routes); i++)

@@ -358,10 +358,10 @@ int agent_pull_image(struct tt_call *call, const uint8_t *req, size_t len, uint8
 		     size_t *resp_len, void *data, struct cc_error **err)
 {
 	struct agent *a = data;
-	Grpc__PullImageRequest *r = grpc__pull_image_request__unpack(NULL, len, req);
+	/* Strings with a NUL byte are refused whole: a cid "a\0b" must not lay out "a". */
+	Grpc__PullImageRequest *r = tt_unpack(&grpc__pull_image_request__descriptor, req, len, err);
 	if (!r)
-		return tt_error_status(err, TT_INVALID_ARGUMENT,
-				       "PullImageRequest: not a valid protobuf message");
+		return -1;
 	int64_t start = agent_now_ns();
 	pthread_mutex_lock(&a->lock);
 	a->requests++;
