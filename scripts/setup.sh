@@ -14,7 +14,7 @@ PACKAGES=(
 	golang-go golang-github-containerd-ttrpc-dev
 	# tests and peers
 	python3-pytest python3-pytest-timeout python3-bcrypt python3-cryptography busybox-static
-	runc crun podman containerd procps iproute2 time
+	runc crun podman containerd docker.io procps iproute2 time
 	docker-registry skopeo umoci apache2-utils zstd
 	libclang-rt-14-dev hyperfine
 )
@@ -30,6 +30,13 @@ if [ ${#missing[@]} -gt 0 ]; then
 	fi
 	echo "setup: installing ${missing[*]}"
 	export DEBIAN_FRONTEND=noninteractive
+	# Installing must not start services (docker.io and docker-registry ship init scripts):
+	# without a policy of the machine's own, deny starts for the duration of the install.
+	if [ ! -e /usr/sbin/policy-rc.d ]; then
+		printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+		chmod 755 /usr/sbin/policy-rc.d
+		trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+	fi
 	apt-get update -qq
 	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
