@@ -93,24 +93,24 @@ def nofile():
 
 def test_agent_unfinished_frames_stay_within_the_budget(agents, nofile):  # noqa: F811
     timeout = 6
-    agent = agents(extra=["--frame-timeout", f"{timeout}s"])
-    fds = agent.fds()
-    agent.status()
-    idle = agent.rss_kb()
-    hogs = [connect(agent) for _ in range(HOGS)]
+    srv = agents(extra=["--frame-timeout", f"{timeout}s"])
+    fds = srv.fds()
+    srv.status()
+    idle = srv.rss_kb()
+    hogs = [connect(srv) for _ in range(HOGS)]
     try:
         start = time.monotonic()
         header = frame(1, 1, b"", length=TT_DECLARED)
         sent = feed(hogs, header, len(header) + TT_DECLARED - 1)
         assert len(sent) == HOGS, "hogs were cut off before their deadline"
-        held = agent.rss_kb() - idle
+        held = srv.rss_kb() - idle
         # Without a budget the agent read ~400 MiB here; the agent's is 16 MiB.
         assert held < 64 * MIB, f"RSS grew by {held // MIB} MiB"
         assert sum(sent.values()) < HOGS * TT_DECLARED // 2, "the agent read everything"
 
         # Meanwhile, another client is served, promptly.
         t = time.monotonic()
-        res = agent.ctl("status", timeout=30)
+        res = srv.ctl("status", timeout=30)
         assert res.returncode == 0, res.stderr
         assert time.monotonic() - t < timeout / 2
         assert time.monotonic() - start < timeout, "too slow to check before the deadline"
@@ -120,11 +120,11 @@ def test_agent_unfinished_frames_stay_within_the_budget(agents, nofile):  # noqa
         for s in hogs:
             assert closed(s, timeout=timeout + 20), "an unfinished frame outlived its deadline"
         assert time.monotonic() - start >= timeout - 1
-        assert agent.ctl("status").returncode == 0
+        assert srv.ctl("status").returncode == 0
     finally:
         for s in hogs:
             s.close()
-    wait_until(lambda: agent.fds() <= fds + 2, timeout=30, what="descriptors to be released")
+    wait_until(lambda: srv.fds() <= fds + 2, timeout=30, what="descriptors to be released")
 
 
 def pull_frame(stream, image, cid, creds=b""):
