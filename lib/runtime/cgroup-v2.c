@@ -215,7 +215,11 @@ static int v2_memory(const char *dir, const struct rt_resources *r, struct cc_er
 	/* swappiness, disableOOMKiller and kernel limits have no v2 file; runc ignores them. */
 	if (swap_to_v2(swap, limit, &sw, err) < 0)
 		return -1;
-	if (sw && !(sw == -1 && !rt_cg_has(dir, "memory.swap.max")) &&
+	/* sw 0 is "no swap" when memory+swap equals memory (runc writes "0"), else unset. A host
+	 * without swap accounting has no memory.swap.max: "max" and "0" are then skipped, as
+	 * runc does; a real swap limit fails there, naming the file. */
+	bool set_swap = sw != 0 || swap > 0;
+	if (set_swap && !(sw <= 0 && !rt_cg_has(dir, "memory.swap.max")) &&
 	    write_max(dir, "memory.swap.max", sw, err) < 0)
 		return -1;
 	if (limit && write_max(dir, "memory.max", limit, err) < 0)

@@ -7,7 +7,8 @@
  * code under test), and every child a test forks is killed and reaped, pass or fail.
  * cgroup v2 code runs for real too: on this hybrid host the unified hierarchy at
  * /sys/fs/cgroup/unified is a cgroup2 hierarchy with no controllers but with cgroup.freeze,
- * cgroup.kill, cpu.stat and eBPF device programs.
+ * cgroup.kill, cpu.stat and eBPF device programs. test-cgroup-v2.c runs the v2 code against a
+ * fake cgroup2 tree with every controller, on any host.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -734,6 +735,10 @@ static void test_hybrid_hugetlb(void **state)
 
 	if (rt_cgroup_path(cg, "hugetlb") ||
 	    !rt_cg_has("/sys/fs/cgroup/unified", "cgroup.controllers")) {
+		print_message("# skipped: %s\n",
+			      rt_cgroup_path(cg, "hugetlb")
+				  ? "hugetlb has a v1 hierarchy here, limits go there"
+				  : "no cgroup2 hierarchy at /sys/fs/cgroup/unified");
 		rt_cgroup_free(cg);
 		skip();
 	}
