@@ -335,6 +335,171 @@ def mount_points():
     return [m["mount_point"] for m in mountinfo()]
 
 
+# cgroups by meaning, in whichever mode the host has. Where a v1 controller is mounted (legacy
+# and hybrid hosts) the runtime puts the resource there, under v1 names; on a unified host
+# everything is in the container's one cgroup2 directory, under v2 names and scales. A check the
+# host cannot answer (no such controller, no swap accounting, no devices.list on cgroup2) skips
+# the test naming what is missing; a file missing where the host offers its controller fails.
+
+
+def cgroup_mode():
+    """The host's cgroup layout, from /proc/self/mountinfo: "unified" (cgroup2 at
+    /sys/fs/cgroup), "hybrid" (v1 controllers plus a cgroup2 mount, /sys/fs/cgroup/unified) or
+    "legacy" (v1 only); None if no cgroup is mounted."""
+    types = {(m["fstype"], m["mount_point"]) for m in mountinfo()}
+    v2 = any(t == "cgroup2" for t, _ in types)
+    if ("cgroup2", str(CGROUP_ROOT)) in types or (v2 and not any(t == "cgroup" for t, _ in types)):
+        return "unified"
+    if any(t == "cgroup" for t, _ in types):
+        return "hybrid" if v2 else "legacy"
+    return None
+
+
+def cgroup_controllers():
+    """Controller -> 1 or 2: the hierarchy the runtime uses for it on this host. v1 mounts
+    (including name=systemd) win, as they do for the runtime on a hybrid host; cgroup2 adds the
+    controllers its root offers (cgroup.controllers)."""
+    mounts = cgroup_mounts()
+    out = {c: 1 for c in mounts if c != "unified"}
+    if "unified" in mounts:
+        offered = read_text(Path(mounts["unified"]) / "cgroup.controllers", "").split()
+        for c in offered:
+            out.setdefault(c, 2)
+    return out
+
+
+def cgroup_files(pid, controller):
+    """Names of the files in pid's cgroup directory for controller (see cgroup_path)."""
+    return {p.name for p in _cgroup_where(pid, controller)[1].iterdir() if p.is_file()}
+
+
+def cgroup_path(pid, controller):
+    """pid's cgroup (as /proc/<pid>/cgroup names it) in the hierarchy holding controller; on a
+    unified host the one cgroup2 path, which also holds the freezer and the device program."""
+    mode = cgroup_mode()
+    if mode == "unified":
+        return proc_cgroups(pid)["unified"]
+    if mode is None or controller not in cgroup_mounts():
+        pytest.skip(f"no cgroup v1 {controller} hierarchy is mounted on this {mode} host")
+    return proc_cgroups(pid)[controller]
+
+
+def _cgroup_where(pid, controller):
+    """(1 or 2, directory) of pid's cgroup for controller; skips if the host lacks it."""
+    mode = cgroup_mode()
+    if mode is None:
+        pytest.skip("no cgroup hierarchy is mounted")
+    if mode != "unified":
+        if controller not in cgroup_mounts():
+            pytest.skip(f"no cgroup v1 {controller} hierarchy is mounted on this {mode} host")
+        return 1, cgroup_dir(pid, controller)
+    if controller not in ("freezer", "devices") and cgroup_controllers().get(controller) != 2:
+        pytest.skip(f"the cgroup2 root does not offer the {controller} controller "
+                    f"(cgroup.controllers)")
+    return 2, cgroup_dir(pid, "unified")
+
+
+def _cgroup_read(directory, name, controller):
+    try:
+        return (Path(directory) / name).read_text().strip()
+    except FileNotFoundError:
+        raise AssertionError(f"{directory}/{name} is missing although the host has the "
+                             f"{controller} controller") from None
+
+
+# Meaning -> (controller, v1 file, v2 file).
+_CGROUP_LIMITS = {
+    "memory": ("memory", "memory.limit_in_bytes", "memory.max"),
+    "memory.reservation": ("memory", "memory.soft_limit_in_bytes", "memory.low"),
+    "memory.swap": ("memory", "memory.memsw.limit_in_bytes", "memory.swap.max"),
+    "cpu.shares": ("cpu", "cpu.shares", "cpu.weight"),
+    "cpu.quota": ("cpu", "cpu.cfs_quota_us", "cpu.max"),
+    "cpu.period": ("cpu", "cpu.cfs_period_us", "cpu.max"),
+    "cpuset.cpus": ("cpuset", "cpuset.cpus", "cpuset.cpus"),
+    "cpuset.mems": ("cpuset", "cpuset.mems", "cpuset.mems"),
+    "pids": ("pids", "pids.max", "pids.max"),
+}
+
+
+def cgroup_limit(pid, what):
+    """A resource of pid's cgroup by its linux.resources meaning, as a string in OCI/v1 terms:
+    "memory" (limit), "memory.reservation", "memory.swap" (memory+swap), "cpu.quota",
+    "cpu.period", "cpuset.cpus", "cpuset.mems", "pids"; "max" when unlimited (v1's -1 and
+    page-rounded LONG_MAX included). "cpu.shares" has no inverse on cgroup2: it reads
+    cpu.weight there; compare it with cgroup_shares(n)."""
+    controller, v1, v2 = _CGROUP_LIMITS[what]
+    version, d = _cgroup_where(pid, controller)
+    if what == "memory.swap":
+        name = v1 if version == 1 else v2
+        if not (Path(d) / name).exists():
+            pytest.skip(f"no {name} in {d}: this kernel does not account swap "
+                        "(swapaccount=0 or no CONFIG_MEMCG_SWAP)")
+        if version == 1:
+            return _cgroup_unlimited(_cgroup_read(d, v1, controller))
+        swap, mem = _cgroup_read(d, v2, controller), _cgroup_read(d, "memory.max", controller)
+        return "max" if "max" in (swap, mem) else str(int(swap) + int(mem))
+    value = _cgroup_read(d, v1 if version == 1 else v2, controller)
+    if version == 2 and what in ("cpu.quota", "cpu.period"):
+        quota, period = value.split()
+        value = quota if what == "cpu.quota" else period
+    return _cgroup_unlimited(value)
+
+
+def _cgroup_unlimited(value):
+    page = os.sysconf("SC_PAGE_SIZE")
+    return "max" if value in ("-1", str((2**63 - 1) // page * page)) else value
+
+
+def cpu_shares_to_weight(shares):
+    """runc's cgroup2 conversion of cpu.shares [2, 262144] to cpu.weight [1, 10000]."""
+    return 1 + ((shares - 2) * 9999) // 262142
+
+
+def cgroup_shares(shares):
+    """What cgroup_limit(pid, "cpu.shares") shows on this host for an OCI cpu.shares value:
+    the shares on v1, runc's cpu.weight for them on cgroup2."""
+    return str(shares if cgroup_controllers().get("cpu", 1) == 1 else cpu_shares_to_weight(shares))
+
+
+def cgroup_swap_accounting():
+    """Whether the kernel limits swap per cgroup (v1: memory.memsw.*, v2: memory.swap.*), None
+    if this host cannot tell (no memory controller, or no non-root cgroup2 group using it)."""
+    mounts = cgroup_mounts()
+    if cgroup_mode() != "unified":
+        if "memory" not in mounts:
+            return None
+        return (Path(mounts["memory"]) / "memory.memsw.limit_in_bytes").exists()
+    # The cgroup2 root has no memory.* limits: ask a group that has the controller.
+    for d in Path(mounts["unified"]).iterdir():
+        if (d / "memory.current").exists():
+            return (d / "memory.swap.current").exists()
+    return None
+
+
+def cgroup_freezer_state(pid):
+    """pid's freezer state in v1 terms: "THAWED", "FREEZING" or "FROZEN" (cgroup2: from
+    cgroup.freeze and the "frozen" line of cgroup.events)."""
+    version, d = _cgroup_where(pid, "freezer")
+    if version == 1:
+        return _cgroup_read(d, "freezer.state", "freezer")
+    if not (Path(d) / "cgroup.freeze").exists():
+        pytest.skip(f"no cgroup.freeze in {d}: the kernel has no cgroup2 freezer (before 5.2)")
+    if _cgroup_read(d, "cgroup.freeze", "freezer") == "0":
+        return "THAWED"
+    events = _cgroup_read(d, "cgroup.events", "freezer").splitlines()
+    return "FROZEN" if "frozen 1" in events else "FREEZING"
+
+
+def cgroup_device_rules(pid):
+    """The lines of pid's devices.list (cgroup v1). cgroup2 has no list to read: device rules
+    are an eBPF program there, and the test is skipped."""
+    if cgroup_mode() == "unified":
+        pytest.skip("cgroup2 has no devices.list: device rules are an eBPF program attached to "
+                    "the container's cgroup")
+    _, d = _cgroup_where(pid, "devices")
+    return _cgroup_read(d, "devices.list", "devices").splitlines()
+
+
 # --------------------------------------------------------------------------------------------
 # Running the runtime
 

@@ -12,7 +12,8 @@ import time
 
 import pytest
 
-from conftest import (CAPS, cap_mask, cgroup_file, find_cgroup_dirs, ns_id, proc_cgroups,
+from conftest import (CAPS, cap_mask, cgroup_device_rules, cgroup_limit, cgroup_path,
+                      cgroup_shares, cgroup_swap_accounting, find_cgroup_dirs, ns_id,
                       proc_status, read_text, rune_specific, runtime_name, wait_until)
 
 X86 = ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"]
@@ -576,7 +577,7 @@ def test_device_deny_rule_after_allow(rune, bundle):
     cid, pid = detached(rune, b)
     res = rune.exec(cid, "sh", "-c", OPEN_FUSE)
     assert res.rc != 0 and "Operation not permitted" in res.err, res
-    rules = cgroup_file(pid, "devices", "devices.list").splitlines()
+    rules = cgroup_device_rules(pid)
     assert "c 10:229 m" in rules and "c 1:3 rwm" in rules, rules
 
 
@@ -590,7 +591,7 @@ def test_device_rules_in_the_listed_order(rune, bundle):
         {"allow": True, "type": "b", "major": 8, "minor": 20, "access": "rw"},
         {"allow": True, "type": "b", "major": 10, "minor": 200, "access": "r"}]
     cid, pid = detached(rune, b)
-    rules = cgroup_file(pid, "devices", "devices.list").splitlines()
+    rules = cgroup_device_rules(pid)
     assert rules[:3] == ["c 10:229 rwm", "b 8:20 rw", "b 10:200 r"], rules
     assert "c 1:3 rwm" in rules[3:], rules
 
@@ -606,22 +607,37 @@ def test_cgroup_resources(rune, bundle):
         "pids": {"limit": 64},
     })
     cid, pid = detached(rune, b)
-    assert cgroup_file(pid, "memory", "memory.limit_in_bytes") == str(32 * 1024 * 1024)
-    assert cgroup_file(pid, "memory", "memory.soft_limit_in_bytes") == str(16 * 1024 * 1024)
-    assert cgroup_file(pid, "cpu", "cpu.shares") == "512"
-    assert cgroup_file(pid, "cpu", "cpu.cfs_quota_us") == "50000"
-    assert cgroup_file(pid, "cpu", "cpu.cfs_period_us") == "100000"
-    assert cgroup_file(pid, "cpuset", "cpuset.cpus") == "0"
-    assert cgroup_file(pid, "cpuset", "cpuset.mems") == "0"
-    assert cgroup_file(pid, "pids", "pids.max") == "64"
     assert proc_status(pid)["Cpus_allowed_list"] == "0"
+    assert cgroup_limit(pid, "memory") == str(32 * 1024 * 1024)
+    assert cgroup_limit(pid, "memory.reservation") == str(16 * 1024 * 1024)
+    assert cgroup_limit(pid, "cpu.shares") == cgroup_shares(512)
+    assert cgroup_limit(pid, "cpu.quota") == "50000"
+    assert cgroup_limit(pid, "cpu.period") == "100000"
+    assert cgroup_limit(pid, "cpuset.cpus") == "0"
+    assert cgroup_limit(pid, "cpuset.mems") == "0"
+    assert cgroup_limit(pid, "pids") == "64"
+
+
+@pytest.mark.parametrize("swap_factor", [1, 2], ids=["no-swap", "swap"])
+def test_cgroup_memory_swap(rune, bundle, swap_factor):
+    """memory.swap is memory+swap: equal to the limit means no swap at all (v1 memsw = limit,
+    cgroup2 memory.swap.max 0), twice the limit as much swap as memory."""
+    limit = 32 * 1024 * 1024
+    if not cgroup_swap_accounting():
+        pytest.skip("this kernel does not limit swap per cgroup (no memory.memsw.* / "
+                    "memory.swap.* files), or no cgroup here shows whether it does")
+    b = bundle()
+    b.linux["resources"]["memory"] = {"limit": limit, "swap": limit * swap_factor}
+    cid, pid = detached(rune, b)
+    assert cgroup_limit(pid, "memory") == str(limit)
+    assert cgroup_limit(pid, "memory.swap") == str(limit * swap_factor)
 
 
 def test_default_cgroup_path_is_named_after_the_container(rune, bundle):
     cid, pid = detached(rune, bundle())
-    cgroups = proc_cgroups(pid)
     for controller in ("memory", "pids", "cpu", "devices", "freezer"):
-        assert cgroups[controller].endswith("/" + cid), (controller, cgroups)
+        path = cgroup_path(pid, controller)
+        assert path.endswith("/" + cid), (controller, path)
 
 
 def test_cgroups_path(rune, bundle):
@@ -630,8 +646,8 @@ def test_cgroups_path(rune, bundle):
     b.linux["cgroupsPath"] = f"/{cid}-custom"
     rune.run_detached(cid, b)
     pid = rune.pid(cid)
-    assert proc_cgroups(pid)["pids"] == f"/{cid}-custom"
-    assert proc_cgroups(pid)["memory"] == f"/{cid}-custom"
+    assert cgroup_path(pid, "pids") == f"/{cid}-custom"
+    assert cgroup_path(pid, "memory") == f"/{cid}-custom"
     rune.delete(cid, force=True)
     wait_until(lambda: find_cgroup_dirs(f"{cid}-custom") == [], what="cgroup removal")
 

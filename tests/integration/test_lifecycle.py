@@ -11,8 +11,8 @@ from datetime import datetime
 
 import pytest
 
-from conftest import (cgroup_file, find_cgroup_dirs, is_rune, ns_id, pid_alive, proc_cgroups,
-                      read_text, wait_until)
+from conftest import (cgroup_freezer_state, cgroup_limit, cgroup_path, cgroup_shares,
+                      find_cgroup_dirs, is_rune, ns_id, pid_alive, read_text, wait_until)
 
 RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?(Z|[+-]\d\d:\d\d)$")
 
@@ -412,7 +412,7 @@ def test_pause_resume(rune, bundle, workdir):
 
     assert rune.cmd("pause", cid).rc == 0
     assert rune.status(cid) == "paused"
-    assert cgroup_file(pid, "freezer", "freezer.state") == "FROZEN"
+    assert cgroup_freezer_state(pid) == "FROZEN"
     res = rune.cmd("list")
     assert re.search(rf"^{cid}\s+{pid}\s+paused\s", res.out, re.M), res
     res = rune.exec(cid, "true")
@@ -423,7 +423,7 @@ def test_pause_resume(rune, bundle, workdir):
 
     assert rune.cmd("resume", cid).rc == 0
     assert rune.status(cid) == "running"
-    assert cgroup_file(pid, "freezer", "freezer.state") == "THAWED"
+    assert cgroup_freezer_state(pid) == "THAWED"
     wait_until(lambda: read_text(ctl / "count", "") not in ("", frozen_at),
                what="the counter to move again")
     res = rune.cmd("resume", cid)
@@ -497,12 +497,12 @@ def test_update_flags(rune, bundle):
     res = rune.cmd("update", "--memory", "100M", "--pids-limit", "50", "--cpu-share", "512",
                    "--cpu-quota", "20000", "--cpu-period", "100000", "--cpuset-cpus", "0", cid)
     assert res.rc == 0, res
-    assert cgroup_file(pid, "memory", "memory.limit_in_bytes") == str(100 * 1024 * 1024)
-    assert cgroup_file(pid, "pids", "pids.max") == "50"
-    assert cgroup_file(pid, "cpu", "cpu.shares") == "512"
-    assert cgroup_file(pid, "cpu", "cpu.cfs_quota_us") == "20000"
-    assert cgroup_file(pid, "cpu", "cpu.cfs_period_us") == "100000"
-    assert cgroup_file(pid, "cpuset", "cpuset.cpus") == "0"
+    assert cgroup_limit(pid, "memory") == str(100 * 1024 * 1024)
+    assert cgroup_limit(pid, "pids") == "50"
+    assert cgroup_limit(pid, "cpu.shares") == cgroup_shares(512)
+    assert cgroup_limit(pid, "cpu.quota") == "20000"
+    assert cgroup_limit(pid, "cpu.period") == "100000"
+    assert cgroup_limit(pid, "cpuset.cpus") == "0"
 
 
 def test_update_from_resources_file(rune, bundle, workdir):
@@ -515,16 +515,16 @@ def test_update_from_resources_file(rune, bundle, workdir):
     }))
     res = rune.cmd("update", "-r", resources, cid)
     assert res.rc == 0, res
-    assert cgroup_file(pid, "memory", "memory.limit_in_bytes") == str(64 * 1024 * 1024)
-    assert cgroup_file(pid, "cpu", "cpu.shares") == "256"
-    assert cgroup_file(pid, "pids", "pids.max") == "42"
+    assert cgroup_limit(pid, "memory") == str(64 * 1024 * 1024)
+    assert cgroup_limit(pid, "cpu.shares") == cgroup_shares(256)
+    assert cgroup_limit(pid, "pids") == "42"
 
 
 def test_update_resources_from_stdin(rune, bundle):
     cid, pid = started(rune, bundle)
     res = rune.cmd("update", "-r", "-", cid, input=json.dumps({"pids": {"limit": 33}}))
     assert res.rc == 0, res
-    assert cgroup_file(pid, "pids", "pids.max") == "33"
+    assert cgroup_limit(pid, "pids") == "33"
 
 
 def test_update_pids_limit_is_enforced(rune, bundle):
@@ -553,7 +553,7 @@ def test_exec_joins_container_namespaces(rune, bundle):
     assert res.rc == 0, res
     lines = res.out.splitlines()
     assert lines[:3] == [ns_id(pid, "pid"), ns_id(pid, "mnt"), ns_id(pid, "net")]
-    assert proc_cgroups(pid)["pids"] in res.out
+    assert cgroup_path(pid, "pids") in res.out
 
 
 def test_exec_env_cwd_user(rune, bundle):
