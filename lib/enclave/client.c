@@ -13,6 +13,8 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -25,6 +27,7 @@
 #include "runtime/sync.h"
 #include "runtime/terminal.h"
 #include "util/cleanup.h"
+#include "util/fs.h"
 #include "util/json.h"
 #include "util/log.h"
 #include "util/strv.h"
@@ -120,8 +123,40 @@ static __attribute__((noreturn)) void relay(int conn)
 }
 
 /* The proxy: connect, set up the terminal if asked for, send the request, report the start. */
-static __attribute__((noreturn)) void proxy_main(const char *dir, const struct rt_process *p,
-						 int console_fd, int sync_fd)
+/*
+ * The container's pty multiplexer, as /proc/self/fd/N: a terminal for an exec'd process must come
+ * from the container's devpts, or its name (/dev/pts/N) means nothing inside. The container's
+ * files are its own to arrange, so the path is resolved inside its root and the result must be
+ * the ptmx device itself before anything opens it for real.
+ */
+static char *container_ptmx(pid_t init_pid, int *keep, struct cc_error **err)
+{
+	_cleanup_free_ char *rootpath = xasprintf("/proc/%d/root", (int)init_pid);
+	_cleanup_close_ int root = open(rootpath, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (root < 0) {
+		cc_error_errno(err, "open %s", rootpath);
+		return NULL;
+	}
+	struct stat st;
+	int fd = cc_open_in_root(root, "/dev/pts/ptmx", O_PATH | O_CLOEXEC, 0);
+	if (fd < 0)
+		fd = cc_open_in_root(root, "/dev/ptmx", O_PATH | O_CLOEXEC, 0);
+	if (fd < 0) {
+		cc_error_errno(err, "the container has no /dev/pts/ptmx or /dev/ptmx");
+		return NULL;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISCHR(st.st_mode) || major(st.st_rdev) != 5 ||
+	    minor(st.st_rdev) != 2) {
+		close(fd);
+		cc_error_set(err, 0, "the container's /dev/pts/ptmx is not the pty multiplexer");
+		return NULL;
+	}
+	*keep = fd;
+	return xasprintf("/proc/self/fd/%d", fd);
+}
+
+static __attribute__((noreturn)) void
+proxy_main(const char *dir, pid_t init_pid, const struct rt_process *p, int console_fd, int sync_fd)
 {
 	struct cc_error *err = NULL;
 	int stdio[3] = { 0, 1, 2 };
@@ -129,12 +164,15 @@ static __attribute__((noreturn)) void proxy_main(const char *dir, const struct r
 	if (conn < 0)
 		sync_fail(sync_fd, err);
 	if (p->terminal && console_fd >= 0) {
-		int master, slave;
-		if (rt_terminal_open("/dev/ptmx", p->console_height, p->console_width, &master,
-				     &slave, &err) < 0 ||
+		int master, slave, ptmx_fd = -1;
+		_cleanup_free_ char *ptmx = container_ptmx(init_pid, &ptmx_fd, &err);
+		if (!ptmx ||
+		    rt_terminal_open(ptmx, p->console_height, p->console_width, &master, &slave,
+				     &err) < 0 ||
 		    rt_terminal_send_fd(console_fd, master, "/dev/ptmx", &err) < 0)
 			sync_fail(sync_fd, err);
 		close(master);
+		close(ptmx_fd);
 		close(console_fd);
 		stdio[0] = stdio[1] = stdio[2] = slave;
 	}
@@ -150,7 +188,7 @@ static __attribute__((noreturn)) void proxy_main(const char *dir, const struct r
 	relay(conn);
 }
 
-pid_t enc_exec_spawn(const char *dir, const struct rt_process *p, int console_fd,
+pid_t enc_exec_spawn(const char *dir, pid_t init_pid, const struct rt_process *p, int console_fd,
 		     struct cc_error **err)
 {
 	int sv[2];
@@ -165,7 +203,7 @@ pid_t enc_exec_spawn(const char *dir, const struct rt_process *p, int console_fd
 	if (pid == 0) {
 		close(sv[0]);
 		prctl(PR_SET_NAME, "rune-exec");
-		proxy_main(dir, p, console_fd, sv[1]);
+		proxy_main(dir, init_pid, p, console_fd, sv[1]);
 	}
 	close(sv[1]);
 	int ret = sync_expect(sv[0], SYNC_PID, NULL, err);

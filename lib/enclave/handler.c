@@ -55,12 +55,12 @@ static __attribute__((noreturn)) void run(void *data, const struct init_args *a,
 	enc_init_run(data, a, seccomp_done);
 }
 
-static pid_t exec_spawn(json_t *saved, const char *dir, struct rt_process *p, int console_fd,
-			struct cc_error **err)
+static pid_t exec_spawn(json_t *saved, const char *dir, pid_t init_pid, struct rt_process *p,
+			int console_fd, struct cc_error **err)
 {
 	(void)saved;
 	enc_strip_env(p->env);
-	return enc_exec_spawn(dir, p, console_fd, err);
+	return enc_exec_spawn(dir, init_pid, p, console_fd, err);
 }
 
 static void free_data(void *data)

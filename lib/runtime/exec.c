@@ -217,7 +217,8 @@ int rt_container_exec(const struct rt_context *ctx, const struct rt_exec_opts *o
 		ret = cc_error_set(err, 0, "container %s: this rune cannot exec into %s containers",
 				   o->id, x.st->handler);
 	} else if (ret == 0 && h) {
-		pid = h->exec_spawn(x.st->handler_data, x.st->dir, o->process, x.console_fd, err);
+		pid = h->exec_spawn(x.st->handler_data, x.st->dir, x.st->pid, o->process,
+				    x.console_fd, err);
 		ret = pid < 0 ? -1 : 0;
 	} else if (ret == 0) {
 		ret = exec_spawn(&x, &pid, err);

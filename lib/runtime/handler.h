@@ -38,9 +38,9 @@ struct rt_handler {
 	 * handler runs the payload itself (so it need not exist in the rootfs). */
 	__attribute__((noreturn)) void (*run)(void *data, const struct init_args *a,
 					      bool seccomp_done);
-	/* rune exec into a container the handler owns: start p (argv, env, terminal) and return
-	 * the pid of a process that stands for it. */
-	pid_t (*exec_spawn)(json_t *saved, const char *dir, struct rt_process *p, int console_fd,
-			    struct cc_error **err);
+	/* rune exec into a container the handler owns (its init is init_pid): start p (argv,
+	 * env, terminal) and return the pid of a process that stands for it. */
+	pid_t (*exec_spawn)(json_t *saved, const char *dir, pid_t init_pid, struct rt_process *p,
+			    int console_fd, struct cc_error **err);
 	void (*free)(void *data);
 };

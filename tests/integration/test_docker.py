@@ -388,9 +388,6 @@ def test_docker_enclave_stop_relays_sigterm(docker):
     assert docker.ok("logs", name).out == "ready\ngot-term\n"
 
 
-@pytest.mark.xfail(strict=True, reason="rune bug: `exec --tty` into an enclave container opens "
-                   "the pty on the host's /dev/ptmx (lib/enclave/client.c proxy_main), not in the "
-                   "container's devpts, so the terminal has no name inside the container")
 def test_docker_enclave_exec_tty(docker):
     env = skeleton_env(docker)
     name = docker.rune.new_id("dke")

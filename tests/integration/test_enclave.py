@@ -392,7 +392,7 @@ def test_exec_with_a_terminal(rune, bundle, workdir):
     console = ConsoleSocket(workdir / "console.sock")
     pidfile = workdir / "exec.pid"
     rune.ok("exec", "--tty", "--detach", "--console-socket", console.path, "--pid-file",
-            pidfile, cid, "sh", "-c", "test -t 0 && test -t 1 && echo is-a-tty; read x; "
+            pidfile, cid, "sh", "-c", "test -t 0 && test -t 1 && echo is-a-tty; tty; read x; "
             "echo got:$x")
     assert console.got_fd.wait(30) and console.error is None, console.error
     console.write(b"typed\n")
@@ -400,6 +400,8 @@ def test_exec_with_a_terminal(rune, bundle, workdir):
     wait_until(lambda: not pid_alive(proxy), what="the exec proxy to exit")
     out = console.finish()
     assert "is-a-tty\r\n" in out and "got:typed\r\n" in out, out
+    # The terminal is the container's: its name exists in the container's /dev/pts.
+    assert "/dev/pts/0\r\n" in out, out
 
 
 # ---- the PAL trust rules: nothing from the bundle or the image chooses what rune loads -------
