@@ -59,10 +59,11 @@ static struct crypt_keys_opts crypt_opts(const struct key_args *k)
 					 .provider_timeout_ms = k->provider_timeout_ms };
 }
 
-struct crypt_keys *key_args_keys(const struct key_args *k, struct cc_error **err)
+int key_args_keys(const struct key_args *k, struct crypt_keys **out, struct cc_error **err)
 {
+	*out = NULL;
 	if (!k->specs)
-		return NULL;
+		return 0;
 	struct crypt_keys_opts o = crypt_opts(k);
 	struct crypt_keys *keys = crypt_keys_new(&o);
 	for (char **s = k->specs; *s; s++) {
@@ -70,10 +71,11 @@ struct crypt_keys *key_args_keys(const struct key_args *k, struct cc_error **err
 		if (crypt_keys_add(keys, *s, err) < 0) {
 			cc_error_prefix(err, "--decryption-key");
 			crypt_keys_free(keys);
-			return NULL;
+			return -1;
 		}
 	}
-	return keys;
+	*out = keys;
+	return 0;
 }
 
 struct crypt_recipients *key_args_recipients(const struct key_args *k, struct cc_error **err)

@@ -24,9 +24,9 @@ void key_args_add(struct key_args *k, const char *arg);
 bool key_args_timeout(struct key_args *k, const char *arg);
 void key_args_clear(struct key_args *k);
 #define _cleanup_key_args_ __attribute__((cleanup(key_args_clear)))
-/* The decryption keys (NULL with *err naming the failing key; NULL without error when no spec
- * was given) and the encryption recipients. */
-struct crypt_keys *key_args_keys(const struct key_args *k, struct cc_error **err);
+/* The decryption keys in *out (NULL when no spec was given); -1 with *err naming the failing
+ * key. Then the encryption recipients. */
+int key_args_keys(const struct key_args *k, struct crypt_keys **out, struct cc_error **err);
 struct crypt_recipients *key_args_recipients(const struct key_args *k, struct cc_error **err);
 
 /* rune-image encrypt (encrypt.c); no store involved. */

@@ -183,7 +183,8 @@ proxy_main(const char *dir, pid_t init_pid, const struct rt_process *p, int cons
 	_cleanup_json_ json_t *started = expect_reply(conn, "started", &err);
 	if (!started)
 		sync_fail(sync_fd, err);
-	sync_send(sync_fd, SYNC_PID, (int32_t)getpid());
+	if (sync_send(sync_fd, SYNC_PID, (int32_t)getpid()) < 0)
+		_exit(255); /* rune exec is gone: nobody waits for this process */
 	close(sync_fd);
 	relay(conn);
 }

@@ -463,11 +463,11 @@ static void become_container(const struct init_args *a, bool seccomp_done)
 	struct cc_error *err = NULL;
 	const struct rt_process *p = a->spec->process;
 	const struct rt_seccomp_prog *filter = seccomp_done ? NULL : a->seccomp;
-	if (filter && !p->no_new_privileges && rt_seccomp_install(filter, &err) < 0 && err)
+	if (filter && !p->no_new_privileges && rt_seccomp_install(filter, &err) < 0)
 		sync_fail(a->sync_fd, err);
 	if (rt_process_set_identity(p, &err) < 0)
 		sync_fail(a->sync_fd, err);
-	if (filter && p->no_new_privileges && rt_seccomp_install(filter, &err) < 0 && err)
+	if (filter && p->no_new_privileges && rt_seccomp_install(filter, &err) < 0)
 		sync_fail(a->sync_fd, err);
 }
 

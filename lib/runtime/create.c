@@ -343,7 +343,11 @@ static __attribute__((noreturn)) void intermediate_main(const struct init_args *
 		sync_fail(a->sync_fd, (cc_error_errno(&err, "clone"), err));
 	if (pid == 0)
 		rt_init_main(a);
-	sync_send(a->sync_fd, SYNC_PID, pid);
+	/* rune cannot learn of an init it was not told of: such an init must not live on. */
+	if (sync_send(a->sync_fd, SYNC_PID, pid) < 0) {
+		kill(pid, SIGKILL);
+		_exit(1);
+	}
 	_exit(0);
 }
 
@@ -443,7 +447,8 @@ static int handshake(struct creation *c, const char *id, struct cc_error **err)
 		goto child_failed;
 	if (run_runtime_hooks(c, id, err) < 0)
 		return -1;
-	sync_send(c->sync_fd, SYNC_HOOKS_DONE, c->pid);
+	if (sync_send(c->sync_fd, SYNC_HOOKS_DONE, c->pid) < 0)
+		return cc_error_errno(err, "signal container init");
 	for (;;) {
 		struct sync_msg m;
 		if (sync_recv(c->sync_fd, &m, err) < 0)

@@ -77,11 +77,11 @@ static __attribute__((noreturn)) void exec_child(struct exec_run *x, int sync_fd
 		if (rt_process_set_oom_score_adj(0, adj, &err) < 0)
 			sync_fail(sync_fd, err);
 	}
-	if (x->seccomp && !p->no_new_privileges && rt_seccomp_install(x->seccomp, &err) < 0 && err)
+	if (x->seccomp && !p->no_new_privileges && rt_seccomp_install(x->seccomp, &err) < 0)
 		sync_fail(sync_fd, err);
 	if (rt_process_set_identity(p, &err) < 0)
 		sync_fail(sync_fd, err);
-	if (x->seccomp && p->no_new_privileges && rt_seccomp_install(x->seccomp, &err) < 0 && err)
+	if (x->seccomp && p->no_new_privileges && rt_seccomp_install(x->seccomp, &err) < 0)
 		sync_fail(sync_fd, err);
 	rt_cloexec_fds_from(3 + (int)x->o->preserve_fds);
 	rt_reset_signals();
@@ -106,7 +106,10 @@ static __attribute__((noreturn)) void exec_intermediate(struct exec_run *x, int 
 		sync_fail(sync_fd, (cc_error_errno(&err, "clone"), err));
 	if (pid == 0)
 		exec_child(x, sync_fd);
-	sync_send(sync_fd, SYNC_PID, pid);
+	if (sync_send(sync_fd, SYNC_PID, pid) < 0) {
+		kill(pid, SIGKILL);
+		_exit(1);
+	}
 	_exit(0);
 }
 

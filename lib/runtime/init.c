@@ -201,8 +201,12 @@ static bool install_notify_filter(const struct init_args *a)
 		return false;
 	int fd = rt_seccomp_install(a->seccomp, &err);
 	if (fd < 0)
-		sync_fail(a->sync_fd,
-			  err ? err : (cc_error_set(&err, 0, "seccomp: no listener"), err));
+		sync_fail(a->sync_fd, err);
+	if (fd == 0)
+		sync_fail(a->sync_fd, (cc_error_set(&err, 0,
+						    "seccomp: listenerPath is set but no rule "
+						    "uses SCMP_ACT_NOTIFY"),
+				       err));
 	if (sync_send(a->sync_fd, SYNC_SECCOMP, 0) < 0 ||
 	    rt_terminal_send_fd(a->sync_fd, fd, "seccomp", &err) < 0 ||
 	    sync_expect(a->sync_fd, SYNC_SECCOMP_DONE, NULL, &err) < 0)
@@ -225,7 +229,7 @@ static __attribute__((noreturn)) void finish(const struct init_args *a, struct r
 	 * container's user), and with no_new_privs install the filter as late as possible so
 	 * those steps are not filtered. */
 	const struct rt_seccomp_prog *filter = seccomp_done ? NULL : a->seccomp;
-	if (filter && !p->no_new_privileges && rt_seccomp_install(filter, &err) < 0 && err)
+	if (filter && !p->no_new_privileges && rt_seccomp_install(filter, &err) < 0)
 		goto fail;
 	if (rt_process_set_identity(p, &err) < 0)
 		goto fail;
@@ -237,7 +241,7 @@ static __attribute__((noreturn)) void finish(const struct init_args *a, struct r
 		if (rt_hooks_run(&spec->hooks, RT_HOOK_START_CONTAINER, state, &err) < 0)
 			goto fail;
 	}
-	if (filter && p->no_new_privileges && rt_seccomp_install(filter, &err) < 0 && err)
+	if (filter && p->no_new_privileges && rt_seccomp_install(filter, &err) < 0)
 		goto fail;
 	rt_cloexec_fds_from(3 + (int)a->preserve_fds);
 	rt_reset_signals();

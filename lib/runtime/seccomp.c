@@ -449,9 +449,7 @@ int rt_seccomp_install(const struct rt_seccomp_prog *p, struct cc_error **err)
 					    "is not set and the process lacks CAP_SYS_ADMIN");
 		return cc_error_errno(err, "seccomp: install filter (flags 0x%x)", p->flags);
 	}
-	if (p->flags & SECCOMP_FILTER_FLAG_NEW_LISTENER)
-		return (int)r;
-	return -1;
+	return p->flags & SECCOMP_FILTER_FLAG_NEW_LISTENER ? (int)r : 0;
 }
 
 static int unix_connect(const char *path, struct cc_error **err)

@@ -15,8 +15,7 @@ struct rt_seccomp_prog; /* compiled BPF plus the flags to load it with */
 struct rt_seccomp_prog *rt_seccomp_compile(const struct rt_seccomp *s, struct cc_error **err);
 void rt_seccomp_prog_free(struct rt_seccomp_prog *p);
 /* Install into the calling thread. Returns the notify listener fd when the profile uses
- * SCMP_ACT_NOTIFY (caller sends it to listenerPath), else -1; on error -1 with *err set
- * (check *err to tell them apart). */
+ * SCMP_ACT_NOTIFY (caller sends it to listenerPath), else 0; on error -1 with *err set. */
 int rt_seccomp_install(const struct rt_seccomp_prog *p, struct cc_error **err);
 /* Send the listener fd and the container state (JSON, per the runtime spec's
  * ContainerProcessState: ociVersion, fds ["seccompFd"], pid, metadata, state) to the agent at

@@ -56,7 +56,10 @@ static bool pump(int from, int to)
 		return true;
 	if (n <= 0)
 		return false;
-	cc_write_all(to, buf, (size_t)n);
+	/* A reader that went away loses the output, but the terminal is still drained: the
+	 * container must never block writing to it. */
+	bool lost = cc_write_all(to, buf, (size_t)n) < 0;
+	(void)lost;
 	return true;
 }
 
@@ -67,7 +70,8 @@ static void drain_master(int master)
 	char buf[16384];
 	ssize_t n;
 	while ((n = read(master, buf, sizeof(buf))) > 0)
-		cc_write_all(1, buf, (size_t)n);
+		if (cc_write_all(1, buf, (size_t)n) < 0)
+			break;
 }
 
 int rt_wait_foreground(pid_t pid, int tty_master, int *status, struct cc_error **err)

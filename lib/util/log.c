@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
+#include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -140,8 +141,12 @@ static void vlog(enum cc_log_level level, const struct cc_log_field *f, size_t n
 		fputc('\n', out);
 	}
 	fclose(out);
-	/* One write per line so that concurrent writers (parent, init) never interleave. */
-	cc_write_all(log_fd, line, len);
+	/* One write per line so that concurrent writers (parent, init) never interleave. A log
+	 * that cannot be written has nowhere to report that. */
+	int saved = errno; /* logging never changes what the caller's errno says */
+	bool lost = cc_write_all(log_fd, line, len) < 0;
+	(void)lost;
+	errno = saved;
 	free(line);
 }
 

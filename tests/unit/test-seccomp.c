@@ -83,7 +83,7 @@ static int in_child(const struct rt_seccomp_prog *p, bool nnp, void (*fn)(void))
 		signal(SIGSYS, SIG_DFL); /* cmocka catches it in the test process */
 		if (nnp)
 			CHILD_CHECK(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0);
-		if (rt_seccomp_install(p, &err) < 0 && err) {
+		if (rt_seccomp_install(p, &err) < 0) {
 			dprintf(2, "install: %s\n", err->msg);
 			_exit(101);
 		}
@@ -528,7 +528,7 @@ static void notify_child(const struct rt_seccomp_prog *p, const char *path)
 	struct cc_error *err = NULL;
 	CHILD_CHECK(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0);
 	int fd = rt_seccomp_install(p, &err);
-	CHILD_CHECK(fd >= 0 && !err);
+	CHILD_CHECK(fd > 0 && !err);
 	if (rt_seccomp_send_listener(path, fd, notify_state, &err) < 0) {
 		dprintf(2, "send: %s\n", err->msg);
 		_exit(102);
