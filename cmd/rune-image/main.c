@@ -300,8 +300,8 @@ static int cmd_pull(struct img_store *store, int argc, char **argv)
 	o.progress = on_progress;
 	o.progress_ctx = &v;
 	/* Keys are loaded (and a wrong password found) before anything is fetched. */
-	struct crypt_keys *keys = key_args_keys(&ka, &err);
-	if (!keys && err)
+	struct crypt_keys *keys = NULL;
+	if (key_args_keys(&ka, &keys, &err) < 0)
 		return fail(err);
 	o.keys = keys;
 	json_t *record = img_pull(store, argv[optind], &o, &err);
