@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 
 from conftest import (PAL_DIR, find_cgroup_dirs, is_rune, kill_and_wait, mount_points,
-                      pid_alive, proc_cgroups, remove_cgroup_tree, tagged_pids, umount,
+                      pid_alive, cgroup_path, remove_cgroup_tree, tagged_pids, umount,
                       wait_until, _describe)
 from test_clients import hide_host_state
 
@@ -278,7 +278,7 @@ def test_docker_detached_exec_logs_kill(docker):
     # The runtime under test made it (its state in dockerd's --root for "rune"), in the cgroup
     # below dockerd's --cgroup-parent.
     assert docker.runtime_state(cid) == {"status": "running", "pid": pid}
-    assert proc_cgroups(pid)["memory"] == f"/{docker.parent}/{cid}"
+    assert cgroup_path(pid, "memory") == f"/{docker.parent}/{cid}"
     res = docker("exec", name, "sh", "-c", "echo in-exec; cat /proc/1/cmdline; exit 3")
     assert (res.rc, res.out) == (3, "in-exec\nsleep\x003600\x00"), res
     res = wait_until(lambda: (lambda r: r if r.out and r.err else None)(docker("logs", name)),
