@@ -21,7 +21,6 @@ import shutil
 import signal
 import subprocess
 import tarfile
-import time
 from pathlib import Path
 
 import pytest
@@ -294,20 +293,23 @@ def test_docker_detached_exec_logs_kill(docker):
     assert docker.ok("ps", "-aq").out == ""
 
 
-def test_docker_stop_runs_the_sigterm_trap(docker):
+def stop_runs_the_trap(docker, env=()):
+    """`docker stop` sends SIGTERM and waits 30 s before SIGKILL: the trap's status (3, not
+    137) and its output show the SIGTERM reached the payload."""
     name = docker.rune.new_id("dk")
-    docker.ok(*docker.run_args("-d", "--name", name), docker.image, "sh", "-c",
+    docker.ok(*docker.run_args("-d", "--name", name, *env), docker.image, "sh", "-c",
               "trap 'echo got-term; exit 3' TERM; echo ready; sleep 3600 & wait")
     pid = docker.pid(name)
     wait_until(lambda: docker("logs", name).out == "ready\n", what="the trap to be set")
-    start = time.monotonic()
     res = docker("stop", "-t", "30", name)
-    took = time.monotonic() - start
     assert (res.rc, res.out) == (0, f"{name}\n"), res
-    assert took < 10, f"docker stop took {took:.1f}s: SIGTERM did not end the container"
     assert not pid_alive(pid)
     assert docker.inspect(name, "{{.State.Status}} {{.State.ExitCode}}") == "exited 3"
     assert docker.ok("logs", name).out == "ready\ngot-term\n"
+
+
+def test_docker_stop_runs_the_sigterm_trap(docker):
+    stop_runs_the_trap(docker)
 
 
 def test_docker_restart_and_rm_force(docker):
@@ -370,22 +372,8 @@ def test_docker_enclave_exec_and_kill(docker):
 
 
 def test_docker_enclave_stop_relays_sigterm(docker):
-    """`docker stop` signals the init, which relays SIGTERM to the payload through pal_kill:
-    the payload's trap runs and its status is the container's."""
-    env = skeleton_env(docker)
-    name = docker.rune.new_id("dke")
-    docker.ok(*docker.run_args("-d", "--name", name, *env), docker.image, "sh", "-c",
-              "trap 'echo got-term; exit 3' TERM; echo ready; sleep 3600 & wait")
-    pid = docker.pid(name)
-    wait_until(lambda: docker("logs", name).out == "ready\n", what="the trap to be set")
-    start = time.monotonic()
-    res = docker("stop", "-t", "30", name)
-    took = time.monotonic() - start
-    assert (res.rc, res.out) == (0, f"{name}\n"), res
-    assert took < 10, f"docker stop took {took:.1f}s: SIGTERM did not reach the payload"
-    assert not pid_alive(pid)
-    assert docker.inspect(name, "{{.State.Status}} {{.State.ExitCode}}") == "exited 3"
-    assert docker.ok("logs", name).out == "ready\ngot-term\n"
+    """The init relays SIGTERM to the payload through pal_kill."""
+    stop_runs_the_trap(docker, skeleton_env(docker))
 
 
 def test_docker_enclave_exec_tty(docker):
