@@ -30,10 +30,21 @@ int cc_mkdir_p_in_root(int rootfd, const char *path, mode_t mode, struct cc_erro
 /* openat2 with RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS: path is resolved as if rootfd were "/". */
 int cc_open_in_root(int rootfd, const char *path, int flags, mode_t mode);
 /* Remove `name` below dirfd, a file or a whole tree, never following symlinks; missing is
- * fine; trees deeper than 256 levels fail with ELOOP. 0 or -1 with errno. */
+ * fine. No depth limit (no recursion; a bounded number of open directories). A failure does
+ * not stop the removal of the rest: 0, or -1 with the first errno. */
 int cc_remove_at(int dirfd, const char *name);
-/* rm -rf of a directory tree (does not cross mount points). */
+/* rm -rf of a directory tree, like cc_remove_at, except that it does not cross mount points:
+ * a directory on another filesystem is left, and the removal fails with EBUSY. */
 int cc_rm_rf(const char *path, struct cc_error **err);
+/* pwrite(2) of the whole buffer to a file whose range [off, off + len) reads as zeros already
+ * (a new file, or a hole): 4 KiB blocks (by file offset, or the part of one in the buffer) of
+ * zeros are not written, so they stay holes. The caller sets the final size (ftruncate) when
+ * the file ends with zeros. 0 or -1 with errno. */
+int cc_pwrite_sparse(int fd, const void *buf, size_t len, off_t off);
+/* Copy the first `size` bytes of in into out (new and empty), keeping holes: only in's data
+ * extents (SEEK_DATA/SEEK_HOLE) are copied, with copy_file_range where possible (read and
+ * cc_pwrite_sparse otherwise); out is then truncated to size. 0 or -1 with errno. */
+int cc_copy_sparse(int in, int out, off_t size);
 bool cc_path_exists(const char *path);
 /* Join two path fragments with exactly one '/'. */
 char *cc_path_join(const char *a, const char *b);

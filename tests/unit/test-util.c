@@ -1,12 +1,16 @@
 // SPDX-License-Identifier: Apache-2.0
 /* Unit tests for lib/util: errors, string vectors, paths, in-root resolution, JSON, logging. */
 #include <fcntl.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
 #include "util/cleanup.h"
@@ -163,6 +167,218 @@ static void test_log_json(void **state)
 	cc_rm_rf(tmpl, &err);
 }
 
+/* ---- removal of deep trees ---- */
+
+/* A chain of `depth` directories "d" below dirfd/name; every 50th level also holds a file and a
+ * symlink to `outside`, and level `wide` (if > 0) holds three more 40-deep chains. Made one level
+ * at a time (paths that long do not fit in PATH_MAX). */
+static void make_chain(int dirfd, const char *name, int depth, int wide, const char *outside)
+{
+	assert_int_equal(mkdirat(dirfd, name, 0755), 0);
+	int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY);
+	assert_true(fd >= 0);
+	for (int i = 1; i < depth; i++) {
+		if (i % 50 == 0) {
+			int f = openat(fd, "file", O_WRONLY | O_CREAT | O_EXCL, 0644);
+			assert_true(f >= 0);
+			close(f);
+			assert_int_equal(symlinkat(outside, fd, "link"), 0);
+		}
+		if (i == wide)
+			for (int k = 0; k < 3; k++) {
+				char side[16];
+				snprintf(side, sizeof(side), "side%d", k);
+				make_chain(fd, side, 40, 0, outside);
+			}
+		assert_int_equal(mkdirat(fd, "d", 0755), 0);
+		int next = openat(fd, "d", O_RDONLY | O_DIRECTORY);
+		assert_true(next >= 0);
+		close(fd);
+		fd = next;
+	}
+	close(fd);
+}
+
+/* Trees of any depth are removed, with few descriptors, never following symlinks out. */
+static void test_remove_deep_tree(void **state)
+{
+	char tmpl[] = "/tmp/util-deep.XXXXXX";
+	struct cc_error *err = NULL;
+	assert_non_null(mkdtemp(tmpl));
+	_cleanup_free_ char *outside = cc_path_join(tmpl, "outside");
+	_cleanup_free_ char *canary = cc_path_join(tmpl, "outside/canary");
+	assert_int_equal(mkdir(outside, 0755), 0);
+	assert_int_equal(cc_write_file(canary, "x", 1, 0644, &err), 0);
+	_cleanup_close_ int dfd = open(tmpl, O_RDONLY | O_DIRECTORY);
+	assert_true(dfd >= 0);
+	make_chain(dfd, "tree", 3000, 100, outside);
+	make_chain(dfd, "tree2", 1000, 0, outside);
+
+	/* 64 descriptors are plenty, whatever the depth. */
+	struct rlimit old, low = { 64, 0 };
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+	low.rlim_max = old.rlim_max;
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+	int r1 = cc_remove_at(dfd, "tree");
+	int e1 = errno;
+	_cleanup_free_ char *tree2 = cc_path_join(tmpl, "tree2");
+	int r2 = cc_rm_rf(tree2, &err);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+	if (r1 < 0)
+		fail_msg("cc_remove_at: %s", strerror(e1));
+	if (r2 < 0)
+		fail_msg("cc_rm_rf: %s", err->msg);
+	assert_int_not_equal(faccessat(dfd, "tree", F_OK, AT_SYMLINK_NOFOLLOW), 0);
+	assert_false(cc_path_exists(tree2));
+	assert_true(cc_path_exists(canary));
+	assert_int_equal(cc_rm_rf(tmpl, &err), 0);
+	assert_false(cc_path_exists(tmpl));
+}
+
+/* cc_rm_rf stops at a mount point (EBUSY), deep below, and removes everything else; what is
+ * mounted is untouched. Root only: runs in a child with its own mount namespace. */
+static void test_rm_rf_stops_at_mounts(void **state)
+{
+	if (geteuid() != 0)
+		skip();
+	char tmpl[] = "/tmp/util-mnt.XXXXXX";
+	assert_non_null(mkdtemp(tmpl));
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct cc_error *err = NULL;
+		if (unshare(CLONE_NEWNS) < 0 ||
+		    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+			_exit(77);
+		int dfd = open(tmpl, O_RDONLY | O_DIRECTORY);
+		make_chain(dfd, "tree", 300, 0, "/nonexistent");
+		/* The mount point at depth 100, with siblings before and after it. */
+		_cleanup_free_ char *mp = xstrdup(tmpl);
+		mp = xasprintf("%s/tree", mp);
+		for (int i = 1; i < 100; i++) {
+			char *n = xasprintf("%s/d", mp);
+			free(mp);
+			mp = n;
+		}
+		if (chdir(mp) < 0 || mkdir("a-sibling", 0755) < 0 || mkdir("mnt", 0755) < 0 ||
+		    mkdir("z-sibling", 0755) < 0 || mount("tmpfs", "mnt", "tmpfs", 0, NULL) < 0 ||
+		    cc_write_file("mnt/kept", "k", 1, 0644, NULL) < 0 || chdir("/") < 0)
+			_exit(2);
+		_cleanup_free_ char *tree = cc_path_join(tmpl, "tree");
+		if (cc_rm_rf(tree, &err) == 0 || err->errnum != EBUSY)
+			_exit(3);
+		/* Only the way to the mount point is left. */
+		if (chdir(mp) < 0 || access("mnt/kept", F_OK) < 0 ||
+		    access("a-sibling", F_OK) == 0 || access("z-sibling", F_OK) == 0 ||
+		    access("d", F_OK) == 0 || access("../file", F_OK) == 0 ||
+		    access("../../../../../../../file", F_OK) == 0)
+			_exit(4);
+		if (chdir("/") < 0 || umount2(xasprintf("%s/mnt", mp), MNT_DETACH) < 0)
+			_exit(5);
+		cc_error_free(&err);
+		if (cc_rm_rf(tree, &err) < 0 || cc_path_exists(tree))
+			_exit(6);
+		_exit(0);
+	}
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	struct cc_error *err = NULL;
+	cc_rm_rf(tmpl, &err);
+	assert_true(WIFEXITED(status));
+	if (WEXITSTATUS(status) == 77)
+		skip();
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+/* ---- sparse files ---- */
+
+static void put_at(int fd, const char *s, off_t off)
+{
+	assert_int_equal(pwrite(fd, s, strlen(s), off), (ssize_t)strlen(s));
+}
+
+static void check_at(int fd, const char *s, off_t off)
+{
+	char buf[64] = { 0 };
+	assert_int_equal(pread(fd, buf, strlen(s), off), (ssize_t)strlen(s));
+	assert_memory_equal(buf, s, strlen(s));
+}
+
+/* A 1 TiB file with three small extents is copied in no time, into as little space, onto the
+ * same filesystem (copy_file_range) and onto another (read and write). */
+static void test_copy_sparse(void **state)
+{
+	const off_t tib = (off_t)1 << 40;
+	char tmpl[] = "/tmp/util-sparse.XXXXXX";
+	struct cc_error *err = NULL;
+	assert_non_null(mkdtemp(tmpl));
+	_cleanup_free_ char *src = cc_path_join(tmpl, "src");
+	_cleanup_close_ int in = open(src, O_RDWR | O_CREAT | O_EXCL, 0644);
+	assert_true(in >= 0);
+	put_at(in, "head", 0);
+	put_at(in, "middle", tib / 2 + 12345);
+	put_at(in, "tail", tib - 4);
+	const char *dsts[] = { "same-fs", "/dev/shm" };
+	for (size_t i = 0; i < ARRAY_SIZE(dsts); i++) {
+		_cleanup_free_ char *dst = i == 0 ? cc_path_join(tmpl, dsts[i])
+						  : xasprintf("/dev/shm/util-sparse-%d", getpid());
+		_cleanup_close_ int out = open(dst, O_RDWR | O_CREAT | O_EXCL, 0644);
+		assert_true(out >= 0);
+		assert_int_equal(cc_copy_sparse(in, out, tib), 0);
+		struct stat st;
+		assert_int_equal(fstat(out, &st), 0);
+		assert_int_equal(st.st_size, tib);
+		assert_true(st.st_blocks * 512 <= 1 << 20);
+		check_at(out, "head", 0);
+		check_at(out, "\0\0\0\0", 4096);
+		check_at(out, "middle", tib / 2 + 12345);
+		check_at(out, "tail", tib - 4);
+		unlink(dst);
+	}
+	/* A size short of the file: the copy ends there. */
+	_cleanup_free_ char *part = cc_path_join(tmpl, "part");
+	_cleanup_close_ int out = open(part, O_RDWR | O_CREAT | O_EXCL, 0644);
+	assert_int_equal(cc_copy_sparse(in, out, 2), 0);
+	struct stat st;
+	assert_int_equal(fstat(out, &st), 0);
+	assert_int_equal(st.st_size, 2);
+	check_at(out, "he", 0);
+	assert_int_equal(cc_rm_rf(tmpl, &err), 0);
+}
+
+/* Whole 4 KiB blocks of zeros are not written; everything else is. */
+static void test_pwrite_sparse(void **state)
+{
+	char tmpl[] = "/tmp/util-pws.XXXXXX";
+	struct cc_error *err = NULL;
+	assert_non_null(mkdtemp(tmpl));
+	_cleanup_free_ char *path = cc_path_join(tmpl, "f");
+	_cleanup_close_ int fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0644);
+	assert_true(fd >= 0);
+	size_t len = 8 << 20;
+	_cleanup_free_ char *buf = xzalloc(len);
+	buf[100] = 'a';	    /* in the first, partial block */
+	buf[len / 2] = 'b'; /* alone in a block of zeros */
+	buf[len - 1] = 'c'; /* in the last, partial block */
+	off_t off = 1000;   /* not aligned */
+	assert_int_equal(cc_pwrite_sparse(fd, buf, len, off), 0);
+	struct stat st;
+	assert_int_equal(fstat(fd, &st), 0);
+	assert_int_equal(st.st_size, off + (off_t)len);
+	assert_true(st.st_blocks * 512 <= 64 << 10);
+	_cleanup_free_ char *got = cc_read_file(path, 0, NULL, &err);
+	assert_non_null(got);
+	assert_memory_equal(got + off, buf, len);
+	for (off_t i = 0; i < off; i++)
+		assert_int_equal(got[i], 0);
+	/* Trailing zeros are the caller's (ftruncate): nothing is written for them. */
+	memset(buf, 0, len);
+	assert_int_equal(cc_pwrite_sparse(fd, buf, len, (off_t)len * 4), 0);
+	assert_int_equal(fstat(fd, &st), 0);
+	assert_int_equal(st.st_size, off + (off_t)len);
+	assert_int_equal(cc_rm_rf(tmpl, &err), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -174,6 +390,10 @@ int main(void)
 		cmocka_unit_test(test_read_write_files),
 		cmocka_unit_test(test_json_errors),
 		cmocka_unit_test(test_log_json),
+		cmocka_unit_test(test_remove_deep_tree),
+		cmocka_unit_test(test_rm_rf_stops_at_mounts),
+		cmocka_unit_test(test_copy_sparse),
+		cmocka_unit_test(test_pwrite_sparse),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
