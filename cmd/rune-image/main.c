@@ -7,8 +7,10 @@
  *   rune-image encrypt --encryption-key SPEC [options] SRC DST    (encrypt.c)
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,6 +66,7 @@ static void usage(FILE *out)
 	    "   inspect REFERENCE   an image's record (JSON)\n"
 	    "   remove REFERENCE    forget an image (its layers go at the next gc)\n"
 	    "   unpack REFERENCE DIR           a flattened copy of the image's rootfs in DIR\n"
+	    "                                  (new or empty; made 0700: private to its owner)\n"
 	    "   mount REFERENCE DIR            the image as an overlayfs at DIR, writable\n"
 	    "   unmount DIR                    unmount it and drop its writable layer\n"
 	    "   bundle [--copy] REFERENCE DIR  an OCI bundle (rootfs + config.json) for rune\n"
@@ -416,8 +419,27 @@ static int cmd_unpack(struct img_store *store, int argc, char **argv)
 		}
 		cc_strv_push(&dirs, p);
 	}
-	if (img_flatten(dirs, i, argv[2], &err) < 0)
+	/* DIR holds the image's tree (setuid files, file capabilities, devices): only its owner
+	 * may reach it, as umoci makes its bundles, whether it is made here or was there empty. */
+	const char *dir = argv[2];
+	struct stat st;
+	bool made = mkdir(dir, 0700) == 0;
+	_cleanup_close_ int fd = made || errno == EEXIST
+				     ? open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+				     : -1;
+	if (fd < 0 || fstat(fd, &st) < 0 || (!made && fchmod(fd, 0700) < 0)) {
+		cc_error_set(&err, errno == ELOOP ? ENOTDIR : errno, "unpack %s: %s", ref, dir);
 		return fail(err);
+	}
+	if (img_flatten(dirs, i, dir, &err) < 0) {
+		/* img_flatten has removed what it made: DIR is as it was, or goes. */
+		if (made)
+			rmdir(dir);
+		else
+			fchmod(fd, st.st_mode & 07777);
+		cc_error_prefix(&err, "unpack %s", ref);
+		return fail(err);
+	}
 	return 0;
 }
 

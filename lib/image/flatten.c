@@ -7,6 +7,11 @@
  *
  * The destination is only ever reached through directory fds opened with O_NOFOLLOW, one
  * component at a time: symlinks that layers put there are never followed.
+ *
+ * Trees of any depth: the walk keeps its own stack (no recursion). Each level holds the names of
+ * its source directory (read at once), and only the deepest FLATTEN_OPEN_LEVELS levels keep their
+ * directories open; a closed level is opened again from its child through ".." and checked to be
+ * the same directory (device and inode), on both sides. Files keep their holes (cc_copy_sparse).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -21,8 +26,9 @@
 #include "image/flatten.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
+#include "util/strv.h"
 
-#define MAX_DEPTH 256
+#define FLATTEN_OPEN_LEVELS 32
 
 struct link_seen {
 	dev_t dev;
@@ -30,16 +36,34 @@ struct link_seen {
 	char *path; /* destination path relative to the root */
 };
 
+/* One directory being applied: the layer's (s) onto the destination's (d). */
+struct level {
+	int s, d; /* O_RDONLY|O_DIRECTORY fds, -1 while closed */
+	dev_t sdev, ddev;
+	ino_t sino, dino;
+	char **names; /* entries of the layer's directory */
+	size_t next;
+	char *path;	/* "" for the root, else "/a/b" (messages, hardlink paths) */
+	char *name;	/* in the parent */
+	struct stat st; /* the layer's directory: its metadata is applied after its entries */
+};
+
 struct flattener {
 	int root; /* destination root fd */
 	struct link_seen *links;
 	size_t n_links;
+	struct level *lv;
+	size_t depth;
 	struct cc_error **err;
 };
 
+/* Paths in messages are shortened (trees can be deep): the start and the end of the path. */
 static int fail_at(struct flattener *f, const char *path, const char *what)
 {
-	return cc_error_errno(f->err, "flatten: %s %s", what, path);
+	size_t len = strlen(path);
+	if (len <= 256)
+		return cc_error_errno(f->err, "flatten: %s %s", what, path);
+	return cc_error_errno(f->err, "flatten: %s %.128s...%s", what, path, path + len - 96);
 }
 
 static bool is_whiteout(const struct stat *st)
@@ -56,6 +80,7 @@ static bool is_opaque(int dirfd)
 	       (getxattr(path, "user.overlay.opaque", v, sizeof(v)) == 1 && v[0] == 'y');
 }
 
+/* Remove everything in the directory dirfd. */
 static int clear_dir(int dirfd)
 {
 	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -70,8 +95,36 @@ static int clear_dir(int dirfd)
 	while (ret == 0 && (de = readdir(d)))
 		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
 			ret = cc_remove_at(dirfd, de->d_name);
+	int saved = errno;
 	closedir(d);
+	errno = saved;
 	return ret;
+}
+
+/* The names in the directory dirfd (NULL-terminated; never NULL on success). */
+static char **list_dir(int dirfd)
+{
+	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd < 0 ? NULL : fdopendir(fd);
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	char **names = xcalloc(1, sizeof(char *));
+	struct dirent *de;
+	errno = 0;
+	while ((de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			cc_strv_push(&names, de->d_name);
+	int saved = errno;
+	closedir(d);
+	if (saved) {
+		cc_strv_free(names);
+		errno = saved;
+		return NULL;
+	}
+	return names;
 }
 
 /* xattrs except overlayfs' own markers, between /proc/self/fd paths of O_PATH fds (the
@@ -130,14 +183,8 @@ static int copy_file(struct flattener *f, int sdir, int ddir, const char *name,
 	_cleanup_close_ int in = openat(sdir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	_cleanup_close_ int out =
 	    openat(ddir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (in < 0 || out < 0)
+	if (in < 0 || out < 0 || cc_copy_sparse(in, out, st->st_size) < 0)
 		return fail_at(f, path, "copy");
-	for (off_t left = st->st_size; left > 0;) {
-		ssize_t n = copy_file_range(in, NULL, out, NULL, (size_t)left, 0);
-		if (n <= 0)
-			return fail_at(f, path, "copy");
-		left -= n;
-	}
 	if (st->st_nlink > 1) {
 		f->links = xreallocarray(f->links, f->n_links + 1, sizeof(*f->links));
 		f->links[f->n_links++] =
@@ -146,82 +193,204 @@ static int copy_file(struct flattener *f, int sdir, int ddir, const char *name,
 	return copy_meta(f, sdir, ddir, name, st, path);
 }
 
-static int apply_dir(struct flattener *f, int sdir, int ddir, const char *path, int depth);
+/* ---- the stack of directories ---- */
 
-static int apply_entry(struct flattener *f, int sdir, int ddir, const char *name,
-		       const char *dirpath, int depth)
+static void level_close(struct level *l)
 {
-	struct stat st, cur;
-	_cleanup_free_ char *path = xasprintf("%s/%s", dirpath, name);
-	if (fstatat(sdir, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return fail_at(f, path, "stat layer entry");
-	bool have = fstatat(ddir, name, &cur, AT_SYMLINK_NOFOLLOW) == 0;
-	if (is_whiteout(&st))
-		return cc_remove_at(ddir, name) < 0 ? fail_at(f, path, "remove") : 0;
-	if (S_ISDIR(st.st_mode)) {
-		if (have && !S_ISDIR(cur.st_mode) && cc_remove_at(ddir, name) < 0)
-			return fail_at(f, path, "replace");
-		if ((!have || !S_ISDIR(cur.st_mode)) && mkdirat(ddir, name, 0700) < 0)
-			return fail_at(f, path, "mkdir");
-		_cleanup_close_ int s =
-		    openat(sdir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		_cleanup_close_ int d =
-		    openat(ddir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (s < 0 || d < 0)
-			return fail_at(f, path, "open directory");
-		if (is_opaque(s) && clear_dir(d) < 0)
-			return fail_at(f, path, "clear opaque directory");
-		if (apply_dir(f, s, d, path, depth + 1) < 0)
-			return -1;
-		return copy_meta(f, sdir, ddir, name, &st, path);
+	if (l->s >= 0)
+		close(l->s);
+	if (l->d >= 0)
+		close(l->d);
+	l->s = l->d = -1;
+}
+
+/* Enter a directory: s and d are its fds (taken over, closed on failure). */
+static int push(struct flattener *f, int s, int d, const char *name, const char *path,
+		const struct stat *st)
+{
+	struct stat ss, ds;
+	char **names = NULL;
+	if (fstat(s, &ss) < 0 || fstat(d, &ds) < 0 || !(names = list_dir(s))) {
+		fail_at(f, *path ? path : "/", "read directory");
+		close(s);
+		close(d);
+		return -1;
 	}
-	if (have && cc_remove_at(ddir, name) < 0)
+	f->lv = xreallocarray(f->lv, f->depth + 1, sizeof(*f->lv));
+	f->lv[f->depth++] = (struct level){
+		.s = s,
+		.d = d,
+		.sdev = ss.st_dev,
+		.sino = ss.st_ino,
+		.ddev = ds.st_dev,
+		.dino = ds.st_ino,
+		.names = names,
+		.path = xstrdup(path),
+		.name = xstrdup(name),
+		.st = st ? *st : ss,
+	};
+	/* Bounded descriptors: the root level (index 0) is never closed. */
+	if (f->depth > FLATTEN_OPEN_LEVELS + 1)
+		level_close(&f->lv[f->depth - 1 - FLATTEN_OPEN_LEVELS]);
+	return 0;
+}
+
+static void pop(struct flattener *f)
+{
+	struct level *l = &f->lv[--f->depth];
+	level_close(l);
+	cc_strv_free(l->names);
+	free(l->path);
+	free(l->name);
+}
+
+static int reopen_one(int child, dev_t dev, ino_t ino)
+{
+	struct stat st;
+	int fd = openat(child, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0 && (fstat(fd, &st) < 0 || st.st_dev != dev || st.st_ino != ino)) {
+		close(fd);
+		errno = ESTALE; /* moved while we were below it */
+		return -1;
+	}
+	return fd;
+}
+
+/* Open level p again from its child c (open). */
+static int reopen(struct flattener *f, struct level *p, struct level *c)
+{
+	p->s = reopen_one(c->s, p->sdev, p->sino);
+	p->d = p->s < 0 ? -1 : reopen_one(c->d, p->ddev, p->dino);
+	if (p->s < 0 || p->d < 0) {
+		fail_at(f, *p->path ? p->path : "/", "reopen directory");
+		level_close(p);
+		return -1;
+	}
+	return 0;
+}
+
+/* A directory entry of the layer: merged into (or replacing) the destination's, then entered. */
+static int enter_dir(struct flattener *f, struct level *l, const char *name, const struct stat *st,
+		     bool have, const struct stat *cur, const char *path)
+{
+	if (have && !S_ISDIR(cur->st_mode) && cc_remove_at(l->d, name) < 0)
+		return fail_at(f, path, "replace");
+	if ((!have || !S_ISDIR(cur->st_mode)) && mkdirat(l->d, name, 0700) < 0)
+		return fail_at(f, path, "mkdir");
+	int s = openat(l->s, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int d = openat(l->d, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (s < 0 || d < 0) {
+		int e = errno;
+		if (s >= 0)
+			close(s);
+		if (d >= 0)
+			close(d);
+		errno = e;
+		return fail_at(f, path, "open directory");
+	}
+	if (is_opaque(s) && clear_dir(d) < 0) {
+		int e = errno;
+		close(s);
+		close(d);
+		errno = e;
+		return fail_at(f, path, "clear opaque directory");
+	}
+	return push(f, s, d, name, path, st);
+}
+
+/* One entry of the current (deepest) level. */
+static int apply_entry(struct flattener *f, const char *name)
+{
+	struct level *l = &f->lv[f->depth - 1];
+	struct stat st, cur;
+	_cleanup_free_ char *path = xasprintf("%s/%s", l->path, name);
+	if (fstatat(l->s, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return fail_at(f, path, "stat layer entry");
+	bool have = fstatat(l->d, name, &cur, AT_SYMLINK_NOFOLLOW) == 0;
+	if (is_whiteout(&st))
+		return cc_remove_at(l->d, name) < 0 ? fail_at(f, path, "remove") : 0;
+	if (S_ISDIR(st.st_mode))
+		return enter_dir(f, l, name, &st, have, &cur, path);
+	if (have && cc_remove_at(l->d, name) < 0)
 		return fail_at(f, path, "replace");
 	if (S_ISREG(st.st_mode))
-		return copy_file(f, sdir, ddir, name, &st, path);
+		return copy_file(f, l->s, l->d, name, &st, path);
 	if (S_ISLNK(st.st_mode)) {
 		char target[PATH_MAX];
-		ssize_t n = readlinkat(sdir, name, target, sizeof(target) - 1);
+		ssize_t n = readlinkat(l->s, name, target, sizeof(target) - 1);
 		if (n < 0)
 			return fail_at(f, path, "readlink");
 		target[n] = '\0';
-		if (symlinkat(target, ddir, name) < 0)
+		if (symlinkat(target, l->d, name) < 0)
 			return fail_at(f, path, "symlink");
-	} else if (mknodat(ddir, name, st.st_mode & (S_IFMT | 07777), st.st_rdev) < 0) {
+	} else if (mknodat(l->d, name, st.st_mode & (S_IFMT | 07777), st.st_rdev) < 0) {
 		return fail_at(f, path, "mknod");
 	}
-	return copy_meta(f, sdir, ddir, name, &st, path);
+	return copy_meta(f, l->s, l->d, name, &st, path);
 }
 
-static int apply_dir(struct flattener *f, int sdir, int ddir, const char *path, int depth)
+/* One layer onto the destination: depth-first, directories' metadata after their entries. */
+static int apply_layer(struct flattener *f, int layer)
 {
-	if (depth > MAX_DEPTH)
-		return cc_error_set(f->err, ELOOP, "flatten: %s: nested too deep", path);
-	int fd = dup(sdir);
-	DIR *d = fd < 0 ? NULL : fdopendir(fd);
-	if (!d) {
-		if (fd >= 0)
-			close(fd);
-		return fail_at(f, path, "read directory");
+	int s = dup(layer), d = dup(f->root);
+	if (s < 0 || d < 0) {
+		if (s >= 0)
+			close(s);
+		if (d >= 0)
+			close(d);
+		return fail_at(f, "/", "open");
 	}
-	rewinddir(d);
-	struct dirent *de;
+	if (push(f, s, d, "", "", NULL) < 0)
+		return -1;
 	int ret = 0;
-	while (ret == 0 && (de = readdir(d)))
-		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-			ret = apply_entry(f, sdir, ddir, de->d_name, path, depth);
-	closedir(d);
+	while (ret == 0 && f->depth > 0) {
+		struct level *l = &f->lv[f->depth - 1];
+		if (l->names[l->next]) {
+			ret = apply_entry(f, l->names[l->next++]);
+			continue;
+		}
+		if (f->depth == 1) {
+			pop(f);
+			break;
+		}
+		struct level *p = &f->lv[f->depth - 2];
+		if (p->s < 0 && reopen(f, p, l) < 0)
+			ret = -1;
+		else
+			ret = copy_meta(f, p->s, p->d, l->name, &l->st, l->path);
+		pop(f);
+	}
+	while (f->depth > 0)
+		pop(f);
 	return ret;
+}
+
+/* 1 if the directory dirfd is empty, 0 if not, -1 with errno. */
+static int dir_is_empty(int dirfd)
+{
+	_cleanup_strv_ char **names = list_dir(dirfd);
+	return names ? !names[0] : -1;
 }
 
 int img_flatten(char *const *layer_dirs, size_t n, const char *dest, struct cc_error **err)
 {
-	if (mkdir(dest, 0755) < 0 && errno != EEXIST)
+	bool made = mkdir(dest, 0755) == 0;
+	if (!made && errno != EEXIST)
 		return cc_error_errno(err, "flatten: mkdir %s", dest);
 	struct flattener f = { .err = err };
 	f.root = open(dest, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (f.root < 0)
 		return cc_error_errno(err, "flatten: open %s", dest);
+	/* Never merged into what is there: on failure, all of dest's content is ours to remove. */
+	int empty = made ? 1 : dir_is_empty(f.root);
+	if (empty <= 0) {
+		if (empty < 0)
+			cc_error_errno(err, "flatten: read %s", dest);
+		else
+			cc_error_set(err, 0, "flatten: %s is not empty", dest);
+		close(f.root);
+		return -1;
+	}
 	int ret = 0;
 	for (size_t i = 0; i < n && ret == 0; i++) {
 		_cleanup_close_ int s =
@@ -237,11 +406,19 @@ int img_flatten(char *const *layer_dirs, size_t n, const char *dest, struct cc_e
 		if (is_opaque(s) && clear_dir(f.root) < 0)
 			ret = cc_error_errno(err, "flatten: clear %s", dest);
 		else
-			ret = apply_dir(&f, s, f.root, "", 0);
+			ret = apply_layer(&f, s);
 	}
 	for (size_t k = 0; k < f.n_links; k++)
 		free(f.links[k].path);
 	free(f.links);
+	free(f.lv);
+	/* Nothing half-made is left: what was created goes (dest too, if it was made here). */
+	if (ret < 0 && (clear_dir(f.root) < 0 || (made && rmdir(dest) < 0)) && err && *err) {
+		char *msg = xasprintf("%s; removing what was unpacked in %s failed too: %s",
+				      (*err)->msg, dest, strerror(errno));
+		free((*err)->msg);
+		(*err)->msg = msg;
+	}
 	close(f.root);
 	return ret;
 }

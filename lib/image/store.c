@@ -72,7 +72,10 @@ static void clean_tmp(struct img_store *s)
 
 struct img_store *img_store_open(const char *root, struct cc_error **err)
 {
-	static const char *const dirs[] = { "blobs", "layers", "images", "tmp", "locks" };
+	/* 0700: layers, staging and mounts' writable layers hold images' trees (setuid files,
+	 * file capabilities, device nodes) that only the store's owner may reach. */
+	static const char *const dirs[] = { "blobs", "layers", "images",
+					    "tmp",   "locks",  "containers" };
 	if (cc_mkdir_p(root, 0700, err) < 0)
 		return NULL;
 	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {
@@ -268,7 +271,7 @@ int img_store_layer_begin(struct img_store *s, const char *diff_id, struct img_l
 	}
 	txn->diff_id = xstrdup(diff_id);
 	txn->staging = staging_path(s, "layer");
-	if (mkdir(txn->staging, 0755) < 0) {
+	if (mkdir(txn->staging, 0700) < 0) {
 		cc_error_errno(err, "image store: mkdir %s", txn->staging);
 		txn_clear(txn);
 		return -1;
@@ -362,7 +365,9 @@ static int cmp_ref(const void *a, const void *b)
 		      json_string_value(json_object_get(y, "ref")));
 }
 
-json_t *img_store_list_images(struct img_store *s, struct cc_error **err)
+/* The records; a record that cannot be read or is malformed is skipped, or with `strict`
+ * fails the listing, naming it. */
+static json_t *list_records(struct img_store *s, bool strict, struct cc_error **err)
 {
 	_cleanup_free_ char *dir = cc_path_join(s->root, "images");
 	_cleanup_closedir_ DIR *d = opendir(dir);
@@ -382,8 +387,30 @@ json_t *img_store_list_images(struct img_store *s, struct cc_error **err)
 		json_t *j = cc_json_load_file(p, &e);
 		if (!j || check_record(j, &e) < 0) {
 			json_decref(j);
+			/* Records are replaced by rename: a damaged one is not a passing state. */
+			if (strict) {
+				/* The reason, without the path when it starts with it. */
+				const char *why = e->msg;
+				size_t plen = strlen(p);
+				if (!strncmp(why, p, plen) && !strncmp(why + plen, ": ", 2))
+					why += plen + 2;
+				if (!strncmp(why, "image store: ", 13))
+					why += 13;
+				cc_error_set(err, 0,
+					     "image store: image record %s: %s: garbage collection "
+					     "refused (what the record uses is unknown); repair or "
+					     "remove the record",
+					     p, why);
+				if (err && *err)
+					(*err)->errnum = e->errnum;
+				cc_error_free(&e);
+				for (size_t i = 0; i < n; i++)
+					json_decref(v[i]);
+				free(v);
+				return NULL;
+			}
 			cc_error_free(&e);
-			continue; /* a record being replaced or damaged: not listed */
+			continue; /* damaged: not listed */
 		}
 		v = xreallocarray(v, n + 1, sizeof(*v));
 		v[n++] = j;
@@ -395,6 +422,11 @@ json_t *img_store_list_images(struct img_store *s, struct cc_error **err)
 		json_array_append_new(list, v[i]);
 	free(v);
 	return list;
+}
+
+json_t *img_store_list_images(struct img_store *s, struct cc_error **err)
+{
+	return list_records(s, false, err);
 }
 
 int img_store_remove_image(struct img_store *s, const char *ref, struct cc_error **err)
@@ -458,7 +490,9 @@ int img_store_gc(struct img_store *s, size_t *layers_removed, size_t *blobs_remo
 					  "collection needs it alone")
 			   : cc_error_errno(err, "image store: lock");
 	}
-	_cleanup_json_ json_t *images = img_store_list_images(s, err);
+	/* What an unreadable record uses cannot be known: nothing is swept until it is
+	 * repaired or removed. */
+	_cleanup_json_ json_t *images = list_records(s, true, err);
 	_cleanup_strv_ char **refs = NULL;
 	int ret = images ? 0 : -1;
 	size_t i, k;

@@ -7,6 +7,10 @@
  *   images/<hex of ref>.json one record per image reference (what it resolved to, its layers)
  *   tmp/                     staging; emptied when the store is opened
  *   locks/                   flock(2) files: one per layer being unpacked, one for the store
+ *   containers/              the writable layers of `rune-image mount`
+ *
+ * All of them, and the staging directory of a layer, are created 0700: they hold images' trees
+ * (setuid files, file capabilities, device nodes) that only the store's owner may reach.
  *
  * Every entry appears atomically: it is built under tmp/ and renamed into place only when it
  * is complete and verified, so a crash or a failed check never leaves a half-written entry
@@ -65,6 +69,8 @@ json_t *img_store_get_image(struct img_store *s, const char *ref, struct cc_erro
 /* All records, sorted by ref. */
 json_t *img_store_list_images(struct img_store *s, struct cc_error **err);
 int img_store_remove_image(struct img_store *s, const char *ref, struct cc_error **err);
-/* Remove layers and blobs no image record refers to; counts what went. */
+/* Remove layers and blobs no image record refers to; counts what went. A record that cannot
+ * be read or is malformed could be using anything: gc then removes nothing and fails, naming
+ * the record ("image store: image record PATH: REASON: garbage collection refused ..."). */
 int img_store_gc(struct img_store *s, size_t *layers_removed, size_t *blobs_removed,
 		 struct cc_error **err);

@@ -26,11 +26,13 @@
 #include "image/unpack.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
+#include "util/strv.h"
 
 #define READ_BUF_SIZE (64u << 10)
 #define XATTR_NAME_LIMIT 255
 #define XATTR_VALUE_LIMIT (64u << 10)
-/* Deepest directory tree we remove or walk (one fd per level). */
+/* Deepest tree clear_lower walks (APPLY mode only; one fd per level). Removal itself
+ * (cc_remove_at) has no depth limit. */
 #define MAX_TREE_DEPTH 256
 #define WH_PREFIX ".wh."
 #define WH_OPAQUE ".wh..wh..opq"
@@ -46,7 +48,10 @@
 struct node {
 	struct node *next;
 	uint32_t hash;
-	bool dir;
+	bool dir;    /* a directory entry of the layer: mode and times at the end */
+	bool own;    /* the layer has this path (an entry, or the parent of one), not only
+		      * whiteouts in it */
+	bool opaque; /* OVERLAY: marked opaque */
 	mode_t mode;
 	dev_t dev;
 	ino_t ino;
@@ -69,6 +74,7 @@ struct unpacker {
 	int read_errno;
 	char *buf;
 	struct pathset set;
+	char **whiteouts; /* OVERLAY: the whiteout devices made, for drop_moot_whiteouts */
 };
 
 /* Like cc_error_set() but with an errno value that is not appended to the message. */
@@ -140,6 +146,13 @@ static struct node *set_add(struct pathset *s, const char *p, size_t len)
 	return n;
 }
 
+/* The layer has the path as its own (see struct node). */
+static bool set_own(struct pathset *s, const char *p, size_t len)
+{
+	struct node *n = set_find(s, p, len);
+	return n && n->own;
+}
+
 static void set_free(struct pathset *s)
 {
 	for (size_t i = 0; i < s->cap; i++) {
@@ -154,24 +167,29 @@ static void set_free(struct pathset *s)
 	s->cap = s->n = 0;
 }
 
-/* APPLY mode: remember that the layer created `path`, and (implicitly) its ancestors. */
-static void record_created(struct unpacker *u, const char *path)
+/* Remember that the layer created `path` (APPLY mode; in OVERLAY mode only if a directory)
+ * and, implicitly, its ancestors: the layer's own directories, as opposed to those made only
+ * to hold its whiteouts. Ancestors of an own path are own: the walk up stops at the first. */
+static void record_created(struct unpacker *u, const char *path, bool is_dir)
 {
 	size_t len = strlen(path);
-	if (u->o->mode != IMG_UNPACK_APPLY || strcmp(path, ".") == 0)
+	if (strcmp(path, ".") == 0)
 		return;
 	/* The path itself may already be there (a directory's record); ancestors are recorded
-	 * with their own ancestors, so the walk up stops at the first one found. */
-	set_add(&u->set, path, len);
+	 * with their own ancestors, so the walk up stops at the first one found. OVERLAY only
+	 * needs the directories (whose whiteout makes them opaque rather than removing them). */
+	if (u->o->mode == IMG_UNPACK_APPLY || is_dir)
+		set_add(&u->set, path, len)->own = true;
 	for (;;) {
 		while (len > 0 && path[len - 1] != '/')
 			len--;
 		if (len == 0)
 			return;
 		len--; /* drop the '/' */
-		if (set_find(&u->set, path, len))
+		struct node *n = set_add(&u->set, path, len);
+		if (n->own)
 			return;
-		set_add(&u->set, path, len);
+		n->own = true;
 	}
 }
 
@@ -259,15 +277,96 @@ static int make_room(int pfd, const char *name, bool keep_dir, struct cc_error *
 	return 0;
 }
 
+/* ---- whiteouts in overlayfs format ---- */
+
+static bool is_whiteout_dev(const struct stat *st)
+{
+	return S_ISCHR(st->st_mode) && st->st_rdev == makedev(0, 0);
+}
+
+/* OVERLAY: mark the directory fd (not O_PATH), `path` in the layer, opaque: overlayfs shows
+ * nothing of what lower layers have below it. */
+static int set_opaque(struct unpacker *u, int fd, const char *path, struct cc_error **err)
+{
+	if (fsetxattr(fd, "trusted.overlay.opaque", "y", 1, 0) < 0 &&
+	    /* Unprivileged overlayfs (userxattr) reads user.overlay.* instead. */
+	    !(u->o->rootless && errno == EPERM &&
+	      fsetxattr(fd, "user.overlay.opaque", "y", 1, 0) == 0))
+		return cc_error_errno(err, "set opaque xattr");
+	set_add(&u->set, path, strlen(path))->opaque = true;
+	return 0;
+}
+
+/*
+ * OVERLAY: the whiteout device `name` in pfd becomes an opaque directory (0755, the mode of
+ * implicit parents). A layer that whites out a path and also has a directory there, in either
+ * order, hides the lower layers' directory and keeps its own entries in it: in overlayfs
+ * format, an opaque directory. The layer's directory started empty, so a whiteout device in
+ * it is one of this layer's whiteouts.
+ */
+static int whiteout_to_dir(struct unpacker *u, int pfd, const char *name, const char *path,
+			   struct cc_error **err)
+{
+	if (unlinkat(pfd, name, 0) < 0)
+		return cc_error_errno(err, "replace whiteout \"%s\"", name);
+	if (mkdirat(pfd, name, 0755) < 0)
+		return cc_error_errno(err, "mkdir \"%s\"", name);
+	_cleanup_close_ int fd = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return cc_error_errno(err, "open directory \"%s\"", name);
+	return set_opaque(u, fd, path, err);
+}
+
+/* OVERLAY: every whiteout device on the way to the directory `dir` becomes an opaque
+ * directory. Stops quietly at the first missing component or one that cannot be opened: the
+ * caller creates or reports it. */
+static int whiteouts_to_dirs(struct unpacker *u, const char *dir, struct cc_error **err)
+{
+	_cleanup_free_ char *p = xstrdup(dir);
+	for (char *c = p;;) {
+		char *slash = strchr(c, '/');
+		if (slash)
+			*slash = '\0';
+		const char *base;
+		_cleanup_free_ char *parent = split_path(p, &base);
+		_cleanup_close_ int pfd =
+		    cc_open_in_root(u->rootfd, parent, O_PATH | O_DIRECTORY, 0);
+		struct stat st;
+		if (pfd < 0 || fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			return 0;
+		if (is_whiteout_dev(&st) && whiteout_to_dir(u, pfd, base, p, err) < 0)
+			return -1;
+		if (!slash)
+			return 0;
+		*slash = '/';
+		c = slash + 1;
+	}
+}
+
 /* O_PATH fd of the directory `dir` inside the root, created (0755) if missing. */
 static int open_parent(struct unpacker *u, const char *dir, struct cc_error **err)
 {
 	int fd = cc_open_in_root(u->rootfd, dir, O_PATH | O_DIRECTORY, 0);
 	if (fd >= 0)
 		return fd;
+	if (errno == ENOTDIR && u->o->mode == IMG_UNPACK_OVERLAY && strcmp(dir, ".") != 0) {
+		if (whiteouts_to_dirs(u, dir, err) < 0)
+			return -1;
+		fd = cc_open_in_root(u->rootfd, dir, O_PATH | O_DIRECTORY, 0);
+		if (fd >= 0)
+			return fd;
+	}
 	if (errno != ENOENT)
 		return cc_error_errno(err, "open parent directory \"%s\"", dir);
-	return cc_mkdir_p_in_root(u->rootfd, dir, 0755, err);
+	/* The entry's name is in the message already: not its (long) parent again. */
+	struct cc_error *e = NULL;
+	fd = cc_mkdir_p_in_root(u->rootfd, dir, 0755, &e);
+	if (fd < 0) {
+		int errnum = e ? e->errnum : errno;
+		cc_error_free(&e);
+		return cc_error_set(err, errnum, "create parent directory");
+	}
+	return fd;
 }
 
 /* ---- metadata ---- */
@@ -356,11 +455,26 @@ static mode_t entry_perm(struct archive_entry *e)
 
 /* ---- entry kinds ---- */
 
+static int write_dense(int fd, const char *p, size_t len, off_t off)
+{
+	while (len > 0) {
+		ssize_t n = pwrite(fd, p, len, off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		p += n;
+		off += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
 static int copy_data(struct unpacker *u, int fd, struct archive_entry *e, struct cc_error **err)
 {
 	const void *block;
 	size_t size;
-	la_int64_t off;
+	la_int64_t off, end = 0;
 	for (;;) {
 		int r = archive_read_data_block(u->a, &block, &size, &off);
 		if (r == ARCHIVE_EOF)
@@ -372,19 +486,15 @@ static int copy_data(struct unpacker *u, int fd, struct archive_entry *e, struct
 		}
 		if (off < 0)
 			return fail(err, EINVAL, "read data: negative offset");
-		const char *p = block;
-		while (size > 0) {
-			ssize_t n = pwrite(fd, p, size, (off_t)off);
-			if (n < 0) {
-				if (errno == EINTR)
-					continue;
-				return cc_error_errno(err, "write");
-			}
-			p += n;
-			off += n;
-			size -= (size_t)n;
-			u->st->bytes += (uint64_t)n;
-		}
+		/* The file is new: blocks of zeros stay holes, like the holes of a sparse entry
+		 * (a small layer must not fill the disk with a huge file of zeros). Only beyond
+		 * what was written already: a sparse map may overlap itself. */
+		if (off >= end ? cc_pwrite_sparse(fd, block, size, (off_t)off) < 0
+			       : write_dense(fd, block, size, (off_t)off) < 0)
+			return cc_error_errno(err, "write");
+		if (off + (la_int64_t)size > end)
+			end = off + (la_int64_t)size;
+		u->st->bytes += size;
 	}
 	if (archive_entry_size_is_set(e) && archive_entry_size(e) >= 0) {
 		struct stat st;
@@ -426,6 +536,9 @@ static int do_directory(struct unpacker *u, int pfd, const char *name, const cha
 			struct archive_entry *e, struct cc_error **err)
 {
 	struct stat st;
+	/* OVERLAY: a directory in place of this layer's whiteout hides the lower ones. */
+	bool hides = u->o->mode == IMG_UNPACK_OVERLAY &&
+		     fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && is_whiteout_dev(&st);
 	int r = make_room(pfd, name, true, err);
 	if (r < 0)
 		return -1;
@@ -434,6 +547,8 @@ static int do_directory(struct unpacker *u, int pfd, const char *name, const cha
 	_cleanup_close_ int fd = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return cc_error_errno(err, "open directory");
+	if (hides && set_opaque(u, fd, path, err) < 0)
+		return -1;
 	if (set_owner(u, fd, e, err) < 0)
 		return -1;
 	if (set_xattrs(u, fd, false, false, e, err) < 0)
@@ -564,6 +679,8 @@ static int clear_lower(struct unpacker *u, int dfd, char *path, size_t len, int 
 				path[len] = '/';
 			memcpy(path + off, de->d_name, nlen + 1);
 			n = set_find(&u->set, path, off + nlen);
+			if (n && !n->own)
+				n = NULL;
 		}
 		if (n) {
 			/* Created by this layer: keep; if a directory, clear what lower layers
@@ -590,28 +707,138 @@ static int clear_lower(struct unpacker *u, int dfd, char *path, size_t len, int 
 	return ret;
 }
 
+/*
+ * The opaque marker of `dir`: what lower layers have below it is hidden, what the layer has
+ * stays. The marker is a whiteout, not an entry: it does not make the directory the layer's
+ * own (a whiteout of the directory removes it whole), and below a path the layer whites out
+ * or has as a non-directory it is moot. APPLY: a directory that is not there is not made.
+ * OVERLAY: one that is not there is made (0755), opaque (lower layers cannot be seen from
+ * here: overlayfs then shows it, empty, even where no lower layer has it).
+ */
 static int do_opaque(struct unpacker *u, const char *dir, struct cc_error **err)
 {
-	_cleanup_close_ int pfd = open_parent(u, dir, err);
-	if (pfd < 0)
+	_cleanup_close_ int pfd = cc_open_in_root(u->rootfd, dir, O_PATH | O_DIRECTORY, 0);
+	if (pfd < 0 && (errno == ENOTDIR || (errno == ENOENT && u->o->mode == IMG_UNPACK_APPLY)))
+		return 0;
+	if (pfd < 0 && (pfd = open_parent(u, dir, err)) < 0)
 		return -1;
 	_cleanup_close_ int fd = openat(pfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return cc_error_errno(err, "open directory");
-	if (u->o->mode == IMG_UNPACK_OVERLAY) {
-		if (fsetxattr(fd, "trusted.overlay.opaque", "y", 1, 0) == 0)
-			return 0;
-		/* Unprivileged overlayfs (userxattr) reads user.overlay.* instead. */
-		if (u->o->rootless && errno == EPERM &&
-		    fsetxattr(fd, "user.overlay.opaque", "y", 1, 0) == 0)
-			return 0;
-		return cc_error_errno(err, "set opaque xattr");
-	}
-	record_created(u, dir);
+	if (u->o->mode == IMG_UNPACK_OVERLAY)
+		return set_opaque(u, fd, dir, err);
 	_cleanup_free_ char *path = xmalloc(PATH_MAX + NAME_MAX + 2);
 	strcpy(path, dir);
 	if (clear_lower(u, fd, path, strlen(path), 0) < 0)
 		return cc_error_errno(err, "opaque whiteout: clear \"%s\"", dir);
+	return 0;
+}
+
+/*
+ * APPLY: what lower layers have at vpath goes. The layer's own entry there (made before the
+ * whiteout) stays; if it is a directory, what lower layers left in it goes, as below an
+ * opaque whiteout. (A whiteout before the layer's entry removes the lower one first.)
+ */
+static int whiteout_apply(struct unpacker *u, const char *dir, const char *victim,
+			  const char *vpath, struct cc_error **err)
+{
+	_cleanup_close_ int pfd = cc_open_in_root(u->rootfd, dir, O_PATH | O_DIRECTORY, 0);
+	if (pfd < 0) {
+		if (errno == ENOENT || errno == ENOTDIR)
+			return 0; /* nothing below to hide */
+		return cc_error_errno(err, "open parent directory \"%s\"", dir);
+	}
+	if (!set_own(&u->set, vpath, strlen(vpath))) {
+		if (cc_remove_at(pfd, victim) < 0)
+			return cc_error_errno(err, "whiteout: remove \"%s\"", victim);
+		return 0;
+	}
+	_cleanup_close_ int fd =
+	    openat(pfd, victim, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOTDIR || errno == ELOOP || errno == ENOENT
+			   ? 0
+			   : cc_error_errno(err, "whiteout: open \"%s\"", victim);
+	_cleanup_free_ char *path = xmalloc(PATH_MAX + NAME_MAX + 2);
+	strcpy(path, vpath);
+	if (clear_lower(u, fd, path, strlen(path), 0) < 0)
+		return cc_error_errno(err, "whiteout: clear \"%s\"", vpath);
+	return 0;
+}
+
+/*
+ * OVERLAY: a 0/0 char device, unless the layer has its own entry there (the directory
+ * started empty, so anything in it other than a whiteout device is this layer's): a
+ * non-directory hides the lower entry by itself; a directory of the layer becomes opaque; a
+ * directory made only to hold the layer's whiteouts is replaced by the device. A real entry
+ * that comes later takes the device's place (do_directory, open_parent: an opaque directory).
+ */
+static int whiteout_overlay(struct unpacker *u, const char *dir, const char *victim,
+			    const char *vpath, struct archive_entry *e, struct cc_error **err)
+{
+	_cleanup_close_ int pfd = cc_open_in_root(u->rootfd, dir, O_PATH | O_DIRECTORY, 0);
+	if (pfd < 0 && errno == ENOTDIR)
+		return 0; /* below a whiteout or a file of this layer: hidden already */
+	if (pfd < 0 && (pfd = open_parent(u, dir, err)) < 0)
+		return -1;
+	struct stat st;
+	if (fstatat(pfd, victim, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		if (!S_ISDIR(st.st_mode))
+			return 0;
+		if (set_own(&u->set, vpath, strlen(vpath))) {
+			_cleanup_close_ int fd =
+			    openat(pfd, victim, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (fd < 0)
+				return cc_error_errno(err, "open directory \"%s\"", victim);
+			return set_opaque(u, fd, vpath, err);
+		}
+		if (cc_remove_at(pfd, victim) < 0)
+			return cc_error_errno(err, "remove \"%s\"", victim);
+	} else if (errno != ENOENT) {
+		return cc_error_errno(err, "stat \"%s\"", victim);
+	}
+	if (mknodat(pfd, victim, S_IFCHR | 0, makedev(0, 0)) < 0)
+		return cc_error_errno(err, "mknod whiteout");
+	cc_strv_push(&u->whiteouts, vpath);
+	_cleanup_close_ int fd = openat(pfd, victim, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return cc_error_errno(err, "open whiteout");
+	return set_owner(u, fd, e, err);
+}
+
+/*
+ * OVERLAY, at the end: whiteout devices below a directory the layer made opaque hide nothing
+ * (there is nothing below an opaque directory to hide), and overlayfs lists them by name in
+ * such a directory (it reads it as it is) where they cannot be opened: they go. Under an
+ * opaque root they stay: overlayfs ignores the opaque mark of a layer's root.
+ */
+static int drop_moot_whiteouts(struct unpacker *u, struct cc_error **err)
+{
+	for (size_t i = 0; u->whiteouts && u->whiteouts[i]; i++) {
+		const char *w = u->whiteouts[i];
+		size_t len = strlen(w);
+		bool moot = false;
+		while (!moot && len > 0) {
+			while (len > 0 && w[len - 1] != '/')
+				len--;
+			if (len == 0)
+				break;
+			len--;
+			struct node *n = set_find(&u->set, w, len);
+			moot = n && n->opaque;
+		}
+		if (!moot)
+			continue;
+		const char *base;
+		_cleanup_free_ char *dir = split_path(w, &base);
+		_cleanup_close_ int pfd = cc_open_in_root(u->rootfd, dir, O_PATH | O_DIRECTORY, 0);
+		struct stat st;
+		if (pfd < 0 || fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !is_whiteout_dev(&st))
+			continue; /* replaced or removed by a later entry */
+		if (unlinkat(pfd, base, 0) < 0)
+			return cc_error_errno(err, "layer whiteout \"%s\": remove", w);
+	}
 	return 0;
 }
 
@@ -628,43 +855,14 @@ static int do_whiteout(struct unpacker *u, const char *dir, const char *base,
 	if (!*victim || strcmp(victim, ".") == 0 || strcmp(victim, "..") == 0)
 		return fail(err, EINVAL, "invalid whiteout name");
 
-	/* A whiteout hides what lower layers have: an entry this layer itself has (before or
-	 * after the whiteout in the tar) stays (image-spec: "files that are present in the same
-	 * layer as a whiteout file can only be hidden by whiteout files in subsequent layers"). */
+	/* A whiteout hides what lower layers have, never an entry of its own layer, before or
+	 * after it in the tar (image-spec: "files that are present in the same layer as a
+	 * whiteout file can only be hidden by whiteout files in subsequent layers"). */
 	_cleanup_free_ char *vpath =
 	    strcmp(dir, ".") == 0 ? xstrdup(victim) : xasprintf("%s/%s", dir, victim);
-	if (set_find(&u->set, vpath, strlen(vpath)))
-		return 0;
-	if (u->o->mode == IMG_UNPACK_APPLY) {
-		_cleanup_close_ int pfd = cc_open_in_root(u->rootfd, dir, O_PATH | O_DIRECTORY, 0);
-		if (pfd < 0) {
-			if (errno == ENOENT || errno == ENOTDIR)
-				return 0; /* nothing below to hide */
-			return cc_error_errno(err, "open parent directory \"%s\"", dir);
-		}
-		if (cc_remove_at(pfd, victim) < 0)
-			return cc_error_errno(err, "whiteout: remove \"%s\"", victim);
-		return 0;
-	}
-
-	/* OVERLAY: a 0/0 char device. The directory started empty, so anything already there
-	 * other than a whiteout is this layer's own entry, which stays; a real entry that comes
-	 * later replaces the device. */
-	_cleanup_close_ int pfd = open_parent(u, dir, err);
-	if (pfd < 0)
-		return -1;
-	struct stat st;
-	if (fstatat(pfd, victim, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-	    !(S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0)))
-		return 0;
-	if (make_room(pfd, victim, false, err) < 0)
-		return -1;
-	if (mknodat(pfd, victim, S_IFCHR | 0, makedev(0, 0)) < 0)
-		return cc_error_errno(err, "mknod whiteout");
-	_cleanup_close_ int fd = openat(pfd, victim, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return cc_error_errno(err, "open whiteout");
-	return set_owner(u, fd, e, err);
+	if (u->o->mode == IMG_UNPACK_APPLY)
+		return whiteout_apply(u, dir, victim, vpath, err);
+	return whiteout_overlay(u, dir, victim, vpath, e, err);
 }
 
 /* ---- entries ---- */
@@ -716,7 +914,7 @@ static int do_entry(struct unpacker *u, struct archive_entry *e, struct cc_error
 	else
 		r = do_node(u, pfd, base, e, type, err);
 	if (r == 0)
-		record_created(u, path);
+		record_created(u, path, !hardlink && type == AE_IFDIR);
 	return r;
 }
 
@@ -816,13 +1014,14 @@ int img_unpack(int rootfd, img_read_fn read_fn, void *ctx, const struct img_unpa
 			goto out;
 		}
 	}
-	if (fix_directories(&u, err) < 0)
+	if (drop_moot_whiteouts(&u, err) < 0 || fix_directories(&u, err) < 0)
 		goto out;
 	ret = 0;
 out:
 	archive_read_free(u.a);
 	free(u.buf);
 	set_free(&u.set);
+	cc_strv_free(u.whiteouts);
 	if (loc) {
 		uselocale(old);
 		freelocale(loc);

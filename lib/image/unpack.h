@@ -19,17 +19,29 @@
 #include <sys/types.h>
 #include "util/error.h"
 
-/* Whiteouts (".wh.NAME", ".wh..wh..opq") only ever hide what lower layers have: an entry
- * of the same layer stays, whatever the order of the two in the tar (image-spec). */
+/*
+ * Whiteouts (".wh.NAME", ".wh..wh..opq") only ever hide what lower layers have, whatever their
+ * place in the tar (image-spec): the layer's own entries stay, before or after them. The
+ * layer's own paths are its entries and the directories that hold them; whiteouts are not
+ * entries (a directory the layer has only to hold whiteouts is not its own). So:
+ *  - ".wh.NAME" of a non-directory of the layer: nothing (it hides the lower NAME itself);
+ *  - ".wh.NAME" of a directory of the layer: the lower NAME's content is hidden, the layer's
+ *    content of NAME stays (as if NAME had an opaque marker);
+ *  - ".wh..wh..opq" of DIR: the lower content of DIR is hidden, the layer's stays;
+ *  - otherwise NAME is hidden whole; whiteouts below a hidden path are moot.
+ */
 enum img_unpack_mode {
 	/* One layer into its own empty directory, in overlayfs format: a whiteout ".wh.NAME"
-	 * becomes a char device 0/0 named NAME; ".wh..wh..opq" sets the xattr
-	 * trusted.overlay.opaque="y" on its directory. */
+	 * becomes a char device 0/0 named NAME, or, when the layer has a directory NAME, makes
+	 * it opaque (the xattr trusted.overlay.opaque="y", or user.overlay.opaque when rootless
+	 * and trusted.* is refused); ".wh..wh..opq" makes its directory opaque (made if missing:
+	 * overlayfs then shows it, empty, even where no lower layer has it). Whiteout devices
+	 * below an opaque directory are removed (overlayfs would list them there). */
 	IMG_UNPACK_OVERLAY,
 	/* Apply a layer on top of what is already in the directory (a flattened rootfs, what
-	 * `umoci unpack` produces): ".wh.NAME" removes NAME (recursively); ".wh..wh..opq" removes
-	 * everything in its directory that came from lower layers (entries of the same layer stay,
-	 * whatever their order in the tar). Entries are applied in tar order. */
+	 * `umoci unpack` produces): ".wh.NAME" removes NAME (recursively) or, for a directory of
+	 * the layer, what lower layers left in it; ".wh..wh..opq" removes everything in its
+	 * directory that came from lower layers. Entries are applied in tar order. */
 	IMG_UNPACK_APPLY,
 };
 
@@ -58,8 +70,12 @@ typedef ssize_t (*img_read_fn)(void *ctx, void *buf, size_t len);
  *
  * Memory: bounded per entry (names are limited to PATH_MAX, xattrs to IMG_UNPACK_MAX_XATTRS of
  * at most 64 KiB each, file data is copied block by block). Across the layer, one record is
- * kept per directory (for its final mode and mtime) and, in APPLY mode, per path created by
- * the layer (for opaque whiteouts): about 80 bytes plus the path length each.
+ * kept per directory (for its final mode and mtime, and whether it is the layer's own) and,
+ * in APPLY mode, per path created by the layer (for whiteouts): about 80 bytes plus the path
+ * length each; in OVERLAY mode the path of each whiteout device made.
+ *
+ * Files keep their holes: those of sparse entries (GNU and pax sparse maps) and any 4 KiB
+ * block of zeros, which is not written (a small layer cannot fill the disk with zeros).
  */
 int img_unpack(int rootfd, img_read_fn read_fn, void *ctx, const struct img_unpack_opts *o,
 	       struct img_unpack_stats *stats, struct cc_error **err);

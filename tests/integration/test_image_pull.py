@@ -3,15 +3,17 @@ identical to umoci's, and refusals that leave nothing in the store."""
 
 import json
 import os
+import stat
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
-from conftest import BUSYBOX, RUNE_BIN, pid_alive
+from conftest import BUSYBOX, RUNE_BIN, pid_alive, umount
 import registry as R
-from registry import D, F, S, relay_get
-from test_registry_fixtures import LOWER, UPPER, need
+from registry import D, F, OPQ, S, WH, relay_get
+from test_registry_fixtures import CAP, LOWER, UPPER, need
 
 IMAGE_BIN = os.environ.get("RUNE_IMAGE_BIN") or str(
     Path(RUNE_BIN).resolve().parents[1] / "rune-image" / "rune-image")
@@ -458,7 +460,6 @@ def test_same_layer_order_cases_match_umoci(anon, images, workdir):
     stays whether it comes before or after the whiteout; files and directories replace each
     other."""
     need("umoci")
-    from registry import WH
     lower = [D("a"), F("a/x", "1"), F("b", "2"), D("c"), F("c/y", "3"), F("d", "4")]
     upper = [F("a/x", "new"), WH("a/x"),          # re-created, then whited out: stays
              WH("b"), F("b", "back"),             # whited out, then re-created: stays
@@ -530,3 +531,333 @@ def test_bad_config(anon, images, workdir, case):
     want = "not valid JSON" if case == "not-json" else "more than 8388608"
     assert want in res.stderr and res.stderr.count("\n") == 1, res.stderr
     assert images.records() == [] and images.layers() == [] and images.staging() == []
+
+
+# --------------------------------------------------------------------------------------------
+# Whiteouts in every tar order
+
+WH_LOWER = [D("a"), F("a/lower", "L"), D("a/sub"), F("a/sub/deep", "L2"), F("f", "lower f"),
+            D("n"), D("n/m"), F("n/m/lower", "L3"), F("n/keep", "K")]
+# A whiteout hides only what lower layers have (image-spec), wherever it is in the tar: before
+# or after the layer's own entries of that name; plain or opaque; for files and directories;
+# for directories the layer makes explicitly or only as the parent of an entry; nested.
+WH_ORDERS = {
+    "dir, then its whiteout": [D("a"), F("a/new", "N"), WH("a")],
+    "whiteout, then dir": [WH("a"), D("a"), F("a/new", "N")],
+    "implicit dir, then whiteout": [F("a/new", "N"), WH("a")],
+    "whiteout, then implicit dir": [WH("a"), F("a/new", "N")],
+    "entries, dir entry, whiteout": [F("a/new", "N"), D("a", mode=0o700), WH("a")],
+    "whiteout, entries, dir entry": [WH("a"), F("a/new", "N"), D("a", mode=0o700)],
+    "dir, then opaque": [D("a"), F("a/new", "N"), OPQ("a")],
+    "implicit dir, then opaque": [F("a/new", "N"), OPQ("a")],
+    "opaque, then entries": [OPQ("a"), F("a/new", "N")],
+    "opaque, dir entry, entries": [OPQ("a"), D("a"), F("a/new", "N")],
+    "whiteout and opaque": [F("a/new", "N"), OPQ("a"), WH("a")],
+    "file, then its whiteout": [F("f", "upper"), WH("f")],
+    "whiteout, then file": [WH("f"), F("f", "upper")],
+    "file for dir, whiteout after": [F("a", "file"), WH("a")],
+    "dir for file, whiteout before": [WH("f"), D("f"), F("f/x", "X")],
+    "nested: dir then its whiteout": [D("n"), D("n/m"), F("n/m/new", "N"), WH("n/m")],
+    "nested: implicit, whiteout after": [F("n/m/new", "N"), WH("n/m")],
+    "nested: parent whited out after": [F("n/m/new", "N"), WH("n")],
+    "nested: opaque after": [F("n/m/new", "N"), OPQ("n/m")],
+    "nested: parent opaque after": [F("n/m/new", "N"), OPQ("n")],
+    "nested: whiteouts inside and of dir": [D("a"), WH("a/sub"), F("a/sub/x", "X"), WH("a")],
+    "nested: whiteout below whited out": [WH("a"), WH("a/sub"), F("a/sub/y", "Y")],
+    "nested: deep entry, two whiteouts": [F("a/sub/z/new", "N"), WH("a/sub"), WH("a")],
+    "root opaque after entries": [F("new", "N"), D("a"), F("a/x", "X"), OPQ(".")],
+    # Whiteouts are not entries: a directory the layer has only for them goes whole.
+    "whiteout below, then dir's": [WH("n/m"), WH("n")],
+    "dir's whiteout, then below": [WH("n"), WH("n/m")],
+    "whiteout below, entry, dir's": [WH("n/m"), F("n/z", "Z"), WH("n")],
+    "whiteout, then opaque": [WH("n"), OPQ("n")],
+    "opaque, then whiteout": [OPQ("n"), WH("n")],
+    "opaque, whiteout below, entry": [OPQ("n"), WH("n/m"), F("n/z", "Z")],
+    "whiteout below, then opaque": [WH("n/m"), OPQ("n")],
+    "whiteout below a file": [F("f", "F"), WH("f/x")],
+}
+# overlayfs ignores the opaque mark of a lower layer's root: only the flattened copy hides.
+ROOT_OPAQUE = {"root opaque after entries"}
+
+
+def test_whiteout_orders_match_umoci(anon, images, workdir):
+    """Every order of whiteouts and entries: `rune-image unpack` (flattened from the
+    overlay-format store) and the overlayfs mount of the store's layers give umoci's tree
+    (names, types, contents, modes, owners, xattrs), in which the lower layers' content under a
+    whited out or opaque name is gone and the layer's own entries are kept."""
+    need("umoci")
+    wrong = {}
+    for i, (case, upper) in enumerate(WH_ORDERS.items()):
+        tag = f"o{i}"
+        R.make_oci_image(workdir / "img", [WH_LOWER, upper], tag=tag)
+        R.push(workdir / "img", tag, anon, repo="wh/img")
+        ref = f"{anon.host}/wh/img:{tag}"
+        res = images.pull(anon, f"wh/img:{tag}")
+        assert res.returncode == 0, (case, res.stderr)
+        flat, mnt = workdir / f"flat{i}", workdir / f"mnt{i}"
+        res = images.run("unpack", ref, flat)
+        assert res.returncode == 0, (case, res.stderr)
+        theirs = R.tree_manifest(R.umoci_unpack(workdir / "img", tag, workdir / f"ref{i}"),
+                                 include_root=False)
+        diff = R.diff_trees(R.tree_manifest(flat, include_root=False), theirs)
+        if diff:
+            wrong[f"{case}: unpack"] = diff
+        if case in ROOT_OPAQUE:
+            continue
+        res = images.run("mount", ref, mnt)
+        assert res.returncode == 0, (case, res.stderr)
+        try:
+            diff = R.diff_trees(R.tree_manifest(mnt, include_root=False), theirs)
+        finally:
+            assert images.run("unmount", mnt).returncode == 0
+        if diff:
+            wrong[f"{case}: overlay mount"] = diff
+    assert wrong == {}
+
+
+# --------------------------------------------------------------------------------------------
+# What an unpacked image exposes
+
+NOBODY = ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups"]
+
+
+def as_nobody(*cmd):
+    return subprocess.run([*NOBODY, *map(str, cmd)], capture_output=True, text=True, timeout=30)
+
+
+def test_unpacked_images_are_private(anon, images, workdir):
+    """An image's setuid-root binaries, file capabilities and world-writable devices are out
+    of reach of other local users: `rune-image unpack DIR` makes DIR 0700 (an existing empty
+    DIR too, as umoci does with its bundle), the store keeps layers, staging and mounts'
+    writable layers below 0700 directories; a DIR that is not empty is refused as it is."""
+    R.make_oci_image(workdir / "img", [LOWER], tag="t")
+    R.push(workdir / "img", "t", anon, repo="priv/img")
+    ref = f"{anon.host}/priv/img:t"
+    assert images.pull(anon, "priv/img:t").returncode == 0
+    made, existing = workdir / "made", workdir / "existing"
+    existing.mkdir(mode=0o755)
+    existing.chmod(0o755)
+    for target in (made, existing):
+        res = images.run("unpack", ref, target)
+        assert res.returncode == 0, res.stderr
+        assert stat.S_IMODE(target.stat().st_mode) == 0o700
+        # The image's tree is intact (root sees it) ...
+        ping = target / "bin" / "ping"
+        assert stat.S_IMODE(ping.stat().st_mode) == 0o4755 and ping.stat().st_uid == 0
+        assert os.getxattr(ping, "security.capability") == CAP
+        assert stat.S_IMODE((target / "dev" / "null").lstat().st_mode) == 0o666
+        # ... and nobody else reaches any of it.
+        for path in (ping, target / "dev" / "null", target / "bin"):
+            res = as_nobody("stat", path)
+            assert res.returncode != 0 and "Permission denied" in res.stderr, res
+    for layer in images.layers():
+        res = as_nobody("stat", layer / "bin" / "ping")
+        assert res.returncode != 0 and "Permission denied" in res.stderr, res
+    for d in ("", "layers", "layers/sha256", "tmp", "containers"):
+        assert stat.S_IMODE((images.root / d).stat().st_mode) == 0o700, d
+
+    # A DIR that holds something: refused, one line, left as it was.
+    full = workdir / "full"
+    full.mkdir()
+    full.chmod(0o755)
+    (full / "mine").write_text("keep")
+    res = images.run("unpack", ref, full)
+    assert res.returncode == 1
+    assert res.stderr == f"rune-image: unpack {ref}: flatten: {full} is not empty\n", res.stderr
+    assert [p.name for p in full.iterdir()] == ["mine"]
+    assert (full / "mine").read_text() == "keep"
+    assert stat.S_IMODE(full.stat().st_mode) == 0o755
+
+
+# --------------------------------------------------------------------------------------------
+# Sparse files
+
+TIB = 1 << 40
+
+
+def sparse_tar(workdir, fmt):
+    """A layer tar written by GNU tar --sparse (fmt posix: pax 1.0; gnu: old GNU headers)
+    holding big, a 1 TiB file with data at its start, middle and end."""
+    src = workdir / f"sparse-src-{fmt}"
+    src.mkdir()
+    with open(src / "big", "wb") as f:
+        f.truncate(TIB)
+        for off, data in ((0, b"HEAD"), (TIB // 2 + 12345, b"MIDDLE"), (TIB - 4, b"TAIL")):
+            f.seek(off)
+            f.write(data)
+    out = workdir / f"sparse-{fmt}.tar"
+    subprocess.run(["tar", "--sparse", f"--format={fmt}", "-C", src, "-cf", out, "big"],
+                   check=True, timeout=60)
+    os.unlink(src / "big")
+    return out.read_bytes()
+
+
+def tmpfs(path, opts):
+    path.mkdir(exist_ok=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", opts, "tmpfs", str(path)], check=True)
+
+
+def used_kib(path):
+    st = os.statvfs(path)
+    return (st.f_blocks - st.f_bfree) * st.f_frsize // 1024
+
+
+@pytest.mark.parametrize("fmt", ["posix", "gnu"])
+def test_sparse_file_stays_sparse(anon, workdir, fmt):
+    """A small layer declaring a 1 TiB sparse file: pulled and unpacked on a 64 MiB tmpfs (the
+    test cannot use more), it keeps its holes in the store and in the flattened copy, with the
+    data at the right offsets."""
+    layer = sparse_tar(workdir, fmt)
+    assert len(layer) < 64 << 10
+    R.make_oci_image(workdir / "img", [layer], tag="t")
+    R.push(workdir / "img", "t", anon, repo="sparse/img")
+    disk = workdir / "disk"
+    tmpfs(disk, "size=64m")
+    try:
+        images = Images(disk / "store")
+        t0 = time.monotonic()
+        res = images.pull(anon, "sparse/img:t")
+        assert res.returncode == 0, res.stderr
+        t1 = time.monotonic()
+        res = images.run("unpack", f"{anon.host}/sparse/img:t", disk / "flat", timeout=300)
+        t2 = time.monotonic()
+        assert res.returncode == 0, res.stderr
+        used = used_kib(disk)
+        print(f"1 TiB sparse ({fmt}): pull {t1 - t0:.2f} s, unpack {t2 - t1:.2f} s, "
+              f"tmpfs used {used} KiB")
+        for big in (images.layers()[0] / "big", disk / "flat" / "big"):
+            st = big.stat()
+            assert st.st_size == TIB
+            assert st.st_blocks * 512 <= 1 << 20, (big, st.st_blocks)
+            with open(big, "rb") as f:
+                for off, data in ((0, b"HEAD"), (TIB // 2 + 12345, b"MIDDLE"),
+                                  (TIB - 4, b"TAIL"), (4096, b"\0" * 4096),
+                                  (TIB // 2, b"\0" * 12345)):
+                    f.seek(off)
+                    assert f.read(len(data)) == data, (big, off)
+                # The data is where the file says it is, and nowhere else.
+                assert os.lseek(f.fileno(), 0, os.SEEK_DATA) == 0
+                assert os.lseek(f.fileno(), 4096, os.SEEK_DATA) // 4096 == \
+                    (TIB // 2 + 12345) // 4096
+        assert used <= 4 << 10
+    finally:
+        umount(disk)
+
+
+# --------------------------------------------------------------------------------------------
+# Deep trees
+
+DEPTH = 1000
+
+
+def deep_layer():
+    return [F("d/" * DEPTH + "bottom", "deep\n")]
+
+
+def rm_deep(*paths):
+    """Python's shutil.rmtree recurses (and stops near 1000 levels): rm -rf does not."""
+    for p in paths:
+        subprocess.run(["rm", "-rf", "--one-file-system", str(p)], check=False, timeout=60)
+
+
+def bottom_of(root):
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for _ in range(DEPTH):
+            nxt = os.open("d", os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+            os.close(fd)
+            fd = nxt
+        with open(os.open("bottom", os.O_RDONLY, dir_fd=fd), "rb", closefd=True) as f:
+            return f.read()
+    finally:
+        os.close(fd)
+
+
+def test_deep_tree_unpacked_and_collected(anon, images, workdir):
+    """A layer 1000 directories deep: pulled, unpacked whole, and once the image is removed,
+    collected by gc with nothing left in the store."""
+    R.make_oci_image(workdir / "img", [deep_layer()], tag="t")
+    R.push(workdir / "img", "t", anon, repo="deep/img")
+    ref = f"{anon.host}/deep/img:t"
+    flat = workdir / "flat"
+    try:
+        res = images.pull(anon, "deep/img:t")
+        assert res.returncode == 0, res.stderr
+        assert bottom_of(images.layers()[0]) == b"deep\n"
+        res = images.run("unpack", ref, flat)
+        assert res.returncode == 0, res.stderr
+        assert bottom_of(flat) == b"deep\n"
+        assert images.run("remove", ref).returncode == 0
+        res = images.run("gc")
+        assert res.returncode == 0, res.stderr
+        assert res.stdout.startswith("removed 1 layers"), res.stdout
+        assert images.layers() == [] and images.staging() == [] and images.records() == []
+    finally:
+        rm_deep(flat, images.root)
+
+
+def test_deep_tree_failures_leave_nothing(anon, images, workdir):
+    """A deep tree that cannot be written whole (a filesystem out of inodes past level 256):
+    the pull fails leaving no staging, record or layer; the unpack fails leaving no DIR; each
+    says why in one line and exits 1."""
+    R.make_oci_image(workdir / "img", [deep_layer()], tag="t")
+    R.push(workdir / "img", "t", anon, repo="deep/img")
+    ref = f"{anon.host}/deep/img:t"
+    small = workdir / "small"
+    tmpfs(small, "size=16m,nr_inodes=600")
+    try:
+        other = Images(small / "store")
+        res = other.pull(anon, "deep/img:t", "-q")
+        assert res.returncode == 1
+        assert res.stderr.startswith(f"rune-image: pull {ref}: ") and \
+            res.stderr.count("\n") == 1, res.stderr
+        assert "No space left on device" in res.stderr, res.stderr
+        assert other.staging() == [] and other.layers() == [] and other.records() == []
+        rm_deep(other.root)
+
+        assert images.pull(anon, "deep/img:t").returncode == 0
+        flat = small / "flat"
+        res = images.run("unpack", ref, flat)
+        assert res.returncode == 1
+        assert res.stderr.startswith(f"rune-image: unpack {ref}: flatten: ") and \
+            res.stderr.count("\n") == 1, res.stderr
+        assert "No space left on device" in res.stderr, res.stderr
+        assert not flat.exists() and list(small.iterdir()) == []
+        assert images.staging() == [] and len(images.layers()) == 1
+    finally:
+        rm_deep(*small.iterdir())
+        umount(small)
+        rm_deep(images.root)
+
+
+# --------------------------------------------------------------------------------------------
+# gc and records it cannot read
+
+
+def test_gc_refuses_unreadable_record(anon, images, workdir):
+    """A record that does not parse could be using any layer: gc names it, exits 1 and removes
+    nothing; with the record gone, gc collects what only it used."""
+    R.make_oci_image(workdir / "img", SIMPLE, tag="a")
+    R.make_oci_image(workdir / "img", [[F("only-b", "b")]], tag="b")
+    R.push(workdir / "img", "a", anon, repo="gc/img")
+    R.push(workdir / "img", "b", anon, repo="gc/img")
+    assert images.pull(anon, "gc/img:a").returncode == 0
+    assert images.pull(anon, "gc/img:b").returncode == 0
+    rec_b = json.loads(images.run("inspect", f"{anon.host}/gc/img:b").stdout)
+    bad = next(p for p in images.records() if json.loads(p.read_text())["ref"] == rec_b["ref"])
+    bad.write_text('{"ref": "' + rec_b["ref"] + '", "layers": [')
+    before = sorted(p.name for p in images.layers())
+    blobs = sorted(p.name for p in (images.root / "blobs" / "sha256").iterdir())
+    res = images.run("gc")
+    assert res.returncode == 1
+    assert res.stdout == ""
+    assert res.stderr.startswith(f"rune-image: image store: image record {bad}: "), res.stderr
+    assert "garbage collection refused" in res.stderr and res.stderr.count("\n") == 1, \
+        res.stderr
+    assert sorted(p.name for p in images.layers()) == before and len(before) == 2
+    assert sorted(p.name for p in (images.root / "blobs" / "sha256").iterdir()) == blobs
+    assert images.staging() == []
+    bad.unlink()
+    res = images.run("gc")
+    assert res.returncode == 0 and res.stdout.startswith("removed 1 layers"), res
+    assert [p.name for p in images.layers()] != before and len(images.layers()) == 1

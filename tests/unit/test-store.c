@@ -256,12 +256,148 @@ static void test_images_and_gc(void **state)
 	img_store_close(s);
 }
 
+static mode_t mode_of(const struct img_store *s, const char *rel)
+{
+	_cleanup_free_ char *p = cc_path_join(img_store_root(s), rel);
+	struct stat st;
+	assert_int_equal(lstat(p, &st), 0);
+	return st.st_mode & 07777;
+}
+
+/* Everything that holds an image's tree is private to the store's owner: the directories of the
+ * store, the staging directory of a layer, the committed layer's parents. */
+static void test_private_dirs(void **state)
+{
+	struct img_store *s = open_store("private");
+	const char *dirs[] = { ".", "blobs", "layers", "images", "tmp", "locks", "containers" };
+	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++)
+		if (mode_of(s, dirs[i]) != 0700)
+			fail_msg("%s: mode %o", dirs[i], mode_of(s, dirs[i]));
+	struct img_layer_txn txn;
+	struct cc_error *err = NULL;
+	assert_int_equal(img_store_layer_begin(s, DIFF_A, &txn, &err), 0);
+	struct stat st;
+	assert_int_equal(fstat(txn.dirfd, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0700);
+	assert_int_equal(img_store_layer_commit(&txn, &err), 0);
+	assert_int_equal(mode_of(s, "layers/sha256"), 0700);
+	_cleanup_free_ char *layer = xasprintf("layers/sha256/%s", DIFF_A + strlen("sha256:"));
+	assert_int_equal(mode_of(s, layer), 0700);
+	img_store_close(s);
+}
+
+/* A chain of `depth` directories below dirfd (one level at a time: too long for a path). */
+static void deep_chain(int dirfd, int depth)
+{
+	int fd = dup(dirfd);
+	for (int i = 0; i < depth; i++) {
+		assert_int_equal(mkdirat(fd, "d", 0755), 0);
+		int next = openat(fd, "d", O_RDONLY | O_DIRECTORY);
+		assert_true(next >= 0);
+		close(fd);
+		fd = next;
+	}
+	put_file(fd, "bottom", "x");
+	close(fd);
+}
+
+/* Layers of any depth leave nothing behind: aborted (staging), or collected. */
+static void test_deep_layers(void **state)
+{
+	struct img_store *s = open_store("deep");
+	struct img_layer_txn txn;
+	struct cc_error *err = NULL;
+	assert_int_equal(img_store_layer_begin(s, DIFF_A, &txn, &err), 0);
+	deep_chain(txn.dirfd, 1000);
+	img_store_layer_abort(&txn);
+	assert_false(img_store_has_layer(s, DIFF_A));
+	assert_int_equal(count_entries(s, "tmp"), 0);
+
+	assert_int_equal(img_store_layer_begin(s, DIFF_A, &txn, &err), 0);
+	deep_chain(txn.dirfd, 1000);
+	assert_int_equal(img_store_layer_commit(&txn, &err), 0);
+	size_t nl, nb;
+	if (img_store_gc(s, &nl, &nb, &err) < 0)
+		fail_msg("gc: %s", err->msg);
+	assert_int_equal(nl, 1);
+	assert_false(img_store_has_layer(s, DIFF_A));
+	assert_int_equal(count_entries(s, "layers/sha256"), 0);
+	assert_int_equal(count_entries(s, "tmp"), 0);
+	img_store_close(s);
+}
+
+/* A record that cannot be read could be using any layer or blob: gc refuses, names it, and
+ * removes nothing; once it is gone, gc works again. */
+static void test_gc_refuses_unreadable_records(void **state)
+{
+	struct img_store *s = open_store("gc-bad");
+	struct cc_error *err = NULL;
+	const char *cfg_text = "{}";
+	_cleanup_free_ char *cfg = img_digest_buf(cfg_text, 2);
+	_cleanup_free_ char *orphan = img_digest_buf("orphan", 6);
+	assert_int_equal(img_store_put_blob(s, cfg, cfg_text, 2, &err), 0);
+	assert_int_equal(img_store_put_blob(s, orphan, "orphan", 6, &err), 0);
+	struct img_layer_txn txn;
+	const char *ids[] = { DIFF_A, DIFF_B };
+	for (size_t i = 0; i < 2; i++) {
+		assert_int_equal(img_store_layer_begin(s, ids[i], &txn, &err), 0);
+		assert_int_equal(img_store_layer_commit(&txn, &err), 0);
+	}
+	_cleanup_json_ json_t *good = record("docker.io/library/good:1", cfg, DIFF_A);
+	_cleanup_json_ json_t *bad = record("docker.io/library/bad:1", cfg, DIFF_B);
+	assert_int_equal(img_store_put_image(s, good, &err), 0);
+	assert_int_equal(img_store_put_image(s, bad, &err), 0);
+	const char *bad_ref = "docker.io/library/bad:1";
+	_cleanup_free_ char *hex = img_digest_buf(bad_ref, strlen(bad_ref));
+	_cleanup_free_ char *bad_path =
+	    xasprintf("%s/images/%s.json", img_store_root(s), hex + strlen("sha256:"));
+
+	/* Damaged (not JSON), then well-formed JSON that is not a record. */
+	const char *damage[] = { "{\"ref\": \"docker.io/library/bad:1\", \"lay", "{\"ref\": 1}" };
+	const char *why[] = { "line 1 column", "malformed image record" };
+	for (size_t i = 0; i < ARRAY_SIZE(damage); i++) {
+		assert_int_equal(cc_write_file(bad_path, damage[i], strlen(damage[i]), 0, &err), 0);
+		size_t nl = 99, nb = 99;
+		assert_int_equal(img_store_gc(s, &nl, &nb, &err), -1);
+		assert_non_null(err);
+		_cleanup_free_ char *want = xasprintf("image store: image record %s: ", bad_path);
+		if (strncmp(err->msg, want, strlen(want)) || !strstr(err->msg, why[i]) ||
+		    !strstr(err->msg, "garbage collection refused") || strchr(err->msg, '\n'))
+			fail_msg("unexpected message: %s", err->msg);
+		cc_error_free(&err);
+		assert_int_equal(nl, 0);
+		assert_int_equal(nb, 0);
+		assert_true(img_store_has_layer(s, DIFF_A));
+		assert_true(img_store_has_layer(s, DIFF_B));
+		assert_true(img_store_has_blob(s, orphan));
+		assert_true(img_store_has_blob(s, cfg));
+		assert_int_equal(count_entries(s, "tmp"), 0);
+		/* The listing still shows the readable ones. */
+		_cleanup_json_ json_t *list = img_store_list_images(s, &err);
+		assert_int_equal(json_array_size(list), 1);
+	}
+	/* The damaged record removed: what only it used goes. */
+	assert_int_equal(unlink(bad_path), 0);
+	size_t nl, nb;
+	assert_int_equal(img_store_gc(s, &nl, &nb, &err), 0);
+	assert_int_equal(nl, 1);
+	assert_int_equal(nb, 1);
+	assert_true(img_store_has_layer(s, DIFF_A));
+	assert_false(img_store_has_layer(s, DIFF_B));
+	img_store_close(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_blobs),	      cmocka_unit_test(test_layers),
-		cmocka_unit_test(test_layer_once),    cmocka_unit_test(test_tmp_cleanup),
+		cmocka_unit_test(test_blobs),
+		cmocka_unit_test(test_layers),
+		cmocka_unit_test(test_layer_once),
+		cmocka_unit_test(test_tmp_cleanup),
 		cmocka_unit_test(test_images_and_gc),
+		cmocka_unit_test(test_private_dirs),
+		cmocka_unit_test(test_deep_layers),
+		cmocka_unit_test(test_gc_refuses_unreadable_records),
 	};
 	return cmocka_run_group_tests(tests, tmproot_setup, tmproot_teardown);
 }

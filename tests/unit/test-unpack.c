@@ -26,6 +26,7 @@
 #include "util/cleanup.h"
 #include "util/error.h"
 #include "util/fs.h"
+#include "util/strv.h"
 
 /* ---- tar builder ---- */
 
@@ -374,6 +375,62 @@ static void test_sparse_file(void **state)
 			fail_msg("byte %zu: %d", i, got[i]);
 	assert_int_equal(f->stats.bytes, sizeof(data));
 	assert_true(st.st_blocks * 512 < (1 << 20));
+}
+
+/* A 1 TiB sparse file (pax GNU.sparse 0.1) with data at both ends and in the middle, and a
+ * plain 16 MiB entry of zeros between two bytes: both take almost no space (blocks of zeros
+ * are not written), and read back exactly. */
+static void test_sparse_huge_and_zeros(void **state)
+{
+	struct fx *f = *state;
+	struct tarbuf tb = { 0 };
+	struct stat st;
+	const off_t tib = (off_t)1 << 40;
+	char data[3 * 4096], pax[512];
+	memset(data, 'A', 4096);
+	memset(data + 4096, 'B', 4096);
+	memset(data + 8192, 'C', 4096);
+	_cleanup_free_ char *size = xasprintf("GNU.sparse.size=%lld", (long long)tib);
+	_cleanup_free_ char *map = xasprintf("GNU.sparse.map=0,4096,%lld,4096,%lld,4096",
+					     (long long)(tib / 2), (long long)(tib - 4096));
+	const char *recs[] = { size, "GNU.sparse.numblocks=3", map };
+	size_t plen = 0;
+	for (size_t i = 0; i < ARRAY_SIZE(recs); i++) {
+		size_t l = strlen(recs[i]) + 2 + 2; /* ' ', '\n', a two-digit length */
+		plen += (size_t)snprintf(pax + plen, sizeof(pax) - plen, "%zu %s\n", l, recs[i]);
+	}
+	raw_header(&tb, "PaxHeaders/huge", 'x', plen);
+	raw_data(&tb, pax, plen);
+	raw_header(&tb, "huge", '0', sizeof(data));
+	raw_data(&tb, data, sizeof(data));
+	size_t zlen = 16 << 20;
+	_cleanup_free_ char *zeros = xzalloc(zlen);
+	zeros[0] = 'x';
+	zeros[zlen - 1] = 'y';
+	raw_header(&tb, "zeros", '0', zlen);
+	raw_data(&tb, zeros, zlen);
+	static const char end[1024];
+	tb_write(NULL, &tb, end, sizeof(end));
+	unpack_ok(f, &tb, IMG_UNPACK_OVERLAY);
+
+	assert_int_equal(lstat(rp(f, "huge"), &st), 0);
+	assert_int_equal(st.st_size, tib);
+	assert_true(st.st_blocks * 512 <= 256 << 10);
+	_cleanup_close_ int fd = open(rp(f, "huge"), O_RDONLY);
+	char buf[4096];
+	const off_t offs[] = { 0, tib / 2, tib - 4096 };
+	for (size_t i = 0; i < 3; i++) {
+		assert_int_equal(pread(fd, buf, sizeof(buf), offs[i]), sizeof(buf));
+		assert_memory_equal(buf, data + i * 4096, sizeof(buf));
+	}
+	assert_int_equal(pread(fd, buf, sizeof(buf), 4096), sizeof(buf));
+	assert_true(buf[0] == 0 && !memcmp(buf, buf + 1, sizeof(buf) - 1));
+	assert_int_equal(lstat(rp(f, "zeros"), &st), 0);
+	assert_int_equal(st.st_size, zlen);
+	assert_true(st.st_blocks * 512 <= 256 << 10);
+	_cleanup_free_ char *got = cc_read_file(rp(f, "zeros"), 32 << 20, NULL, NULL);
+	assert_non_null(got);
+	assert_memory_equal(got, zeros, zlen);
 }
 
 static void test_modes_and_owners(void **state)
@@ -727,6 +784,201 @@ static void test_apply_opaque_root_and_order(void **state)
 	assert_int_equal(count_entries(rp(f, "r1")), 0);
 }
 
+/* ---- whiteouts in every order ---- */
+
+/*
+ * A layer in a few words: "d/" a directory, "-p" a whiteout of p, "d/" then "*" the opaque
+ * marker of d ("*" alone the root's), anything else a file holding `data`.
+ */
+static void layer_of(struct tarbuf *tb, const char *spec, const char *data)
+{
+	_cleanup_strv_ char **words = cc_strv_split(spec, ' ');
+	tb_open(tb);
+	for (size_t i = 0; words[i]; i++) {
+		char *w = words[i];
+		size_t len = strlen(w);
+		if (!len)
+			continue;
+		if (w[len - 1] == '*') {
+			_cleanup_free_ char *n = xasprintf("%.*s.wh..wh..opq", (int)(len - 1), w);
+			ADD(tb, .name = n);
+		} else if (w[0] == '-') {
+			const char *slash = strrchr(w, '/');
+			_cleanup_free_ char *n =
+			    slash ? xasprintf("%.*s/.wh.%s", (int)(slash - w - 1), w + 1, slash + 1)
+				  : xasprintf(".wh.%s", w + 1);
+			ADD(tb, .name = n);
+		} else if (w[len - 1] == '/') {
+			ADD(tb, .name = w, .type = AE_IFDIR);
+		} else {
+			ADD(tb, .name = w, .data = data);
+		}
+	}
+	tb_close(tb);
+}
+
+static bool xattr_opaque(int dirfd, const char *name)
+{
+	char path[64], v[2];
+	_cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	return fd >= 0 && getxattr(path, "trusted.overlay.opaque", v, sizeof(v)) == 1 &&
+	       v[0] == 'y';
+}
+
+/* The tree below dirfd in a few words, sorted: "d/" a directory ("d/(o)" opaque), "p(w)" a
+ * whiteout device, "p=data" a file. */
+static void describe(int dirfd, const char *prefix, char **out)
+{
+	struct dirent **v;
+	int n = scandirat(dirfd, ".", &v, NULL, alphasort);
+	assert_true(n >= 0);
+	for (int i = 0; i < n; i++) {
+		const char *name = v[i]->d_name;
+		struct stat st;
+		if (!strcmp(name, ".") || !strcmp(name, "..")) {
+			free(v[i]);
+			continue;
+		}
+		assert_int_equal(fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW), 0);
+		_cleanup_free_ char *path = xasprintf("%s%s", prefix, name);
+		char *word;
+		if (S_ISDIR(st.st_mode)) {
+			word = xasprintf("%s/%s", path, xattr_opaque(dirfd, name) ? "(o)" : "");
+		} else if (S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0)) {
+			word = xasprintf("%s(w)", path);
+		} else {
+			_cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW);
+			char data[16] = { 0 };
+			assert_true(fd >= 0 && read(fd, data, sizeof(data) - 1) >= 0);
+			word = xasprintf("%s=%s", path, data);
+		}
+		char *joined = *out ? xasprintf("%s %s", *out, word) : xstrdup(word);
+		free(*out);
+		free(word);
+		*out = joined;
+		if (S_ISDIR(st.st_mode)) {
+			_cleanup_close_ int sub = openat(dirfd, name, O_RDONLY | O_DIRECTORY);
+			_cleanup_free_ char *sp = xasprintf("%s/", path);
+			describe(sub, sp, out);
+		}
+		free(v[i]);
+	}
+	free(v);
+}
+
+static char *describe_root(int dirfd)
+{
+	char *out = xasprintf("%s", xattr_opaque(dirfd, ".") ? "./(o)" : "");
+	if (!*out) {
+		free(out);
+		out = NULL;
+	}
+	describe(dirfd, "", &out);
+	return out ? out : xstrdup("");
+}
+
+static void unpack_at(struct fx *f, int dirfd, const char *spec, const char *data,
+		      enum img_unpack_mode mode)
+{
+	struct tarbuf tb;
+	layer_of(&tb, spec, data);
+	struct img_unpack_opts o = { .mode = mode };
+	struct memsrc m = { .p = tb.data, .len = tb.len };
+	cc_error_free(&f->err);
+	if (img_unpack(dirfd, mem_read, &m, &o, &f->stats, &f->err) < 0)
+		fail_msg("unpack \"%s\": %s", spec, f->err->msg);
+	tb_free(&tb);
+}
+
+#define LOWER_SPEC "a/ a/lower a/sub/ a/sub/deep f n/ n/keep n/m/ n/m/lower"
+#define LOWER_REST "f=L n/ n/keep=L n/m/ n/m/lower=L"
+#define LOWER_A "a/ a/lower=L a/sub/ a/sub/deep=L"
+
+/*
+ * A whiteout hides only what lower layers have, wherever it is in the tar: before or after the
+ * layer's own entries of that name, plain or opaque, for files and directories, made
+ * explicitly or implicitly (as the parent of an entry), nested. `apply` is the tree after
+ * LOWER_SPEC and the layer (APPLY mode, what umoci unpack gives); `overlay` is the layer alone
+ * in overlayfs format, where a directory that the layer both has and whites out is opaque.
+ */
+static const struct {
+	const char *layer, *apply, *overlay;
+} whiteout_cases[] = {
+	{ "a/ a/new -a", "a/ a/new=u " LOWER_REST, "a/(o) a/new=u" },
+	{ "-a a/ a/new", "a/ a/new=u " LOWER_REST, "a/(o) a/new=u" },
+	{ "a/new -a", "a/ a/new=u " LOWER_REST, "a/(o) a/new=u" },
+	{ "-a a/new", "a/ a/new=u " LOWER_REST, "a/(o) a/new=u" },
+	{ "a/new a/ -a", "a/ a/new=u " LOWER_REST, "a/(o) a/new=u" },
+	{ "-a a/new a/", "a/ a/new=u " LOWER_REST, "a/(o) a/new=u" },
+	{ "a/ a/new a/*", "a/ a/new=u " LOWER_REST, "a/(o) a/new=u" },
+	{ "a/new a/*", "a/ a/new=u " LOWER_REST, "a/(o) a/new=u" },
+	{ "a/* a/new", "a/ a/new=u " LOWER_REST, "a/(o) a/new=u" },
+	{ "a/new a/* -a", "a/ a/new=u " LOWER_REST, "a/(o) a/new=u" },
+	{ "f -f", LOWER_A " f=u n/ n/keep=L n/m/ n/m/lower=L", "f=u" },
+	{ "-f f", LOWER_A " f=u n/ n/keep=L n/m/ n/m/lower=L", "f=u" },
+	{ "a -a", "a=u " LOWER_REST, "a=u" },
+	{ "-f f/ f/x", LOWER_A " f/ f/x=u n/ n/keep=L n/m/ n/m/lower=L", "f/(o) f/x=u" },
+	{ "n/m/new -n", LOWER_A " f=L n/ n/m/ n/m/new=u", "n/(o) n/m/ n/m/new=u" },
+	{ "-n n/m/new", LOWER_A " f=L n/ n/m/ n/m/new=u", "n/(o) n/m/ n/m/new=u" },
+	{ "n/m/new -n/m", LOWER_A " f=L n/ n/keep=L n/m/ n/m/new=u", "n/ n/m/(o) n/m/new=u" },
+	{ "n/m/new n/m/*", LOWER_A " f=L n/ n/keep=L n/m/ n/m/new=u", "n/ n/m/(o) n/m/new=u" },
+	{ "a/ -a/sub a/sub/x -a", "a/ a/sub/ a/sub/x=u " LOWER_REST, "a/(o) a/sub/(o) a/sub/x=u" },
+	{ "-a -a/sub a/sub/y", "a/ a/sub/ a/sub/y=u " LOWER_REST, "a/(o) a/sub/ a/sub/y=u" },
+	/* Whiteouts and opaque markers are not entries: a directory that the layer only has
+	 * for them goes whole with its own whiteout; whiteouts below it are moot, and so are
+	 * whiteouts below an opaque directory (overlayfs would list them there). */
+	{ "-n/m -n", LOWER_A " f=L", "n(w)" },
+	{ "-n -n/m", LOWER_A " f=L", "n(w)" },
+	{ "-n n/*", LOWER_A " f=L", "n(w)" },
+	{ "n/* -n", LOWER_A " f=L", "n(w)" },
+	{ "-n/m n/z -n", LOWER_A " f=L n/ n/z=u", "n/(o) n/z=u" },
+	{ "n/* -n/m n/z", LOWER_A " f=L n/ n/z=u", "n/(o) n/z=u" },
+	{ "-n/m n/*", LOWER_A " f=L n/", "n/(o)" },
+	{ "f -f/x", LOWER_A " f=u n/ n/keep=L n/m/ n/m/lower=L", "f=u" },
+	/* Nothing below to hide: APPLY makes nothing; the overlay format cannot know. */
+	{ "-zz/x zz/*", LOWER_A " " LOWER_REST, "zz/(o)" },
+	{ "-zz/x", LOWER_A " " LOWER_REST, "zz/ zz/x(w)" },
+	{ "a/sub/z/new -a/sub -a", "a/ a/sub/ a/sub/z/ a/sub/z/new=u " LOWER_REST,
+	  "a/(o) a/sub/(o) a/sub/z/ a/sub/z/new=u" },
+	{ "-zz -n/zz", LOWER_A " " LOWER_REST, "n/ n/zz(w) zz(w)" },
+	{ "new a/ a/x *", "a/ a/x=u new=u", "./(o) a/ a/x=u new=u" },
+	{ "* new", "new=u", "./(o) new=u" },
+};
+
+static void test_whiteout_orders(void **state)
+{
+	struct fx *f = *state;
+	_cleanup_close_ int root = open(f->root, O_RDONLY | O_DIRECTORY);
+	int failed = 0;
+	for (size_t i = 0; i < ARRAY_SIZE(whiteout_cases); i++) {
+		for (int overlay = 0; overlay < 2; overlay++) {
+			if (overlay && !need_root())
+				continue; /* whiteout devices and trusted.* xattrs */
+			char name[32];
+			snprintf(name, sizeof(name), "%zu-%d", i, overlay);
+			assert_int_equal(mkdirat(root, name, 0755), 0);
+			_cleanup_close_ int fd = openat(root, name, O_RDONLY | O_DIRECTORY);
+			if (!overlay)
+				unpack_at(f, fd, LOWER_SPEC, "L", IMG_UNPACK_APPLY);
+			unpack_at(f, fd, whiteout_cases[i].layer, "u",
+				  overlay ? IMG_UNPACK_OVERLAY : IMG_UNPACK_APPLY);
+			_cleanup_free_ char *got = describe_root(fd);
+			const char *want =
+			    overlay ? whiteout_cases[i].overlay : whiteout_cases[i].apply;
+			if (strcmp(got, want) != 0) {
+				print_error("%s layer \"%s\":\n  got  \"%s\"\n  want \"%s\"\n",
+					    overlay ? "OVERLAY" : "APPLY", whiteout_cases[i].layer,
+					    got, want);
+				failed++;
+			}
+		}
+	}
+	if (failed)
+		fail_msg("%d of the cases above differ", failed);
+	assert_outside_intact(f);
+}
+
 static void test_replace(void **state)
 {
 	struct fx *f = *state;
@@ -970,6 +1222,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		T(test_regular_files),
 		T(test_sparse_file),
+		T(test_sparse_huge_and_zeros),
 		T(test_modes_and_owners),
 		T(test_mtimes),
 		T(test_symlinks_and_hardlinks),
@@ -980,6 +1233,7 @@ int main(void)
 		T(test_overlay_whiteouts),
 		T(test_apply_whiteouts),
 		T(test_apply_opaque_root_and_order),
+		T(test_whiteout_orders),
 		T(test_replace),
 		T(test_dotdot_names),
 		T(test_absolute_names),
