@@ -247,6 +247,20 @@ static int load_decrypt_config(const char *path, struct agent_decrypt_config *ou
 	return 0;
 }
 
+/* Every setting that turns a check off is said at start, one line each, in the log: an agent
+ * that pulls without checking must not look like one that checks. */
+static void startup_warnings(const struct options *o, const struct agent_decrypt_config *dc)
+{
+	for (char **h = o->insecure; h && *h; h++)
+		cc_warn("insecure registry %s (--insecure-registry): its TLS certificates are not "
+			"verified and plain HTTP is allowed",
+			*h);
+	if (!dc->security_validate)
+		cc_warn("decrypt config %s: security_validate is false: image signatures are not "
+			"verified",
+			o->decrypt_config ? o->decrypt_config : "(none)");
+}
+
 /* Many layers of many files, and many clients: the hard limit is there to be used. */
 static void raise_nofile(void)
 {
@@ -413,6 +427,7 @@ int main(int argc, char **argv)
 		free_options(&o);
 		return 1;
 	}
+	startup_warnings(&o, &a.decrypt);
 	raise_nofile();
 	/* Every thread inherits this mask: the signals are taken by sigwait() alone. */
 	sigemptyset(&signals);

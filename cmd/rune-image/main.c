@@ -28,6 +28,7 @@
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/json.h"
+#include "util/log.h"
 #include "util/strv.h"
 
 static const char *default_root(void)
@@ -83,6 +84,11 @@ static void usage(FILE *out)
 	    "   --tls-ca FILE                  extra CA certificates for the registry\n"
 	    "   --insecure-registry HOST[:PORT]  allow plain HTTP and unchecked TLS (repeatable)\n"
 	    "   --jobs N                       layers fetched at once (default 3)\n"
+	    "   --stall-timeout SECONDS        a transfer that receives nothing for this long is\n"
+	    "                                  dropped and retried (default 30)\n"
+	    "   --transfer-timeout SECONDS     the time each manifest or blob may take, retries\n"
+	    "                                  included (default 1800, or what its size takes\n"
+	    "                                  at 256 KiB/s when that is longer)\n"
 	    "   --decryption-key SPEC          for encrypted layers (repeatable): KEY[:PASSWORD],\n"
 	    "                                  KEY:pass=|file=|fd=..., a directory of keys, or\n"
 	    "                                  provider:NAME[:PARAM] (skopeo's syntax)\n"
@@ -181,6 +187,29 @@ static void on_progress(void *ctx, size_t i, const struct img_descriptor *d,
 
 /* ---- commands ---- */
 
+/* --stall-timeout / --transfer-timeout: seconds (fractions allowed) as milliseconds. */
+static bool pull_seconds(const char *opt, const char *arg, uint64_t *ms)
+{
+	char *end;
+	double s = strtod(arg, &end);
+	if (end == arg || *end || !(s >= 0.001 && s <= 7 * 86400)) {
+		fprintf(stderr, "rune-image: --%s \"%s\": seconds, from 0.001 to 604800\n", opt,
+			arg);
+		return false;
+	}
+	*ms = (uint64_t)(s * 1000 + 0.5);
+	return true;
+}
+
+/* Options that turn a check off are said at start, one line each, through the log sink. */
+static void pull_warnings(char *const *insecure)
+{
+	for (char *const *h = insecure; h && *h; h++)
+		cc_warn("insecure registry %s (--insecure-registry): its TLS certificates are not "
+			"verified and plain HTTP is allowed",
+			*h);
+}
+
 static int cmd_pull(struct img_store *store, int argc, char **argv)
 {
 	enum {
@@ -194,7 +223,9 @@ static int cmd_pull(struct img_store *store, int argc, char **argv)
 		O_JSON,
 		O_DECRYPTION_KEY,
 		O_KPCONF,
-		O_KPTIME
+		O_KPTIME,
+		O_STALL,
+		O_DEADLINE
 	};
 	static const struct option opts[] = {
 		{ "platform", required_argument, NULL, O_PLATFORM },
@@ -209,6 +240,8 @@ static int cmd_pull(struct img_store *store, int argc, char **argv)
 		{ "decryption-key", required_argument, NULL, O_DECRYPTION_KEY },
 		{ "keyprovider-config", required_argument, NULL, O_KPCONF },
 		{ "keyprovider-timeout", required_argument, NULL, O_KPTIME },
+		{ "stall-timeout", required_argument, NULL, O_STALL },
+		{ "transfer-timeout", required_argument, NULL, O_DEADLINE },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -281,6 +314,15 @@ static int cmd_pull(struct img_store *store, int argc, char **argv)
 			if (!key_args_timeout(&ka, optarg))
 				return 1;
 			break;
+		case O_STALL:
+			if (!pull_seconds("stall-timeout", optarg, &o.registry.stall_timeout_ms))
+				return 1;
+			break;
+		case O_DEADLINE:
+			if (!pull_seconds("transfer-timeout", optarg,
+					  &o.registry.transfer_timeout_ms))
+				return 1;
+			break;
 		case 'q':
 			v.quiet = true;
 			break;
@@ -300,6 +342,7 @@ static int cmd_pull(struct img_store *store, int argc, char **argv)
 		return 1;
 	}
 	o.registry.insecure = insecure;
+	pull_warnings(insecure);
 	o.progress = on_progress;
 	o.progress_ctx = &v;
 	/* Keys are loaded (and a wrong password found) before anything is fetched. */

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/utsname.h>
+#include "image/error.h"
 #include "image/manifest.h"
 #include "image/reference.h"
 #include "util/cleanup.h"
@@ -446,20 +447,47 @@ void img_document_free(struct img_document *d)
 	free(d);
 }
 
+/* The refusal skopeo makes too ("Unexpectedly received a manifest list instead of a manifest
+ * for a single image"): an image is an index of manifests, and following an index's indexes
+ * (as containerd does) would make the image a tree that nothing else pulls alike. */
+static int nested_index(const char *name, const struct img_descriptor *m, struct cc_error **err)
+{
+	cc_error_set(err, 0,
+		     "index %s: entry %s is itself an index (nested indexes are not supported)",
+		     name, m->digest);
+	return img_error_code(err, IMG_ERR_INVALID);
+}
+
 const struct img_descriptor *img_index_select(const struct img_document *index,
 					      const struct img_platform *want, const char *name,
 					      struct cc_error **err)
 {
 	_cleanup_strv_ char **seen = NULL;
+	const struct img_descriptor *nested = NULL;
 	for (size_t i = 0; i < index->n_manifests; i++) {
 		const struct img_descriptor *m = &index->manifests[i];
-		if (!is_manifest_type(m->media_type) || !m->has_platform)
+		bool is_index = is_index_type(m->media_type);
+		/* An index entry for this platform (or for any) is what the image would be. */
+		if (is_index && (!m->has_platform || img_platform_match(&m->platform, want))) {
+			if (m->has_platform) {
+				nested_index(name, m, err);
+				return NULL;
+			}
+			if (!nested)
+				nested = m;
 			continue;
-		if (img_platform_match(&m->platform, want))
+		}
+		if ((!is_index && !is_manifest_type(m->media_type)) || !m->has_platform)
+			continue;
+		if (!is_index && img_platform_match(&m->platform, want))
 			return m;
 		_cleanup_free_ char *s = img_platform_string(&m->platform);
 		if (!cc_strv_contains(seen, s))
 			cc_strv_push(&seen, s);
+	}
+	if (nested) {
+		nested_index(name, nested, err);
+		return NULL;
 	}
 	_cleanup_free_ char *w = img_platform_string(want);
 	_cleanup_free_ char *have = seen ? cc_strv_join(seen, ", ") : xstrdup("none");

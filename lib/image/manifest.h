@@ -81,7 +81,11 @@ int img_platform_parse(const char *text, struct img_platform *p, struct cc_error
 /* Does an index entry's platform satisfy want (variants normalised: arm64 "" = "v8",
  * arm "" = "v7"; an entry without variant matches any wanted variant)? */
 bool img_platform_match(const struct img_platform *have, const struct img_platform *want);
-/* The first manifest of an index for want; the error lists the platforms the index has. */
+/* The first manifest of an index for want; the error lists the platforms the index has.
+ * name names the index in messages. An entry that is itself an index, for want or for no
+ * platform, is refused as skopeo refuses it (IMG_ERR_INVALID, "index NAME: entry sha256:..
+ * is itself an index (nested indexes are not supported)"), unless a manifest for want comes
+ * first. */
 const struct img_descriptor *img_index_select(const struct img_document *index,
 					      const struct img_platform *want, const char *name,
 					      struct cc_error **err);

@@ -175,10 +175,12 @@ static int keep(struct img_store *store, const char *digest, const char *body, s
 	return 0;
 }
 
-/* The platform's manifest under an index (an index inside an index is refused). */
+/* The platform's manifest under the index index_digest. An index there is refused, as skopeo
+ * refuses it, whatever the entry's media type said (img_index_select). */
 static struct img_document *child_manifest(struct img_registry *reg, struct img_store *store,
 					   const struct img_descriptor *m, const char *name,
-					   char **manifest_digest, struct cc_error **err)
+					   const char *index_digest, char **manifest_digest,
+					   struct cc_error **err)
 {
 	_cleanup_free_ char *body = NULL, *ct = NULL, *digest = NULL;
 	size_t len;
@@ -190,8 +192,9 @@ static struct img_document *child_manifest(struct img_registry *reg, struct img_
 	if (!doc || doc->kind != IMG_DOC_MANIFEST) {
 		if (doc)
 			cc_error_set(err, 0,
-				     "manifest %s: an index inside an index is not supported",
-				     mname);
+				     "index %s: entry %s is itself an index (nested indexes are "
+				     "not supported)",
+				     index_digest, m->digest);
 		img_error_code(err, IMG_ERR_INVALID);
 		img_document_free(doc);
 		return NULL;
@@ -231,12 +234,13 @@ struct img_document *img_resolve_manifest(struct img_registry *reg, struct img_s
 	struct img_platform host = { 0 };
 	if (!want)
 		img_platform_host(&host);
-	const struct img_descriptor *m = img_index_select(doc, want ? want : &host, name, err);
+	/* The pull's prefix names the reference; the index is named by its digest. */
+	const struct img_descriptor *m = img_index_select(doc, want ? want : &host, digest, err);
 	struct img_document *man = NULL;
 	if (!m)
 		img_error_code(err, IMG_ERR_NOT_FOUND);
 	else if (keep(store, digest, body, len, err) == 0)
-		man = child_manifest(reg, store, m, name, manifest_digest, err);
+		man = child_manifest(reg, store, m, name, digest, manifest_digest, err);
 	if (man)
 		*index_digest = steal_pointer(&digest);
 	img_platform_clear(&host);
@@ -249,8 +253,8 @@ static struct img_config *fetch_config(struct img_registry *reg, struct img_stor
 				       struct cc_error **err)
 {
 	size_t len;
-	_cleanup_free_ char *body =
-	    img_registry_get_blob(reg, m->config.digest, IMG_CONFIG_MAX, &len, err);
+	_cleanup_free_ char *body = img_registry_get_blob_sized(
+	    reg, m->config.digest, m->config.size, IMG_CONFIG_MAX, &len, err);
 	if (!body)
 		return NULL;
 	_cleanup_free_ char *cname = xasprintf("%s (%s)", name, m->config.digest);

@@ -24,6 +24,10 @@
 #endif
 #define BLOB_BUF (256u << 10)
 #define TOKEN_MAX (64u << 10)
+#define STALL_DEFAULT_MS 30000u
+/* The default deadline of a transfer: 30 min, or the declared size at 256 KiB/s if longer. */
+#define DEADLINE_MIN_MS (30u * 60 * 1000)
+#define DEADLINE_RATE (256 << 10)
 
 struct img_registry {
 	char *host; /* where requests go: docker.io is registry-1.docker.io */
@@ -34,6 +38,7 @@ struct img_registry {
 	char *auth; /* "Authorization: ..." or NULL */
 	char *ca_file;
 	unsigned retries;
+	uint64_t stall_ms, transfer_ms; /* transfer_ms 0: scaled with the size */
 	bool (*cancelled)(void *ctx);
 	void *cancel_ctx;
 };
@@ -135,6 +140,7 @@ struct response {
 	long status;
 	char *body;
 	size_t len, max;
+	int64_t size; /* what the descriptor gives (max is then at most that), or -1 */
 	bool too_big;
 	char *content_type, *www_auth;
 };
@@ -145,7 +151,8 @@ static void response_clear(struct response *resp)
 	free(resp->content_type);
 	free(resp->www_auth);
 	size_t max = resp->max;
-	*resp = (struct response){ .max = max };
+	int64_t size = resp->size;
+	*resp = (struct response){ .max = max, .size = size };
 }
 
 static size_t body_cb(char *p, size_t size, size_t n, void *ctx)
@@ -193,19 +200,120 @@ static size_t header_cb(char *p, size_t size, size_t n, void *ctx)
 	return len;
 }
 
-/* ---- cancellation ---- */
+/* ---- cancellation and transfer limits ---- */
 
 static bool is_cancelled(const struct img_registry *r)
 {
 	return r->cancelled && r->cancelled(r->cancel_ctx);
 }
 
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* How long a transfer of size bytes (-1: unknown) may take, retries included. */
+static int64_t transfer_budget(const struct img_registry *r, int64_t size)
+{
+	uint64_t ms = r->transfer_ms;
+	if (!ms) {
+		ms = DEADLINE_MIN_MS;
+		if (size > 0 && (uint64_t)(size / DEADLINE_RATE) * 1000 > ms)
+			ms = (uint64_t)(size / DEADLINE_RATE) * 1000;
+	}
+	return (int64_t)(ms > INT64_MAX / 4 ? INT64_MAX / 4 : ms);
+}
+
+/* "30 s", "0.5 s", "30 min" */
+static const char *duration(uint64_t ms, char *buf, size_t n)
+{
+	if (ms >= 120000 && ms % 60000 == 0)
+		snprintf(buf, n, "%llu min", (unsigned long long)(ms / 60000));
+	else
+		snprintf(buf, n, "%g s", (double)ms / 1000);
+	return buf;
+}
+
+/* " of 456 bytes" when the whole is known. */
+static const char *of_total(int64_t total, char *buf, size_t n)
+{
+	if (total >= 0)
+		snprintf(buf, n, " of %lld", (long long)total);
+	else
+		buf[0] = '\0';
+	return buf;
+}
+
+enum limit { LIMIT_NONE, LIMIT_STALL, LIMIT_DEADLINE };
+
+/* Why a transfer was given up: "no data for 30 s (stalled at 123 of 456 bytes)" or "transfer
+ * not complete after 30 min (got 123 of 456 bytes)" (budget_ms: the deadline's length). */
+static int limit_error(struct cc_error **err, const struct img_registry *r, enum limit why,
+		       int64_t budget_ms, const char *what, int64_t got, int64_t total)
+{
+	char d[32], t[48];
+	of_total(total, t, sizeof(t));
+	if (why == LIMIT_STALL)
+		cc_error_set(err, 0, "%s%sno data for %s (stalled at %lld%s bytes)",
+			     what ? what : "", what ? ": " : "",
+			     duration(r->stall_ms, d, sizeof(d)), (long long)got, t);
+	else
+		cc_error_set(err, 0, "%s%stransfer not complete after %s (got %lld%s bytes)",
+			     what ? what : "", what ? ": " : "",
+			     duration((uint64_t)budget_ms, d, sizeof(d)), (long long)got, t);
+	return img_error_code(err, IMG_ERR_UNAVAILABLE);
+}
+
+/* The progress of one attempt of a transfer, as xferinfo sees it. */
+struct watch {
+	struct img_registry *r;
+	bool timed;	  /* enforce the stall timeout and the deadline (easy transfers) */
+	int64_t budget;	  /* ms the whole transfer may take */
+	int64_t deadline; /* when that is over, CLOCK_MONOTONIC ms */
+	int64_t last;	  /* when a byte last arrived, or the attempt started */
+	curl_off_t seen, total;
+	enum limit why;
+};
+
+static void watch_start(struct watch *w, struct img_registry *r, bool timed, int64_t size)
+{
+	*w = (struct watch){ .r = r, .timed = timed, .budget = transfer_budget(r, size) };
+	w->deadline = now_ms() + w->budget;
+}
+
+static void watch_attempt(struct watch *w)
+{
+	w->last = now_ms();
+	w->seen = 0;
+	w->total = -1;
+	w->why = LIMIT_NONE;
+}
+
 /* libcurl calls this about once a second and whenever data moves; non-zero aborts the transfer
- * with CURLE_ABORTED_BY_CALLBACK. */
+ * with CURLE_ABORTED_BY_CALLBACK (w->why says whether a limit did it). Blob streams check
+ * their limits themselves, where the time their reader spends elsewhere does not count. */
 static int xferinfo(void *ctx, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
 		    curl_off_t ulnow)
 {
-	return is_cancelled(ctx) ? 1 : 0;
+	struct watch *w = ctx;
+	if (is_cancelled(w->r))
+		return 1;
+	if (!w->timed)
+		return 0;
+	int64_t now = now_ms();
+	if (dlnow != w->seen) {
+		w->seen = dlnow;
+		w->last = now;
+	}
+	if (dltotal > 0)
+		w->total = dltotal;
+	if (now >= w->deadline)
+		w->why = LIMIT_DEADLINE;
+	else if ((uint64_t)(now - w->last) >= w->r->stall_ms)
+		w->why = LIMIT_STALL;
+	return w->why != LIMIT_NONE;
 }
 
 /* The class of a libcurl failure. */
@@ -214,7 +322,8 @@ static int curl_class(CURLcode cc)
 	return cc == CURLE_ABORTED_BY_CALLBACK ? IMG_ERR_CANCELLED : IMG_ERR_UNAVAILABLE;
 }
 
-static void common_options(struct img_registry *r, CURL *c, struct curl_slist *headers)
+static void common_options(struct img_registry *r, CURL *c, struct curl_slist *headers,
+			   struct watch *w)
 {
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_USERAGENT, USER_AGENT);
@@ -226,9 +335,12 @@ static void common_options(struct img_registry *r, CURL *c, struct curl_slist *h
 	bool plain = r->insecure || !strcmp(r->scheme, "http");
 	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, plain ? "http,https" : "https");
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
-	/* A stalled transfer (under 1 byte/s for 60 s) is a failure, and retried. */
+	/* A stall and the deadline are watched by xferinfo and blob_read; this floor only ends
+	 * a trickle early (under 1 byte/s for 60 s, a transport failure that is retried). It
+	 * never comes before the stall timeout, which names what happened. */
+	long floor_s = (long)((r->stall_ms + 999) / 1000) + 1;
 	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, floor_s > 60 ? floor_s : 60L);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
 	if (r->ca_file)
 		curl_easy_setopt(c, CURLOPT_CAINFO, r->ca_file);
@@ -236,11 +348,9 @@ static void common_options(struct img_registry *r, CURL *c, struct curl_slist *h
 		curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
 		curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
 	}
-	if (r->cancelled) {
-		curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, xferinfo);
-		curl_easy_setopt(c, CURLOPT_XFERINFODATA, r);
-		curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-	}
+	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, xferinfo);
+	curl_easy_setopt(c, CURLOPT_XFERINFODATA, w);
+	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
 }
 
 static struct curl_slist *make_headers(struct img_registry *r, const char *accept,
@@ -262,13 +372,14 @@ static struct curl_slist *make_headers(struct img_registry *r, const char *accep
 }
 
 static CURLcode perform(struct img_registry *r, const char *url, const char *accept,
-			struct response *resp)
+			struct response *resp, struct watch *w)
 {
 	CURL *c = curl_easy_init();
 	if (!c)
 		return CURLE_OUT_OF_MEMORY;
 	struct curl_slist *h = make_headers(r, accept, 0);
-	common_options(r, c, h);
+	watch_attempt(w);
+	common_options(r, c, h, w);
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, body_cb);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, resp);
@@ -298,10 +409,13 @@ static bool transient(CURLcode cc, long status)
 	return status == 429 || status >= 500;
 }
 
-/* Sleeps before a retry; false when cancelled meanwhile (checked every 50 ms). */
-static bool backoff(struct img_registry *r, unsigned attempt)
+/* Sleeps before a retry, at most until the deadline; false when cancelled meanwhile (checked
+ * every 50 ms). */
+static bool backoff(struct img_registry *r, unsigned attempt, int64_t deadline)
 {
-	long ms = 200L << (attempt < 4 ? attempt : 4); /* 0.2, 0.4, 0.8, 1.6, 3.2 s */
+	int64_t ms = 200L << (attempt < 4 ? attempt : 4); /* 0.2, 0.4, 0.8, 1.6, 3.2 s */
+	if (ms > deadline - now_ms())
+		ms = deadline - now_ms();
 	for (; ms > 0 && !is_cancelled(r); ms -= 50) {
 		long slice = ms < 50 ? ms : 50;
 		struct timespec ts = { 0, slice * 1000000L };
@@ -346,9 +460,12 @@ static int fetch_token(struct img_registry *r, const char *challenge, struct cc_
 	    xasprintf("%s%sservice=%s&scope=%s", realm, strchr(realm, '?') ? "&" : "?", es, esc);
 	curl_free(es);
 	curl_free(esc);
-	struct response resp = { .max = TOKEN_MAX };
+	struct response resp = { .max = TOKEN_MAX, .size = -1 };
 	struct curl_slist *h = NULL;
-	common_options(r, c, h);
+	struct watch w;
+	watch_start(&w, r, true, -1);
+	watch_attempt(&w);
+	common_options(r, c, h, &w);
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	if (r->user) {
 		curl_easy_setopt(c, CURLOPT_USERNAME, r->user);
@@ -360,7 +477,10 @@ static int fetch_token(struct img_registry *r, const char *challenge, struct cc_
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp.status);
 	curl_easy_cleanup(c);
 	int ret = 0;
-	if (cc != CURLE_OK) {
+	if (cc != CURLE_OK && w.why != LIMIT_NONE) {
+		_cleanup_free_ char *what = xasprintf("registry %s: token server", r->host);
+		ret = limit_error(err, r, w.why, w.budget, what, w.seen, w.total);
+	} else if (cc != CURLE_OK) {
 		cc_error_set(err, 0, "registry %s: token server: %s", r->host,
 			     curl_easy_strerror(cc));
 		ret = img_error_code(err, curl_class(cc));
@@ -416,31 +536,49 @@ static int authenticate(struct img_registry *r, const char *challenge, struct cc
 	return img_error_code(err, IMG_ERR_UNAUTHENTICATED);
 }
 
-/* GET <scheme>://<host>/v2/<repo>/<path> with auth, scheme fallback and retries. Returns the
- * HTTP status (resp filled) or -1. */
+/* An answer longer than allowed: for a blob of known size, a size mismatch. */
+static int too_big_error(struct img_registry *r, const char *path, const struct response *resp,
+			 struct cc_error **err)
+{
+	if (resp->size >= 0 && resp->status == 200) {
+		cc_error_set(err, 0, "size mismatch: more than the %lld bytes its descriptor gives",
+			     (long long)resp->size);
+		return img_error_code(err, IMG_ERR_INTEGRITY);
+	}
+	cc_error_set(err, 0, "registry %s: %s: answer larger than %zu bytes", r->host, path,
+		     resp->max);
+	return img_error_code(err, IMG_ERR_INVALID);
+}
+
+/* GET <scheme>://<host>/v2/<repo>/<path> with auth, scheme fallback and retries of transport
+ * failures and stalls, all within one deadline (from resp->size). Returns the HTTP status
+ * (resp filled) or -1. */
 static long request(struct img_registry *r, const char *path, const char *accept,
 		    struct response *resp, struct cc_error **err)
 {
 	bool auth_tried = false;
+	struct watch w;
+	const char *what = NULL; /* the caller names the manifest or blob */
+	watch_start(&w, r, true, resp->size);
 	for (unsigned attempt = 0;;) {
 		if (is_cancelled(r)) {
 			cc_error_set(err, 0, "registry %s: cancelled", r->host);
 			return img_error_code(err, IMG_ERR_CANCELLED);
 		}
+		if (now_ms() >= w.deadline)
+			return limit_error(err, r, LIMIT_DEADLINE, w.budget, what, w.seen, w.total);
 		_cleanup_free_ char *url =
 		    xasprintf("%s://%s/v2/%s/%s", r->scheme, r->host, r->repo, path);
 		response_clear(resp);
-		CURLcode cc = perform(r, url, accept, resp);
+		CURLcode cc = perform(r, url, accept, resp, &w);
+		enum limit limit = cc == CURLE_ABORTED_BY_CALLBACK ? w.why : LIMIT_NONE;
 		if (cc != CURLE_OK && tls_refused(cc) && !r->scheme_fixed &&
 		    !strcmp(r->scheme, "https") && (r->insecure || r->loopback)) {
 			r->scheme = "http"; /* allowed for this host: it does not speak TLS */
 			continue;
 		}
-		if (resp->too_big) {
-			cc_error_set(err, 0, "registry %s: %s: answer larger than %zu bytes",
-				     r->host, path, resp->max);
-			return img_error_code(err, IMG_ERR_INVALID);
-		}
+		if (resp->too_big)
+			return too_big_error(r, path, resp, err);
 		if (cc == CURLE_OK)
 			r->scheme_fixed = true;
 		if (cc == CURLE_OK && resp->status == 401 && !auth_tried) {
@@ -449,13 +587,18 @@ static long request(struct img_registry *r, const char *path, const char *accept
 				return -1;
 			continue;
 		}
-		if (transient(cc, resp->status) && attempt < r->retries && backoff(r, attempt++))
+		bool retry = limit == LIMIT_STALL || (!limit && transient(cc, resp->status));
+		if (retry && attempt < r->retries && backoff(r, attempt++, w.deadline))
 			continue;
-		if (cc != CURLE_OK || is_cancelled(r)) {
-			cc_error_set(err, 0, "registry %s: %s", r->host,
-				     is_cancelled(r) ? "cancelled" : curl_easy_strerror(cc));
-			return img_error_code(err,
-					      is_cancelled(r) ? IMG_ERR_CANCELLED : curl_class(cc));
+		if (is_cancelled(r)) {
+			cc_error_set(err, 0, "registry %s: cancelled", r->host);
+			return img_error_code(err, IMG_ERR_CANCELLED);
+		}
+		if (limit)
+			return limit_error(err, r, limit, w.budget, what, w.seen, w.total);
+		if (cc != CURLE_OK) {
+			cc_error_set(err, 0, "registry %s: %s", r->host, curl_easy_strerror(cc));
+			return img_error_code(err, curl_class(cc));
 		}
 		return resp->status;
 	}
@@ -517,6 +660,8 @@ struct img_registry *img_registry_open(const struct img_ref *ref, const struct i
 			r->insecure = true;
 	r->scheme = "https";
 	r->retries = o && o->retries ? o->retries : 3;
+	r->stall_ms = o && o->stall_timeout_ms ? o->stall_timeout_ms : STALL_DEFAULT_MS;
+	r->transfer_ms = o ? o->transfer_timeout_ms : 0;
 	r->ca_file = o && o->ca_file ? xstrdup(o->ca_file) : NULL;
 	r->cancelled = o ? o->cancelled : NULL;
 	r->cancel_ctx = o ? o->cancel_ctx : NULL;
@@ -535,7 +680,7 @@ int img_registry_get_manifest(struct img_registry *r, const char *reference, cha
 {
 	_cleanup_free_ char *path = xasprintf("manifests/%s", reference);
 	_cleanup_free_ char *what = xasprintf("manifest %s", reference);
-	struct response resp = { .max = IMG_MANIFEST_MAX };
+	struct response resp = { .max = IMG_MANIFEST_MAX, .size = -1 };
 	long status = request(r, path, IMG_MANIFEST_ACCEPT, &resp, err);
 	int ret = -1;
 	if (status < 0)
@@ -563,19 +708,25 @@ int img_registry_get_manifest(struct img_registry *r, const char *reference, cha
 	return ret;
 }
 
-char *img_registry_get_blob(struct img_registry *r, const char *digest, size_t max, size_t *len,
-			    struct cc_error **err)
+char *img_registry_get_blob_sized(struct img_registry *r, const char *digest, int64_t size,
+				  size_t max, size_t *len, struct cc_error **err)
 {
 	_cleanup_free_ char *path = xasprintf("blobs/%s", digest);
 	_cleanup_free_ char *what = xasprintf("blob %s", digest);
-	struct response resp = { .max = max };
+	/* A byte more than the descriptor gives is a mismatch already. */
+	struct response resp = { .max = size >= 0 && (uint64_t)size < max ? (size_t)size : max,
+				 .size = size };
 	long status = request(r, path, NULL, &resp, err);
 	char *out = NULL;
 	if (status < 0)
 		cc_error_prefix(err, "%s", what);
 	if (status == 200) {
 		_cleanup_free_ char *d = img_digest_buf(resp.body ? resp.body : "", resp.len);
-		if (strcmp(d, digest) != 0) {
+		if (size >= 0 && (int64_t)resp.len != size) {
+			cc_error_set(err, 0, "%s: size mismatch: got %zu of %lld bytes", what,
+				     resp.len, (long long)size);
+			img_error_code(err, IMG_ERR_INTEGRITY);
+		} else if (strcmp(d, digest) != 0) {
 			cc_error_set(err, 0, "%s: digest mismatch: the bytes hash to %s", what, d);
 			img_error_code(err, IMG_ERR_INTEGRITY);
 		} else {
@@ -589,23 +740,34 @@ char *img_registry_get_blob(struct img_registry *r, const char *digest, size_t m
 	return out;
 }
 
+char *img_registry_get_blob(struct img_registry *r, const char *digest, size_t max, size_t *len,
+			    struct cc_error **err)
+{
+	return img_registry_get_blob_sized(r, digest, -1, max, len, err);
+}
+
 /* ---- blob streams ---- */
 
 struct blob_stream {
 	struct img_stream s;
 	struct img_registry *r;
-	char *digest;
-	int64_t size;
+	char *digest, *what;
+	int64_t size; /* the descriptor's, or -1 */
 	CURLM *multi;
 	CURL *easy;
 	struct curl_slist *hdrs;
 	unsigned char *buf;
 	size_t off, len;
 	bool paused, running, checked, done;
+	bool overflow;	   /* the registry sent more than the descriptor gives */
+	bool stalled;	   /* blob_read dropped the transfer: no byte for the stall timeout */
+	int64_t announced; /* a Content-Length beyond the descriptor's size, or -1 */
 	long status;
 	int64_t received, skip;
 	unsigned attempts;
 	CURLcode result;
+	struct watch w; /* the deadline; xferinfo polls only the cancellation */
+	int64_t last;	/* when a byte last arrived or the attempt started (ms) */
 };
 
 static size_t blob_write(char *p, size_t size, size_t n, void *ctx)
@@ -615,15 +777,29 @@ static size_t blob_write(char *p, size_t size, size_t n, void *ctx)
 	if (!b->checked) {
 		curl_easy_getinfo(b->easy, CURLINFO_RESPONSE_CODE, &b->status);
 		b->checked = true;
+		if (b->status != 200 && b->status != 206)
+			return 0;
 		if (b->status == 200 && b->received > 0)
 			b->skip = b->received; /* the server ignored our Range */
-		else if (b->status != 200 && b->status != 206)
+		/* What the registry says it sends must fit in the descriptor's size: a body
+		 * announced longer is refused before it is waited for. */
+		curl_off_t cl = -1;
+		curl_easy_getinfo(b->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
+		int64_t from = b->status == 206 ? b->received : 0;
+		if (b->size >= 0 && cl >= 0 && cl > b->size - from) {
+			b->announced = from + cl;
 			return 0;
+		}
 	}
+	b->last = now_ms();
 	size_t drop = b->skip < (int64_t)len ? (size_t)b->skip : len;
 	b->skip -= (int64_t)drop;
 	if (drop == len)
 		return len;
+	if (b->size >= 0 && (int64_t)(len - drop) > b->size - b->received) {
+		b->overflow = true;
+		return 0;
+	}
 	if (b->off + b->len + (len - drop) > BLOB_BUF) {
 		memmove(b->buf, b->buf + b->off, b->len);
 		b->off = 0;
@@ -659,64 +835,122 @@ static int blob_start(struct blob_stream *b)
 	if (!b->easy)
 		return -1;
 	b->hdrs = make_headers(b->r, NULL, b->received);
-	common_options(b->r, b->easy, b->hdrs);
+	common_options(b->r, b->easy, b->hdrs, &b->w);
 	curl_easy_setopt(b->easy, CURLOPT_URL, url);
 	curl_easy_setopt(b->easy, CURLOPT_WRITEFUNCTION, blob_write);
 	curl_easy_setopt(b->easy, CURLOPT_WRITEDATA, b);
 	b->checked = false;
+	b->status = 0;
+	b->result = CURLE_OK;
 	b->running = true;
+	b->last = now_ms();
 	return curl_multi_add_handle(b->multi, b->easy) == CURLM_OK ? 0 : -1;
+}
+
+/* The stream stops for good with e (consumed), keeping its class. */
+static ssize_t blob_fail(struct blob_stream *b, struct cc_error *e)
+{
+	blob_stop(b);
+	img_stage_fail(&b->s, e->errnum, "%s", e->msg);
+	b->s.err->code = e->code;
+	cc_error_free(&e);
+	return -1;
 }
 
 static ssize_t blob_cancelled(struct blob_stream *b)
 {
-	blob_stop(b);
-	img_stage_fail(&b->s, 0, "blob %s: cancelled", b->digest);
-	b->s.err->code = IMG_ERR_CANCELLED;
-	return -1;
+	struct cc_error *e = NULL;
+	cc_error_set(&e, 0, "%s: cancelled", b->what);
+	return blob_fail(b, (img_error_code(&e, IMG_ERR_CANCELLED), e));
 }
 
-/* The transfer ended: the end of the blob, a retry from where it broke, or an error. */
+static ssize_t blob_limit(struct blob_stream *b, enum limit why)
+{
+	struct cc_error *e = NULL;
+	limit_error(&e, b->r, why, b->w.budget, b->what, b->received, b->size);
+	return blob_fail(b, e);
+}
+
+/* Deterministic: the registry's blob is not the descriptor's, and asking again cannot help. */
+static ssize_t blob_size_mismatch(struct blob_stream *b)
+{
+	struct cc_error *e = NULL;
+	if (b->announced >= 0)
+		cc_error_set(&e, 0,
+			     "%s: size mismatch: the registry announces %lld bytes, its descriptor "
+			     "gives %lld",
+			     b->what, (long long)b->announced, (long long)b->size);
+	else if (b->overflow)
+		cc_error_set(&e, 0,
+			     "%s: size mismatch: more than the %lld bytes its descriptor gives",
+			     b->what, (long long)b->size);
+	else
+		cc_error_set(&e, 0, "%s: size mismatch: got %lld of %lld bytes", b->what,
+			     (long long)b->received, (long long)b->size);
+	return blob_fail(b, (img_error_code(&e, IMG_ERR_INTEGRITY), e));
+}
+
+/* Retries are used up (or the failure is not a transport one). */
+static ssize_t blob_gave_up(struct blob_stream *b, CURLcode cc, bool http_error, bool stalled)
+{
+	struct cc_error *e = NULL;
+	char t[48];
+	if (stalled)
+		return blob_limit(b, LIMIT_STALL);
+	if (http_error)
+		status_error(b->r, b->what, b->status, &e);
+	else if (b->attempts)
+		cc_error_set(&e, 0, "%s: transfer failed after %u attempts: %s (got %lld%s bytes)",
+			     b->what, b->attempts + 1, curl_easy_strerror(cc),
+			     (long long)b->received, of_total(b->size, t, sizeof(t)));
+	else
+		cc_error_set(&e, 0, "%s: transfer failed: %s (got %lld%s bytes)", b->what,
+			     curl_easy_strerror(cc), (long long)b->received,
+			     of_total(b->size, t, sizeof(t)));
+	return blob_fail(b, (img_error_code(&e, IMG_ERR_UNAVAILABLE), e));
+}
+
+/* The transfer ended: the end of the blob, a retry from where it broke, or an error. Only
+ * transport failures (a broken or stalled connection, 5xx, 429) are retried, within the
+ * deadline of the whole blob. */
 static ssize_t blob_ended(struct blob_stream *b)
 {
 	CURLcode cc = b->result;
-	long status = b->status;
-	bool complete = cc == CURLE_OK && (b->size < 0 || b->received >= b->size);
+	bool stalled = b->stalled;
+	bool body = !stalled && cc == CURLE_OK && (b->status == 200 || b->status == 206);
+	b->stalled = false;
 	blob_stop(b);
-	if (complete)
+	if (b->announced >= 0 || b->overflow)
+		return blob_size_mismatch(b);
+	if (body && (b->size < 0 || b->received == b->size))
 		return 0;
-	_cleanup_free_ char *what = xasprintf("blob %s", b->digest);
-	bool http_error = cc == CURLE_WRITE_ERROR && status != 200 && status != 206;
-	if (http_error && !transient(CURLE_OK, status)) {
-		struct cc_error *err = NULL;
-		status_error(b->r, what, status, &err);
-		img_stage_fail(&b->s, 0, "%s", err->msg);
-		b->s.err->code = err->code;
-		cc_error_free(&err);
-		return -1;
-	}
+	if (body) /* the registry ended its body early */
+		return blob_size_mismatch(b);
+	bool http_error = !stalled && (cc == CURLE_OK || cc == CURLE_WRITE_ERROR) &&
+			  b->status != 200 && b->status != 206;
 	if (cc == CURLE_ABORTED_BY_CALLBACK || is_cancelled(b->r))
 		return blob_cancelled(b);
-	if (b->attempts >= b->r->retries) {
-		img_stage_fail(&b->s, 0, "%s: transfer failed after %u attempts (%s)", what,
-			       b->attempts + 1,
-			       http_error ? "server error" : curl_easy_strerror(cc));
-		b->s.err->code = IMG_ERR_UNAVAILABLE;
-		return -1;
-	}
-	if (!backoff(b->r, b->attempts++))
+	bool retry = stalled || (http_error ? transient(CURLE_OK, b->status) : transient(cc, 0));
+	if (!retry || b->attempts >= b->r->retries)
+		return blob_gave_up(b, cc, http_error, stalled);
+	if (!backoff(b->r, b->attempts++, b->w.deadline))
 		return blob_cancelled(b);
+	if (now_ms() >= b->w.deadline)
+		return blob_limit(b, LIMIT_DEADLINE);
 	if (blob_start(b) < 0) {
-		img_stage_fail(&b->s, 0, "%s: cannot restart the transfer", what);
-		b->s.err->code = IMG_ERR_UNAVAILABLE;
-		return -1;
+		struct cc_error *e = NULL;
+		cc_error_set(&e, 0, "%s: cannot restart the transfer", b->what);
+		return blob_fail(b, (img_error_code(&e, IMG_ERR_UNAVAILABLE), e));
 	}
 	return 1;
 }
 
+/* Bytes as they arrive. The stall timeout counts only time spent waiting here: a reader busy
+ * elsewhere leaves the bytes in the socket, and that is not the registry's stall. */
 static ssize_t blob_read(struct img_stream *s, void *buf, size_t want)
 {
 	struct blob_stream *b = (struct blob_stream *)s;
+	int64_t entered = now_ms();
 	for (;;) {
 		if (b->len) {
 			size_t n = want < b->len ? want : b->len;
@@ -744,17 +978,34 @@ static ssize_t blob_read(struct img_stream *s, void *buf, size_t want)
 			return blob_cancelled(b);
 		int still = 0;
 		if (curl_multi_perform(b->multi, &still) != CURLM_OK)
-			return img_stage_fail(s, 0, "blob %s: transfer failed", b->digest);
+			return img_stage_fail(s, 0, "%s: transfer failed", b->what);
 		CURLMsg *m;
 		int left;
 		while ((m = curl_multi_info_read(b->multi, &left)))
 			if (m->msg == CURLMSG_DONE) {
 				b->result = m->data.result;
 				b->done = true;
+				if (!b->checked) /* no body: the status is all there is */
+					curl_easy_getinfo(b->easy, CURLINFO_RESPONSE_CODE,
+							  &b->status);
 			}
+		if (b->len || b->done || !still)
+			continue;
+		int64_t now = now_ms();
+		int64_t quiet = now - (b->last > entered ? b->last : entered);
+		if (now >= b->w.deadline)
+			return blob_limit(b, LIMIT_DEADLINE);
+		if (quiet >= (int64_t)b->r->stall_ms) {
+			b->stalled = b->done = true;
+			continue;
+		}
 		/* A cancellable transfer wakes up often enough to notice promptly. */
-		if (!b->len && !b->done && still)
-			curl_multi_poll(b->multi, NULL, 0, b->r->cancelled ? 100 : 1000, NULL);
+		int64_t wait = b->r->cancelled ? 100 : 1000;
+		if (wait > (int64_t)b->r->stall_ms - quiet)
+			wait = (int64_t)b->r->stall_ms - quiet;
+		if (wait > b->w.deadline - now)
+			wait = b->w.deadline - now;
+		curl_multi_poll(b->multi, NULL, 0, (int)(wait > 0 ? wait : 1), NULL);
 	}
 }
 
@@ -765,6 +1016,7 @@ static void blob_free(struct img_stream *s)
 	curl_multi_cleanup(b->multi);
 	free(b->buf);
 	free(b->digest);
+	free(b->what);
 }
 
 struct img_stream *img_registry_blob_stream(struct img_registry *r, const char *digest,
@@ -775,9 +1027,12 @@ struct img_stream *img_registry_blob_stream(struct img_registry *r, const char *
 	b->s.free = blob_free;
 	b->r = r;
 	b->digest = xstrdup(digest);
+	b->what = xasprintf("blob %s", digest);
 	b->size = size;
+	b->announced = -1;
 	b->buf = xmalloc(BLOB_BUF);
 	b->multi = curl_multi_init();
+	watch_start(&b->w, r, false, size);
 	if (!img_digest_valid(digest))
 		img_stage_fail(&b->s, 0, "blob \"%s\": invalid digest", digest);
 	else if (!b->multi || blob_start(b) < 0)

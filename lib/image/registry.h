@@ -8,8 +8,13 @@
  *     realm=..,service=..,scope=..), with credentials from the caller or a containers
  *     auth.json / docker config.json;
  *   - manifests by tag or digest with the OCI + Docker Accept list; blobs in memory (bounded)
- *     or as a stream for the layer pipeline, following redirects, retrying with back-off and
- *     resuming a dropped transfer with an HTTP Range request.
+ *     or as a stream for the layer pipeline, following redirects, retrying transport failures
+ *     with back-off and resuming a dropped transfer with an HTTP Range request;
+ *   - limits on every transfer: one that receives no byte for the stall timeout is dropped
+ *     (and retried, like a broken connection), and one that has not ended by its deadline
+ *     fails, its retries and back-off included ("blob sha256:..: no data for 30 s (stalled at
+ *     123 of 456 bytes)"); a body that does not match the descriptor's size is a size mismatch
+ *     and is not retried ("blob sha256:..: size mismatch: got 100 of 1234 bytes").
  *
  * Secrets (passwords, tokens) never appear in messages and are wiped when freed. Errors are
  * classified in err->code (image/error.h).
@@ -31,6 +36,11 @@ struct img_registry_opts {
 	const char *ca_file;		 /* extra CA bundle, NULL: the system's */
 	char *const *insecure;		 /* "host[:port]" allowed over plain HTTP, no TLS checks */
 	unsigned retries;		 /* transient failures retried (0: the default, 3) */
+	/* No byte received for this long: the transfer is dropped and retried. 0: 30 s. */
+	uint64_t stall_timeout_ms;
+	/* Each transfer (a manifest, a blob: every attempt and back-off) must end within this.
+	 * 0: 30 min, or the time the declared size takes at 256 KiB/s when that is longer. */
+	uint64_t transfer_timeout_ms;
 	/* Optional: polled during transfers and back-off waits (from libcurl's and the
 	 * caller's threads); true aborts the operation with IMG_ERR_CANCELLED. */
 	bool (*cancelled)(void *ctx);
@@ -51,6 +61,13 @@ int img_registry_get_manifest(struct img_registry *r, const char *reference, cha
 /* A whole (small) blob, checked against its digest; at most max bytes. */
 char *img_registry_get_blob(struct img_registry *r, const char *digest, size_t max, size_t *len,
 			    struct cc_error **err);
-/* A blob as a stream (not checked: put img_stream_verify on top). size may be -1. */
+/* The same for a blob whose descriptor gives its size (>= 0): other than size bytes is a size
+ * mismatch (IMG_ERR_INTEGRITY), reported before the digest is. */
+char *img_registry_get_blob_sized(struct img_registry *r, const char *digest, int64_t size,
+				  size_t max, size_t *len, struct cc_error **err);
+/* A blob as a stream (put img_stream_verify on top for the digest). size (-1: unknown) is the
+ * descriptor's: a registry that announces or sends more, or ends its body before size bytes,
+ * fails the stream with a size mismatch at once (not retried); broken and stalled transfers
+ * are resumed, within the transfer's deadline. */
 struct img_stream *img_registry_blob_stream(struct img_registry *r, const char *digest,
 					    int64_t size);

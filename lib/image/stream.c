@@ -162,21 +162,34 @@ static char *hex_digest(const char *algorithm, const unsigned char *md, unsigned
 	return s;
 }
 
+/* Bytes that are not what the descriptor promised: the data's fault, IMG_ERR_INTEGRITY. */
+static ssize_t mismatch(struct img_stream *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static ssize_t mismatch(struct img_stream *s, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	cc_error_setv(&s->err, 0, fmt, ap);
+	va_end(ap);
+	s->err->code = IMG_ERR_INTEGRITY;
+	return -1;
+}
+
 static ssize_t verify_finish(struct verify_stream *v)
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned n = 0;
 	v->done = true;
+	/* The size first: it says more than a digest of the wrong bytes would. */
 	if (v->size >= 0 && v->seen != v->size)
-		return img_stage_fail(&v->s, 0, "%s: truncated: %lld of %lld bytes", v->what,
-				      (long long)v->seen, (long long)v->size);
+		return mismatch(&v->s, "%s: size mismatch: got %lld of %lld bytes", v->what,
+				(long long)v->seen, (long long)v->size);
 	if (EVP_DigestFinal_ex(v->md, md, &n) != 1)
 		return img_stage_fail(&v->s, 0, "%s: digest computation failed", v->what);
 	_cleanup_free_ char *alg = xstrndup(v->digest, strcspn(v->digest, ":"));
 	_cleanup_free_ char *got = hex_digest(alg, md, n);
 	if (strcmp(got, v->digest) != 0)
-		return img_stage_fail(&v->s, 0, "%s: digest mismatch: the bytes hash to %s",
-				      v->what, got);
+		return mismatch(&v->s, "%s: digest mismatch: the bytes hash to %s", v->what, got);
 	return 0;
 }
 
@@ -192,8 +205,9 @@ static ssize_t verify_read(struct img_stream *s, void *buf, size_t len)
 		return verify_finish(v);
 	v->seen += n;
 	if (v->size >= 0 && v->seen > v->size)
-		return img_stage_fail(s, 0, "%s: more than the %lld bytes its descriptor gives",
-				      v->what, (long long)v->size);
+		return mismatch(s,
+				"%s: size mismatch: more than the %lld bytes its descriptor gives",
+				v->what, (long long)v->size);
 	if (EVP_DigestUpdate(v->md, buf, (size_t)n) != 1)
 		return img_stage_fail(s, 0, "%s: digest computation failed", v->what);
 	return n;

@@ -29,7 +29,9 @@ struct img_stream *img_stream_mem(const void *buf, size_t len);
 /* Pass-through that hashes and counts: at end of stream the bytes must hash to digest
  * ("sha256:<hex>", also sha384/sha512) and, when size >= 0, number exactly size (reading past
  * size fails at once). `what` names the data in messages ("blob sha256:ab..", "layer ...
- * diff_id"). Takes ownership of in. */
+ * diff_id"): "blob sha256:..: size mismatch: got 100 of 1234 bytes" (or "more than the 1234
+ * bytes its descriptor gives"), checked before "digest mismatch: the bytes hash to sha256:..";
+ * both with code IMG_ERR_INTEGRITY. Takes ownership of in. */
 struct img_stream *img_stream_verify(struct img_stream *in, const char *what, const char *digest,
 				     int64_t size);
 /* Decompression (gzip: ISA-L igzip, concatenated members allowed; zstd: windows up to

@@ -7,6 +7,9 @@ Nothing here touches the network beyond 127.0.0.1, and nothing here uses project
                            a small in-process token server (JWT, ES256, x5c header);
   * make_oci_image()    -- writes an OCI image layout by hand (tar layers built with `tarfile`,
                            gzip/zstd/uncompressed), make_multiplatform_image() an image index;
+  * make_nested_index() -- an index whose entry is another index (which pullers refuse);
+  * HostileRegistry()   -- a front for a Registry that trickles, stalls after a (lying)
+                           Content-Length, or serves other bytes for chosen blobs;
   * push()              -- uploads a layout's image to a Registry over plain HTTP, byte-exact
                            (the manifest digest in the registry is the one that was written);
                            skopeo_push() does the same with skopeo for comparison;
@@ -476,6 +479,113 @@ def relay_get(handler, upstream):
     return status, body
 
 
+class HostileRegistry:
+    """A registry front on 127.0.0.1 (plain HTTP) that relays every request to a real registry
+    (`upstream`, its URL) except GETs of the blobs it is told to misbehave on, by digest:
+
+      trickle(digest, interval, chunk=1)  the real blob, `chunk` bytes every `interval` s
+      stall(digest, after, length=None)   Content-Length `length` (default: the real size), the
+                                          first `after` bytes, then nothing: the connection is
+                                          held open until close()
+      replace(digest, data, length=None)  other bytes (shorter, longer or wrong) with
+                                          Content-Length `length` (default: len(data))
+
+    A rule answers Range requests the same way (200, from the start), as a server that ignores
+    Range does. `requests` counts the GETs of each ruled blob, so that a test can tell whether
+    the client retried. A context manager; close() releases held connections and stops."""
+
+    def __init__(self, upstream):
+        self.upstream = upstream
+        self.rules = {}
+        self.requests = {}
+        self._closing = threading.Event()
+        hostile = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                digest = self.path.rsplit("/", 1)[-1] if "/blobs/" in self.path else None
+                rule = hostile.rules.get(digest)
+                if rule is None:
+                    _, body = relay_get(self, hostile.upstream)
+                    self.wfile.write(body)
+                    return
+                hostile.requests[digest] = hostile.requests.get(digest, 0) + 1
+                try:
+                    hostile._misbehave(self, digest, *rule)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up, as it should
+                self.close_connection = True
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.host = f"127.0.0.1:{self.server.server_address[1]}"
+        self.url = f"http://{self.host}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def _real(self, digest, path):
+        with urllib.request.urlopen(self.upstream + path, timeout=30) as up:
+            data = up.read()
+        if sha256_digest(data) != digest:
+            raise AssertionError(f"upstream blob {digest} does not match its digest")
+        return data
+
+    def _head(self, handler, length):
+        handler.send_response(200)
+        handler.send_header("Content-Type", "application/octet-stream")
+        if length is not None:
+            handler.send_header("Content-Length", str(length))
+        handler.end_headers()
+        handler.wfile.flush()
+
+    def _misbehave(self, handler, digest, kind, arg, length):
+        if kind == "replace":
+            self._head(handler, len(arg) if length is None else length)
+            handler.wfile.write(arg)
+            handler.wfile.flush()
+            return
+        data = self._real(digest, handler.path)
+        if kind == "stall":
+            self._head(handler, len(data) if length is None else length)
+            handler.wfile.write(data[:arg])
+            handler.wfile.flush()
+            self._closing.wait(600)
+            return
+        interval, chunk = arg
+        self._head(handler, len(data))
+        for off in range(0, len(data), chunk):
+            handler.wfile.write(data[off:off + chunk])
+            handler.wfile.flush()
+            if self._closing.wait(interval):
+                return
+
+    def trickle(self, digest, interval, chunk=1):
+        self.rules[digest] = ("trickle", (interval, chunk), None)
+
+    def stall(self, digest, after, length=None):
+        self.rules[digest] = ("stall", after, length)
+
+    def replace(self, digest, data, length=None):
+        self.rules[digest] = ("replace", data, length)
+
+    def close(self):
+        self._closing.set()
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=10)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
 class _PortTaken(Exception):
     pass
 
@@ -839,6 +949,20 @@ def make_multiplatform_image(workdir, per_platform=None, compression="gzip", tag
     layout.tag(idx_desc, tag)
     return {"path": Path(workdir), "tag": tag, "index_digest": idx_desc["digest"],
             "index": index, "images": images}
+
+
+def make_nested_index(workdir, tag, inner_tag, platform=None):
+    """Tag an index in the OCI layout at workdir whose only entry is the index inner_tag names
+    (an index of indexes; with platform, e.g. {"os": "linux", "architecture": "amd64"}, on the
+    entry). Returns {index_digest, entry_digest}."""
+    layout = Layout(workdir)
+    inner = {k: v for k, v in _resolve_tag(workdir, inner_tag).items() if k != "annotations"}
+    if platform:
+        inner["platform"] = platform
+    outer = {"schemaVersion": 2, "mediaType": MT_OCI_INDEX, "manifests": [inner]}
+    desc = layout.blob(_canonical(outer), MT_OCI_INDEX)
+    layout.tag(desc, tag)
+    return {"index_digest": desc["digest"], "entry_digest": inner["digest"]}
 
 
 # --------------------------------------------------------------------------------------------

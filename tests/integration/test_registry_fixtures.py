@@ -5,7 +5,9 @@ import gzip
 import hashlib
 import json
 import os
+import socket
 import subprocess
+import time
 import urllib.error
 import urllib.request
 
@@ -293,6 +295,108 @@ def test_multiplatform_index(reg, workdir):
     if not R.missing_tools("umoci"):
         tree = R.tree_manifest(R.umoci_unpack(workdir / "arm", "multi", workdir / "b"))
         assert tree["platform"].sha256 == hashlib.sha256(b"linux/arm64\n").hexdigest()
+
+
+def test_nested_index_refused_by_skopeo(workdir):
+    """An index whose entry is an index: the registry takes it, skopeo inspect follows it, and
+    skopeo copy (a pull) refuses it, with or without a platform on the entry. rune-image and
+    the agent refuse it as skopeo copy does (test_pull_hostile.py)."""
+    need("registry", "skopeo")
+    with R.Registry("anonymous", tmp_parent=workdir) as reg:
+        R.make_multiplatform_image(workdir / "img", tag="inner")
+        for tag, plat in (("plat", {"os": "linux", "architecture": R.host_arch()}),
+                          ("noplat", None)):
+            nested = R.make_nested_index(workdir / "img", tag, "inner", plat)
+            assert R.push(workdir / "img", tag, reg, repo="nest/img") == nested["index_digest"]
+            body, ctype, _ = reg.client().get_manifest("nest/img", tag)
+            entry = json.loads(body)["manifests"][0]
+            assert ctype == R.MT_OCI_INDEX and entry["mediaType"] == R.MT_OCI_INDEX
+            assert entry["digest"] == nested["entry_digest"]
+            res = R.skopeo_inspect(f"docker://{reg.host}/nest/img:{tag}")
+            assert res.returncode == 0, res.stderr
+            res = R.skopeo_pull(reg, "nest/img", tag, workdir / f"out-{tag}", check=False)
+            assert res.returncode != 0
+            assert "Unexpectedly received a manifest list instead of a manifest for a single " \
+                   "image" in res.stderr, res.stderr
+
+
+def _raw_get(host, path, timeout):
+    """A GET on a raw socket: (socket, status line and headers as a dict, first body bytes)."""
+    hostname, port = host.rsplit(":", 1)
+    sock = socket.create_connection((hostname, int(port)), timeout=timeout)
+    sock.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        assert chunk, f"connection closed in the headers: {data!r}"
+        data += chunk
+    head, body = data.split(b"\r\n\r\n", 1)
+    lines = head.decode().split("\r\n")
+    headers = {k.lower(): v.strip() for k, v in (l.split(":", 1) for l in lines[1:])}
+    return sock, lines[0], headers, body
+
+
+def _recv_exactly(sock, have, n):
+    while len(have) < n:
+        chunk = sock.recv(n - len(have))
+        assert chunk, f"closed after {len(have)} of {n} bytes"
+        have += chunk
+    return have
+
+
+def test_hostile_registry(workdir):
+    """HostileRegistry relays what it has no rule for byte for byte, and misbehaves exactly as
+    told on the blobs it has one for: checked with urllib and raw sockets only."""
+    need("registry")
+    with R.Registry("anonymous", tmp_parent=workdir) as reg:
+        info = R.make_oci_image(workdir / "img", [[F("big", os.urandom(4096))]], tag="t")
+        R.push(workdir / "img", "t", reg, repo="h/img")
+        layer, config = info["layers"][0], info["config_digest"]
+        real_config = R._read_blob(workdir / "img", config)
+        real_layer = R._read_blob(workdir / "img", layer["digest"])
+        with R.HostileRegistry(reg.url) as h:
+            # No rule: the registry's answers.
+            client = R.RegistryClient(h.url)
+            _, _, digest = client.get_manifest("h/img", "t")
+            assert digest == info["manifest_digest"]
+            assert client.get_blob("h/img", config) == real_config
+            assert h.requests == {}
+
+            # Other bytes, with their own length or a lying one.
+            h.replace(config, b"{}")
+            assert client.get_blob("h/img", config) == b"{}"
+            h.replace(config, b"{}", length=100)
+            sock, status, headers, body = _raw_get(h.host, f"/v2/h/img/blobs/{config}", 5)
+            assert status.endswith(" 200 OK") and headers["content-length"] == "100"
+            assert body == b"{}" and sock.recv(10) == b""  # then the connection ends
+            sock.close()
+            assert h.requests == {config: 2}
+
+            # Trickle: the real bytes, 512 at a time every 0.1 s.
+            h.trickle(layer["digest"], 0.1, chunk=512)
+            start = time.monotonic()
+            assert client.get_blob("h/img", layer["digest"]) == real_layer
+            chunks = -(-len(real_layer) // 512)
+            assert time.monotonic() - start >= 0.1 * (chunks - 1) * 0.9
+
+            # Stall: the Content-Length (true, then a lie), 100 bytes, then nothing, until close.
+            for length in (None, 2 * len(real_layer)):
+                h.stall(layer["digest"], 100, length=length)
+                sock, status, headers, body = _raw_get(h.host,
+                                                       f"/v2/h/img/blobs/{layer['digest']}", 5)
+                assert headers["content-length"] == str(length or len(real_layer))
+                assert _recv_exactly(sock, body, 100) == real_layer[:100]
+                sock.settimeout(1.0)
+                with pytest.raises(socket.timeout):
+                    sock.recv(1)
+                sock.close()
+            assert h.requests[layer["digest"]] == 3
+            # A held connection is let go at close().
+            sock, _, _, body = _raw_get(h.host, f"/v2/h/img/blobs/{layer['digest']}", 5)
+            _recv_exactly(sock, body, 100)
+        sock.settimeout(10)
+        assert sock.recv(10) == b""
+        sock.close()
 
 
 # --------------------------------------------------------------------------------------------

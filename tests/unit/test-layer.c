@@ -177,8 +177,9 @@ static void test_refusals(void **state)
 	bad[f.gz_len / 2] ^= 0x55;
 	expect_refused(s, &f.d, f.diff_id, bad, f.gz_len, want);
 
-	/* Truncated download. */
-	_cleanup_free_ char *trunc = xasprintf("blob %s: truncated", f.d.digest);
+	/* Truncated download: a size mismatch, named before the digest. */
+	_cleanup_free_ char *trunc = xasprintf("blob %s: size mismatch: got %zu of %zu bytes",
+					       f.d.digest, f.gz_len - 7, f.gz_len);
 	expect_refused(s, &f.d, f.diff_id, f.gz, f.gz_len - 7, trunc);
 
 	/* Right blob, wrong diff_id in the config. */

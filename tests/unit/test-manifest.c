@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include "image/error.h"
 #include "image/manifest.h"
 #include "util/cleanup.h"
 
@@ -113,6 +114,69 @@ static void test_index_and_platforms(void **state)
 	_cleanup_free_ char *hs = img_platform_string(&host);
 	assert_true(strncmp(hs, "linux/", 6) == 0);
 	img_platform_clear(&host);
+}
+
+/* An index entry that is itself an index (skopeo refuses them, and so do we), with or without
+ * a platform, around a manifest entry. */
+static struct img_document *nested(const char *entries)
+{
+	_cleanup_free_ char *json = xasprintf("{'schemaVersion': 2, 'mediaType': '" IMG_MT_OCI_INDEX
+					      "', 'manifests': [%s]}",
+					      entries);
+	return parse_ok(json, NULL);
+}
+
+#define ENTRY(mt, dg, plat) "{'mediaType': '" mt "', 'digest': '" dg "', 'size': 100" plat "}"
+#define AMD64 ", 'platform': {'os': 'linux', 'architecture': 'amd64'}"
+#define S390X ", 'platform': {'os': 'linux', 'architecture': 's390x'}"
+
+static void expect_nested(const char *entries, const char *entry)
+{
+	struct img_document *d = nested(entries);
+	struct img_platform want = { 0 };
+	struct cc_error *err = NULL;
+	assert_int_equal(img_platform_parse("linux/amd64", &want, &err), 0);
+	assert_null(img_index_select(d, &want, DA, &err));
+	_cleanup_free_ char *msg = xasprintf(
+	    "index %s: entry %s is itself an index (nested indexes are not supported)", DA, entry);
+	assert_string_equal(err->msg, msg);
+	assert_int_equal(err->code, IMG_ERR_INVALID);
+	cc_error_free(&err);
+	img_platform_clear(&want);
+	img_document_free(d);
+}
+
+static void test_nested_index(void **state)
+{
+	/* For the platform wanted, or for none: refused by name (it used to read "no image for
+	 * platform linux/amd64 (the index has: none)"). */
+	expect_nested(ENTRY(IMG_MT_OCI_INDEX, DB, AMD64), DB);
+	expect_nested(ENTRY(IMG_MT_DOCKER_LIST, DB, AMD64), DB);
+	expect_nested(ENTRY(IMG_MT_OCI_INDEX, DB, ""), DB);
+	expect_nested(ENTRY(IMG_MT_OCI_INDEX, DC, S390X) "," ENTRY(IMG_MT_OCI_INDEX, DB, ""), DB);
+	/* The first entry for the platform decides, as in skopeo's choice of an instance. */
+	expect_nested(ENTRY(IMG_MT_OCI_INDEX, DB, AMD64) "," ENTRY(IMG_MT_OCI_MANIFEST, DC, AMD64),
+		      DB);
+
+	struct img_platform want = { 0 };
+	struct cc_error *err = NULL;
+	assert_int_equal(img_platform_parse("linux/amd64", &want, &err), 0);
+	/* A manifest for the platform is taken before an index for any. */
+	struct img_document *d =
+	    nested(ENTRY(IMG_MT_OCI_INDEX, DB, "") "," ENTRY(IMG_MT_OCI_MANIFEST, DC, AMD64));
+	assert_string_equal(img_index_select(d, &want, DA, &err)->digest, DC);
+	img_document_free(d);
+	d = nested(ENTRY(IMG_MT_OCI_MANIFEST, DC, AMD64) "," ENTRY(IMG_MT_OCI_INDEX, DB, AMD64));
+	assert_string_equal(img_index_select(d, &want, DA, &err)->digest, DC);
+	img_document_free(d);
+	/* An index for another platform is one more platform the index has. */
+	d = nested(ENTRY(IMG_MT_OCI_INDEX, DB, S390X));
+	assert_null(img_index_select(d, &want, "x", &err));
+	assert_string_equal(
+	    err->msg, "index x: no image for platform linux/amd64 (the index has: linux/s390x)");
+	cc_error_free(&err);
+	img_document_free(d);
+	img_platform_clear(&want);
 }
 
 #define LAYER(mt, dg) "{'mediaType': '" mt "', 'digest': '" dg "', 'size': 10}"
@@ -297,6 +361,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_index_and_platforms),
+		cmocka_unit_test(test_nested_index),
 		cmocka_unit_test(test_manifest_layers),
 		cmocka_unit_test(test_bad_documents),
 		cmocka_unit_test(test_config),

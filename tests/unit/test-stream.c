@@ -10,6 +10,7 @@
 #include <cmocka.h>
 #include <isa-l/igzip_lib.h>
 #include <zstd.h>
+#include "image/error.h"
 #include "image/stream.h"
 #include "util/cleanup.h"
 
@@ -93,6 +94,23 @@ static void expect_error(struct img_stream *s, const char *want)
 	img_stream_free(s);
 }
 
+/* The same, for a verification failure: the whole message, classified as the data's fault. */
+static void expect_mismatch(struct img_stream *s, const char *want)
+{
+	size_t n;
+	unsigned char *got = read_all(s, &n);
+	if (got) {
+		free(got);
+		fail_msg("no error, want \"%s\"", want);
+	}
+	const struct cc_error *e = img_stream_error(s);
+	assert_non_null(e);
+	if (strncmp(e->msg, want, strlen(want)) != 0)
+		fail_msg("got \"%s\", want \"%s\"", e->msg, want);
+	assert_int_equal(e->code, IMG_ERR_INTEGRITY);
+	img_stream_free(s);
+}
+
 static void test_verify(void **state)
 {
 	_cleanup_free_ unsigned char *data = make_data(DATA_LEN);
@@ -115,13 +133,17 @@ static void test_verify(void **state)
 	/* One byte changed: the digest no longer matches, at the end. */
 	data[1000] ^= 1;
 	s = img_stream_verify(img_stream_mem(data, DATA_LEN), "blob x", digest, DATA_LEN);
-	expect_error(s, "blob x: digest mismatch: the bytes hash to sha256:");
+	expect_mismatch(s, "blob x: digest mismatch: the bytes hash to sha256:");
 	data[1000] ^= 1;
 
+	/* Shorter or longer than the descriptor says: a size mismatch, named before the digest
+	 * (these read "truncated: ..." and "more than the ..." before). */
 	s = img_stream_verify(img_stream_mem(data, DATA_LEN - 1), "blob x", digest, DATA_LEN);
-	expect_error(s, "blob x: truncated: 1048575 of 1048576 bytes");
+	expect_mismatch(s, "blob x: size mismatch: got 1048575 of 1048576 bytes");
+	s = img_stream_verify(img_stream_mem(data, 100), "blob x", digest, DATA_LEN);
+	expect_mismatch(s, "blob x: size mismatch: got 100 of 1048576 bytes");
 	s = img_stream_verify(img_stream_mem(data, DATA_LEN), "blob x", digest, 10);
-	expect_error(s, "blob x: more than the 10 bytes its descriptor gives");
+	expect_mismatch(s, "blob x: size mismatch: more than the 10 bytes its descriptor gives");
 	s = img_stream_verify(img_stream_mem(data, 10), "blob x", "md5:abc", 10);
 	expect_error(s, "blob x: unsupported digest \"md5:abc\"");
 }
