@@ -7,9 +7,10 @@ bash scripts/setup.sh
 
 step() { printf '\n== %s\n' "$*"; }
 
-step "format (clang-format --dry-run)"
+step "format (clang-format --dry-run) and CC_MUST_CHECK on fallible functions"
 mapfile -t sources < <(git ls-files '*.c' '*.h' 2>/dev/null || find lib cmd tests -name '*.[ch]')
 clang-format --dry-run --Werror "${sources[@]}"
+python3 scripts/lint-must-check.py
 
 step "build (-Werror)"
 rm -rf build-test

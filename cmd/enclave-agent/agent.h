@@ -40,17 +40,18 @@ struct agent_decrypt_config {
 /* Parse the JSON text (name: the file, for messages). Unknown keys are ignored and null means
  * unset, as upstream's serde does; anything else that is not the documented types is an
  * error naming the key. On error *out holds the defaults. */
-int agent_decrypt_config_parse(const char *name, const char *buf, size_t len,
-			       struct agent_decrypt_config *out, struct cc_error **err);
+CC_MUST_CHECK int agent_decrypt_config_parse(const char *name, const char *buf, size_t len,
+					     struct agent_decrypt_config *out,
+					     struct cc_error **err);
 void agent_decrypt_config_clear(struct agent_decrypt_config *c);
 
 /* "500ms", "30s", "1.5m", "2h", "100us", "10ns"; a bare number is seconds. */
-int agent_parse_duration(const char *s, int64_t *ns, struct cc_error **err);
+CC_MUST_CHECK int agent_parse_duration(const char *s, int64_t *ns, struct cc_error **err);
 
 /* kata's verify_id: 1..128 characters of [A-Za-z0-9_.-], the first a letter or a digit (so no
  * ':' and no '/'). The message quotes the id with unprintable bytes escaped. A C string cannot
  * show a NUL inside the id: requests are unpacked with tt_unpack, which refuses those. */
-int agent_cid_check(const char *cid, struct cc_error **err);
+CC_MUST_CHECK int agent_cid_check(const char *cid, struct cc_error **err);
 /* Upstream's derivation (shim-rune getContainerID, the debug client): the last path segment of
  * the reference with ':' and '@' turned into '_'. Caller frees. */
 char *agent_cid_from_image(const char *image);
@@ -90,32 +91,35 @@ struct agent {
 	pthread_rwlock_t gc_lock;    /* pulls hold it shared, the store's gc exclusively */
 };
 
-int agent_init(struct agent *a, struct cc_error **err);
+CC_MUST_CHECK int agent_init(struct agent *a, struct cc_error **err);
 
 /* ---- decrypt.c ---- */
 
 /* a->keys from the --decryption-key specs (one that does not load is an error) and
  * a->decrypt.key_provider as a provider: spec (one that cannot be used is a warning: plain
  * images stay pullable); warns when security_validate is on. */
-int agent_decrypt_init(struct agent *a, char **specs, const char *ocicrypt_config,
-		       struct cc_error **err);
+CC_MUST_CHECK int agent_decrypt_init(struct agent *a, char **specs, const char *ocicrypt_config,
+				     struct cc_error **err);
 /* FAILED_PRECONDITION while security_validate is on: signatures cannot be verified yet, and
  * an agent told to verify them must not pretend it did. */
-int agent_security_check(const struct agent *a, struct cc_error **err);
+CC_MUST_CHECK int agent_security_check(const struct agent *a, struct cc_error **err);
 /* Wipe the password part of a --decryption-key argument (it stays in /proc/PID/cmdline). */
 void agent_scrub_key_arg(char *arg);
 void agent_destroy(struct agent *a);
 int64_t agent_now_ns(void);
 
 /* ttrpc handlers */
-int agent_pull_image(struct tt_call *call, const uint8_t *req, size_t len, uint8_t **resp,
-		     size_t *resp_len, void *data, struct cc_error **err);
-int agent_list_images(struct tt_call *call, const uint8_t *req, size_t len, uint8_t **resp,
-		      size_t *resp_len, void *data, struct cc_error **err);
-int agent_remove_image(struct tt_call *call, const uint8_t *req, size_t len, uint8_t **resp,
-		       size_t *resp_len, void *data, struct cc_error **err);
-int agent_status(struct tt_call *call, const uint8_t *req, size_t len, uint8_t **resp,
-		 size_t *resp_len, void *data, struct cc_error **err);
+CC_MUST_CHECK int agent_pull_image(struct tt_call *call, const uint8_t *req, size_t len,
+				   uint8_t **resp, size_t *resp_len, void *data,
+				   struct cc_error **err);
+CC_MUST_CHECK int agent_list_images(struct tt_call *call, const uint8_t *req, size_t len,
+				    uint8_t **resp, size_t *resp_len, void *data,
+				    struct cc_error **err);
+CC_MUST_CHECK int agent_remove_image(struct tt_call *call, const uint8_t *req, size_t len,
+				     uint8_t **resp, size_t *resp_len, void *data,
+				     struct cc_error **err);
+CC_MUST_CHECK int agent_status(struct tt_call *call, const uint8_t *req, size_t len, uint8_t **resp,
+			       size_t *resp_len, void *data, struct cc_error **err);
 
 /* Run a deferred store gc if one is due and no pull holds the store. */
 void agent_gc_if_due(struct agent *a);
@@ -132,14 +136,15 @@ json_t *agent_image_json(const char *cid, const char *image, const json_t *recor
 /* Lay out <images>/<cid>/ for a pulled image record: image.json, config.json (the OCI runtime
  * config from the image config) and an empty rootfs/, staged and renamed into place; an
  * existing layout of the cid is replaced in one step. */
-int agent_layout_write(struct agent *a, const char *cid, const char *image, const json_t *record,
-		       struct cc_error **err);
+CC_MUST_CHECK int agent_layout_write(struct agent *a, const char *cid, const char *image,
+				     const json_t *record, struct cc_error **err);
 /* <images>/<cid>/image.json, or NULL (err->code NOT_FOUND when there is no such layout). */
-json_t *agent_layout_read(struct agent *a, const char *cid, struct cc_error **err);
+CC_MUST_CHECK json_t *agent_layout_read(struct agent *a, const char *cid, struct cc_error **err);
 /* Every layout's image.json, sorted by container id. */
-json_t *agent_layout_list(struct agent *a, struct cc_error **err);
+CC_MUST_CHECK json_t *agent_layout_list(struct agent *a, struct cc_error **err);
 /* Take <images>/<cid> away (atomically, then delete it); *reference gets its image's
  * normalised reference. FAILED_PRECONDITION while its rootfs is a mount point. */
-int agent_layout_remove(struct agent *a, const char *cid, char **reference, struct cc_error **err);
+CC_MUST_CHECK int agent_layout_remove(struct agent *a, const char *cid, char **reference,
+				      struct cc_error **err);
 /* Remove what a previous run left in the staging directory (at start-up). */
 void agent_layout_clean_staging(struct agent *a);

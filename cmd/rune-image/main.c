@@ -601,7 +601,11 @@ static int cmd_bundle(struct img_store *store, int argc, char **argv)
 	_cleanup_free_ char *upper = cc_path_join(argv[2], ".layer/upper");
 	_cleanup_free_ char *work = cc_path_join(argv[2], ".layer/work");
 	_cleanup_free_ char *spec = rt_spec_default(false);
-	int ret = cc_mkdir_p(argv[2], 0755, &err);
+	/* The bundle holds an image's tree (setuid binaries, devices): 0700 as umoci makes it,
+	 * an existing directory too. */
+	int ret = cc_mkdir_p(argv[2], 0700, &err);
+	if (ret == 0 && chmod(argv[2], 0700) < 0)
+		ret = cc_error_errno(&err, "bundle %s: chmod", argv[2]);
 	if (ret == 0 && !copy &&
 	    img_mount_overlay(dirs, cc_strv_len(dirs), upper, work, rootfs, &err) < 0) {
 		/* No overlayfs here (or not for us): a flattened copy serves the same purpose. */

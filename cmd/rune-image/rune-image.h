@@ -26,8 +26,10 @@ void key_args_clear(struct key_args *k);
 #define _cleanup_key_args_ __attribute__((cleanup(key_args_clear)))
 /* The decryption keys in *out (NULL when no spec was given); -1 with *err naming the failing
  * key. Then the encryption recipients. */
-int key_args_keys(const struct key_args *k, struct crypt_keys **out, struct cc_error **err);
-struct crypt_recipients *key_args_recipients(const struct key_args *k, struct cc_error **err);
+CC_MUST_CHECK int key_args_keys(const struct key_args *k, struct crypt_keys **out,
+				struct cc_error **err);
+CC_MUST_CHECK struct crypt_recipients *key_args_recipients(const struct key_args *k,
+							   struct cc_error **err);
 
 /* rune-image encrypt (encrypt.c); no store involved. */
 int cmd_encrypt(int argc, char **argv);

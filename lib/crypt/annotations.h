@@ -44,8 +44,8 @@ struct crypt_annotations {
 /* Parse the annotations object of a layer descriptor (NULL = none). Annotations outside
  * org.opencontainers.image.enc.* are ignored; unknown enc.keys.* schemes (pkcs11) are
  * skipped, other unknown enc.* keys too. */
-int crypt_annotations_parse(const json_t *annotations, struct crypt_annotations *out,
-			    struct cc_error **err);
+CC_MUST_CHECK int crypt_annotations_parse(const json_t *annotations, struct crypt_annotations *out,
+					  struct cc_error **err);
 void crypt_annotations_clear(struct crypt_annotations *a);
 
 /* "jwe", "pkcs7", "pgp", "provider". */

@@ -33,11 +33,11 @@ struct crypt_opts {
 };
 
 /* Merge the public options JSON into o (an empty buffer = no annotation). */
-int crypt_opts_parse_public(struct crypt_opts *o, const void *json, size_t len,
-			    struct cc_error **err);
+CC_MUST_CHECK int crypt_opts_parse_public(struct crypt_opts *o, const void *json, size_t len,
+					  struct cc_error **err);
 /* Merge the private options JSON (from a key wrapper) into o. */
-int crypt_opts_parse_private(struct crypt_opts *o, const void *json, size_t len,
-			     struct cc_error **err);
+CC_MUST_CHECK int crypt_opts_parse_private(struct crypt_opts *o, const void *json, size_t len,
+					   struct cc_error **err);
 /* Serialise: {"cipher","hmac","cipheroptions":{}} (caller frees) and
  * {"symkey","digest","cipheroptions":{"nonce"}} (into a wiped buffer). */
 char *crypt_opts_public_json(const struct crypt_opts *o);
@@ -52,15 +52,15 @@ struct crypt_cipher;
 
 /* Decryption needs cipher, symkey, nonce and hmac; encryption needs cipher, symkey, nonce.
  * Unknown ciphers and wrong key or nonce sizes are refused here. The options are copied. */
-int crypt_cipher_new(const struct crypt_opts *o, bool encrypt, struct crypt_cipher **out,
-		     struct cc_error **err);
+CC_MUST_CHECK int crypt_cipher_new(const struct crypt_opts *o, bool encrypt,
+				   struct crypt_cipher **out, struct cc_error **err);
 /* Transform n bytes from in to out (n bytes; in == out is allowed). */
-int crypt_cipher_update(struct crypt_cipher *c, const void *in, size_t n, void *out,
-			struct cc_error **err);
+CC_MUST_CHECK int crypt_cipher_update(struct crypt_cipher *c, const void *in, size_t n, void *out,
+				      struct cc_error **err);
 /* End of stream. Decrypting: compares the HMAC of all ciphertext seen with the expected one in
  * constant time and fails on a mismatch (mac may be NULL). Encrypting: writes the HMAC to mac.
  * Nothing more can be transformed afterwards. */
-int crypt_cipher_final(struct crypt_cipher *c, unsigned char mac[CRYPT_HMAC_LEN],
-		       struct cc_error **err);
+CC_MUST_CHECK int crypt_cipher_final(struct crypt_cipher *c, unsigned char mac[CRYPT_HMAC_LEN],
+				     struct cc_error **err);
 /* Wipes the keys. NULL is fine. */
 void crypt_cipher_free(struct crypt_cipher *c);

@@ -47,9 +47,9 @@ enum crypt_errc {
 /* True for a media type ending in "+encrypted" (the only way ocicrypt marks a layer). */
 bool crypt_media_type_is_encrypted(const char *media_type);
 /* The plain media type (the suffix stripped); NULL with *err if not encrypted. Caller frees. */
-char *crypt_media_type_plain(const char *media_type, struct cc_error **err);
+CC_MUST_CHECK char *crypt_media_type_plain(const char *media_type, struct cc_error **err);
 /* media_type + "+encrypted", for the tar layer types containers/image encrypts. */
-char *crypt_media_type_encrypted(const char *media_type, struct cc_error **err);
+CC_MUST_CHECK char *crypt_media_type_encrypted(const char *media_type, struct cc_error **err);
 
 /* ---- decryption keys ---- */
 
@@ -83,7 +83,7 @@ struct crypt_keys *crypt_keys_new(const struct crypt_keys_opts *opts);
  *                        (offline_fs_kbc, sample_kbc).
  * Keys are loaded now, so a wrong password or an unreadable file fails here.
  */
-int crypt_keys_add(struct crypt_keys *keys, const char *spec, struct cc_error **err);
+CC_MUST_CHECK int crypt_keys_add(struct crypt_keys *keys, const char *spec, struct cc_error **err);
 /* Private keys, certificates, keyrings and providers loaded so far. */
 size_t crypt_keys_count(const struct crypt_keys *keys);
 /* Wipes every secret. NULL is fine. */
@@ -103,7 +103,8 @@ struct crypt_recipients *crypt_recipients_new(const struct crypt_keys_opts *opts
  *   pgp:<user id or e-mail>  (a public key in the GnuPG home)
  *   provider:<name>[:<param>]
  */
-int crypt_recipients_add(struct crypt_recipients *r, const char *spec, struct cc_error **err);
+CC_MUST_CHECK int crypt_recipients_add(struct crypt_recipients *r, const char *spec,
+				       struct cc_error **err);
 void crypt_recipients_free(struct crypt_recipients *r);
 
 /* ---- one layer ---- */
@@ -116,26 +117,29 @@ struct crypt_layer;
  * "no key could unwrap the layer key: org.opencontainers.image.enc.keys.jwe: no key matches
  * any of the 2 JWE recipients".
  */
-int crypt_layer_open(const struct crypt_keys *keys, const char *media_type,
-		     const json_t *annotations, struct crypt_layer **out, struct cc_error **err);
+CC_MUST_CHECK int crypt_layer_open(const struct crypt_keys *keys, const char *media_type,
+				   const json_t *annotations, struct crypt_layer **out,
+				   struct cc_error **err);
 /*
  * Start encrypting a layer for the recipients: a fresh key and nonce, wrapped for each of
  * them now (so a bad recipient fails before any data). digest ("sha256:..", may be NULL) is
  * the plain blob's and is recorded in the private options as ocicrypt does.
  */
-int crypt_layer_encrypt_begin(const struct crypt_recipients *r, const char *media_type,
-			      const char *digest, struct crypt_layer **out, struct cc_error **err);
+CC_MUST_CHECK int crypt_layer_encrypt_begin(const struct crypt_recipients *r,
+					    const char *media_type, const char *digest,
+					    struct crypt_layer **out, struct cc_error **err);
 /* Decrypting: the plain media type. Encrypting: the "+encrypted" media type. */
 const char *crypt_layer_media_type(const struct crypt_layer *l);
 /* Transform n bytes (out may equal in). */
-int crypt_layer_update(struct crypt_layer *l, const void *in, size_t n, void *out,
-		       struct cc_error **err);
+CC_MUST_CHECK int crypt_layer_update(struct crypt_layer *l, const void *in, size_t n, void *out,
+				     struct cc_error **err);
 /*
  * End of the layer. Decrypting: checks the HMAC over all the ciphertext, in constant time,
  * and fails with "layer HMAC mismatch: ciphertext or annotations tampered". Encrypting: sets
  * *annotations (caller decrefs) to the annotations for the encrypted descriptor (wrapped keys
  * and pubopts); annotations must be NULL when decrypting.
  */
-int crypt_layer_final(struct crypt_layer *l, json_t **annotations, struct cc_error **err);
+CC_MUST_CHECK int crypt_layer_final(struct crypt_layer *l, json_t **annotations,
+				    struct cc_error **err);
 /* Wipes the keys. NULL is fine. */
 void crypt_layer_free(struct crypt_layer *l);

@@ -58,17 +58,18 @@ static inline void crypt_json_wipe_decrefp(json_t **j)
 void crypt_json_dump_secret(const json_t *j, struct crypt_buf *out);
 
 /* Parse JSON strictly (duplicate keys refused); `what` names it in messages. */
-json_t *crypt_json_parse(const char *what, const void *buf, size_t len, struct cc_error **err);
+CC_MUST_CHECK json_t *crypt_json_parse(const char *what, const void *buf, size_t len,
+				       struct cc_error **err);
 
 /* Decode the base64 string member `key` of object o; absent = 0 with out empty when
  * !required. The error names what and key. */
-int crypt_json_b64(const json_t *o, const char *key, enum crypt_b64 v, bool required,
-		   const char *what, struct crypt_buf *out, struct cc_error **err);
+CC_MUST_CHECK int crypt_json_b64(const json_t *o, const char *key, enum crypt_b64 v, bool required,
+				 const char *what, struct crypt_buf *out, struct cc_error **err);
 
 /* Read a file that may hold a secret (a key, a password) into *out without leaving copies
  * behind (no growing buffer); at most limit bytes. dirfd may be AT_FDCWD. */
-int crypt_read_secret_file(int dirfd, const char *path, size_t limit, struct crypt_buf *out,
-			   struct cc_error **err);
+CC_MUST_CHECK int crypt_read_secret_file(int dirfd, const char *path, size_t limit,
+					 struct crypt_buf *out, struct cc_error **err);
 
 /* Fill buf with len cryptographically secure random bytes (aborts if the DRBG fails: nothing
  * safe can be done without randomness). */

@@ -46,7 +46,8 @@ const struct crypt_jwa_curve *crypt_jwa_curve_of(const EVP_PKEY *k);
 
 /* A public EC key from a JWK {"kty":"EC","crv","x","y"}; the point is checked to lie on the
  * curve (an invalid-curve point would leak the private key through ECDH). */
-EVP_PKEY *crypt_jwa_ec_from_jwk(const json_t *jwk, const char *what, struct cc_error **err);
+CC_MUST_CHECK EVP_PKEY *crypt_jwa_ec_from_jwk(const json_t *jwk, const char *what,
+					      struct cc_error **err);
 /* The public JWK of an EC key. */
 json_t *crypt_jwa_ec_to_jwk(const EVP_PKEY *k);
 

@@ -24,15 +24,17 @@
 struct crypt_jwe;
 
 /* Parse a JWE text (JSON or compact) and validate every header it carries. */
-int crypt_jwe_parse(const void *text, size_t len, struct crypt_jwe **out, struct cc_error **err);
+CC_MUST_CHECK int crypt_jwe_parse(const void *text, size_t len, struct crypt_jwe **out,
+				  struct cc_error **err);
 size_t crypt_jwe_n_recipients(const struct crypt_jwe *j);
 /* Try every recipient with every key of a matching type. Returns 0 with the plaintext in
  * *plain (caller wipes), or -1 saying why none worked. Keys are borrowed. */
-int crypt_jwe_decrypt(const struct crypt_jwe *j, EVP_PKEY *const *keys, size_t n_keys,
-		      struct crypt_buf *plain, struct cc_error **err);
+CC_MUST_CHECK int crypt_jwe_decrypt(const struct crypt_jwe *j, EVP_PKEY *const *keys, size_t n_keys,
+				    struct crypt_buf *plain, struct cc_error **err);
 void crypt_jwe_free(struct crypt_jwe *j);
 
 /* Encrypt plain for the RSA and EC public keys keys[0..n). Returns the JWE JSON text
  * (caller frees). */
-int crypt_jwe_encrypt(EVP_PKEY *const *keys, size_t n, bool rsa_oaep_256, const void *plain,
-		      size_t len, char **out, struct cc_error **err);
+CC_MUST_CHECK int crypt_jwe_encrypt(EVP_PKEY *const *keys, size_t n, bool rsa_oaep_256,
+				    const void *plain, size_t len, char **out,
+				    struct cc_error **err);

@@ -62,26 +62,26 @@ struct crypt_kbc {
 extern const struct crypt_kbc_ops crypt_kbc_offline_fs, crypt_kbc_sample;
 
 /* Add a KBC implementation; call before threads use crypt_kbc_new(). */
-int crypt_kbc_register(const struct crypt_kbc_ops *ops, struct cc_error **err);
+CC_MUST_CHECK int crypt_kbc_register(const struct crypt_kbc_ops *ops, struct cc_error **err);
 /* "<kbc>::<kbs uri>", both parts non-empty (the URI may be a placeholder such as "null"). */
-int crypt_kbc_new(const char *spec, const struct crypt_kbc_opts *o, struct crypt_kbc **out,
-		  struct cc_error **err);
+CC_MUST_CHECK int crypt_kbc_new(const char *spec, const struct crypt_kbc_opts *o,
+				struct crypt_kbc **out, struct cc_error **err);
 /* Parse the packet JSON and decrypt it. */
-int crypt_kbc_unwrap(struct crypt_kbc *k, const void *packet, size_t len, struct crypt_buf *out,
-		     struct cc_error **err);
+CC_MUST_CHECK int crypt_kbc_unwrap(struct crypt_kbc *k, const void *packet, size_t len,
+				   struct crypt_buf *out, struct cc_error **err);
 /* Wrap plain under kid into packet JSON (for encrypting images for this KBC). */
-int crypt_kbc_wrap(struct crypt_kbc *k, const char *kid, const void *plain, size_t len,
-		   struct crypt_buf *packet, struct cc_error **err);
-int crypt_kbc_get_resource(struct crypt_kbc *k, const char *uri, struct crypt_buf *out,
-			   struct cc_error **err);
+CC_MUST_CHECK int crypt_kbc_wrap(struct crypt_kbc *k, const char *kid, const void *plain,
+				 size_t len, struct crypt_buf *packet, struct cc_error **err);
+CC_MUST_CHECK int crypt_kbc_get_resource(struct crypt_kbc *k, const char *uri,
+					 struct crypt_buf *out, struct cc_error **err);
 void crypt_kbc_free(struct crypt_kbc *k);
 
-int crypt_kbc_packet_parse(const void *json, size_t len, struct crypt_kbc_packet *p,
-			   struct cc_error **err);
+CC_MUST_CHECK int crypt_kbc_packet_parse(const void *json, size_t len, struct crypt_kbc_packet *p,
+					 struct cc_error **err);
 void crypt_kbc_packet_clear(struct crypt_kbc_packet *p);
 /* kbs://<host>/<repo>/<type>/<tag>[?query] -> "<repo>/<type>/<tag>" (caller frees). */
-char *crypt_kbs_resource_path(const char *uri, struct cc_error **err);
+CC_MUST_CHECK char *crypt_kbs_resource_path(const char *uri, struct cc_error **err);
 /* A256GCM / A256CTR with a 32-byte key, as the packets use them. */
-int crypt_kbc_cipher(bool encrypt, const char *wrap_type, const unsigned char *key,
-		     const struct crypt_buf *iv, const void *in, size_t len, struct crypt_buf *out,
-		     struct cc_error **err);
+CC_MUST_CHECK int crypt_kbc_cipher(bool encrypt, const char *wrap_type, const unsigned char *key,
+				   const struct crypt_buf *iv, const void *in, size_t len,
+				   struct crypt_buf *out, struct cc_error **err);

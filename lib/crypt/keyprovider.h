@@ -44,24 +44,25 @@ struct crypt_provider_config {
 };
 
 /* `what` names the file in messages. */
-int crypt_provider_config_parse(const char *what, const void *buf, size_t len,
-				struct crypt_provider_config *out, struct cc_error **err);
+CC_MUST_CHECK int crypt_provider_config_parse(const char *what, const void *buf, size_t len,
+					      struct crypt_provider_config *out,
+					      struct cc_error **err);
 /* path NULL: $OCICRYPT_KEYPROVIDER_CONFIG; neither set: an empty config, not an error. */
-int crypt_provider_config_load(const char *path, struct crypt_provider_config *out,
-			       struct cc_error **err);
+CC_MUST_CHECK int crypt_provider_config_load(const char *path, struct crypt_provider_config *out,
+					     struct cc_error **err);
 const struct crypt_provider *crypt_provider_find(const struct crypt_provider_config *c,
 						 const char *name);
 void crypt_provider_config_clear(struct crypt_provider_config *c);
 
 /* param NULL: "Enabled", as ocicrypt sends for "provider:<name>". timeout_ms 0: default. */
-int crypt_provider_unwrap(const struct crypt_provider *p, const char *param,
-			  const unsigned char *blob, size_t len, int timeout_ms,
-			  struct crypt_buf *opts, struct cc_error **err);
-int crypt_provider_wrap(const struct crypt_provider *p, const char *param,
-			const unsigned char *opts, size_t len, int timeout_ms,
-			struct crypt_buf *blob, struct cc_error **err);
+CC_MUST_CHECK int crypt_provider_unwrap(const struct crypt_provider *p, const char *param,
+					const unsigned char *blob, size_t len, int timeout_ms,
+					struct crypt_buf *opts, struct cc_error **err);
+CC_MUST_CHECK int crypt_provider_wrap(const struct crypt_provider *p, const char *param,
+				      const unsigned char *opts, size_t len, int timeout_ms,
+				      struct crypt_buf *blob, struct cc_error **err);
 
 /* The reply JSON: {"keyunwrapresults":{"optsdata":..}} or {"keywrapresults":{"annotation":..}};
  * bytes as a base64 string (Go) or an array of integers (Rust serde). */
-int crypt_provider_parse_reply(bool wrap, const void *json, size_t len, struct crypt_buf *out,
-			       struct cc_error **err);
+CC_MUST_CHECK int crypt_provider_parse_reply(bool wrap, const void *json, size_t len,
+					     struct crypt_buf *out, struct cc_error **err);

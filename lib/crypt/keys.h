@@ -53,16 +53,19 @@ struct crypt_recipients {
 };
 
 /* "<name>[:<param>]" (after "provider:"): resolve against the config and the KBCs. */
-int crypt_env_add_provider(struct crypt_env *env, const char *spec, struct cc_error **err);
+CC_MUST_CHECK int crypt_env_add_provider(struct crypt_env *env, const char *spec,
+					 struct cc_error **err);
 
 /* Key file decoding (keyfile.c). data is the file's content; pass may be empty.
  * Adds whatever the file holds (private key, certificates, OpenPGP secret keyring) to keys and
  * returns how many items; 0 when it holds nothing usable; -1 for a key that cannot be
  * decrypted (missing or wrong password) or is of an unsupported type. */
-int crypt_keyfile_load(struct crypt_keys *keys, const char *what, const struct crypt_buf *data,
-		       const struct crypt_buf *pass, struct cc_error **err);
+CC_MUST_CHECK int crypt_keyfile_load(struct crypt_keys *keys, const char *what,
+				     const struct crypt_buf *data, const struct crypt_buf *pass,
+				     struct cc_error **err);
 /* A public key (PEM/DER SubjectPublicKeyInfo, or a certificate's) for a JWE recipient. */
-EVP_PKEY *crypt_keyfile_public(const char *what, const struct crypt_buf *data,
-			       struct cc_error **err);
+CC_MUST_CHECK EVP_PKEY *crypt_keyfile_public(const char *what, const struct crypt_buf *data,
+					     struct cc_error **err);
 /* An RSA certificate (PEM or DER) for a PKCS#7 recipient. */
-X509 *crypt_keyfile_cert(const char *what, const struct crypt_buf *data, struct cc_error **err);
+CC_MUST_CHECK X509 *crypt_keyfile_cert(const char *what, const struct crypt_buf *data,
+				       struct cc_error **err);

@@ -23,10 +23,12 @@ struct crypt_pgp_keyring {
 };
 
 /* home: used when n_rings == 0 (NULL: gpg's default home). */
-int crypt_pgp_decrypt(const unsigned char *msg, size_t len, const struct crypt_pgp_keyring *rings,
-		      size_t n_rings, const char *home, struct crypt_buf *plain,
-		      struct cc_error **err);
-int crypt_pgp_encrypt(const char *home, char *const *recipients, size_t n, const void *plain,
-		      size_t len, struct crypt_buf *out, struct cc_error **err);
+CC_MUST_CHECK int crypt_pgp_decrypt(const unsigned char *msg, size_t len,
+				    const struct crypt_pgp_keyring *rings, size_t n_rings,
+				    const char *home, struct crypt_buf *plain,
+				    struct cc_error **err);
+CC_MUST_CHECK int crypt_pgp_encrypt(const char *home, char *const *recipients, size_t n,
+				    const void *plain, size_t len, struct crypt_buf *out,
+				    struct cc_error **err);
 /* True if data looks like an OpenPGP secret keyring (binary or armored). */
 bool crypt_pgp_is_secret_keyring(const unsigned char *data, size_t len);

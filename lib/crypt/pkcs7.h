@@ -19,8 +19,8 @@
 #include <openssl/x509.h>
 #include "crypt/internal.h"
 
-int crypt_pkcs7_decrypt(const unsigned char *der, size_t len, EVP_PKEY *const *keys, size_t n_keys,
-			X509 *const *certs, size_t n_certs, struct crypt_buf *plain,
-			struct cc_error **err);
-int crypt_pkcs7_encrypt(X509 *const *certs, size_t n, const void *plain, size_t len,
-			struct crypt_buf *der, struct cc_error **err);
+CC_MUST_CHECK int crypt_pkcs7_decrypt(const unsigned char *der, size_t len, EVP_PKEY *const *keys,
+				      size_t n_keys, X509 *const *certs, size_t n_certs,
+				      struct crypt_buf *plain, struct cc_error **err);
+CC_MUST_CHECK int crypt_pkcs7_encrypt(X509 *const *certs, size_t n, const void *plain, size_t len,
+				      struct crypt_buf *der, struct cc_error **err);

@@ -40,8 +40,8 @@ extern const char *const enc_default_runtime_dirs[];
  * (close-on-exec) of that very file, to load through /proc/self/fd (enc_pal_load_fd), and the
  * resolved path in *resolved (caller frees).
  */
-int enc_trust_open(const char *path, const struct enc_trust *t, char **resolved,
-		   struct cc_error **err);
+CC_MUST_CHECK int enc_trust_open(const char *path, const struct enc_trust *t, char **resolved,
+				 struct cc_error **err);
 
 struct enc_config {
 	char *type;
@@ -60,19 +60,19 @@ struct enc_config {
  * that passes the trust rules (opened here, see enc_trust_open), the hardware for intelSgx
  * (whose devices and aesmd socket are then added to the spec).
  */
-int enc_config_from_spec(struct rt_spec *spec, const struct enc_trust *t, struct enc_config **out,
-			 struct cc_error **err);
+CC_MUST_CHECK int enc_config_from_spec(struct rt_spec *spec, const struct enc_trust *t,
+				       struct enc_config **out, struct cc_error **err);
 void enc_config_free(struct enc_config *e);
 /* Remove the ENCLAVE_* configuration variables from an environment (NULL-terminated, owned). */
 void enc_strip_env(char **env);
 
 json_t *enc_config_to_json(const struct enc_config *e);
-struct enc_config *enc_config_from_json(json_t *j, struct cc_error **err);
+CC_MUST_CHECK struct enc_config *enc_config_from_json(json_t *j, struct cc_error **err);
 
 /* Add the SGX device nodes found under devroot ("/dev" normally) and the aesmd socket mount
  * (when aesmd_dir exists) to the spec, skipping what the config already has. */
-int enc_add_sgx(struct rt_spec *spec, const char *devroot, const char *aesmd_dir,
-		struct cc_error **err);
+CC_MUST_CHECK int enc_add_sgx(struct rt_spec *spec, const char *devroot, const char *aesmd_dir,
+			      struct cc_error **err);
 /* CPUID.(EAX=7,ECX=0):EBX bit 2. */
 bool enc_cpu_has_sgx(void);
 
@@ -90,7 +90,8 @@ struct rt_handler enc_handler(const struct enc_options *o);
 struct init_args;
 /* In the init, before pivot_root: the payload's environment becomes the init's own, and the
  * checked PAL is loaded from its descriptor. */
-int enc_init_load(struct enc_config *e, const struct init_args *a, struct cc_error **err);
+CC_MUST_CHECK int enc_init_load(struct enc_config *e, const struct init_args *a,
+				struct cc_error **err);
 /* In the init, after setup: pal_init, then report ready, wait for start and run the payload
  * through the PAL. Never returns; the init exits with the payload's exit status. */
 __attribute__((noreturn)) void enc_init_run(struct enc_config *e, const struct init_args *a,
@@ -101,6 +102,6 @@ __attribute__((noreturn)) void enc_init_run(struct enc_config *e, const struct i
 struct rt_context;
 /* The enclave's local report (PAL API v3) for 64 bytes of report data and an optional 512-byte
  * target info, through the container's init. */
-int enc_container_attest(const struct rt_context *ctx, const char *id,
-			 const uint8_t report_data[64], const uint8_t *target_info,
-			 uint8_t report[432], struct cc_error **err);
+CC_MUST_CHECK int enc_container_attest(const struct rt_context *ctx, const char *id,
+				       const uint8_t report_data[64], const uint8_t *target_info,
+				       uint8_t report[432], struct cc_error **err);

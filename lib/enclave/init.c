@@ -475,7 +475,8 @@ static __attribute__((noreturn)) void fail_after_start(struct cc_error *err)
 {
 	struct cc_error *derr = NULL;
 	rt_init_report(err);
-	enc_pal_destroy(ei.pal, &derr);
+	if (enc_pal_destroy(ei.pal, &derr) < 0)
+		rt_init_report(derr);
 	_exit(127);
 }
 

@@ -26,11 +26,13 @@
 #define ENC_MSG_MAX_FDS 3
 
 /* Send msg (and nfds descriptors). */
-int enc_msg_send(int sock, json_t *msg, const int *fds, size_t nfds, struct cc_error **err);
+CC_MUST_CHECK int enc_msg_send(int sock, json_t *msg, const int *fds, size_t nfds,
+			       struct cc_error **err);
 /* Receive one message: 1 and *msg (and up to ENC_MSG_MAX_FDS descriptors in fds, *nfds set;
  * the caller closes them), 0 at a clean end of stream, -1 with *err. The body buffer grows as
  * its bytes arrive, never to the size the header merely claims. */
-int enc_msg_recv(int sock, json_t **msg, int *fds, size_t *nfds, struct cc_error **err);
+CC_MUST_CHECK int enc_msg_recv(int sock, json_t **msg, int *fds, size_t *nfds,
+			       struct cc_error **err);
 
 /* Bytes a message may hold while it arrives without drawing on an enc_msg_budget: every exec
  * and attest request fits, so they pass while big messages wait their turn. */
@@ -53,17 +55,18 @@ struct enc_msg_limits {
 /* enc_msg_recv within limits (NULL: none). Errors: "agent socket: no message within N ms",
  * "agent message: not complete within N ms", "agent message: N bytes: the agent is busy
  * receiving other messages" (the budget). */
-int enc_msg_recv_limited(int sock, const struct enc_msg_limits *lim, json_t **msg, int *fds,
-			 size_t *nfds, struct cc_error **err);
+CC_MUST_CHECK int enc_msg_recv_limited(int sock, const struct enc_msg_limits *lim, json_t **msg,
+				       int *fds, size_t *nfds, struct cc_error **err);
 /* Parse a message body: a JSON object with a string "op". */
-json_t *enc_msg_parse(const char *buf, size_t len, struct cc_error **err);
+CC_MUST_CHECK json_t *enc_msg_parse(const char *buf, size_t len, struct cc_error **err);
 
 /* An exec request's argv (at least one element) and env ("KEY=VALUE" each), as NULL-terminated
  * string vectors the caller frees with cc_strv_free. */
-int enc_msg_exec_decode(json_t *msg, char ***argv, char ***env, struct cc_error **err);
+CC_MUST_CHECK int enc_msg_exec_decode(json_t *msg, char ***argv, char ***env,
+				      struct cc_error **err);
 /* A fixed-size binary field carried as hex (report_data, target_info, report). */
-int enc_msg_hex_field(json_t *msg, const char *key, void *out, size_t len, bool optional,
-		      struct cc_error **err);
+CC_MUST_CHECK int enc_msg_hex_field(json_t *msg, const char *key, void *out, size_t len,
+				    bool optional, struct cc_error **err);
 void enc_msg_set_hex(json_t *msg, const char *key, const void *data, size_t len);
 /* {"op":"error","message":...} and {"op":op,key:value} conveniences. */
 json_t *enc_msg_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -19,21 +19,22 @@
 
 /* Mount an overlayfs at target: lower = the layer directories (bottom first), upper and work
  * directories created if missing (same filesystem, work empty). */
-int img_mount_overlay(char *const *layers, size_t n, const char *upper, const char *work,
-		      const char *target, struct cc_error **err);
+CC_MUST_CHECK int img_mount_overlay(char *const *layers, size_t n, const char *upper,
+				    const char *work, const char *target, struct cc_error **err);
 
 /* The OCI runtime config for image config c, starting from default_spec (a JSON text, e.g.
  * rune's `spec` output). The user ("name", "uid", "uid:gid", "name:group") is resolved in the
  * rootfs' /etc/passwd and /etc/group, read without following links out of it. Enclave
  * settings are removed (img_bundle_strip_enclave), each with a warning through the log sink:
  * "image config: Env NAME dropped: ..." or "image config: label KEY dropped: ...". */
-json_t *img_bundle_config(const struct img_config *c, const char *default_spec, const char *rootfs,
-			  struct cc_error **err);
+CC_MUST_CHECK json_t *img_bundle_config(const struct img_config *c, const char *default_spec,
+					const char *rootfs, struct cc_error **err);
 /* The same from the unmerged layer directories (overlay format, bottom first), for a rootfs
  * that is not mounted yet: /etc/passwd and /etc/group are looked up as overlayfs would show
  * them (the topmost copy, whiteouts and opaque directories honoured). */
-json_t *img_bundle_config_layers(const struct img_config *c, const char *default_spec,
-				 char *const *layers, size_t n, struct cc_error **err);
+CC_MUST_CHECK json_t *img_bundle_config_layers(const struct img_config *c, const char *default_spec,
+					       char *const *layers, size_t n,
+					       struct cc_error **err);
 /* A file (at most 4 MiB) as overlayfs would show it over those layers, NULL when absent or
  * unreadable. Caller frees. */
 char *img_layers_read_file(char *const *layers, size_t n, const char *path);

@@ -12,4 +12,5 @@
  * files keep their holes. On failure nothing is left: what was made in dest is removed, and
  * dest too if it was made here.
  */
-int img_flatten(char *const *layer_dirs, size_t n, const char *dest, struct cc_error **err);
+CC_MUST_CHECK int img_flatten(char *const *layer_dirs, size_t n, const char *dest,
+			      struct cc_error **err);

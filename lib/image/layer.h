@@ -22,6 +22,7 @@
  * keys (may be NULL) decrypt an encrypted layer (blob->encrypted, see img_layer_decryptor);
  * its key is unwrapped before anything is read. */
 struct crypt_keys;
-int img_layer_apply(struct img_store *store, const struct img_descriptor *blob, const char *diff_id,
-		    struct img_stream *src, const struct crypt_keys *keys, bool rootless,
-		    struct cc_error **err);
+CC_MUST_CHECK int img_layer_apply(struct img_store *store, const struct img_descriptor *blob,
+				  const char *diff_id, struct img_stream *src,
+				  const struct crypt_keys *keys, bool rootless,
+				  struct cc_error **err);

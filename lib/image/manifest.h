@@ -68,8 +68,9 @@ struct img_document {
 /* Parse a manifest or index. `name` names it in messages (e.g. the reference or digest);
  * content_type is the registry's Content-Type (may be NULL): the document's own mediaType
  * wins, and the two must not disagree. */
-struct img_document *img_document_parse(const char *name, const char *buf, size_t len,
-					const char *content_type, struct cc_error **err);
+CC_MUST_CHECK struct img_document *img_document_parse(const char *name, const char *buf, size_t len,
+						      const char *content_type,
+						      struct cc_error **err);
 void img_document_free(struct img_document *d);
 
 /* The host's platform in OCI terms (linux/amd64, linux/arm64/v8, linux/arm/v7, ...). */
@@ -77,7 +78,8 @@ void img_platform_host(struct img_platform *p);
 void img_platform_clear(struct img_platform *p);
 /* "os/arch[/variant]"; parse accepts the same, with the variant optional. */
 char *img_platform_string(const struct img_platform *p);
-int img_platform_parse(const char *text, struct img_platform *p, struct cc_error **err);
+CC_MUST_CHECK int img_platform_parse(const char *text, struct img_platform *p,
+				     struct cc_error **err);
 /* Does an index entry's platform satisfy want (variants normalised: arm64 "" = "v8",
  * arm "" = "v7"; an entry without variant matches any wanted variant)? */
 bool img_platform_match(const struct img_platform *have, const struct img_platform *want);
@@ -86,9 +88,10 @@ bool img_platform_match(const struct img_platform *have, const struct img_platfo
  * platform, is refused as skopeo refuses it (IMG_ERR_INVALID, "index NAME: entry sha256:..
  * is itself an index (nested indexes are not supported)"), unless a manifest for want comes
  * first. */
-const struct img_descriptor *img_index_select(const struct img_document *index,
-					      const struct img_platform *want, const char *name,
-					      struct cc_error **err);
+CC_MUST_CHECK const struct img_descriptor *img_index_select(const struct img_document *index,
+							    const struct img_platform *want,
+							    const char *name,
+							    struct cc_error **err);
 
 struct img_config {
 	struct img_platform platform;
@@ -101,6 +104,6 @@ struct img_config {
 	json_t *raw;
 };
 
-struct img_config *img_config_parse(const char *name, const char *buf, size_t len,
-				    struct cc_error **err);
+CC_MUST_CHECK struct img_config *img_config_parse(const char *name, const char *buf, size_t len,
+						  struct cc_error **err);
 void img_config_free(struct img_config *c);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <openssl/evp.h>
 #include "image/ocilayout.h"
+#include "util/log.h"
 #include "image/reference.h"
 #include "image/stream-internal.h"
 #include "util/cleanup.h"
@@ -238,13 +239,15 @@ void img_oci_writer_abort(struct img_oci_writer *w)
 		return;
 	if (w->stagefd >= 0)
 		close(w->stagefd);
-	if (w->staging && w->dirfd >= 0)
-		cc_remove_at(w->dirfd, w->staging);
+	if (w->staging && w->dirfd >= 0 && cc_remove_at(w->dirfd, w->staging) < 0)
+		cc_warn("oci layout: cannot remove staging %s/%s: %s", w->path, w->staging,
+			strerror(errno));
 	if (w->dirfd >= 0)
 		close(w->dirfd);
 	if (w->created) {
 		struct cc_error *e = NULL;
-		cc_rm_rf(w->path, &e);
+		if (cc_rm_rf(w->path, &e) < 0)
+			cc_warn("oci layout: cannot remove %s: %s", w->path, e->msg);
 		cc_error_free(&e);
 	}
 	for (size_t i = 0; i < w->n_blobs; i++) {

@@ -52,11 +52,11 @@ struct img_pull_opts {
 /* The manifest for the platform (want; NULL: the host's), through the index when the reference
  * names one. With a store, the documents fetched are kept in it. *index_digest (NULL without an
  * index) and *manifest_digest are the caller's to free. */
-struct img_document *img_resolve_manifest(struct img_registry *reg, struct img_store *store,
-					  const struct img_ref *ref, const char *name,
-					  const struct img_platform *want, char **index_digest,
-					  char **manifest_digest, struct cc_error **err);
+CC_MUST_CHECK struct img_document *
+img_resolve_manifest(struct img_registry *reg, struct img_store *store, const struct img_ref *ref,
+		     const char *name, const struct img_platform *want, char **index_digest,
+		     char **manifest_digest, struct cc_error **err);
 
 /* Returns the image record as stored (caller owns it), or NULL. */
-json_t *img_pull(struct img_store *store, const char *reference, const struct img_pull_opts *o,
-		 struct cc_error **err);
+CC_MUST_CHECK json_t *img_pull(struct img_store *store, const char *reference,
+			       const struct img_pull_opts *o, struct cc_error **err);

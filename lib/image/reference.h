@@ -28,7 +28,7 @@ struct img_ref {
 /* Parse and normalise: a missing domain is docker.io ("index.docker.io" becomes docker.io),
  * a single-component docker.io path gets "library/", and with neither tag nor digest the tag is
  * "latest". On error *out is untouched and the message names the reference and the reason. */
-int img_ref_parse(const char *text, struct img_ref *out, struct cc_error **err);
+CC_MUST_CHECK int img_ref_parse(const char *text, struct img_ref *out, struct cc_error **err);
 void img_ref_clear(struct img_ref *r);
 
 /* "domain/path" */

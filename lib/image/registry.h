@@ -49,22 +49,24 @@ struct img_registry_opts {
 
 struct img_registry;
 
-struct img_registry *img_registry_open(const struct img_ref *ref, const struct img_registry_opts *o,
-				       struct cc_error **err);
+CC_MUST_CHECK struct img_registry *img_registry_open(const struct img_ref *ref,
+						     const struct img_registry_opts *o,
+						     struct cc_error **err);
 void img_registry_close(struct img_registry *r);
 
 /* GET /v2/<name>/manifests/<reference>: the body (at most IMG_MANIFEST_MAX), its Content-Type
  * and its sha256 digest. When reference is a digest, the body must hash to it. */
-int img_registry_get_manifest(struct img_registry *r, const char *reference, char **body,
-			      size_t *len, char **content_type, char **digest,
-			      struct cc_error **err);
+CC_MUST_CHECK int img_registry_get_manifest(struct img_registry *r, const char *reference,
+					    char **body, size_t *len, char **content_type,
+					    char **digest, struct cc_error **err);
 /* A whole (small) blob, checked against its digest; at most max bytes. */
-char *img_registry_get_blob(struct img_registry *r, const char *digest, size_t max, size_t *len,
-			    struct cc_error **err);
+CC_MUST_CHECK char *img_registry_get_blob(struct img_registry *r, const char *digest, size_t max,
+					  size_t *len, struct cc_error **err);
 /* The same for a blob whose descriptor gives its size (>= 0): other than size bytes is a size
  * mismatch (IMG_ERR_INTEGRITY), reported before the digest is. */
-char *img_registry_get_blob_sized(struct img_registry *r, const char *digest, int64_t size,
-				  size_t max, size_t *len, struct cc_error **err);
+CC_MUST_CHECK char *img_registry_get_blob_sized(struct img_registry *r, const char *digest,
+						int64_t size, size_t max, size_t *len,
+						struct cc_error **err);
 /* A blob as a stream (put img_stream_verify on top for the digest). size (-1: unknown) is the
  * descriptor's: a registry that announces or sends more, or ends its body before size bytes,
  * fails the stream with a size mismatch at once (not retried); broken and stalled transfers

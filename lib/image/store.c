@@ -13,6 +13,7 @@
 #include "image/error.h"
 #include "image/reference.h"
 #include "image/store.h"
+#include "util/log.h"
 #include "image/stream.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
@@ -65,7 +66,8 @@ static void clean_tmp(struct img_store *s)
 			continue;
 		_cleanup_free_ char *p = cc_path_join(tmp, de->d_name);
 		struct cc_error *err = NULL;
-		cc_rm_rf(p, &err);
+		if (cc_rm_rf(p, &err) < 0)
+			cc_warn("image store: cannot remove leftover %s: %s", p, err->msg);
 		cc_error_free(&err);
 	}
 }
@@ -303,7 +305,9 @@ void img_store_layer_abort(struct img_layer_txn *txn)
 {
 	if (txn->staging) {
 		struct cc_error *err = NULL;
-		cc_rm_rf(txn->staging, &err);
+		if (cc_rm_rf(txn->staging, &err) < 0)
+			cc_warn("image store: cannot remove staging %s: %s", txn->staging,
+				err->msg);
 		cc_error_free(&err);
 	}
 	txn_clear(txn);

@@ -27,17 +27,17 @@
 
 struct img_store;
 
-struct img_store *img_store_open(const char *root, struct cc_error **err);
+CC_MUST_CHECK struct img_store *img_store_open(const char *root, struct cc_error **err);
 void img_store_close(struct img_store *s);
 const char *img_store_root(const struct img_store *s);
 
 /* Blobs: put verifies the bytes against the digest first. get re-verifies what it reads
  * (max bounds the size). */
-int img_store_put_blob(struct img_store *s, const char *digest, const void *buf, size_t len,
-		       struct cc_error **err);
+CC_MUST_CHECK int img_store_put_blob(struct img_store *s, const char *digest, const void *buf,
+				     size_t len, struct cc_error **err);
 bool img_store_has_blob(struct img_store *s, const char *digest);
-char *img_store_get_blob(struct img_store *s, const char *digest, size_t max, size_t *len,
-			 struct cc_error **err);
+CC_MUST_CHECK char *img_store_get_blob(struct img_store *s, const char *digest, size_t max,
+				       size_t *len, struct cc_error **err);
 
 /* Layers. begin returns 1 when the layer is already there (nothing to do), 0 with a staging
  * directory to unpack into (txn->dirfd), -1 on error. Exactly one of commit/abort follows a
@@ -49,14 +49,15 @@ struct img_layer_txn {
 	int dirfd;     /* O_DIRECTORY fd of the staging directory */
 	int lockfd;
 };
-int img_store_layer_begin(struct img_store *s, const char *diff_id, struct img_layer_txn *txn,
-			  struct cc_error **err);
-int img_store_layer_commit(struct img_layer_txn *txn, struct cc_error **err);
+CC_MUST_CHECK int img_store_layer_begin(struct img_store *s, const char *diff_id,
+					struct img_layer_txn *txn, struct cc_error **err);
+CC_MUST_CHECK int img_store_layer_commit(struct img_layer_txn *txn, struct cc_error **err);
 /* Wait, polling cancelled(ctx) (may be NULL) every 20 ms, until nobody (thread or process) is
  * unpacking the layer: a caller that can give up waits here before begin, whose wait cannot be
  * interrupted. 0, or -1 (IMG_ERR_CANCELLED when cancelled). */
-int img_store_layer_wait(struct img_store *s, const char *diff_id, bool (*cancelled)(void *ctx),
-			 void *ctx, struct cc_error **err);
+CC_MUST_CHECK int img_store_layer_wait(struct img_store *s, const char *diff_id,
+				       bool (*cancelled)(void *ctx), void *ctx,
+				       struct cc_error **err);
 void img_store_layer_abort(struct img_layer_txn *txn);
 bool img_store_has_layer(struct img_store *s, const char *diff_id);
 /* Path of a committed layer directory (caller frees), NULL if invalid digest. */
@@ -64,13 +65,15 @@ char *img_store_layer_path(struct img_store *s, const char *diff_id);
 
 /* Image records: a JSON object that must hold "ref" (string), "manifest" (digest), "config"
  * (digest) and "layers" (array of objects with "diff_id"); written atomically. */
-int img_store_put_image(struct img_store *s, json_t *record, struct cc_error **err);
-json_t *img_store_get_image(struct img_store *s, const char *ref, struct cc_error **err);
+CC_MUST_CHECK int img_store_put_image(struct img_store *s, json_t *record, struct cc_error **err);
+CC_MUST_CHECK json_t *img_store_get_image(struct img_store *s, const char *ref,
+					  struct cc_error **err);
 /* All records, sorted by ref. */
-json_t *img_store_list_images(struct img_store *s, struct cc_error **err);
-int img_store_remove_image(struct img_store *s, const char *ref, struct cc_error **err);
+CC_MUST_CHECK json_t *img_store_list_images(struct img_store *s, struct cc_error **err);
+CC_MUST_CHECK int img_store_remove_image(struct img_store *s, const char *ref,
+					 struct cc_error **err);
 /* Remove layers and blobs no image record refers to; counts what went. A record that cannot
  * be read or is malformed could be using anything: gc then removes nothing and fails, naming
  * the record ("image store: image record PATH: REASON: garbage collection refused ..."). */
-int img_store_gc(struct img_store *s, size_t *layers_removed, size_t *blobs_removed,
-		 struct cc_error **err);
+CC_MUST_CHECK int img_store_gc(struct img_store *s, size_t *layers_removed, size_t *blobs_removed,
+			       struct cc_error **err);

@@ -78,5 +78,5 @@ char *img_digest_buf(const void *buf, size_t len);
  * cipher). The caller owns *out (crypt_layer_free, or hand it to img_stream_decrypt).
  */
 struct crypt_keys;
-int img_layer_decryptor(const struct img_descriptor *d, const struct crypt_keys *keys,
-			struct crypt_layer **out, struct cc_error **err);
+CC_MUST_CHECK int img_layer_decryptor(const struct img_descriptor *d, const struct crypt_keys *keys,
+				      struct crypt_layer **out, struct cc_error **err);

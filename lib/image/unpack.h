@@ -77,7 +77,8 @@ typedef ssize_t (*img_read_fn)(void *ctx, void *buf, size_t len);
  * Files keep their holes: those of sparse entries (GNU and pax sparse maps) and any 4 KiB
  * block of zeros, which is not written (a small layer cannot fill the disk with zeros).
  */
-int img_unpack(int rootfd, img_read_fn read_fn, void *ctx, const struct img_unpack_opts *o,
-	       struct img_unpack_stats *stats, struct cc_error **err);
+CC_MUST_CHECK int img_unpack(int rootfd, img_read_fn read_fn, void *ctx,
+			     const struct img_unpack_opts *o, struct img_unpack_stats *stats,
+			     struct cc_error **err);
 
 #define IMG_UNPACK_MAX_XATTRS 128

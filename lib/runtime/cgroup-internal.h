@@ -64,14 +64,15 @@ extern const struct rt_cgroup_ops rt_cgroup_v2_ops;
 
 /* `mountinfo` is /proc/self/mountinfo text, `self_cgroup` /proc/self/cgroup, `proc_cgroups`
  * /proc/cgroups (names the v1 subsystems among a mount's options). */
-int rt_cgroup_host_parse(enum rt_cgroup_mode mode, const char *mountinfo, const char *self_cgroup,
-			 const char *proc_cgroups, struct rt_cgroup_host *host,
-			 struct cc_error **err);
-int rt_cgroup_host_load(struct rt_cgroup_host *host, struct cc_error **err);
+CC_MUST_CHECK int rt_cgroup_host_parse(enum rt_cgroup_mode mode, const char *mountinfo,
+				       const char *self_cgroup, const char *proc_cgroups,
+				       struct rt_cgroup_host *host, struct cc_error **err);
+CC_MUST_CHECK int rt_cgroup_host_load(struct rt_cgroup_host *host, struct cc_error **err);
 void rt_cgroup_host_clear(struct rt_cgroup_host *host);
 /* rt_cgroup_new() on a given host (copied). */
-struct rt_cgroup *rt_cgroup_new_on(const struct rt_cgroup_host *host, const char *cgroups_path,
-				   const char *id, struct cc_error **err);
+CC_MUST_CHECK struct rt_cgroup *rt_cgroup_new_on(const struct rt_cgroup_host *host,
+						 const char *cgroups_path, const char *id,
+						 struct cc_error **err);
 
 /* ---- helpers shared by the implementations (cgroup.c) ---- */
 
@@ -82,18 +83,21 @@ const char *rt_cg_dir(const struct rt_cgroup *cg, const char *controller);
 
 /* Write `value` to dir/file in one write(2). The error names the file and the value:
  * `cgroup: write /sys/fs/cgroup/memory/x/memory.limit_in_bytes "1": Device or resource busy`. */
-int rt_cg_write(const char *dir, const char *file, const char *value, struct cc_error **err);
-int rt_cg_writef(const char *dir, const char *file, struct cc_error **err, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+CC_MUST_CHECK int rt_cg_write(const char *dir, const char *file, const char *value,
+			      struct cc_error **err);
+CC_MUST_CHECK int rt_cg_writef(const char *dir, const char *file, struct cc_error **err,
+			       const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* Contents of dir/file with trailing whitespace removed; NULL + err if unreadable. */
-char *rt_cg_read(const char *dir, const char *file, struct cc_error **err);
+CC_MUST_CHECK char *rt_cg_read(const char *dir, const char *file, struct cc_error **err);
 /* A number file; "max" reads as UINT64_MAX, "-1" (v1 "unlimited") too. */
-int rt_cg_read_u64(const char *dir, const char *file, uint64_t *v, struct cc_error **err);
+CC_MUST_CHECK int rt_cg_read_u64(const char *dir, const char *file, uint64_t *v,
+				 struct cc_error **err);
 bool rt_cg_has(const char *dir, const char *file);
 /* "key value" lines (cpu.stat, memory.stat, memory.events...): the value of `key`. */
 bool rt_cg_keyed(const char *text, const char *key, uint64_t *v);
 /* All pids below dir (cgroup.procs of dir and its descendants), appended to *pids. */
-int rt_cg_collect_pids(const char *dir, pid_t **pids, size_t *n, struct cc_error **err);
+CC_MUST_CHECK int rt_cg_collect_pids(const char *dir, pid_t **pids, size_t *n,
+				     struct cc_error **err);
 /* Sort and drop duplicates. */
 void rt_cg_sort_pids(pid_t *pids, size_t *n);
 
@@ -108,8 +112,8 @@ json_t *rt_cg_cpu_list(const char *list);
 json_t *rt_cg_keyed_object(const char *text);
 
 /* Generic parts of the vtables. */
-int rt_cg_enter_all(struct rt_cgroup *cg, pid_t pid, struct cc_error **err);
-int rt_cg_destroy_all(struct rt_cgroup *cg, bool kill, struct cc_error **err);
+CC_MUST_CHECK int rt_cg_enter_all(struct rt_cgroup *cg, pid_t pid, struct cc_error **err);
+CC_MUST_CHECK int rt_cg_destroy_all(struct rt_cgroup *cg, bool kill, struct cc_error **err);
 
 /* Values from configs go into cgroup files verbatim: no control characters (a newline would
  * start a second command in files like devices.allow or io.max). */
@@ -119,14 +123,14 @@ bool rt_cg_safe_value(const char *s);
 
 /* Enable `controller` in cgroup.subtree_control from the hierarchy root down to the parent of
  * the container's directory, failing if the hierarchy does not offer it. */
-int rt_cg2_enable_controller(const struct rt_cgroup_hier *h, const char *controller,
-			     struct cc_error **err);
+CC_MUST_CHECK int rt_cg2_enable_controller(const struct rt_cgroup_hier *h, const char *controller,
+					   struct cc_error **err);
 /* linux.resources.unified: validated keys written below h->path (enabling controllers). */
-int rt_cg2_apply_unified(const struct rt_cgroup_hier *h, const struct rt_resources *res,
-			 struct cc_error **err);
+CC_MUST_CHECK int rt_cg2_apply_unified(const struct rt_cgroup_hier *h,
+				       const struct rt_resources *res, struct cc_error **err);
 /* hugetlb.<size>.max files. */
-int rt_cg2_apply_hugetlb(const struct rt_cgroup_hier *h, const struct rt_resources *res,
-			 struct cc_error **err);
+CC_MUST_CHECK int rt_cg2_apply_hugetlb(const struct rt_cgroup_hier *h,
+				       const struct rt_resources *res, struct cc_error **err);
 json_t *rt_cg2_hugetlb_stats(const char *dir);
 bool rt_cg_valid_page_size(const char *s);
 
@@ -136,9 +140,9 @@ bool rt_cg_valid_page_size(const char *s);
 struct rt_device_rule *rt_cg_device_rules(const struct rt_resources *res, size_t *n);
 /* v1: devices.allow / devices.deny in dir, leaving the cgroup with exactly `rules`
  * (last match wins per access type; a default-deny/allow reset starts from scratch). */
-int rt_cg1_set_devices(const char *dir, const struct rt_device_rule *rules, size_t n,
-		       struct cc_error **err);
+CC_MUST_CHECK int rt_cg1_set_devices(const char *dir, const struct rt_device_rule *rules, size_t n,
+				     struct cc_error **err);
 /* v2: build a BPF_PROG_TYPE_CGROUP_DEVICE program from `rules` and attach it to the cgroup
  * directory `dirfd`, replacing the programs attached there before. */
-int rt_cg2_set_devices(int dirfd, const char *dir, const struct rt_device_rule *rules, size_t n,
-		       struct cc_error **err);
+CC_MUST_CHECK int rt_cg2_set_devices(int dirfd, const char *dir, const struct rt_device_rule *rules,
+				     size_t n, struct cc_error **err);

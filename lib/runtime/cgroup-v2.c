@@ -383,8 +383,8 @@ static int v2_freeze(struct rt_cgroup *cg, bool freeze, struct cc_error **err)
 		struct timespec ts = { 0, i < 10 ? 1000000L : 10000000L };
 		nanosleep(&ts, NULL);
 	}
-	if (freeze)
-		rt_cg_write(dir, "cgroup.freeze", "0", NULL);
+	if (freeze) /* undo the half-done freeze; the timeout is the error either way */
+		CC_BEST_EFFORT(rt_cg_write(dir, "cgroup.freeze", "0", NULL));
 	return cc_error_set(err, ETIMEDOUT, "cgroup: %s %s: timed out waiting for \"%s\"",
 			    freeze ? "freeze" : "thaw", dir, want);
 }

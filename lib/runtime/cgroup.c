@@ -796,8 +796,8 @@ static size_t collect_all(struct rt_cgroup *cg, pid_t **pids)
 {
 	size_t n = 0;
 	for (size_t i = 0; i < cg->n_hiers; i++)
-		if (below_mount(&cg->hiers[i]))
-			rt_cg_collect_pids(cg->hiers[i].path, pids, &n, NULL);
+		if (below_mount(&cg->hiers[i])) /* unreadable adds none; rmdir then says EBUSY */
+			CC_BEST_EFFORT(rt_cg_collect_pids(cg->hiers[i].path, pids, &n, NULL));
 	rt_cg_sort_pids(*pids, &n);
 	return n;
 }
@@ -815,7 +815,8 @@ static int kill_all(struct rt_cgroup *cg, struct cc_error **err)
 	for (;;) {
 		_cleanup_free_ pid_t *pids = NULL;
 		if (u && below_mount(u) && rt_cg_has(u->path, "cgroup.kill"))
-			rt_cg_write(u->path, "cgroup.kill", "1", NULL);
+			/* the pid loop below kills what cgroup.kill did not */
+			CC_BEST_EFFORT(rt_cg_write(u->path, "cgroup.kill", "1", NULL));
 		size_t n = collect_all(cg, &pids);
 		if (n == 0)
 			return 0;

@@ -6,4 +6,5 @@
 /* Create the default devices (null, zero, full, random, urandom, tty), linux.devices and the
  * default /dev symlinks inside the rootfs. Device nodes are bind-mounted from the host when
  * mknod is not allowed (user namespaces). */
-int rt_devices_setup(const struct rt_rootfs_ctx *ctx, int rootfd, struct cc_error **err);
+CC_MUST_CHECK int rt_devices_setup(const struct rt_rootfs_ctx *ctx, int rootfd,
+				   struct cc_error **err);

@@ -9,6 +9,6 @@
 
 /* Run hooks of one kind in order; stop at the first failure with an error naming the hook
  * kind, index and path and the exit status or signal (or the timeout). */
-int rt_hooks_run(const struct rt_hooks *hooks, enum rt_hook_kind kind, const char *state_json,
-		 struct cc_error **err);
+CC_MUST_CHECK int rt_hooks_run(const struct rt_hooks *hooks, enum rt_hook_kind kind,
+			       const char *state_json, struct cc_error **err);
 const char *rt_hook_kind_name(enum rt_hook_kind kind); /* "prestart", "createRuntime", ... */

@@ -88,8 +88,8 @@ static int destroy(struct rt_state *st, struct cc_error **err)
 		struct rt_cgroup *cg = rt_state_cgroup(st, err);
 		if (!cg)
 			return -1;
-		if (rt_cgroup_is_frozen(cg))
-			rt_cgroup_freeze(cg, false, NULL);
+		if (rt_cgroup_is_frozen(cg)) /* the kill loop thaws after every round anyway */
+			CC_BEST_EFFORT(rt_cgroup_freeze(cg, false, NULL));
 		int ret = rt_cgroup_destroy(cg, true, err);
 		rt_cgroup_free(cg);
 		if (ret < 0)

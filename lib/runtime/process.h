@@ -6,9 +6,9 @@
 #include "runtime/spec.h"
 #include "util/error.h"
 
-int rt_process_set_rlimits(const struct rt_process *p, struct cc_error **err);
+CC_MUST_CHECK int rt_process_set_rlimits(const struct rt_process *p, struct cc_error **err);
 /* Write /proc/<pid>/oom_score_adj (pid 0 = self). */
-int rt_process_set_oom_score_adj(pid_t pid, int value, struct cc_error **err);
+CC_MUST_CHECK int rt_process_set_oom_score_adj(pid_t pid, int value, struct cc_error **err);
 /*
  * Switch identity and privileges, in this order: drop the capability bounding set, keep caps
  * across setuid, setgroups (additionalGids; skipped when setgroups is denied in a userns with
@@ -16,7 +16,7 @@ int rt_process_set_oom_score_adj(pid_t pid, int value, struct cc_error **err);
  * ambient, umask, then PR_SET_NO_NEW_PRIVS if asked. Absent process.capabilities means "drop
  * everything" like runc.
  */
-int rt_process_set_identity(const struct rt_process *p, struct cc_error **err);
+CC_MUST_CHECK int rt_process_set_identity(const struct rt_process *p, struct cc_error **err);
 /* Find args[0] in the PATH from the process env (not rune's) and execve. Returns only on
  * error, with a runc-like message: `exec: "foo": executable file not found in $PATH`. */
 int rt_process_exec(const struct rt_process *p, struct cc_error **err);
@@ -24,7 +24,7 @@ int rt_process_exec(const struct rt_process *p, struct cc_error **err);
  * NULL with the same runc-like error. runc looks up before waiting for `start` (after
  * pivot_root), so that `create` itself fails when the payload is missing or not executable;
  * call this there to do the same. */
-char *rt_process_find_executable(const struct rt_process *p, struct cc_error **err);
+CC_MUST_CHECK char *rt_process_find_executable(const struct rt_process *p, struct cc_error **err);
 /* Close every fd >= first except those in keep (sorted or not, n entries). */
 void rt_close_fds_from(int first, const int *keep, size_t n);
 /* Mark all fds >= first close-on-exec. */

@@ -24,8 +24,8 @@ struct rt_rootfs_ctx {
 	bool no_pivot;
 };
 
-int rt_rootfs_prepare(const struct rt_rootfs_ctx *ctx, struct cc_error **err);
-int rt_rootfs_pivot(const struct rt_rootfs_ctx *ctx, struct cc_error **err);
-int rt_rootfs_finalize(const struct rt_rootfs_ctx *ctx, struct cc_error **err);
+CC_MUST_CHECK int rt_rootfs_prepare(const struct rt_rootfs_ctx *ctx, struct cc_error **err);
+CC_MUST_CHECK int rt_rootfs_pivot(const struct rt_rootfs_ctx *ctx, struct cc_error **err);
+CC_MUST_CHECK int rt_rootfs_finalize(const struct rt_rootfs_ctx *ctx, struct cc_error **err);
 /* Bind the pty `slave` over <rootfs>/dev/console (rootfs NULL: after pivot_root). */
-int rt_rootfs_bind_console(const char *rootfs, int slave, struct cc_error **err);
+CC_MUST_CHECK int rt_rootfs_bind_console(const char *rootfs, int slave, struct cc_error **err);

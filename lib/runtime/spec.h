@@ -327,13 +327,14 @@ struct rt_spec {
 
 /* Parse and validate config.json text. `name` prefixes error messages ("config.json").
  * Errors look like: "config.json: linux.namespaces[2].type: unknown namespace \"foo\"". */
-struct rt_spec *rt_spec_parse(const char *name, const char *buf, size_t len, struct cc_error **err);
+CC_MUST_CHECK struct rt_spec *rt_spec_parse(const char *name, const char *buf, size_t len,
+					    struct cc_error **err);
 /* Read <bundle>/config.json and parse it. */
-struct rt_spec *rt_spec_load(const char *bundle, struct cc_error **err);
+CC_MUST_CHECK struct rt_spec *rt_spec_load(const char *bundle, struct cc_error **err);
 void rt_spec_free(struct rt_spec *spec);
 /* Parse a process.json (rune exec --process). */
-struct rt_process *rt_process_parse(const char *name, const char *buf, size_t len,
-				    struct cc_error **err);
+CC_MUST_CHECK struct rt_process *rt_process_parse(const char *name, const char *buf, size_t len,
+						  struct cc_error **err);
 void rt_process_free(struct rt_process *p);
 
 /* Find a namespace entry; NULL if the config does not list that type. */

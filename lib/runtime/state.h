@@ -41,8 +41,9 @@ const char *rt_status_name(enum rt_status s);
 /* runc's id rule: [A-Za-z0-9_+.-]+, not "." or "..". */
 bool rt_id_valid(const char *id);
 /* Load <root>/<id>/state.json; error "container does not exist" when missing. */
-struct rt_state *rt_state_load(const char *root, const char *id, struct cc_error **err);
-int rt_state_save(const struct rt_state *st, struct cc_error **err);
+CC_MUST_CHECK struct rt_state *rt_state_load(const char *root, const char *id,
+					     struct cc_error **err);
+CC_MUST_CHECK int rt_state_save(const struct rt_state *st, struct cc_error **err);
 void rt_state_free(struct rt_state *st);
 enum rt_status rt_state_status(const struct rt_state *st);
 /* The runc `state` JSON object for this container. */
@@ -50,9 +51,9 @@ json_t *rt_state_to_oci(const struct rt_state *st, enum rt_status status);
 /* Process start time from /proc/<pid>/stat, 0 if the process is gone. */
 unsigned long long rt_proc_start_time(pid_t pid);
 /* The saved config of a container (parsed). */
-struct rt_spec *rt_state_spec(const struct rt_state *st, struct cc_error **err);
+CC_MUST_CHECK struct rt_spec *rt_state_spec(const struct rt_state *st, struct cc_error **err);
 /* Open the container's cgroup handle from the saved state. */
-struct rt_cgroup *rt_state_cgroup(const struct rt_state *st, struct cc_error **err);
+CC_MUST_CHECK struct rt_cgroup *rt_state_cgroup(const struct rt_state *st, struct cc_error **err);
 /* The handler called name among handlers (NULL-terminated), or NULL. */
 const struct rt_handler *rt_handler_find(const struct rt_handler *const *handlers,
 					 const char *name);

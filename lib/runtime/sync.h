@@ -30,8 +30,8 @@ struct sync_msg {
 int sync_send(int fd, enum sync_type type, int32_t value);
 int sync_send_error(int fd, const struct cc_error *e);
 /* Waits for a message. Returns 0 and fills *msg, or -1 with *err set (peer gone). */
-int sync_recv(int fd, struct sync_msg *msg, struct cc_error **err);
+CC_MUST_CHECK int sync_recv(int fd, struct sync_msg *msg, struct cc_error **err);
 /* Receive and require `type`; a SYNC_ERROR from the peer becomes *err. */
-int sync_expect(int fd, enum sync_type type, int32_t *value, struct cc_error **err);
+CC_MUST_CHECK int sync_expect(int fd, enum sync_type type, int32_t *value, struct cc_error **err);
 /* In a child: report err to the parent and exit. */
 __attribute__((noreturn)) void sync_fail(int fd, struct cc_error *err);

@@ -16,9 +16,10 @@ struct tt_listener {
 
 /* Bind and listen (SOCK_NONBLOCK | SOCK_CLOEXEC). *bound: the effective address (port 0
  * resolved), caller frees; may be NULL. */
-int tt_net_listen(const char *addr, struct tt_listener *l, char **bound, struct cc_error **err);
+CC_MUST_CHECK int tt_net_listen(const char *addr, struct tt_listener *l, char **bound,
+				struct cc_error **err);
 /* Close, and unlink the socket file if it is still the one we created. */
 void tt_net_listener_close(struct tt_listener *l);
 
 /* Connect (blocking descriptor, CLOEXEC); timeout_ns <= 0: the kernel's own. Returns an fd. */
-int tt_net_connect(const char *addr, int64_t timeout_ns, struct cc_error **err);
+CC_MUST_CHECK int tt_net_connect(const char *addr, int64_t timeout_ns, struct cc_error **err);

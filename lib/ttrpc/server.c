@@ -233,7 +233,8 @@ void tt_server_free(struct tt_server *s)
 	if (!s)
 		return;
 	if (s->started && !s->stopped) {
-		tt_server_shutdown(s, 0, &err);
+		/* freeing: the workers are joined whatever the shutdown reports */
+		CC_BEST_EFFORT(tt_server_shutdown(s, 0, &err));
 		cc_error_free(&err);
 	} else if (!s->started) {
 		stop_workers(s);

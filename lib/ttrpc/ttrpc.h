@@ -56,13 +56,13 @@ struct ProtobufCMessageDescriptor;
  * INVALID_ARGUMENT "<Message>.<field>: contains a NUL byte at offset N" when a string field, at
  * any depth, has one. Malformed bytes pass (the unpack refuses them).
  */
-int tt_check_strings(const struct ProtobufCMessageDescriptor *d, const uint8_t *buf, size_t len,
-		     struct cc_error **err);
+CC_MUST_CHECK int tt_check_strings(const struct ProtobufCMessageDescriptor *d, const uint8_t *buf,
+				   size_t len, struct cc_error **err);
 /* tt_check_strings, then protobuf_c_message_unpack: the message (free it with
  * protobuf_c_message_free_unpacked or the generated *_free_unpacked), or NULL with
  * INVALID_ARGUMENT "<Message>: not a valid protobuf message". For handlers. */
-void *tt_unpack(const struct ProtobufCMessageDescriptor *d, const uint8_t *buf, size_t len,
-		struct cc_error **err);
+CC_MUST_CHECK void *tt_unpack(const struct ProtobufCMessageDescriptor *d, const uint8_t *buf,
+			      size_t len, struct cc_error **err);
 
 /* One metadata entry; a key with several values is several entries. */
 struct tt_kv {
@@ -107,11 +107,12 @@ struct tt_server_config {
 };
 
 /* cfg NULL = defaults. Nothing runs until tt_server_start(). */
-struct tt_server *tt_server_new(const struct tt_server_config *cfg, struct cc_error **err);
+CC_MUST_CHECK struct tt_server *tt_server_new(const struct tt_server_config *cfg,
+					      struct cc_error **err);
 
 /* Route (service, method), e.g. ("grpc.Image", "PullImage"), to fn. Before start only. */
-int tt_server_register(struct tt_server *s, const char *service, const char *method,
-		       tt_handler_fn fn, void *data, struct cc_error **err);
+CC_MUST_CHECK int tt_server_register(struct tt_server *s, const char *service, const char *method,
+				     tt_handler_fn fn, void *data, struct cc_error **err);
 
 /*
  * Listen on "unix://PATH" (PATH "@name" is abstract), "tcp://HOST:PORT" or "HOST:PORT" (HOST may
@@ -119,10 +120,11 @@ int tt_server_register(struct tt_server *s, const char *service, const char *met
  * only. If bound is non-NULL it receives the actual address in the same syntax (caller frees).
  * A unix socket file the server created is removed when the server is freed.
  */
-int tt_server_listen(struct tt_server *s, const char *addr, char **bound, struct cc_error **err);
+CC_MUST_CHECK int tt_server_listen(struct tt_server *s, const char *addr, char **bound,
+				   struct cc_error **err);
 
 /* Start the I/O thread and the workers. */
-int tt_server_start(struct tt_server *s, struct cc_error **err);
+CC_MUST_CHECK int tt_server_start(struct tt_server *s, struct cc_error **err);
 
 /*
  * Graceful stop: close the listeners and idle connections, answer new requests UNAVAILABLE, and
@@ -131,7 +133,7 @@ int tt_server_start(struct tt_server *s, struct cc_error **err);
  * waits for their handlers to return. Returns 0 if everything finished within the grace
  * period, -1 (code DEADLINE_EXCEEDED) if calls had to be cancelled. Idempotent.
  */
-int tt_server_shutdown(struct tt_server *s, int64_t grace_ns, struct cc_error **err);
+CC_MUST_CHECK int tt_server_shutdown(struct tt_server *s, int64_t grace_ns, struct cc_error **err);
 
 /* Shuts down without grace if still running, then frees. NULL is fine. */
 void tt_server_free(struct tt_server *s);
@@ -160,7 +162,8 @@ struct tt_client;
 
 /* Connect to an address in tt_server_listen() syntax; timeout_ns <= 0 waits as long as the
  * kernel does. */
-struct tt_client *tt_client_connect(const char *addr, int64_t timeout_ns, struct cc_error **err);
+CC_MUST_CHECK struct tt_client *tt_client_connect(const char *addr, int64_t timeout_ns,
+						  struct cc_error **err);
 
 /*
  * One unary call; thread-safe, any number of threads may call at once on one client and their
@@ -169,9 +172,10 @@ struct tt_client *tt_client_connect(const char *addr, int64_t timeout_ns, struct
  * empty). On failure err->code is the server's status or a local one: DEADLINE_EXCEEDED,
  * UNAVAILABLE (connection lost), RESOURCE_EXHAUSTED (request too large).
  */
-int tt_client_call(struct tt_client *c, const char *service, const char *method, const void *req,
-		   size_t req_len, int64_t timeout_ns, const struct tt_kv *md, size_t n_md,
-		   uint8_t **resp, size_t *resp_len, struct cc_error **err);
+CC_MUST_CHECK int tt_client_call(struct tt_client *c, const char *service, const char *method,
+				 const void *req, size_t req_len, int64_t timeout_ns,
+				 const struct tt_kv *md, size_t n_md, uint8_t **resp,
+				 size_t *resp_len, struct cc_error **err);
 
 /* Close the connection; calls still waiting fail with UNAVAILABLE; returns once they have.
  * NULL is fine. */

@@ -35,8 +35,9 @@ void tt_header_decode(const uint8_t in[TT_HEADER_LEN], struct tt_frame_header *h
 
 /* Header and body in one malloc'd buffer of TT_HEADER_LEN + len bytes. Refuses len above
  * TT_MAX_MESSAGE (RESOURCE_EXHAUSTED). */
-uint8_t *tt_frame_build(uint32_t stream_id, uint8_t type, uint8_t flags, const void *body,
-			size_t len, size_t *frame_len, struct cc_error **err);
+CC_MUST_CHECK uint8_t *tt_frame_build(uint32_t stream_id, uint8_t type, uint8_t flags,
+				      const void *body, size_t len, size_t *frame_len,
+				      struct cc_error **err);
 
 /*
  * Incremental frame reader: feed it whatever the socket gave, it hands out whole frames.
@@ -106,12 +107,13 @@ struct tt_request {
 	void *msg; /* the protobuf-c message */
 };
 
-int tt_request_decode(const uint8_t *buf, size_t len, struct tt_request *out,
-		      struct cc_error **err);
+CC_MUST_CHECK int tt_request_decode(const uint8_t *buf, size_t len, struct tt_request *out,
+				    struct cc_error **err);
 void tt_request_clear(struct tt_request *r);
-uint8_t *tt_request_encode(const char *service, const char *method, const void *payload,
-			   size_t payload_len, int64_t timeout_nano, const struct tt_kv *md,
-			   size_t n_md, size_t *out_len, struct cc_error **err);
+CC_MUST_CHECK uint8_t *tt_request_encode(const char *service, const char *method,
+					 const void *payload, size_t payload_len,
+					 int64_t timeout_nano, const struct tt_kv *md, size_t n_md,
+					 size_t *out_len, struct cc_error **err);
 
 /* A decoded Response envelope (owned copies). A missing status decodes as code 0. */
 struct tt_response {
@@ -121,13 +123,14 @@ struct tt_response {
 	size_t payload_len;
 };
 
-int tt_response_decode(const uint8_t *buf, size_t len, struct tt_response *out,
-		       struct cc_error **err);
+CC_MUST_CHECK int tt_response_decode(const uint8_t *buf, size_t len, struct tt_response *out,
+				     struct cc_error **err);
 void tt_response_clear(struct tt_response *r);
 /* code 0 leaves the status out (as Go servers do) and carries the payload; any other code
  * carries the status and no payload. */
-uint8_t *tt_response_encode(int code, const char *message, const void *payload, size_t payload_len,
-			    size_t *out_len, struct cc_error **err);
+CC_MUST_CHECK uint8_t *tt_response_encode(int code, const char *message, const void *payload,
+					  size_t payload_len, size_t *out_len,
+					  struct cc_error **err);
 
 /* CLOCK_MONOTONIC in ns, and now + delta saturated at INT64_MAX. */
 int64_t tt_now_ns(void);

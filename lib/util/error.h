@@ -11,6 +11,13 @@
 #include <stdarg.h>
 #include <stdbool.h>
 
+/* On every fallible function: a result that is dropped is a compile error under -Werror. A
+ * caller that really means to ignore one says so with (void) and a comment why. */
+#define CC_MUST_CHECK __attribute__((warn_unused_result))
+/* A fallible call whose failure changes nothing for its caller: cleanup on a path that is
+ * already failing, or a step whose effect is checked right after. A comment says why. */
+#define CC_BEST_EFFORT(call) ((void)!(call))
+
 struct cc_error {
 	int errnum; /* errno value, 0 if none */
 	int code;   /* component-specific code (e.g. a ttrpc status), 0 if none */
@@ -32,6 +39,6 @@ int cc_error_prefix(struct cc_error **err, const char *fmt, ...)
 void cc_error_free(struct cc_error **err);
 
 /* Encode/decode an error for passing across a pipe between processes (fork children). */
-int cc_error_send(int fd, const struct cc_error *e);
+CC_MUST_CHECK int cc_error_send(int fd, const struct cc_error *e);
 /* Reads an error sent by cc_error_send; returns 0 and sets *err, or -1 on read failure. */
-int cc_error_recv(int fd, struct cc_error **err);
+CC_MUST_CHECK int cc_error_recv(int fd, struct cc_error **err);

@@ -14,8 +14,9 @@ static inline void cc_json_decrefp(json_t **j)
 
 /* Load a JSON file strictly (no duplicate keys, objects/arrays only at top level is not
  * required). The error names the file, line and column. */
-json_t *cc_json_load_file(const char *path, struct cc_error **err);
-json_t *cc_json_load_buf(const char *name, const char *buf, size_t len, struct cc_error **err);
+CC_MUST_CHECK json_t *cc_json_load_file(const char *path, struct cc_error **err);
+CC_MUST_CHECK json_t *cc_json_load_buf(const char *name, const char *buf, size_t len,
+				       struct cc_error **err);
 /* "object", "array", "string", "integer", "number", "boolean" or "null", for messages. */
 const char *cc_json_type_name(const json_t *v);
 /* Serialise compactly; caller frees. */

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /* Fuzz the agent.sock protocol: the framed stream reader and the request decoders. */
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -19,9 +20,12 @@ static void decode(json_t *msg)
 		cc_strv_free(env);
 	}
 	cc_error_free(&err);
-	enc_msg_hex_field(msg, "target_info", buf, sizeof(buf), true, &err);
+	/* the error contract: a failure always says why */
+	if (enc_msg_hex_field(msg, "target_info", buf, sizeof(buf), true, &err) < 0 && !err)
+		abort();
 	cc_error_free(&err);
-	enc_msg_hex_field(msg, "report_data", buf, 64, false, &err);
+	if (enc_msg_hex_field(msg, "report_data", buf, 64, false, &err) < 0 && !err)
+		abort();
 	cc_error_free(&err);
 }
 

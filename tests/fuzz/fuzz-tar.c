@@ -40,8 +40,8 @@ static ssize_t src_read(void *ctx, void *buf, size_t len)
 
 static void cleanup_base(void)
 {
-	if (base[0])
-		cc_rm_rf(base, NULL);
+	if (base[0] && cc_rm_rf(base, NULL) < 0)
+		perror(base);
 }
 
 static void init(void)

@@ -236,6 +236,10 @@ def test_bundle_runs_with_rune(anon, images, workdir, copy):
     res = images.run(*args)
     assert res.returncode == 0, res.stderr
     try:
+        # The bundle holds the image's tree: private, as an unpacked DIR is.
+        assert stat.S_IMODE(bundle.stat().st_mode) == 0o700
+        res = as_nobody("stat", bundle / "rootfs" / "bin")
+        assert res.returncode != 0 and "Permission denied" in res.stderr, res
         cfg = json.loads((bundle / "config.json").read_text())
         assert cfg["process"]["user"] == {"uid": 1234, "gid": 1234, "additionalGids": [777]}
         assert cfg["annotations"] == {"org.example.label": "yes"}

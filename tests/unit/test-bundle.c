@@ -45,7 +45,7 @@ static int teardown(void **state)
 {
 	struct fixture *f = *state;
 	struct cc_error *err = NULL;
-	cc_rm_rf(f->root, &err);
+	assert_int_equal(cc_rm_rf(f->root, &err), 0);
 	cc_error_free(&err);
 	for (int i = 0; i < 3; i++)
 		free(f->layers[i]);

@@ -55,7 +55,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct cc_error *err = NULL;
-	cc_rm_rf(tmpdir, &err);
+	assert_int_equal(cc_rm_rf(tmpdir, &err), 0);
 	cc_error_free(&err);
 	free(conf_path);
 	free(keys_path);

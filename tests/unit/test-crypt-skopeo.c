@@ -143,7 +143,7 @@ static int skopeo_decrypt(const char *const *keys, size_t n, bool expect_ok)
 	size_t a = 4;
 	struct cc_error *err = NULL;
 
-	cc_rm_rf(dstdir, &err);
+	assert_int_equal(cc_rm_rf(dstdir, &err), 0);
 	cc_error_free(&err);
 	for (size_t i = 0; i < n; i++) {
 		argv[a++] = S("--decryption-key");
@@ -169,7 +169,7 @@ static void check(const char *const *recipients, size_t nr, const char *const *k
 {
 	_cleanup_free_ char *enc = xasprintf("%s/enc", tmpdir);
 	struct cc_error *err = NULL;
-	cc_rm_rf(enc, &err);
+	assert_int_equal(cc_rm_rf(enc, &err), 0);
 	cc_error_free(&err);
 	write_encrypted_layout(enc, recipients, nr);
 	assert_int_equal(skopeo_decrypt(keys, nk, true), 0);
@@ -193,7 +193,7 @@ static int teardown(void **state)
 				 S("--kill"),  S("all"),       NULL };
 		run(argv, false);
 	}
-	cc_rm_rf(tmpdir, &err);
+	assert_int_equal(cc_rm_rf(tmpdir, &err), 0);
 	cc_error_free(&err);
 	free(gnupg_home);
 	return 0;

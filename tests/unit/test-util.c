@@ -132,7 +132,7 @@ static void test_read_write_files(void **state)
 	assert_null(cc_read_file("/nonexistent/x", 0, &len, &err));
 	assert_string_equal(err->msg, "open /nonexistent/x: No such file or directory");
 	cc_error_free(&err);
-	cc_rm_rf(tmpl, &err);
+	assert_int_equal(cc_rm_rf(tmpl, &err), 0);
 }
 
 static void test_json_errors(void **state)
@@ -164,7 +164,7 @@ static void test_log_json(void **state)
 	assert_non_null(json_object_get(j, "time"));
 	assert_null(strstr(text, "hidden"));
 	json_decref(j);
-	cc_rm_rf(tmpl, &err);
+	assert_int_equal(cc_rm_rf(tmpl, &err), 0);
 }
 
 /* ---- removal of deep trees ---- */
@@ -283,7 +283,7 @@ static void test_rm_rf_stops_at_mounts(void **state)
 	int status;
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	struct cc_error *err = NULL;
-	cc_rm_rf(tmpl, &err);
+	assert_int_equal(cc_rm_rf(tmpl, &err), 0);
 	assert_true(WIFEXITED(status));
 	if (WEXITSTATUS(status) == 77)
 		skip();

@@ -21,7 +21,7 @@ static int tmproot_setup(void **state)
 static int tmproot_teardown(void **state)
 {
 	struct cc_error *err = NULL;
-	cc_rm_rf(root, &err);
+	assert_int_equal(cc_rm_rf(root, &err), 0);
 	cc_error_free(&err);
 	free(root);
 	return 0;
