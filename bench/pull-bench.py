@@ -206,6 +206,14 @@ def encrypt_images(workdir):
     subprocess.run(["openssl", "pkey", "-in", key, "-pubout", "-out", pub], check=True,
                    capture_output=True)
     t0 = time.perf_counter()
+    # Another build of rune-image (--tools rune,NAME=PATH): the same pull, this build / that.
+    for comp in VARIANTS:
+        a = med.get((comp, rune[0].label)) if rune else None
+        for other in rune[1:]:
+            b = med.get((comp, other.label))
+            if a and b and other.jobs is None and other.binary != rune[0].binary:
+                print(f"{comp}: {rune[0].label} / {other.label}: pull {a['fetch'] / b['fetch']:.2f}x"
+                      f", pull+unpack {a['total'] / b['total']:.2f}x, RSS {a['rss'] / b['rss']:.2f}x")
     for enc, plain in ENCRYPTED.items():
         tag = enc.replace("+", "-")
         R.skopeo("copy", "--encryption-key", f"jwe:{pub}", f"oci:{workdir}/oci-{plain}:{plain}",
@@ -277,9 +285,9 @@ def rm(path):
 class RuneImage:
     name = "rune-image"
 
-    def __init__(self, binary, host, jobs):
+    def __init__(self, binary, host, jobs, label="rune-image"):
         self.binary, self.host, self.jobs = binary, host, jobs
-        self.label = "rune-image" + (f" --jobs {jobs}" if jobs else "")
+        self.label = label + (f" --jobs {jobs}" if jobs else "")
         built = time.strftime("%Y-%m-%d %H:%M", time.localtime(os.stat(binary).st_mtime))
         self.version = f"{version_of([binary, '--version'])}, binary built {built}"
 
@@ -486,6 +494,14 @@ def report(tools, results, images, about, tars, runs, ctr_note):
     for c in VARIANTS:
         comp = sum(l["size"] for l in images[c]["layers"])
         print(f"  {c}: {comp / MiB:.1f} MiB compressed ({uncompressed / comp:.2f}x)")
+    # Another build of rune-image (--tools rune,NAME=PATH): the same pull, this build / that.
+    for comp in VARIANTS:
+        a = med.get((comp, rune[0].label)) if rune else None
+        for other in rune[1:]:
+            b = med.get((comp, other.label))
+            if a and b and other.jobs is None and other.binary != rune[0].binary:
+                print(f"{comp}: {rune[0].label} / {other.label}: pull {a['fetch'] / b['fetch']:.2f}x"
+                      f", pull+unpack {a['total'] / b['total']:.2f}x, RSS {a['rss'] / b['rss']:.2f}x")
     for enc, plain in ENCRYPTED.items():
         if enc in results:
             print(f"  {enc}: the {plain} blobs encrypted by skopeo (same sizes; AES-256-CTR + "
@@ -543,6 +559,14 @@ def report(tools, results, images, about, tars, runs, ctr_note):
                           f"{a['total'] / b['total']:.2f}x, RSS (client) "
                           f"{a['rss'] / b['rss']:.2f}x, RSS vs containerd peak "
                           f"{a['rss'] / b['daemon_peak']:.2f}x")
+    # Another build of rune-image (--tools rune,NAME=PATH): the same pull, this build / that.
+    for comp in VARIANTS:
+        a = med.get((comp, rune[0].label)) if rune else None
+        for other in rune[1:]:
+            b = med.get((comp, other.label))
+            if a and b and other.jobs is None and other.binary != rune[0].binary:
+                print(f"{comp}: {rune[0].label} / {other.label}: pull {a['fetch'] / b['fetch']:.2f}x"
+                      f", pull+unpack {a['total'] / b['total']:.2f}x, RSS {a['rss'] / b['rss']:.2f}x")
     for enc, plain in ENCRYPTED.items():
         for rt in rune:
             a, b = med.get((enc, rt.label)), med.get((plain, rt.label))
@@ -567,7 +591,8 @@ def main():
     ap.add_argument("--size-mb", type=int, default=300, help="uncompressed image size (MiB)")
     ap.add_argument("--runs", type=int, default=3, help="cold runs per tool and variant")
     ap.add_argument("--workdir", default="/dev/shm", help="where everything lives (tmpfs)")
-    ap.add_argument("--tools", default="rune,skopeo,ctr", help="comma-separated, in order")
+    ap.add_argument("--tools", default="rune,skopeo,ctr",
+                    help="comma-separated, in order; NAME=PATH adds another rune-image build")
     ap.add_argument("--rune-jobs", default="default",
                     help="rune-image --jobs values, one row each (default: its default, 3)")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
@@ -617,8 +642,14 @@ def main():
                     ctr_tool.stop()
                     continue
                 tools.append(ctr_tool)
+            elif "=" in name:
+                label, binary = name.split("=", 1)
+                if not os.access(binary, os.X_OK):
+                    print(f"{label}: {binary} is not an executable, skipped")
+                    continue
+                tools.append(RuneImage(binary, registry.host, None, label=label))
             else:
-                print(f"{name}: unknown tool (rune, skopeo, ctr), skipped")
+                print(f"{name}: unknown tool (rune, skopeo, ctr, NAME=PATH), skipped")
         if not tools:
             sys.exit("pull-bench: no tool to measure")
         if ctr_tool in tools:

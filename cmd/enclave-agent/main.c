@@ -42,6 +42,7 @@ struct options {
 	unsigned workers;
 	int64_t grace_ns;
 	int64_t frame_timeout_ns;
+	int64_t stall_ns, transfer_ns; /* 0: lib/image's defaults */
 	enum cc_log_format log_format;
 	enum cc_log_level log_level;
 };
@@ -67,6 +68,10 @@ static void usage(FILE *out)
 	    "      --shutdown-grace DURATION  time in-flight pulls get on SIGTERM (default 10s)\n"
 	    "      --frame-timeout DURATION   time a request may take to arrive once begun,\n"
 	    "                              then its connection is closed (default 10s)\n"
+	    "      --stall-timeout DURATION   a registry transfer that receives nothing for\n"
+	    "                              this long is dropped and resumed (default 30s)\n"
+	    "      --transfer-timeout DURATION  the time one manifest or blob may take, retries\n"
+	    "                              included (default 30m, or its size at 256 KiB/s)\n"
 	    "      --log-format text|json  (default text)\n"
 	    "      --log-level LEVEL       error, warning, info or debug (default info)\n"
 	    "      --version               print the version\n"
@@ -111,15 +116,26 @@ static int parse_value(int c, const char *arg, struct options *o)
 		return 0;
 	case 'G':
 	case 'T':
-		if (agent_parse_duration(arg, c == 'G' ? &o->grace_ns : &o->frame_timeout_ns,
-					 &err) < 0) {
-			fail("--%s: %s", c == 'G' ? "shutdown-grace" : "frame-timeout", err->msg);
+	case 'S':
+	case 'X': {
+		const char *name = c == 'G'   ? "shutdown-grace"
+				   : c == 'T' ? "frame-timeout"
+				   : c == 'S' ? "stall-timeout"
+					      : "transfer-timeout";
+		int64_t *ns = c == 'G'	 ? &o->grace_ns
+			      : c == 'T' ? &o->frame_timeout_ns
+			      : c == 'S' ? &o->stall_ns
+					 : &o->transfer_ns;
+		if (agent_parse_duration(arg, ns, &err) < 0) {
+			fail("--%s: %s", name, err->msg);
 			cc_error_free(&err);
 			return -1;
 		}
-		if (c == 'T' && o->frame_timeout_ns <= 0)
-			return fail("--frame-timeout \"%s\": more than zero expected", arg);
+		/* a grace of 0 means "cancel at once"; the others need time to pass */
+		if (c != 'G' && *ns < 1000000)
+			return fail("--%s \"%s\": at least 1ms expected", name, arg);
 		return 0;
+	}
 	case 'F':
 		if (strcmp(arg, "text") && strcmp(arg, "json"))
 			return fail("--log-format \"%s\": text or json", arg);
@@ -147,6 +163,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "workers", required_argument, NULL, 'W' },
 		{ "shutdown-grace", required_argument, NULL, 'G' },
 		{ "frame-timeout", required_argument, NULL, 'T' },
+		{ "stall-timeout", required_argument, NULL, 'S' },
+		{ "transfer-timeout", required_argument, NULL, 'X' },
 		{ "log-format", required_argument, NULL, 'F' },
 		{ "log-level", required_argument, NULL, 'L' },
 		{ "version", no_argument, NULL, 'V' },
@@ -437,9 +455,12 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	a.store_root = xstrdup(o.root);
 	a.images_root = xstrdup(o.images);
-	a.registry = (struct img_registry_opts){ .ca_file = o.tls_ca,
-						 .auth_file = o.auth_file,
-						 .insecure = o.insecure };
+	a.registry =
+	    (struct img_registry_opts){ .ca_file = o.tls_ca,
+					.auth_file = o.auth_file,
+					.insecure = o.insecure,
+					.stall_timeout_ms = (uint64_t)o.stall_ns / 1000000,
+					.transfer_timeout_ms = (uint64_t)o.transfer_ns / 1000000 };
 	a.jobs = 3;
 	if (agent_init(&a, &err) < 0 ||
 	    agent_decrypt_init(&a, o.keys, o.ocicrypt_config, &err) < 0) {

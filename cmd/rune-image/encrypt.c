@@ -380,6 +380,7 @@ static int parse_args(struct enc_args *a, int argc, char **argv)
 		}
 	}
 	a->ro.insecure = a->insecure;
+	rune_image_insecure_warnings(a->insecure);
 	return 0;
 }
 

@@ -201,8 +201,7 @@ static bool pull_seconds(const char *opt, const char *arg, uint64_t *ms)
 	return true;
 }
 
-/* Options that turn a check off are said at start, one line each, through the log sink. */
-static void pull_warnings(char *const *insecure)
+void rune_image_insecure_warnings(char *const *insecure)
 {
 	for (char *const *h = insecure; h && *h; h++)
 		cc_warn("insecure registry %s (--insecure-registry): its TLS certificates are not "
@@ -342,7 +341,7 @@ static int cmd_pull(struct img_store *store, int argc, char **argv)
 		return 1;
 	}
 	o.registry.insecure = insecure;
-	pull_warnings(insecure);
+	rune_image_insecure_warnings(insecure);
 	o.progress = on_progress;
 	o.progress_ctx = &v;
 	/* Keys are loaded (and a wrong password found) before anything is fetched. */

@@ -31,5 +31,9 @@ CC_MUST_CHECK int key_args_keys(const struct key_args *k, struct crypt_keys **ou
 CC_MUST_CHECK struct crypt_recipients *key_args_recipients(const struct key_args *k,
 							   struct cc_error **err);
 
+/* Options that turn a check off are said at start, one line each, through the log sink:
+ * every --insecure-registry of pull and encrypt. */
+void rune_image_insecure_warnings(char *const *insecure);
+
 /* rune-image encrypt (encrypt.c); no store involved. */
 int cmd_encrypt(int argc, char **argv);

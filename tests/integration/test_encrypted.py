@@ -615,6 +615,13 @@ def test_encrypt_from_registry_into_existing_layout(world, workdir):
     digest = res.stdout.strip()
     assert R._resolve_tag(dst, "keep") == before
     assert R._resolve_tag(dst, "enc")["digest"] == digest
+    assert res.stderr == "", res.stderr
+    # --insecure-registry turns TLS checks off: said at start, one line, as pull says it.
+    res = run(IMAGE_BIN, "encrypt", "-q", "--insecure-registry", world.reg.host,
+              "--encryption-key", f"jwe:{world.keys.ec256_pub}",
+              f"docker://{world.reg.host}/plain/img:t", f"oci:{dst}:enc2")
+    assert res.stderr == (f"insecure registry {world.reg.host} (--insecure-registry): its TLS "
+                          "certificates are not verified and plain HTTP is allowed\n"), res.stderr
     dec = workdir / "dec"
     skopeo(world.keys, "copy", "--decryption-key", world.keys.ec256, f"oci:{dst}:enc",
            f"oci:{dec}:t")

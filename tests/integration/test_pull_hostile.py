@@ -7,6 +7,7 @@ transport failure, over in bounded time, and leaves no image record, layer or st
 
 import os
 import re
+import subprocess
 import time
 
 import pytest
@@ -270,3 +271,31 @@ def test_agent_status_codes(image, hostile, anon, agents, workdir):
                  "FAILED_PRECONDITION", nested_line(index, entry))
     assert agent.store_records() == [] and agent.layouts() == [] and agent.layer_dirs() == []
     agent.check_consistent()
+
+
+@needs_agent
+def test_agent_stall_timeout(image, hostile, agents):
+    """The agent's --stall-timeout reaches its pulls: a stalled blob is dropped after 1 s,
+    resumed three times, then refused naming the stall; nothing is stored or laid out."""
+    agent = agents(extra=["--stall-timeout", "1s", "--transfer-timeout", "1m"])
+    d, size = image["layer"]["digest"], image["layer"]["size"]
+    hostile.stall(d, size // 2)
+    ref = f"{hostile.host}/h/img:t"
+    expect_error(agent.ctl("-i", ref, "--cid", "stalled"), "UNAVAILABLE",
+                 f"pull {ref}: blob {d}: no data for 1 s (stalled at {size // 2} of {size} "
+                 "bytes)")
+    assert hostile.requests[d] == 4
+    assert agent.store_records() == [] and agent.layouts() == [] and agent.layer_dirs() == []
+    agent.check_consistent()
+
+
+@needs_agent
+@pytest.mark.parametrize("opt", ["--stall-timeout", "--transfer-timeout", "--frame-timeout"])
+@pytest.mark.parametrize("arg,why", [("0", "at least 1ms expected"),
+                                     ("500us", "at least 1ms expected")])
+def test_agent_timeout_options_are_checked(workdir, opt, arg, why):
+    res = subprocess.run([AGENT_BIN, "--listen", f"unix://{workdir}/a.sock", opt, arg],
+                         capture_output=True, text=True, timeout=30)
+    assert res.returncode == 1
+    assert res.stderr == f'enclave-agent: {opt} "{arg}": {why}\n'
+    assert not (workdir / "a.sock").exists()
