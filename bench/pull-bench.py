@@ -206,14 +206,6 @@ def encrypt_images(workdir):
     subprocess.run(["openssl", "pkey", "-in", key, "-pubout", "-out", pub], check=True,
                    capture_output=True)
     t0 = time.perf_counter()
-    # Another build of rune-image (--tools rune,NAME=PATH): the same pull, this build / that.
-    for comp in VARIANTS:
-        a = med.get((comp, rune[0].label)) if rune else None
-        for other in rune[1:]:
-            b = med.get((comp, other.label))
-            if a and b and other.jobs is None and other.binary != rune[0].binary:
-                print(f"{comp}: {rune[0].label} / {other.label}: pull {a['fetch'] / b['fetch']:.2f}x"
-                      f", pull+unpack {a['total'] / b['total']:.2f}x, RSS {a['rss'] / b['rss']:.2f}x")
     for enc, plain in ENCRYPTED.items():
         tag = enc.replace("+", "-")
         R.skopeo("copy", "--encryption-key", f"jwe:{pub}", f"oci:{workdir}/oci-{plain}:{plain}",
@@ -494,14 +486,6 @@ def report(tools, results, images, about, tars, runs, ctr_note):
     for c in VARIANTS:
         comp = sum(l["size"] for l in images[c]["layers"])
         print(f"  {c}: {comp / MiB:.1f} MiB compressed ({uncompressed / comp:.2f}x)")
-    # Another build of rune-image (--tools rune,NAME=PATH): the same pull, this build / that.
-    for comp in VARIANTS:
-        a = med.get((comp, rune[0].label)) if rune else None
-        for other in rune[1:]:
-            b = med.get((comp, other.label))
-            if a and b and other.jobs is None and other.binary != rune[0].binary:
-                print(f"{comp}: {rune[0].label} / {other.label}: pull {a['fetch'] / b['fetch']:.2f}x"
-                      f", pull+unpack {a['total'] / b['total']:.2f}x, RSS {a['rss'] / b['rss']:.2f}x")
     for enc, plain in ENCRYPTED.items():
         if enc in results:
             print(f"  {enc}: the {plain} blobs encrypted by skopeo (same sizes; AES-256-CTR + "
