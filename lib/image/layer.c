@@ -33,7 +33,11 @@ static void report(struct img_stream *blob, struct img_stream *top, struct cc_er
 		cc_error_set(err, 0, "%s", e->msg);
 		img_error_code(err, e->code ? e->code : IMG_ERR_INTEGRITY);
 	} else if (*uerr) {
-		cc_error_set(err, (*uerr)->errnum, "%s: %s", name, (*uerr)->msg);
+		/* the message already ends with errno's text: keep the number, not a second copy */
+		bool fresh = err && !*err;
+		cc_error_set(err, 0, "%s: %s", name, (*uerr)->msg);
+		if (fresh)
+			(*err)->errnum = (*uerr)->errnum;
 		img_error_code(err,
 			       img_errno_is_io((*uerr)->errnum) ? IMG_ERR_IO : IMG_ERR_INVALID);
 	}

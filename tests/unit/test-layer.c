@@ -3,6 +3,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <dirent.h>
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -203,6 +204,47 @@ static void test_refusals(void **state)
 	free_fixture(&f);
 }
 
+/* An unpack failure with an errno: the message says errno's text once, the number is kept. */
+static void test_unpack_errno_once(void **state)
+{
+	size_t cap = 1 << 14, tar_len = 0, gz_len = 0;
+	_cleanup_free_ unsigned char *tar = xmalloc(cap);
+	struct archive *a = archive_write_new();
+	assert_int_equal(archive_write_set_format_pax_restricted(a), ARCHIVE_OK);
+	assert_int_equal(archive_write_open_memory(a, tar, cap, &tar_len), ARCHIVE_OK);
+	struct archive_entry *e = archive_entry_new();
+	archive_entry_set_pathname(e, "l");
+	archive_entry_set_filetype(e, AE_IFREG);
+	archive_entry_set_perm(e, 0644);
+	archive_entry_set_hardlink(e, "missing");
+	assert_int_equal(archive_write_header(a, e), ARCHIVE_OK);
+	archive_entry_free(e);
+	assert_int_equal(archive_write_close(a), ARCHIVE_OK);
+	archive_write_free(a);
+	_cleanup_free_ unsigned char *gz = gzip(tar, tar_len, &gz_len);
+	_cleanup_free_ char *diff_id = img_digest_buf(tar, tar_len);
+	_cleanup_free_ char *digest = img_digest_buf(gz, gz_len);
+	struct img_descriptor d = {
+		.media_type = (char *)"application/vnd.oci.image.layer.v1.tar+gzip",
+		.digest = digest,
+		.size = (int64_t)gz_len,
+		.compression = IMG_LAYER_GZIP,
+	};
+	struct img_store *s = store("errno");
+	struct cc_error *err = NULL;
+	assert_int_equal(
+	    img_layer_apply(s, &d, diff_id, img_stream_mem(gz, gz_len), NULL, false, &err), -1);
+	const char *text = strerror(ENOENT);
+	const char *first = strstr(err->msg, text);
+	if (!first || strstr(first + 1, text))
+		fail_msg("want \"%s\" once in \"%s\"", text, err->msg);
+	assert_non_null(strstr(err->msg, "\"missing\""));
+	assert_int_equal(err->errnum, ENOENT);
+	cc_error_free(&err);
+	assert_false(img_store_has_layer(s, diff_id));
+	img_store_close(s);
+}
+
 /* ---- encrypted layers (ocicrypt) ---- */
 
 /* A fresh P-256 key pair as PEM files under root: <name>.pem (private), <name>-pub.pem. */
@@ -362,6 +404,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_apply),
 		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_unpack_errno_once),
 		cmocka_unit_test(test_encrypted),
 	};
 	return cmocka_run_group_tests(tests, tmproot_setup, tmproot_teardown);
