@@ -22,9 +22,6 @@
 #define PASSWD_MAX (4u << 20)
 #define ENCLAVE_ENV_PREFIX "ENCLAVE_"
 #define ENCLAVE_ANNOTATION_PREFIX "enclave."
-/* The most of a dropped name a message shows, and room for it escaped plus "...". */
-#define NAME_SHOWN 128
-#define NAME_BUF (NAME_SHOWN * 4 + 4)
 
 /* The kernel explains refused overlay options in the fs context's log. */
 static void context_message(int fs, char *buf, size_t len)
@@ -220,28 +217,12 @@ static void merge_env(json_t *env, char *const *image_env)
 
 /* ---- enclave settings ---- */
 
-/* The image chose the name: keep the message on one line and unambiguous. */
-static void printable_name(const char *name, size_t len, char out[static NAME_BUF])
-{
-	char *o = out;
-	for (size_t i = 0; i < len && i < NAME_SHOWN; i++) {
-		unsigned char ch = (unsigned char)name[i];
-		if (ch >= 0x20 && ch < 0x7f && ch != '\\')
-			*o++ = (char)ch;
-		else
-			o += sprintf(o, "\\x%02x", ch);
-	}
-	if (len > NAME_SHOWN)
-		o = stpcpy(o, "...");
-	*o = '\0';
-}
-
 static int strip_env(json_t *config,
 		     void (*dropped)(enum img_enclave_setting, const char *, void *), void *data)
 {
 	json_t *env = json_object_get(json_object_get(config, "process"), "env");
 	size_t prefix = strlen(ENCLAVE_ENV_PREFIX);
-	char name[NAME_BUF];
+	char name[CC_SHOWN_BUF]; /* the image chose it */
 	int n = 0;
 	for (size_t i = 0; i < json_array_size(env);) {
 		const char *s = json_string_value(json_array_get(env, i));
@@ -250,7 +231,7 @@ static int strip_env(json_t *config,
 			continue;
 		}
 		if (dropped) {
-			printable_name(s, strcspn(s, "="), name);
+			cc_shown(s, strcspn(s, "="), name);
 			dropped(IMG_ENCLAVE_ENV, name, data);
 		}
 		json_array_remove(env, i);
@@ -265,7 +246,7 @@ static int strip_annotations(json_t *config,
 {
 	json_t *annotations = json_object_get(config, "annotations");
 	size_t prefix = strlen(ENCLAVE_ANNOTATION_PREFIX);
-	char name[NAME_BUF];
+	char name[CC_SHOWN_BUF]; /* the image chose it */
 	int n = 0;
 	if (!json_is_object(annotations))
 		return 0;
@@ -275,7 +256,7 @@ static int strip_annotations(json_t *config,
 		if (strncmp(key, ENCLAVE_ANNOTATION_PREFIX, prefix) != 0)
 			continue;
 		if (dropped) {
-			printable_name(key, strlen(key), name);
+			cc_shown(key, strlen(key), name);
 			dropped(IMG_ENCLAVE_ANNOTATION, name, data);
 		}
 		json_object_del(annotations, key);

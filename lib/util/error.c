@@ -169,3 +169,18 @@ int cc_error_recv(int fd, struct cc_error **err)
 	}
 	return 0;
 }
+
+void cc_shown(const char *s, size_t len, char out[static CC_SHOWN_BUF])
+{
+	char *o = out;
+	for (size_t i = 0; i < len && i < CC_SHOWN_MAX; i++) {
+		unsigned char ch = (unsigned char)s[i];
+		if (ch >= 0x20 && ch < 0x7f && ch != '\\')
+			*o++ = (char)ch;
+		else
+			o += sprintf(o, "\\x%02x", ch);
+	}
+	if (len > CC_SHOWN_MAX)
+		o = stpcpy(o, "...");
+	*o = '\0';
+}

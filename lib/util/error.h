@@ -10,6 +10,7 @@
 
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 /* On every fallible function: a result that is dropped is a compile error under -Werror. A
  * caller that really means to ignore one says so with (void) and a comment why. */
@@ -37,6 +38,12 @@ int cc_error_prefix(struct cc_error **err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 void cc_error_free(struct cc_error **err);
+
+/* What an untrusted peer chose (a name, a key), fit for a one-line message: printable ASCII
+ * as it is, other bytes and '\\' as \xNN, at most CC_SHOWN_MAX bytes of it, then "...". */
+#define CC_SHOWN_MAX 128
+#define CC_SHOWN_BUF (CC_SHOWN_MAX * 4 + 4)
+void cc_shown(const char *s, size_t len, char out[static CC_SHOWN_BUF]);
 
 /* Encode/decode an error for passing across a pipe between processes (fork children). */
 CC_MUST_CHECK int cc_error_send(int fd, const struct cc_error *e);
