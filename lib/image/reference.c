@@ -216,7 +216,7 @@ static int check_path(const char *text, const char *path, struct cc_error **err)
 	}
 }
 
-int img_ref_parse(const char *text, struct img_ref *out, struct cc_error **err)
+static int parse(const char *text, bool default_tag, struct img_ref *out, struct cc_error **err)
 {
 	if (!text || !*text)
 		return cc_error_set(err, 0, "invalid reference \"\": empty");
@@ -257,11 +257,21 @@ int img_ref_parse(const char *text, struct img_ref *out, struct cc_error **err)
 		return -1;
 	if (strlen(domain) + 1 + strlen(path) > IMG_NAME_MAX)
 		return fail(err, text, "repository name longer than 255 characters");
-	if (!tag && !digest)
+	if (!tag && !digest && default_tag)
 		tag = xstrdup(IMG_DEFAULT_TAG);
 	*out = (struct img_ref){ steal_pointer(&domain), steal_pointer(&path), steal_pointer(&tag),
 				 steal_pointer(&digest) };
 	return 0;
+}
+
+int img_ref_parse(const char *text, struct img_ref *out, struct cc_error **err)
+{
+	return parse(text, true, out, err);
+}
+
+int img_ref_parse_named(const char *text, struct img_ref *out, struct cc_error **err)
+{
+	return parse(text, false, out, err);
 }
 
 void img_ref_clear(struct img_ref *r)

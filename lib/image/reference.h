@@ -29,6 +29,9 @@ struct img_ref {
  * a single-component docker.io path gets "library/", and with neither tag nor digest the tag is
  * "latest". On error *out is untouched and the message names the reference and the reason. */
 CC_MUST_CHECK int img_ref_parse(const char *text, struct img_ref *out, struct cc_error **err);
+/* The same without the default tag: a name-only reference keeps tag and digest NULL (what
+ * a signature or a policy says is taken as written, as containers/image does). */
+CC_MUST_CHECK int img_ref_parse_named(const char *text, struct img_ref *out, struct cc_error **err);
 void img_ref_clear(struct img_ref *r);
 
 /* "domain/path" */

@@ -144,6 +144,27 @@ static void test_manifest_ref(void **state)
 	img_ref_clear(&r);
 }
 
+/* Named (no default tag): what a signature or a policy says, taken as written. */
+static void test_named(void **state)
+{
+	struct img_ref r;
+	struct cc_error *err = NULL;
+	assert_int_equal(img_ref_parse_named("busybox", &r, &err), 0);
+	assert_string_equal(r.domain, "docker.io");
+	assert_string_equal(r.path, "library/busybox");
+	assert_null(r.tag);
+	assert_null(r.digest);
+	_cleanup_free_ char *s = img_ref_string(&r);
+	assert_string_equal(s, "docker.io/library/busybox");
+	img_ref_clear(&r);
+	assert_int_equal(img_ref_parse_named("h:5000/a:t", &r, &err), 0);
+	assert_string_equal(r.tag, "t");
+	img_ref_clear(&r);
+	assert_int_equal(img_ref_parse_named("UPPER", &r, &err), -1);
+	assert_non_null(err);
+	cc_error_free(&err);
+}
+
 static void test_invalid(void **state)
 {
 	static const struct {
@@ -215,7 +236,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_normalisation), cmocka_unit_test(test_tag_and_digest_limits),
 		cmocka_unit_test(test_name_length),   cmocka_unit_test(test_manifest_ref),
-		cmocka_unit_test(test_invalid),
+		cmocka_unit_test(test_invalid),	      cmocka_unit_test(test_named),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include "sign/identity.h"
 #include "sign/payload.h"
 #include "util/cleanup.h"
 
@@ -160,6 +161,91 @@ static void test_refusals(void **state)
 	expect_refused(SIGN_SIMPLE, huge, "signature payload: 65537 bytes, more than 65536");
 }
 
+/* ---- signedIdentity ---- */
+
+#define D2 "sha256:2222222222222222222222222222222222222222222222222222222222222222"
+
+static bool matches(struct sign_identity rule, const char *image, const char *claim)
+{
+	struct img_ref i;
+	struct cc_error *err = NULL;
+	assert_int_equal(img_ref_parse(image, &i, &err), 0);
+	bool ok = sign_identity_matches(&rule, &i, claim);
+	img_ref_clear(&i);
+	return ok;
+}
+
+static void test_identity(void **state)
+{
+	struct sign_identity dflt = { .type = SIGN_ID_MATCH_REPO_DIGEST_OR_EXACT };
+	struct sign_identity exact = { .type = SIGN_ID_MATCH_EXACT };
+	struct sign_identity repo = { .type = SIGN_ID_MATCH_REPOSITORY };
+	struct sign_identity ref = { .type = SIGN_ID_EXACT_REFERENCE,
+				     .reference = (char *)"registry.example.com/ns/img:v1" };
+	struct sign_identity exrepo = { .type = SIGN_ID_EXACT_REPOSITORY,
+					.repository = (char *)"registry.example.com/ns/img" };
+	struct sign_identity remap = { .type = SIGN_ID_REMAP_IDENTITY,
+				       .prefix = (char *)"mirror.example.com/ns",
+				       .signed_prefix = (char *)"registry.example.com/ns" };
+	const char *byd = "busybox@" DIGEST;
+	struct {
+		struct sign_identity *rule;
+		const char *image, *claim;
+		bool want;
+	} cases[] = {
+		/* matchRepoDigestOrExact: by tag, the same reference after normalisation */
+		{ &dflt, "busybox", "docker.io/library/busybox:latest", true },
+		{ &dflt, "busybox", "busybox:latest", true },
+		{ &dflt, "busybox", "index.docker.io/library/busybox:latest", true },
+		{ &dflt, "busybox", "docker.io/library/busybox:1", false },
+		{ &dflt, "busybox", "busybox", false }, /* name-only claim */
+		{ &dflt, "busybox", "docker.io/library/busybox@" DIGEST, false },
+		/* ... by digest, the same repository with any tag or digest */
+		{ &dflt, byd, "busybox:any", true },
+		{ &dflt, byd, "busybox@" D2, true },
+		{ &dflt, byd, "other:any", false },
+		{ &dflt, byd, "busybox", false },
+		/* matchExact */
+		{ &exact, "busybox", "busybox:latest", true },
+		{ &exact, byd, "docker.io/library/busybox@" DIGEST, true },
+		{ &exact, byd, "busybox:latest", false },
+		{ &exact, byd, "busybox@" D2, false },
+		{ &exact, "busybox", "busybox", false },
+		/* matchRepository */
+		{ &repo, "busybox:1", "busybox", true },
+		{ &repo, "busybox:1", "docker.io/library/busybox:2", true },
+		{ &repo, byd, "busybox:2", true },
+		{ &repo, "busybox:1", "docker.io/library/other:1", false },
+		{ &repo, "busybox:1", "quay.io/library/busybox:1", false },
+		/* exactReference: the image does not matter, the claim must be the policy's */
+		{ &ref, "anything:1", "registry.example.com/ns/img:v1", true },
+		{ &ref, "anything:1", "registry.example.com/ns/img:v2", false },
+		{ &ref, "anything:1", "registry.example.com/ns/img", false },
+		/* exactRepository */
+		{ &exrepo, "anything:1", "registry.example.com/ns/img:v9", true },
+		{ &exrepo, "anything:1", "registry.example.com/ns/img", true },
+		{ &exrepo, "anything:1", "registry.example.com/ns/other:v9", false },
+		/* remapIdentity: the image's prefix replaced, then the default rule */
+		{ &remap, "mirror.example.com/ns/img:v1", "registry.example.com/ns/img:v1", true },
+		{ &remap, "mirror.example.com/ns/img:v1", "mirror.example.com/ns/img:v1", false },
+		{ &remap, "mirror.example.com/ns/img:v1", "registry.example.com/ns/img:v2", false },
+		{ &remap, "mirror.example.com/ns/img@" DIGEST, "registry.example.com/ns/img:x",
+		  true },
+		/* "ns" is not a prefix of "nsx": not remapped, the default rule on the image */
+		{ &remap, "mirror.example.com/nsx/img:v1", "mirror.example.com/nsx/img:v1", true },
+		{ &remap, "mirror.example.com/nsx/img:v1", "registry.example.com/nsx/img:v1",
+		  false },
+		/* a claim that is not a reference matches nothing */
+		{ &repo, "busybox", "Docker.io/Library/BusyBox", false },
+		{ &repo, "busybox", "", false },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++)
+		if (matches(*cases[i].rule, cases[i].image, cases[i].claim) != cases[i].want)
+			fail_msg("case %zu: rule %d, image %s, claim %s: want %s", i,
+				 cases[i].rule->type, cases[i].image, cases[i].claim,
+				 cases[i].want ? "match" : "no match");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -167,6 +253,7 @@ int main(void)
 		cmocka_unit_test(test_make),
 		cmocka_unit_test(test_cosign_optional_null),
 		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_identity),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
