@@ -102,9 +102,23 @@ static int parse_level(const char *s, enum cc_log_level *out)
 	return fail("--log-level \"%s\": one of error, warning, info, debug", s);
 }
 
-static int parse_value(int c, const char *arg, struct options *o)
+/* --NAME DURATION of at least min_ns (a grace of 0 means "cancel at once"; the timeouts need
+ * time to pass). */
+static int parse_duration(const char *name, const char *arg, int64_t min_ns, int64_t *ns)
 {
 	struct cc_error *err = NULL;
+	if (agent_parse_duration(arg, ns, &err) < 0) {
+		fail("--%s: %s", name, err->msg);
+		cc_error_free(&err);
+		return -1;
+	}
+	if (*ns < min_ns)
+		return fail("--%s \"%s\": at least 1ms expected", name, arg);
+	return 0;
+}
+
+static int parse_value(int c, const char *arg, struct options *o)
+{
 	char *end;
 	long n;
 	switch (c) {
@@ -115,27 +129,13 @@ static int parse_value(int c, const char *arg, struct options *o)
 		o->workers = (unsigned)n;
 		return 0;
 	case 'G':
+		return parse_duration("shutdown-grace", arg, 0, &o->grace_ns);
 	case 'T':
+		return parse_duration("frame-timeout", arg, 1000000, &o->frame_timeout_ns);
 	case 'S':
-	case 'X': {
-		const char *name = c == 'G'   ? "shutdown-grace"
-				   : c == 'T' ? "frame-timeout"
-				   : c == 'S' ? "stall-timeout"
-					      : "transfer-timeout";
-		int64_t *ns = c == 'G'	 ? &o->grace_ns
-			      : c == 'T' ? &o->frame_timeout_ns
-			      : c == 'S' ? &o->stall_ns
-					 : &o->transfer_ns;
-		if (agent_parse_duration(arg, ns, &err) < 0) {
-			fail("--%s: %s", name, err->msg);
-			cc_error_free(&err);
-			return -1;
-		}
-		/* a grace of 0 means "cancel at once"; the others need time to pass */
-		if (c != 'G' && *ns < 1000000)
-			return fail("--%s \"%s\": at least 1ms expected", name, arg);
-		return 0;
-	}
+		return parse_duration("stall-timeout", arg, 1000000, &o->stall_ns);
+	case 'X':
+		return parse_duration("transfer-timeout", arg, 1000000, &o->transfer_ns);
 	case 'F':
 		if (strcmp(arg, "text") && strcmp(arg, "json"))
 			return fail("--log-format \"%s\": text or json", arg);
