@@ -110,42 +110,44 @@ static void test_refusals(void **state)
 		const char *want;
 	} cases[] = {
 		{ payload(",\"extra\":1", type, image, ident, opt), SIGN_SIMPLE,
-		  "critical: unknown key \"extra\"" },
+		  "signature payload: critical: unknown key \"extra\"" },
 		/* what the signer wrote stays on one line of the message */
 		{ payload(",\"ex\\ntra\\\\\":1", type, image, ident, opt), SIGN_SIMPLE,
-		  "critical: unknown key \"ex\\x0atra\\x5c\"" },
+		  "signature payload: critical: unknown key \"ex\\x0atra\\x5c\"" },
 		{ payload("", type, image, ident, ",\"optional\":{},\"x\":1"), SIGN_SIMPLE,
 		  "signature payload: unknown key \"x\"" },
 		{ payload("", type, image, ident, ""), SIGN_SIMPLE,
-		  "signature payload: \"optional\" is missing" },
+		  "signature payload: \"optional\" required" },
 		{ payload("", type, image, ident, ",\"optional\":null"), SIGN_SIMPLE,
-		  "optional: an object expected, got null" },
+		  "signature payload: optional: expected object, got null" },
 		{ payload("", "\"cosign container image signature\"", image, ident, opt),
 		  SIGN_SIMPLE,
-		  "critical.type: \"cosign container image signature\", not \"atomic container "
-		  "signature\"" },
+		  "signature payload: critical.type: \"cosign container image signature\", not "
+		  "\"atomic container signature\"" },
 		{ payload("", type, image, ident, opt), SIGN_COSIGN,
-		  "critical.type: \"atomic container signature\", not \"cosign container image "
-		  "signature\"" },
+		  "signature payload: critical.type: \"atomic container signature\", not "
+		  "\"cosign container image signature\"" },
 		{ payload("", "7", image, ident, opt), SIGN_SIMPLE,
-		  "critical.type: a string expected, got integer" },
+		  "signature payload: critical.type: expected string, got integer" },
 		{ payload("", type, "{\"docker-manifest-digest\":\"" DIGEST "\",\"b\":2}", ident,
 			  opt),
-		  SIGN_SIMPLE, "critical.image: unknown key \"b\"" },
+		  SIGN_SIMPLE, "signature payload: critical.image: unknown key \"b\"" },
 		{ payload("", type, "{}", ident, opt), SIGN_SIMPLE,
-		  "critical.image: \"docker-manifest-digest\" is missing" },
+		  "signature payload: critical.image: \"docker-manifest-digest\" required" },
 		{ payload("", type, image, "{\"docker-reference\":[\"h/r\"]}", opt), SIGN_SIMPLE,
-		  "critical.identity.docker-reference: a string expected, got array" },
+		  "signature payload: critical.identity.docker-reference: expected string, got "
+		  "array" },
 		{ payload("", type, image, "{\"docker-reference\":\"h/r\\u0000:evil\"}", opt),
-		  SIGN_SIMPLE, "critical.identity.docker-reference: contains a NUL byte" },
+		  SIGN_SIMPLE,
+		  "signature payload: critical.identity.docker-reference: contains a NUL byte" },
 		{ payload("", type, image, ident, ",\"optional\":{\"timestamp\":1.5}"), SIGN_SIMPLE,
-		  "optional.timestamp: an integer expected, got number" },
+		  "signature payload: optional.timestamp: expected integer, got number" },
 		{ payload("", type, image, ident, ",\"optional\":{\"creator\":{}}"), SIGN_SIMPLE,
-		  "optional.creator: a string expected, got object" },
+		  "signature payload: optional.creator: expected string, got object" },
 		/* a duplicate key could say one thing to one reader and another to the next */
 		{ payload("", type, image, ident, ",\"optional\":{},\"optional\":{}"), SIGN_SIMPLE,
 		  "duplicate" },
-		{ xstrdup("[]"), SIGN_SIMPLE, "signature payload: an object expected, got array" },
+		{ xstrdup("[]"), SIGN_SIMPLE, "signature payload: expected object, got array" },
 		{ xstrdup("{\"critical\":"), SIGN_SIMPLE, "signature payload" },
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
