@@ -1,7 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
 /* Signature payloads (see payload.h). */
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <jansson.h>
@@ -12,126 +10,88 @@
 /* Bounds a payload so that a signed blob cannot make the parser do much: containers/image's
  * payloads are a few hundred bytes. */
 #define PAYLOAD_MAX (64 * 1024)
-#define DIGEST_KEY "critical.image.docker-manifest-digest"
-#define REFERENCE_KEY "critical.identity.docker-reference"
-
-/* Every message: "signature payload: PATH: what", PATH empty for the top level. */
-static int fail(struct cc_error **err, const char *path, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int fail(struct cc_error **err, const char *path, const char *fmt, ...)
-{
-	va_list ap;
-	_cleanup_free_ char *msg = NULL;
-	va_start(ap, fmt);
-	if (vasprintf(&msg, fmt, ap) < 0)
-		abort();
-	va_end(ap);
-	return cc_error_set(err, 0, "signature payload: %s%s%s", path, *path ? ": " : "", msg);
-}
 
 const char *sign_format_type(enum sign_format f)
 {
 	return f == SIGN_COSIGN ? "cosign container image signature" : "atomic container signature";
 }
 
-/* o (at path) must be an object with exactly the keys in names; the values go to out[i]. */
-static int exact_object(const json_t *o, const char *path, const char *const *names, size_t n,
-			json_t **out, struct cc_error **err)
+/* The object member key of o (at path), which has exactly the keys in names (as
+ * containers/image's exact-fields objects: none missing, none other). */
+static json_t *exact(const struct cc_json_reader *r, const json_t *o, const char *path,
+		     const char *key, const char *const *names)
 {
-	if (!json_is_object(o))
-		return fail(err, path, "expected object, got %s", cc_json_type_name(o));
-	const char *key;
-	json_t *v;
-	json_object_foreach ((json_t *)o, key, v) {
-		size_t i = 0;
-		while (i < n && strcmp(key, names[i]))
-			i++;
-		if (i == n) {
-			char shown[CC_SHOWN_BUF]; /* the signer chose it */
-			cc_shown(key, strlen(key), shown);
-			return fail(err, path, "unknown key \"%s\"", shown);
+	int ret;
+	json_t *v = cc_json_member(r, o, path, key, JSON_OBJECT, true, &ret);
+	_cleanup_free_ char *p = cc_json_key_path(path, key);
+	if (!v || cc_json_known_keys(r, v, p, names) < 0)
+		return NULL;
+	for (const char *const *n = names; *n; n++)
+		if (!json_object_get(v, *n) || json_is_null(json_object_get(v, *n))) {
+			_cleanup_free_ char *m = cc_json_key_path(p, *n);
+			cc_json_fail(r, m, "required");
+			return NULL;
 		}
-	}
-	for (size_t i = 0; i < n; i++) {
-		out[i] = json_object_get(o, names[i]);
-		if (!out[i])
-			return fail(err, path, "\"%s\" required", names[i]);
-	}
-	return 0;
+	return v;
 }
 
-static int string_at(const json_t *v, const char *path, char **out, struct cc_error **err)
+static int parse(const struct cc_json_reader *r, const json_t *root, enum sign_format f,
+		 struct sign_payload *p)
 {
-	if (!json_is_string(v))
-		return fail(err, path, "expected string, got %s", cc_json_type_name(v));
-	if (strlen(json_string_value(v)) != json_string_length(v))
-		return fail(err, path, "contains a NUL byte");
-	*out = xstrdup(json_string_value(v));
-	return 0;
-}
+	static const char *const top_keys[] = { "critical", "optional", NULL };
+	static const char *const crit_keys[] = { "type", "image", "identity", NULL };
+	static const char *const image_keys[] = { "docker-manifest-digest", NULL };
+	static const char *const ident_keys[] = { "docker-reference", NULL };
 
-static int parse_optional(const json_t *o, enum sign_format f, struct sign_payload *p,
-			  struct cc_error **err)
-{
-	if (json_is_null(o) && f == SIGN_COSIGN)
-		return 0; /* cosign writes null when there are no annotations */
-	if (!json_is_object(o))
-		return fail(err, "optional", "expected object, got %s", cc_json_type_name(o));
-	const json_t *creator = json_object_get(o, "creator");
-	if (creator && string_at(creator, "optional.creator", &p->creator, err) < 0)
+	if (cc_json_known_keys(r, root, "", top_keys) < 0)
 		return -1;
-	const json_t *ts = json_object_get(o, "timestamp");
-	if (ts) {
-		if (!json_is_integer(ts))
-			return fail(err, "optional.timestamp", "expected integer, got %s",
-				    cc_json_type_name(ts));
-		p->timestamp = json_integer_value(ts);
-		p->has_timestamp = true;
-	}
-	return 0;
-}
-
-static int parse(const json_t *root, enum sign_format f, struct sign_payload *p,
-		 struct cc_error **err)
-{
-	static const char *const top_keys[] = { "critical", "optional" };
-	static const char *const crit_keys[] = { "type", "image", "identity" };
-	static const char *const image_keys[] = { "docker-manifest-digest" };
-	static const char *const ident_keys[] = { "docker-reference" };
-	json_t *top[2], *crit[3], *image[1], *ident[1];
-
-	if (exact_object(root, "", top_keys, 2, top, err) < 0 ||
-	    exact_object(top[0], "critical", crit_keys, 3, crit, err) < 0)
+	if (!json_object_get(root, "optional"))
+		return cc_json_fail(r, "optional", "required");
+	const json_t *crit = exact(r, root, "", "critical", crit_keys);
+	if (!crit)
 		return -1;
-	if (!json_is_string(crit[0]))
-		return fail(err, "critical.type", "expected string, got %s",
-			    cc_json_type_name(crit[0]));
+	_cleanup_free_ char *type = NULL;
+	if (cc_json_str(r, crit, "critical", "type", true, &type) < 0)
+		return -1;
 	const char *want = sign_format_type(f);
-	if (json_string_length(crit[0]) != strlen(want) ||
-	    strcmp(json_string_value(crit[0]), want)) {
+	if (strcmp(type, want)) {
 		char shown[CC_SHOWN_BUF]; /* the signer chose it */
-		cc_shown(json_string_value(crit[0]), json_string_length(crit[0]), shown);
-		return fail(err, "critical.type", "\"%s\", not \"%s\"", shown, want);
+		cc_shown(type, strlen(type), shown);
+		return cc_json_fail(r, "critical.type", "\"%s\", not \"%s\"", shown, want);
 	}
-	if (exact_object(crit[1], "critical.image", image_keys, 1, image, err) < 0 ||
-	    exact_object(crit[2], "critical.identity", ident_keys, 1, ident, err) < 0)
+	const json_t *image = exact(r, crit, "critical", "image", image_keys);
+	const json_t *ident = image ? exact(r, crit, "critical", "identity", ident_keys) : NULL;
+	if (!ident ||
+	    cc_json_str(r, image, "critical.image", "docker-manifest-digest", true,
+			&p->manifest_digest) < 0 ||
+	    cc_json_str(r, ident, "critical.identity", "docker-reference", true,
+			&p->docker_reference) < 0)
 		return -1;
-	if (string_at(image[0], DIGEST_KEY, &p->manifest_digest, err) < 0 ||
-	    string_at(ident[0], REFERENCE_KEY, &p->docker_reference, err) < 0)
+
+	/* optional: its other keys are ignored; null only in cosign's payloads */
+	const json_t *opt = json_object_get(root, "optional");
+	if (json_is_null(opt) && f == SIGN_COSIGN)
+		return 0;
+	if (!json_is_object(opt))
+		return cc_json_fail(r, "optional", "expected object, got %s",
+				    cc_json_type_name(opt));
+	if (cc_json_str(r, opt, "optional", "creator", false, &p->creator) < 0)
 		return -1;
-	return parse_optional(top[1], f, p, err);
+	return cc_json_int(r, opt, "optional", "timestamp", INT64_MIN, INT64_MAX, &p->timestamp,
+			   &p->has_timestamp);
 }
 
 int sign_payload_parse(const void *buf, size_t len, enum sign_format f, struct sign_payload *out,
 		       struct cc_error **err)
 {
+	const struct cc_json_reader r = { "signature payload", err };
 	memset(out, 0, sizeof(*out));
 	if (len > PAYLOAD_MAX)
-		return fail(err, "", "%zu bytes, more than %d", len, PAYLOAD_MAX);
-	_cleanup_json_ json_t *root = cc_json_load_buf("signature payload", buf, len, err);
+		return cc_json_fail(&r, "", "%zu bytes, more than %d", len, PAYLOAD_MAX);
+	_cleanup_json_ json_t *root = cc_json_load_buf(r.name, buf, len, err);
 	if (!root)
 		return -1;
-	if (parse(root, f, out, err) < 0) {
+	if (parse(&r, root, f, out) < 0) {
 		sign_payload_clear(out);
 		return -1;
 	}

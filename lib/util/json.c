@@ -1,4 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/json.h"
@@ -32,9 +36,30 @@ char *cc_json_dump(const json_t *j)
 	return s;
 }
 
-const char *cc_json_type_name(const json_t *v)
+int cc_json_fail(const struct cc_json_reader *r, const char *path, const char *fmt, ...)
 {
-	switch (json_typeof(v)) {
+	va_list ap;
+	_cleanup_free_ char *msg = NULL;
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		abort();
+	va_end(ap);
+	return cc_error_set(r->err, 0, "%s: %s%s%s", r->name, path, *path ? ": " : "", msg);
+}
+
+char *cc_json_key_path(const char *path, const char *key)
+{
+	return *path ? xasprintf("%s.%s", path, key) : xstrdup(key);
+}
+
+char *cc_json_index_path(const char *path, size_t i)
+{
+	return xasprintf("%s[%zu]", path, i);
+}
+
+static const char *type_word(json_type t)
+{
+	switch (t) {
 	case JSON_OBJECT:
 		return "object";
 	case JSON_ARRAY:
@@ -51,4 +76,85 @@ const char *cc_json_type_name(const json_t *v)
 	default:
 		return "null";
 	}
+}
+
+const char *cc_json_type_name(const json_t *v)
+{
+	return type_word(json_typeof(v));
+}
+
+int cc_json_known_keys(const struct cc_json_reader *r, const json_t *v, const char *path,
+		       const char *const *names)
+{
+	const char *key;
+	json_t *m;
+	if (!json_is_object(v))
+		return cc_json_fail(r, path, "expected object, got %s", cc_json_type_name(v));
+	json_object_foreach ((json_t *)v, key, m) {
+		const char *const *n = names;
+		while (*n && strcmp(*n, key))
+			n++;
+		if (!*n) {
+			char shown[CC_SHOWN_BUF]; /* the document chose it */
+			cc_shown(key, strlen(key), shown);
+			return cc_json_fail(r, path, "unknown key \"%s\"", shown);
+		}
+	}
+	return 0;
+}
+
+json_t *cc_json_member(const struct cc_json_reader *r, const json_t *o, const char *path,
+		       const char *key, json_type want, bool required, int *ret)
+{
+	json_t *v = json_object_get(o, key);
+	*ret = 0;
+	if (!v || json_is_null(v)) {
+		if (required) {
+			_cleanup_free_ char *p = cc_json_key_path(path, key);
+			*ret = cc_json_fail(r, p, "required");
+		}
+		return NULL;
+	}
+	if (json_typeof(v) != want && !(want == JSON_TRUE && json_is_boolean(v))) {
+		_cleanup_free_ char *p = cc_json_key_path(path, key);
+		*ret = cc_json_fail(r, p, "expected %s, got %s", type_word(want),
+				    cc_json_type_name(v));
+		return NULL;
+	}
+	return v;
+}
+
+int cc_json_str(const struct cc_json_reader *r, const json_t *o, const char *path, const char *key,
+		bool required, char **out)
+{
+	int ret;
+	json_t *v = cc_json_member(r, o, path, key, JSON_STRING, required, &ret);
+	if (!v)
+		return ret;
+	if (strlen(json_string_value(v)) != json_string_length(v)) {
+		_cleanup_free_ char *p = cc_json_key_path(path, key);
+		return cc_json_fail(r, p, "contains a NUL byte");
+	}
+	free(*out);
+	*out = xstrdup(json_string_value(v));
+	return 0;
+}
+
+int cc_json_int(const struct cc_json_reader *r, const json_t *o, const char *path, const char *key,
+		int64_t min, int64_t max, int64_t *out, bool *has)
+{
+	int ret;
+	json_t *v = cc_json_member(r, o, path, key, JSON_INTEGER, false, &ret);
+	if (!v)
+		return ret;
+	json_int_t n = json_integer_value(v);
+	if (n < min || n > max) {
+		_cleanup_free_ char *p = cc_json_key_path(path, key);
+		return cc_json_fail(r, p, "%lld out of range [%lld, %lld]", (long long)n,
+				    (long long)min, (long long)max);
+	}
+	*out = n;
+	if (has)
+		*has = true;
+	return 0;
 }

@@ -117,7 +117,7 @@ static void test_refusals(void **state)
 		{ payload("", type, image, ident, ",\"optional\":{},\"x\":1"), SIGN_SIMPLE,
 		  "signature payload: unknown key \"x\"" },
 		{ payload("", type, image, ident, ""), SIGN_SIMPLE,
-		  "signature payload: \"optional\" required" },
+		  "signature payload: optional: required" },
 		{ payload("", type, image, ident, ",\"optional\":null"), SIGN_SIMPLE,
 		  "signature payload: optional: expected object, got null" },
 		{ payload("", "\"cosign container image signature\"", image, ident, opt),
@@ -133,7 +133,7 @@ static void test_refusals(void **state)
 			  opt),
 		  SIGN_SIMPLE, "signature payload: critical.image: unknown key \"b\"" },
 		{ payload("", type, "{}", ident, opt), SIGN_SIMPLE,
-		  "signature payload: critical.image: \"docker-manifest-digest\" required" },
+		  "signature payload: critical.image.docker-manifest-digest: required" },
 		{ payload("", type, image, "{\"docker-reference\":[\"h/r\"]}", opt), SIGN_SIMPLE,
 		  "signature payload: critical.identity.docker-reference: expected string, got "
 		  "array" },

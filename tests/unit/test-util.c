@@ -379,6 +379,60 @@ static void test_pwrite_sparse(void **state)
 	assert_int_equal(cc_rm_rf(tmpl, &err), 0);
 }
 
+/* ---- the JSON schema layer ---- */
+
+static void expect_json_error(struct cc_error **err, const char *want)
+{
+	assert_non_null(*err);
+	assert_string_equal((*err)->msg, want);
+	cc_error_free(err);
+}
+
+static void test_json_reader(void **state)
+{
+	struct cc_error *err = NULL;
+	const struct cc_json_reader r = { "doc.json", &err };
+	_cleanup_json_ json_t *j =
+	    json_loads("{\"a\":{\"s\":\"x\",\"n\":7,\"z\":\"a\\u0000b\",\"nul\":null},"
+		       "\"bad\\nkey\":1}",
+		       JSON_ALLOW_NUL, NULL);
+	assert_non_null(j);
+	static const char *const top[] = { "a", NULL };
+	assert_int_equal(cc_json_known_keys(&r, j, "", top), -1);
+	expect_json_error(&err, "doc.json: unknown key \"bad\\x0akey\"");
+	static const char *const inner[] = { "s", "n", "z", "nul", NULL };
+	json_t *a = json_object_get(j, "a");
+	assert_int_equal(cc_json_known_keys(&r, a, "a", inner), 0);
+	assert_int_equal(cc_json_known_keys(&r, json_object_get(a, "s"), "a.s", inner), -1);
+	expect_json_error(&err, "doc.json: a.s: expected object, got string");
+
+	_cleanup_free_ char *s = NULL;
+	assert_int_equal(cc_json_str(&r, a, "a", "s", true, &s), 0);
+	assert_string_equal(s, "x");
+	assert_int_equal(cc_json_str(&r, a, "a", "nul", false, &s), 0); /* null is absent */
+	assert_string_equal(s, "x");
+	assert_int_equal(cc_json_str(&r, a, "a", "nul", true, &s), -1);
+	expect_json_error(&err, "doc.json: a.nul: required");
+	assert_int_equal(cc_json_str(&r, a, "a", "n", true, &s), -1);
+	expect_json_error(&err, "doc.json: a.n: expected string, got integer");
+	assert_int_equal(cc_json_str(&r, a, "a", "z", true, &s), -1);
+	expect_json_error(&err, "doc.json: a.z: contains a NUL byte");
+
+	int64_t n = 0;
+	bool has = false;
+	assert_int_equal(cc_json_int(&r, a, "a", "n", 0, 10, &n, &has), 0);
+	assert_true(has);
+	assert_int_equal(n, 7);
+	assert_int_equal(cc_json_int(&r, a, "a", "n", 8, 10, &n, NULL), -1);
+	expect_json_error(&err, "doc.json: a.n: 7 out of range [8, 10]");
+	int ret;
+	assert_null(cc_json_member(&r, j, "", "a", JSON_ARRAY, true, &ret));
+	assert_int_equal(ret, -1);
+	expect_json_error(&err, "doc.json: a: expected array, got object");
+	_cleanup_free_ char *ip = cc_json_index_path("a.b", 2);
+	assert_string_equal(ip, "a.b[2]");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -394,6 +448,7 @@ int main(void)
 		cmocka_unit_test(test_rm_rf_stops_at_mounts),
 		cmocka_unit_test(test_copy_sparse),
 		cmocka_unit_test(test_pwrite_sparse),
+		cmocka_unit_test(test_json_reader),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
