@@ -10,6 +10,8 @@ PACKAGES=(
 	protobuf-c-compiler libprotobuf-c-dev
 	# lib/crypt: OpenPGP-wrapped layer keys (gpgme drives gpg and gpg-agent)
 	libgpgme-dev gnupg gpg-agent
+	# lib/sign: registries.d (YAML)
+	libyaml-dev
 	# ttrpc interop peer (Go, built offline from Debian's sources)
 	golang-go golang-github-containerd-ttrpc-dev
 	# tests and peers

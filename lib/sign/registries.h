@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * registries.d (containers-registries.d(5)): where the signatures of images from a registry
+ * are read and written. Every *.yaml file of the directory is read, strictly:
+ *
+ *   default-docker: {lookaside: URL, lookaside-staging: URL, use-sigstore-attachments: bool}
+ *   docker:
+ *     <host[:port][/namespace...[/repo[:tag|@digest]]]>:
+ *       lookaside: file:///... | https://... | http://...   (read; write without staging)
+ *       lookaside-staging: file:///...                       (write)
+ *       sigstore, sigstore-staging: old names of the two above (not both with the new one)
+ *       use-sigstore-attachments: true
+ *
+ * An unknown key, a duplicate scope (in one file or across files), a second default-docker
+ * or an ill-formed scope is an error naming the file and key. For an image the most specific
+ * docker: scope that contains it applies (the reference with its tag or digest, the
+ * repository, each parent namespace, the host), else default-docker, with no merging; with
+ * no lookaside configured the built-in one is file:///var/lib/containers/sigstore.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include "image/reference.h"
+#include "util/error.h"
+
+#define SIGN_LOOKASIDE_DEFAULT "file:///var/lib/containers/sigstore"
+
+struct sign_registries;
+
+/* Every *.yaml file under dir, in name order. A directory that does not exist is an empty
+ * configuration (as containers/image treats it); one that cannot be read is an error. */
+CC_MUST_CHECK struct sign_registries *sign_registries_load(const char *dir,
+							   struct cc_error **err);
+/* One file's contents (name for messages), merged into r (NULL: a new one, returned). */
+CC_MUST_CHECK struct sign_registries *sign_registries_parse(struct sign_registries *r,
+							    const char *name, const char *buf,
+							    size_t len, struct cc_error **err);
+void sign_registries_free(struct sign_registries *r);
+
+/* What applies to one image (pointers into r, valid while r is). */
+struct sign_registry_config {
+	const char *scope;     /* the docker: scope that matched, "default-docker", or NULL */
+	const char *lookaside; /* read URL: never NULL (the built-in default when unset) */
+	const char *lookaside_staging; /* write URL: staging, else lookaside */
+	bool use_sigstore_attachments;
+};
+void sign_registries_lookup(const struct sign_registries *r, const struct img_ref *ref,
+			    struct sign_registry_config *out);
