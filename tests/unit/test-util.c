@@ -433,6 +433,89 @@ static void test_json_reader(void **state)
 	assert_string_equal(ip, "a.b[2]");
 }
 
+static void test_json_getters(void **state)
+{
+	struct cc_error *err = NULL;
+	const struct cc_json_reader r = { "doc.json", &err };
+	_cleanup_json_ json_t *j =
+	    json_loads("{\"b\":true,\"f\":false,\"n\":1,\"u\":4294967295,\"big\":4294967296,"
+		       "\"neg\":-1,\"v\":[\"x\",\"y\"],\"vn\":[\"x\",2],\"vz\":[\"a\\u0000b\"],"
+		       "\"m\":{\"k.1\":\"v\"},\"mn\":{\"a\\nb\":false},\"mz\":{\"x\":\"\\u0000\"},"
+		       "\"nul\":null}",
+		       JSON_ALLOW_NUL, NULL);
+	assert_non_null(j);
+
+	assert_true(cc_json_has(j, "b"));
+	assert_false(cc_json_has(j, "nul"));
+	assert_false(cc_json_has(j, "none"));
+	_cleanup_free_ char *mp = cc_json_map_path("a.m", "x.y\t");
+	assert_string_equal(mp, "a.m[\"x.y\\x09\"]");
+	assert_int_equal(cc_json_expect(&r, json_object_get(j, "f"), "f", JSON_TRUE), 0);
+	assert_int_equal(cc_json_expect(&r, json_object_get(j, "v"), "v", JSON_OBJECT), -1);
+	expect_json_error(&err, "doc.json: v: expected object, got array");
+
+	bool b = false, has = false;
+	assert_int_equal(cc_json_bool(&r, j, "", "b", &b, &has), 0);
+	assert_true(b && has);
+	assert_int_equal(cc_json_bool(&r, j, "", "f", &b, NULL), 0);
+	assert_false(b);
+	has = false;
+	b = true;
+	assert_int_equal(cc_json_bool(&r, j, "", "nul", &b, &has), 0); /* null is absent */
+	assert_true(b);
+	assert_false(has);
+	assert_int_equal(cc_json_bool(&r, j, "x", "n", &b, NULL), -1);
+	expect_json_error(&err, "doc.json: x.n: expected boolean, got integer");
+
+	uint32_t u = 7;
+	has = false;
+	assert_int_equal(cc_json_u32(&r, j, "", "nul", &u, &has), 0);
+	assert_int_equal(u, 7);
+	assert_false(has);
+	assert_int_equal(cc_json_u32(&r, j, "", "u", &u, &has), 0);
+	assert_int_equal(u, UINT32_MAX);
+	assert_true(has);
+	assert_int_equal(cc_json_u32(&r, j, "", "big", &u, NULL), -1);
+	expect_json_error(&err, "doc.json: big: 4294967296 out of range [0, 4294967295]");
+	assert_int_equal(cc_json_u32(&r, j, "", "neg", &u, NULL), -1);
+	expect_json_error(&err, "doc.json: neg: -1 out of range [0, 4294967295]");
+	assert_int_equal(cc_json_u32(&r, j, "", "b", &u, NULL), -1);
+	expect_json_error(&err, "doc.json: b: expected integer, got boolean");
+	assert_int_equal(u, UINT32_MAX);
+
+	_cleanup_strv_ char **v = NULL;
+	assert_int_equal(cc_json_strv(&r, j, "", "nul", SIZE_MAX, &v), 0);
+	assert_null(v);
+	assert_int_equal(cc_json_strv(&r, j, "", "v", 2, &v), 0);
+	assert_string_equal(v[1], "y");
+	assert_null(v[2]);
+	assert_int_equal(cc_json_strv(&r, j, "", "v", 1, &v), -1);
+	expect_json_error(&err, "doc.json: v: 2 entries, more than 1");
+	assert_int_equal(cc_json_strv(&r, j, "a", "vn", SIZE_MAX, &v), -1);
+	expect_json_error(&err, "doc.json: a.vn[1]: expected string, got integer");
+	assert_int_equal(cc_json_strv(&r, j, "", "vz", SIZE_MAX, &v), -1);
+	expect_json_error(&err, "doc.json: vz[0]: contains a NUL byte");
+	assert_int_equal(cc_json_strv(&r, j, "", "m", SIZE_MAX, &v), -1);
+	expect_json_error(&err, "doc.json: m: expected array of strings, got object");
+	assert_string_equal(v[0], "x"); /* a refusal leaves *out alone */
+
+	int ret;
+	json_t *m = cc_json_str_map(&r, j, "", "m", &ret);
+	assert_ptr_equal(m, json_object_get(j, "m"));
+	assert_int_equal(ret, 0);
+	assert_null(cc_json_str_map(&r, j, "", "nul", &ret));
+	assert_int_equal(ret, 0);
+	assert_null(cc_json_str_map(&r, j, "a", "mn", &ret));
+	assert_int_equal(ret, -1);
+	expect_json_error(&err, "doc.json: a.mn[\"a\\x0ab\"]: expected string, got boolean");
+	assert_null(cc_json_str_map(&r, j, "", "mz", &ret));
+	assert_int_equal(ret, -1);
+	expect_json_error(&err, "doc.json: mz[\"x\"]: contains a NUL byte");
+	assert_null(cc_json_str_map(&r, j, "", "v", &ret));
+	assert_int_equal(ret, -1);
+	expect_json_error(&err, "doc.json: v: expected object, got array");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -449,6 +532,7 @@ int main(void)
 		cmocka_unit_test(test_copy_sparse),
 		cmocka_unit_test(test_pwrite_sparse),
 		cmocka_unit_test(test_json_reader),
+		cmocka_unit_test(test_json_getters),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
