@@ -24,6 +24,8 @@
 #endif
 #define BLOB_BUF (256u << 10)
 #define TOKEN_MAX (64u << 10)
+/* What a registry may say to a ping or in answer to a write: a short JSON document at most. */
+#define ANSWER_MAX (64u << 10)
 #define STALL_DEFAULT_MS 30000u
 /* The default deadline of a transfer: 30 min, or the declared size at 256 KiB/s if longer. */
 #define DEADLINE_MIN_MS (30u * 60 * 1000)
@@ -41,6 +43,8 @@ struct img_registry {
 	uint64_t stall_ms, transfer_ms; /* transfer_ms 0: scaled with the size */
 	bool (*cancelled)(void *ctx);
 	void *cancel_ctx;
+	bool push;		 /* a token asked for now must cover push too */
+	bool pinged, signatures; /* GET /v2/ answered; X-Registry-Supports-Signatures */
 };
 
 static void wipe_free(char *s)
@@ -143,6 +147,8 @@ struct response {
 	int64_t size; /* what the descriptor gives (max is then at most that), or -1 */
 	bool too_big;
 	char *content_type, *www_auth;
+	char *location;	 /* of the last response (a redirect's is dropped) */
+	bool signatures; /* X-Registry-Supports-Signatures: 1, likewise */
 };
 
 static void response_clear(struct response *resp)
@@ -150,6 +156,7 @@ static void response_clear(struct response *resp)
 	free(resp->body);
 	free(resp->content_type);
 	free(resp->www_auth);
+	free(resp->location);
 	size_t max = resp->max;
 	int64_t size = resp->size;
 	*resp = (struct response){ .max = max, .size = size };
@@ -190,7 +197,18 @@ static size_t header_cb(char *p, size_t size, size_t n, void *ctx)
 	struct response *resp = ctx;
 	size_t len = size * n;
 	char *v;
-	if ((v = header_value(p, len, "Content-Type"))) {
+	if (len > 5 && !strncmp(p, "HTTP/", 5)) { /* the status line of the next response */
+		free(resp->location);
+		resp->location = NULL;
+		resp->signatures = false;
+	}
+	if ((v = header_value(p, len, "Location"))) {
+		free(resp->location);
+		resp->location = v;
+	} else if ((v = header_value(p, len, "X-Registry-Supports-Signatures"))) {
+		resp->signatures = !strcmp(v, "1");
+		free(v);
+	} else if ((v = header_value(p, len, "Content-Type"))) {
 		free(resp->content_type);
 		resp->content_type = v;
 	} else if ((v = header_value(p, len, "WWW-Authenticate"))) {
@@ -371,15 +389,71 @@ static struct curl_slist *make_headers(struct img_registry *r, const char *accep
 	return h;
 }
 
-static CURLcode perform(struct img_registry *r, const char *url, const char *accept,
+/* One request: a GET of /v2/<repo>/... unless said otherwise. */
+struct call {
+	const char *method; /* NULL: GET; "HEAD", "POST", "PUT" */
+	const char *path;   /* below the host: "/v2/ns/img/manifests/v1", "/v2/", or */
+	const char *url;    /* an absolute URL: an upload location, a signature lookaside */
+	const char *shown;  /* what messages call the target */
+	const char *accept, *content_type;
+	const void *body; /* POST, PUT */
+	size_t len;
+	bool push;	/* a token asked for on the way must cover push */
+	bool anonymous; /* no credentials, and a 401 is an answer (a ping, a lookaside) */
+	bool foreign;	/* url is not on the registry: no credentials, TLS always checked */
+};
+
+static struct curl_slist *call_headers(struct img_registry *r, const struct call *call)
+{
+	struct curl_slist *h = NULL;
+	if (call->accept) {
+		_cleanup_free_ char *a = xasprintf("Accept: %s", call->accept);
+		h = curl_slist_append(h, a);
+	}
+	if (r->auth && !call->anonymous && !call->foreign)
+		h = curl_slist_append(h, r->auth);
+	if (call->method && strcmp(call->method, "HEAD")) {
+		if (call->body) {
+			_cleanup_free_ char *ct = xasprintf("Content-Type: %s", call->content_type);
+			h = curl_slist_append(h, ct);
+		}
+		h = curl_slist_append(h, "Expect:"); /* no 100-continue round trip */
+	}
+	return h;
+}
+
+/* What a call changes in common_options: the method and body; a write is never redirected;
+ * a URL outside the registry gets no TLS exception and no downgrade to HTTP. */
+static void call_options(struct img_registry *r, CURL *c, const struct call *call)
+{
+	if (call->method && !strcmp(call->method, "HEAD")) {
+		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+	} else if (call->method) {
+		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, call->method);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, call->body ? call->body : "");
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)call->len);
+		curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+	}
+	if (call->foreign) {
+		bool https = !strncasecmp(call->url, "https:", 6);
+		curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, https ? "https" : "http,https");
+		if (r->insecure) {
+			curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+			curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+		}
+	}
+}
+
+static CURLcode perform(struct img_registry *r, const char *url, const struct call *call,
 			struct response *resp, struct watch *w)
 {
 	CURL *c = curl_easy_init();
 	if (!c)
 		return CURLE_OUT_OF_MEMORY;
-	struct curl_slist *h = make_headers(r, accept, 0);
+	struct curl_slist *h = call_headers(r, call);
 	watch_attempt(w);
 	common_options(r, c, h, w);
+	call_options(r, c, call);
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, body_cb);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, resp);
@@ -452,7 +526,7 @@ static int fetch_token(struct img_registry *r, const char *challenge, struct cc_
 		return img_error_code(err, IMG_ERR_UNAUTHENTICATED);
 	}
 	if (!scope)
-		scope = xasprintf("repository:%s:pull", r->repo);
+		scope = xasprintf("repository:%s:%s", r->repo, r->push ? "pull,push" : "pull");
 	CURL *c = curl_easy_init();
 	char *es = curl_easy_escape(c, service ? service : "", 0);
 	char *esc = curl_easy_escape(c, scope, 0);
@@ -537,28 +611,42 @@ static int authenticate(struct img_registry *r, const char *challenge, struct cc
 }
 
 /* An answer longer than allowed: for a blob of known size, a size mismatch. */
-static int too_big_error(struct img_registry *r, const char *path, const struct response *resp,
-			 struct cc_error **err)
+static int too_big_error(struct img_registry *r, const struct call *call,
+			 const struct response *resp, struct cc_error **err)
 {
 	if (resp->size >= 0 && resp->status == 200) {
 		cc_error_set(err, 0, "size mismatch: more than the %lld bytes its descriptor gives",
 			     (long long)resp->size);
 		return img_error_code(err, IMG_ERR_INTEGRITY);
 	}
-	cc_error_set(err, 0, "registry %s: %s: answer larger than %zu bytes", r->host, path,
-		     resp->max);
+	if (call->foreign)
+		cc_error_set(err, 0, "%s: answer larger than %zu bytes", call->shown, resp->max);
+	else
+		cc_error_set(err, 0, "registry %s: %s: answer larger than %zu bytes", r->host,
+			     call->shown, resp->max);
 	return img_error_code(err, IMG_ERR_INVALID);
 }
 
-/* GET <scheme>://<host>/v2/<repo>/<path> with auth, scheme fallback and retries of transport
- * failures and stalls, all within one deadline (from resp->size). Returns the HTTP status
- * (resp filled) or -1. */
-static long request(struct img_registry *r, const char *path, const char *accept,
-		    struct response *resp, struct cc_error **err)
+/* A transfer that failed for libcurl, named by where it went. */
+static int transfer_error(struct img_registry *r, const struct call *call, CURLcode cc,
+			  struct cc_error **err)
+{
+	if (call->foreign)
+		cc_error_set(err, 0, "%s: %s", call->shown, curl_easy_strerror(cc));
+	else
+		cc_error_set(err, 0, "registry %s: %s", r->host, curl_easy_strerror(cc));
+	return img_error_code(err, curl_class(cc));
+}
+
+/* The call with auth, scheme fallback and retries of transport failures and stalls, all
+ * within one deadline (from resp->size). Returns the HTTP status (resp filled) or -1. */
+static long request_call(struct img_registry *r, const struct call *call, struct response *resp,
+			 struct cc_error **err)
 {
 	bool auth_tried = false;
 	struct watch w;
-	const char *what = NULL; /* the caller names the manifest or blob */
+	/* The caller names the manifest or blob; a URL elsewhere is named here. */
+	const char *what = call->foreign ? call->shown : NULL;
 	watch_start(&w, r, true, resp->size);
 	for (unsigned attempt = 0;;) {
 		if (is_cancelled(r)) {
@@ -568,22 +656,27 @@ static long request(struct img_registry *r, const char *path, const char *accept
 		if (now_ms() >= w.deadline)
 			return limit_error(err, r, LIMIT_DEADLINE, w.budget, what, w.seen, w.total);
 		_cleanup_free_ char *url =
-		    xasprintf("%s://%s/v2/%s/%s", r->scheme, r->host, r->repo, path);
+		    call->url ? xstrdup(call->url)
+			      : xasprintf("%s://%s%s", r->scheme, r->host, call->path);
 		response_clear(resp);
-		CURLcode cc = perform(r, url, accept, resp, &w);
+		CURLcode cc = perform(r, url, call, resp, &w);
 		enum limit limit = cc == CURLE_ABORTED_BY_CALLBACK ? w.why : LIMIT_NONE;
-		if (cc != CURLE_OK && tls_refused(cc) && !r->scheme_fixed &&
+		if (cc != CURLE_OK && tls_refused(cc) && !call->url && !r->scheme_fixed &&
 		    !strcmp(r->scheme, "https") && (r->insecure || r->loopback)) {
 			r->scheme = "http"; /* allowed for this host: it does not speak TLS */
 			continue;
 		}
 		if (resp->too_big)
-			return too_big_error(r, path, resp, err);
-		if (cc == CURLE_OK)
+			return too_big_error(r, call, resp, err);
+		if (cc == CURLE_OK && !call->url)
 			r->scheme_fixed = true;
-		if (cc == CURLE_OK && resp->status == 401 && !auth_tried) {
+		if (cc == CURLE_OK && resp->status == 401 && !auth_tried && !call->anonymous &&
+		    !call->foreign) {
 			auth_tried = true;
-			if (authenticate(r, resp->www_auth, err) < 0)
+			r->push = call->push;
+			int ret = authenticate(r, resp->www_auth, err);
+			r->push = false;
+			if (ret < 0)
 				return -1;
 			continue;
 		}
@@ -596,12 +689,19 @@ static long request(struct img_registry *r, const char *path, const char *accept
 		}
 		if (limit)
 			return limit_error(err, r, limit, w.budget, what, w.seen, w.total);
-		if (cc != CURLE_OK) {
-			cc_error_set(err, 0, "registry %s: %s", r->host, curl_easy_strerror(cc));
-			return img_error_code(err, curl_class(cc));
-		}
+		if (cc != CURLE_OK)
+			return transfer_error(r, call, cc, err);
 		return resp->status;
 	}
+}
+
+/* GET /v2/<repo>/<path> (the caller names what it is in messages). */
+static long request(struct img_registry *r, const char *path, const char *accept,
+		    struct response *resp, struct cc_error **err)
+{
+	_cleanup_free_ char *full = xasprintf("/v2/%s/%s", r->repo, path);
+	struct call call = { .path = full, .shown = path, .accept = accept };
+	return request_call(r, &call, resp, err);
 }
 
 static int status_class(long status)
@@ -744,6 +844,242 @@ char *img_registry_get_blob(struct img_registry *r, const char *digest, size_t m
 			    struct cc_error **err)
 {
 	return img_registry_get_blob_sized(r, digest, -1, max, len, err);
+}
+
+/* ---- writes and the signature extension ---- */
+
+/* A write answered with another status than want. */
+static int write_status_error(struct img_registry *r, const char *what, long status, long want,
+			      struct cc_error **err)
+{
+	if (status >= 200 && status < 300) {
+		cc_error_set(err, 0, "%s: registry %s answered HTTP %ld, not %ld", what, r->host,
+			     status, want);
+		return img_error_code(err, IMG_ERR_INVALID);
+	}
+	return status_error(r, what, status, err);
+}
+
+int img_registry_supports_signatures(struct img_registry *r, bool *yes, struct cc_error **err)
+{
+	if (!r->pinged) {
+		/* As containers/image pings: a 401 answers too, and its headers count. */
+		struct response resp = { .max = ANSWER_MAX, .size = -1 };
+		struct call call = { .path = "/v2/", .shown = "/v2/", .anonymous = true };
+		long status = request_call(r, &call, &resp, err);
+		bool signatures = resp.signatures;
+		response_clear(&resp);
+		if (status < 0)
+			return cc_error_prefix(err, "GET /v2/");
+		if (status != 200 && status != 401)
+			return status_error(r, "GET /v2/", status, err);
+		r->pinged = true;
+		r->signatures = signatures;
+	}
+	*yes = r->signatures;
+	return 0;
+}
+
+char *img_registry_get_extension(struct img_registry *r, const char *path, size_t max, size_t *len,
+				 struct cc_error **err)
+{
+	_cleanup_free_ char *full = xasprintf("/extensions/v2/%s/%s", r->repo, path);
+	struct response resp = { .max = max, .size = -1 };
+	struct call call = { .path = full, .shown = full };
+	long status = request_call(r, &call, &resp, err);
+	char *out = NULL;
+	if (status < 0)
+		cc_error_prefix(err, "GET %s", full);
+	else if (status != 200)
+		status_error(r, full, status, err);
+	else {
+		out = resp.body ? steal_pointer(&resp.body) : xstrdup("");
+		*len = resp.len;
+	}
+	response_clear(&resp);
+	return out;
+}
+
+int img_registry_put_extension(struct img_registry *r, const char *path, const char *content_type,
+			       const void *body, size_t len, struct cc_error **err)
+{
+	_cleanup_free_ char *full = xasprintf("/extensions/v2/%s/%s", r->repo, path);
+	struct response resp = { .max = ANSWER_MAX, .size = -1 };
+	struct call call = { .method = "PUT",
+			     .path = full,
+			     .shown = full,
+			     .content_type = content_type,
+			     .body = body,
+			     .len = len,
+			     .push = true };
+	long status = request_call(r, &call, &resp, err);
+	response_clear(&resp);
+	if (status < 0)
+		return cc_error_prefix(err, "PUT %s", full);
+	if (status != 201)
+		return write_status_error(r, full, status, 201, err);
+	return 0;
+}
+
+int img_registry_has_blob(struct img_registry *r, const char *digest, struct cc_error **err)
+{
+	_cleanup_free_ char *path = xasprintf("/v2/%s/blobs/%s", r->repo, digest);
+	_cleanup_free_ char *what = xasprintf("blob %s", digest);
+	struct response resp = { .max = ANSWER_MAX, .size = -1 };
+	struct call call = { .method = "HEAD", .path = path, .shown = path, .push = true };
+	long status = request_call(r, &call, &resp, err);
+	response_clear(&resp);
+	if (status < 0)
+		return cc_error_prefix(err, "%s", what);
+	if (status == 200)
+		return 1;
+	if (status == 404)
+		return 0;
+	return status_error(r, what, status, err);
+}
+
+/* Where the monolithic PUT of an upload goes: the Location of the POST's answer (absolute, or
+ * relative to the POST's URL), with digest= added to whatever query it carries. */
+static char *upload_url(struct img_registry *r, const char *post_url, const char *location,
+			const char *digest, bool *foreign, struct cc_error **err)
+{
+	CURLU *u = curl_url();
+	char *url = NULL, *scheme = NULL, *host = NULL, *port = NULL;
+	_cleanup_free_ char *q = xasprintf("digest=%s", digest);
+	char shown[CC_SHOWN_BUF]; /* the registry chose it */
+	cc_shown(location, strlen(location), shown);
+	if (!u || curl_url_set(u, CURLUPART_URL, post_url, 0) != CURLUE_OK ||
+	    curl_url_set(u, CURLUPART_URL, location, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
+	    curl_url_set(u, CURLUPART_QUERY, q, CURLU_APPENDQUERY | CURLU_URLENCODE) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_URL, &url, 0) != CURLUE_OK) {
+		cc_error_set(err, 0, "upload location \"%s\": not a URL", shown);
+	} else if (strcmp(scheme, "https") &&
+		   (strcmp(scheme, "http") || !strcmp(r->scheme, "https"))) {
+		cc_error_set(err, 0, "upload location \"%s\": not %s", shown,
+			     !strcmp(r->scheme, "https") ? "HTTPS" : "HTTP or HTTPS");
+		curl_free(url);
+		url = NULL;
+	} else {
+		/* Credentials go only where the registry is. */
+		_cleanup_free_ char *origin = NULL;
+		if (curl_url_get(u, CURLUPART_PORT, &port, 0) == CURLUE_OK)
+			origin = xasprintf("%s://%s:%s", scheme, host, port);
+		else
+			origin = xasprintf("%s://%s", scheme, host);
+		_cleanup_free_ char *ours = xasprintf("%s://%s", r->scheme, r->host);
+		*foreign = strcasecmp(origin, ours) != 0;
+	}
+	char *out = url ? xstrdup(url) : NULL;
+	curl_free(url);
+	curl_free(scheme);
+	curl_free(host);
+	curl_free(port);
+	curl_url_cleanup(u);
+	if (!out)
+		img_error_code(err, IMG_ERR_INVALID);
+	return out;
+}
+
+/* POST /v2/<repo>/blobs/uploads/, then the whole blob in one PUT to where it says. */
+static int upload_blob(struct img_registry *r, const char *digest, const void *data, size_t len,
+		       struct cc_error **err)
+{
+	_cleanup_free_ char *path = xasprintf("/v2/%s/blobs/uploads/", r->repo);
+	_cleanup_free_ char *what = xasprintf("blob %s: upload", digest);
+	struct response resp = { .max = ANSWER_MAX, .size = -1 };
+	struct call post = { .method = "POST", .path = path, .shown = path, .push = true };
+	long status = request_call(r, &post, &resp, err);
+	if (status < 0 || status != 202 || !resp.location) {
+		if (status < 0)
+			cc_error_prefix(err, "%s", what);
+		else if (status != 202)
+			write_status_error(r, what, status, 202, err);
+		else
+			cc_error_set(err, 0, "%s: registry %s gave no Location", what, r->host);
+		response_clear(&resp);
+		return img_error_code(err, IMG_ERR_INVALID);
+	}
+	_cleanup_free_ char *post_url = xasprintf("%s://%s%s", r->scheme, r->host, path);
+	bool foreign = false;
+	_cleanup_free_ char *url = upload_url(r, post_url, resp.location, digest, &foreign, err);
+	response_clear(&resp);
+	if (!url)
+		return cc_error_prefix(err, "%s", what);
+	struct call put = { .method = "PUT",
+			    .url = url,
+			    .shown = url,
+			    .body = data,
+			    .len = len,
+			    .content_type = "application/octet-stream",
+			    .push = true,
+			    .foreign = foreign };
+	status = request_call(r, &put, &resp, err);
+	response_clear(&resp);
+	if (status < 0)
+		return cc_error_prefix(err, "%s", what);
+	if (status != 201)
+		return write_status_error(r, what, status, 201, err);
+	return 0;
+}
+
+int img_registry_put_blob(struct img_registry *r, const void *data, size_t len, char **digest,
+			  struct cc_error **err)
+{
+	_cleanup_free_ char *d = img_digest_buf(data, len);
+	int has = img_registry_has_blob(r, d, err);
+	if (has < 0 || (!has && upload_blob(r, d, data, len, err) < 0))
+		return -1;
+	if (digest)
+		*digest = steal_pointer(&d);
+	return 0;
+}
+
+int img_registry_put_manifest(struct img_registry *r, const char *reference,
+			      const char *content_type, const void *body, size_t len,
+			      struct cc_error **err)
+{
+	_cleanup_free_ char *path = xasprintf("/v2/%s/manifests/%s", r->repo, reference);
+	_cleanup_free_ char *what = xasprintf("manifest %s", reference);
+	struct response resp = { .max = ANSWER_MAX, .size = -1 };
+	struct call call = { .method = "PUT",
+			     .path = path,
+			     .shown = path,
+			     .content_type = content_type,
+			     .body = body,
+			     .len = len,
+			     .push = true };
+	long status = request_call(r, &call, &resp, err);
+	response_clear(&resp);
+	if (status < 0)
+		return cc_error_prefix(err, "PUT %s", what);
+	if (status != 201)
+		return write_status_error(r, what, status, 201, err);
+	return 0;
+}
+
+char *img_registry_get_url(struct img_registry *r, const char *url, size_t max, size_t *len,
+			   struct cc_error **err)
+{
+	if (strncasecmp(url, "https://", 8) && strncasecmp(url, "http://", 7)) {
+		cc_error_set(err, 0, "%s: not an http:// or https:// URL", url);
+		img_error_code(err, IMG_ERR_INVALID);
+		return NULL;
+	}
+	struct response resp = { .max = max, .size = -1 };
+	struct call call = { .url = url, .shown = url, .anonymous = true, .foreign = true };
+	long status = request_call(r, &call, &resp, err);
+	char *out = NULL;
+	if (status == 200) {
+		out = resp.body ? steal_pointer(&resp.body) : xstrdup("");
+		*len = resp.len;
+	} else if (status > 0) {
+		cc_error_set(err, 0, "%s: the server answered HTTP %ld", url, status);
+		img_error_code(err, status_class(status));
+	}
+	response_clear(&resp);
+	return out;
 }
 
 /* ---- blob streams ---- */

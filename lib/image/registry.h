@@ -73,3 +73,44 @@ CC_MUST_CHECK char *img_registry_get_blob_sized(struct img_registry *r, const ch
  * are resumed, within the transfer's deadline. */
 struct img_stream *img_registry_blob_stream(struct img_registry *r, const char *digest,
 					    int64_t size);
+
+/*
+ * Writes and the signature extension. Each goes through the same auth (a bearer token asked
+ * for on the way covers push when the challenge names no scope), retries and limits as the
+ * reads; answers are bounded; a failure names what was written and the registry's answer.
+ */
+
+/* Whether the registry has the signature extension: X-Registry-Supports-Signatures: 1 in its
+ * answer (200 or 401, as containers/image pings) to GET /v2/. Asked once per client. */
+CC_MUST_CHECK int img_registry_supports_signatures(struct img_registry *r, bool *yes,
+						   struct cc_error **err);
+/* GET /extensions/v2/<repo>/<path> (path: "signatures/sha256:..."): the body of a 200 answer,
+ * NUL-terminated, at most max bytes (more is an error); another status is an error naming the
+ * path (404: IMG_ERR_NOT_FOUND). The caller frees. */
+CC_MUST_CHECK char *img_registry_get_extension(struct img_registry *r, const char *path, size_t max,
+					       size_t *len, struct cc_error **err);
+/* PUT of body (of content_type) to /extensions/v2/<repo>/<path>: the registry must answer 201. */
+CC_MUST_CHECK int img_registry_put_extension(struct img_registry *r, const char *path,
+					     const char *content_type, const void *body, size_t len,
+					     struct cc_error **err);
+/* HEAD /v2/<repo>/blobs/<digest>: 1 the registry has it, 0 it does not (404), -1 error. */
+CC_MUST_CHECK int img_registry_has_blob(struct img_registry *r, const char *digest,
+					struct cc_error **err);
+/* Upload a blob unless the registry has it already (HEAD): POST /v2/<repo>/blobs/uploads/
+ * (202 with a Location, absolute or relative, that may carry a query), then one PUT of the
+ * whole blob to that Location with digest=<digest> added (201). Credentials go only to the
+ * registry's own address. *digest (may be NULL) receives the blob's sha256 digest. */
+CC_MUST_CHECK int img_registry_put_blob(struct img_registry *r, const void *data, size_t len,
+					char **digest, struct cc_error **err);
+/* PUT /v2/<repo>/manifests/<reference> (a tag or digest) with the manifest's media type as
+ * Content-Type: the registry must answer 201. */
+CC_MUST_CHECK int img_registry_put_manifest(struct img_registry *r, const char *reference,
+					    const char *content_type, const void *body, size_t len,
+					    struct cc_error **err);
+/* GET of an http:// or https:// URL outside the registry (a signature lookaside), with the
+ * client's CA file, retries, stall timeout and deadline, but without its credentials or its
+ * insecure exception. The body of a 200 answer, at most max bytes; another status is an error
+ * "URL: the server answered HTTP 500" (404: IMG_ERR_NOT_FOUND). The URL appears in messages:
+ * it must not carry credentials. The caller frees. */
+CC_MUST_CHECK char *img_registry_get_url(struct img_registry *r, const char *url, size_t max,
+					 size_t *len, struct cc_error **err);
