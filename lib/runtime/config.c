@@ -4,7 +4,6 @@
  * its JSON path: `config.json: linux.namespaces[2].type: unknown namespace "foo"`.
  */
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
@@ -17,168 +16,22 @@
 #include "util/json.h"
 #include "util/strv.h"
 
-/* Parse state: the document name for messages and the error slot. */
-struct pctx {
-	const char *name;
-	struct cc_error **err;
-};
-
-static int fail(struct pctx *c, const char *path, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(struct pctx *c, const char *path, const char *fmt, ...)
-{
-	va_list ap;
-	_cleanup_free_ char *msg = NULL;
-	va_start(ap, fmt);
-	if (vasprintf(&msg, fmt, ap) < 0)
-		abort();
-	va_end(ap);
-	return cc_error_set(c->err, 0, "%s: %s%s%s", c->name, path, *path ? ": " : "", msg);
-}
-
-/* "a.b" + "c" → "a.b.c"; "" + "c" → "c". Caller frees. */
-static char *sub(const char *path, const char *key)
-{
-	return *path ? xasprintf("%s.%s", path, key) : xstrdup(key);
-}
-
-static char *idx(const char *path, size_t i)
-{
-	return xasprintf("%s[%zu]", path, i);
-}
-
-/* A member that is there and not null: JSON null counts as absent everywhere. */
-static bool has_value(const json_t *o, const char *key)
-{
-	const json_t *v = json_object_get(o, key);
-	return v && !json_is_null(v);
-}
-
-/* Typed getters: absent (or null) fields leave *out alone and return 0 unless required. */
-static int get_str(struct pctx *c, const json_t *o, const char *key, const char *path, char **out,
-		   bool required)
-{
-	json_t *v = json_object_get(o, key);
-	_cleanup_free_ char *p = sub(path, key);
-	if (!v || json_is_null(v))
-		return required ? fail(c, p, "required") : 0;
-	if (!json_is_string(v))
-		return fail(c, p, "expected string, got %s", cc_json_type_name(v));
-	if (strlen(json_string_value(v)) != json_string_length(v))
-		return fail(c, p, "contains a NUL byte");
-	free(*out);
-	*out = xstrdup(json_string_value(v));
-	return 0;
-}
-
-static int get_bool(struct pctx *c, const json_t *o, const char *key, const char *path, bool *out)
-{
-	json_t *v = json_object_get(o, key);
-	if (!v || json_is_null(v))
-		return 0;
-	if (!json_is_boolean(v)) {
-		_cleanup_free_ char *p = sub(path, key);
-		return fail(c, p, "expected boolean, got %s", cc_json_type_name(v));
-	}
-	*out = json_is_true(v);
-	return 0;
-}
-
-/* Integer in [min, max]; *has (may be NULL) says whether it was given. */
-static int get_int(struct pctx *c, const json_t *o, const char *key, const char *path, int64_t min,
-		   int64_t max, int64_t *out, bool *has)
-{
-	json_t *v = json_object_get(o, key);
-	_cleanup_free_ char *p = sub(path, key);
-	if (!v || json_is_null(v))
-		return 0;
-	if (!json_is_integer(v))
-		return fail(c, p, "expected integer, got %s", cc_json_type_name(v));
-	json_int_t n = json_integer_value(v);
-	if (n < min || n > max)
-		return fail(c, p, "%lld out of range [%lld, %lld]", (long long)n, (long long)min,
-			    (long long)max);
-	*out = n;
-	if (has)
-		*has = true;
-	return 0;
-}
-
-#define GET_U32(c, o, k, p, dst)                                       \
-	({                                                             \
-		int64_t _v = 0;                                        \
-		bool _h = false;                                       \
-		int _r = get_int(c, o, k, p, 0, UINT32_MAX, &_v, &_h); \
-		if (_r == 0 && _h)                                     \
-			(dst) = (__typeof__(dst))_v;                   \
-		_r;                                                    \
-	})
-
-static int get_strv(struct pctx *c, const json_t *o, const char *key, const char *path, char ***out)
-{
-	json_t *v = json_object_get(o, key);
-	_cleanup_free_ char *p = sub(path, key);
-	size_t i;
-	json_t *e;
-	if (!v || json_is_null(v))
-		return 0;
-	if (!json_is_array(v))
-		return fail(c, p, "expected array of strings, got %s", cc_json_type_name(v));
-	char **r = xcalloc(json_array_size(v) + 1, sizeof(char *));
-	json_array_foreach (v, i, e) {
-		if (!json_is_string(e) || strlen(json_string_value(e)) != json_string_length(e)) {
-			cc_strv_free(r);
-			_cleanup_free_ char *ip = idx(p, i);
-			if (json_is_string(e))
-				return fail(c, ip, "contains a NUL byte");
-			return fail(c, ip, "expected string, got %s", cc_json_type_name(e));
-		}
-		r[i] = xstrdup(json_string_value(e));
-	}
-	cc_strv_free(*out);
-	*out = r;
-	return 0;
-}
-
-/* Object or array members with a type check; NULL when absent. */
-static json_t *get_typed(struct pctx *c, const json_t *o, const char *key, const char *path,
-			 json_type want, int *ret)
-{
-	json_t *v = json_object_get(o, key);
-	*ret = 0;
-	if (!v || json_is_null(v))
-		return NULL;
-	if (json_typeof(v) != want) {
-		_cleanup_free_ char *p = sub(path, key);
-		*ret = fail(c, p, "expected %s, got %s", want == JSON_OBJECT ? "object" : "array",
-			    cc_json_type_name(v));
-		return NULL;
-	}
-	return v;
-}
-
-static int parse_kv(struct pctx *c, const json_t *o, const char *key, const char *path,
-		    struct rt_kv **out, size_t *n)
+/* A map of strings (annotations, sysctl, unified). Its keys are named in brackets in messages
+ * (they contain dots: "net.ipv4.ip_forward"), so a key with a quote is refused. */
+static int parse_kv(const struct cc_json_reader *c, const json_t *o, const char *key,
+		    const char *path, struct rt_kv **out, size_t *n)
 {
 	int ret;
-	json_t *m = get_typed(c, o, key, path, JSON_OBJECT, &ret), *v;
+	json_t *m = cc_json_str_map(c, o, path, key, &ret), *v;
 	const char *k;
 	if (!m)
 		return ret;
 	*out = xcalloc(json_object_size(m) + 1, sizeof(**out));
 	json_object_foreach (m, k, v) {
-		bool nul =
-		    json_is_string(v) && strlen(json_string_value(v)) != json_string_length(v);
-		if (!json_is_string(v) || nul || strlen(k) != strcspn(k, "\"")) {
-			/* Map keys contain dots ("net.ipv4.ip_forward"): name them in brackets. */
-			_cleanup_free_ char *p = sub(path, key);
-			_cleanup_free_ char *kp = xasprintf("%s[\"%s\"]", p, k);
-			if (!json_is_string(v))
-				return fail(c, kp, "expected string, got %s", cc_json_type_name(v));
-			if (nul)
-				return fail(c, kp, "contains a NUL byte");
-			return fail(c, kp, "key contains a quote");
+		if (strchr(k, '"')) {
+			_cleanup_free_ char *p = cc_json_key_path(path, key);
+			_cleanup_free_ char *kp = cc_json_map_path(p, k);
+			return cc_json_fail(c, kp, "key contains a quote");
 		}
 		(*out)[*n].key = xstrdup(k);
 		(*out)[(*n)++].value = xstrdup(json_string_value(v));
@@ -186,29 +39,28 @@ static int parse_kv(struct pctx *c, const json_t *o, const char *key, const char
 	return 0;
 }
 
-static int parse_idmaps(struct pctx *c, const json_t *o, const char *key, const char *path,
-			struct rt_idmap **out, size_t *n)
+static int parse_idmaps(const struct cc_json_reader *c, const json_t *o, const char *key,
+			const char *path, struct rt_idmap **out, size_t *n)
 {
 	int ret;
-	json_t *a = get_typed(c, o, key, path, JSON_ARRAY, &ret), *e;
+	json_t *a = cc_json_member(c, o, path, key, JSON_ARRAY, false, &ret), *e;
 	size_t i;
 	if (!a)
 		return ret;
-	_cleanup_free_ char *p = sub(path, key);
+	_cleanup_free_ char *p = cc_json_key_path(path, key);
 	*out = xcalloc(json_array_size(a) + 1, sizeof(**out));
 	json_array_foreach (a, i, e) {
-		_cleanup_free_ char *ip = idx(p, i);
+		_cleanup_free_ char *ip = cc_json_index_path(p, i);
 		struct rt_idmap *m = &(*out)[i];
 		int64_t size = 0;
-		if (!json_is_object(e))
-			return fail(c, ip, "expected object, got %s", cc_json_type_name(e));
-		if (GET_U32(c, e, "containerID", ip, m->container_id) < 0 ||
-		    GET_U32(c, e, "hostID", ip, m->host_id) < 0 ||
-		    get_int(c, e, "size", ip, 1, UINT32_MAX, &size, NULL) < 0)
+		if (cc_json_expect(c, e, ip, JSON_OBJECT) < 0 ||
+		    cc_json_u32(c, e, ip, "containerID", &m->container_id, NULL) < 0 ||
+		    cc_json_u32(c, e, ip, "hostID", &m->host_id, NULL) < 0 ||
+		    cc_json_int(c, e, ip, "size", 1, UINT32_MAX, &size, NULL) < 0)
 			return -1;
-		if (!has_value(e, "size")) {
-			_cleanup_free_ char *sp = sub(ip, "size");
-			return fail(c, sp, "required");
+		if (!cc_json_has(e, "size")) {
+			_cleanup_free_ char *sp = cc_json_key_path(ip, "size");
+			return cc_json_fail(c, sp, "required");
 		}
 		m->size = (uint32_t)size;
 		*n = i + 1;
@@ -216,20 +68,22 @@ static int parse_idmaps(struct pctx *c, const json_t *o, const char *key, const 
 	return 0;
 }
 
-static int parse_user(struct pctx *c, const json_t *o, const char *path, struct rt_user *u)
+static int parse_user(const struct cc_json_reader *c, const json_t *o, const char *path,
+		      struct rt_user *u)
 {
 	int ret;
-	json_t *j = get_typed(c, o, "user", path, JSON_OBJECT, &ret);
+	json_t *j = cc_json_member(c, o, path, "user", JSON_OBJECT, false, &ret);
 	if (!j)
 		return ret;
-	_cleanup_free_ char *p = sub(path, "user");
+	_cleanup_free_ char *p = cc_json_key_path(path, "user");
 	int64_t umask = 0;
-	if (GET_U32(c, j, "uid", p, u->uid) < 0 || GET_U32(c, j, "gid", p, u->gid) < 0 ||
-	    get_int(c, j, "umask", p, 0, 07777, &umask, &u->has_umask) < 0 ||
-	    get_str(c, j, "username", p, &u->username, false) < 0)
+	if (cc_json_u32(c, j, p, "uid", &u->uid, NULL) < 0 ||
+	    cc_json_u32(c, j, p, "gid", &u->gid, NULL) < 0 ||
+	    cc_json_int(c, j, p, "umask", 0, 07777, &umask, &u->has_umask) < 0 ||
+	    cc_json_str(c, j, p, "username", false, &u->username) < 0)
 		return -1;
 	u->umask = (mode_t)umask;
-	json_t *g = get_typed(c, j, "additionalGids", p, JSON_ARRAY, &ret), *e;
+	json_t *g = cc_json_member(c, j, p, "additionalGids", JSON_ARRAY, false, &ret), *e;
 	size_t i;
 	if (ret < 0)
 		return -1;
@@ -239,9 +93,9 @@ static int parse_user(struct pctx *c, const json_t *o, const char *path, struct 
 	json_array_foreach (g, i, e) {
 		if (!json_is_integer(e) || json_integer_value(e) < 0 ||
 		    json_integer_value(e) > UINT32_MAX) {
-			_cleanup_free_ char *gp = sub(p, "additionalGids");
-			_cleanup_free_ char *ip = idx(gp, i);
-			return fail(c, ip, "expected a gid");
+			_cleanup_free_ char *gp = cc_json_key_path(p, "additionalGids");
+			_cleanup_free_ char *ip = cc_json_index_path(gp, i);
+			return cc_json_fail(c, ip, "expected a gid");
 		}
 		u->additional_gids[i] = (gid_t)json_integer_value(e);
 		u->n_additional_gids = i + 1;
@@ -249,35 +103,36 @@ static int parse_user(struct pctx *c, const json_t *o, const char *path, struct 
 	return 0;
 }
 
-static int cap_set(struct pctx *c, const json_t *caps, const char *key, const char *path,
-		   uint64_t *mask)
+static int cap_set(const struct cc_json_reader *c, const json_t *caps, const char *key,
+		   const char *path, uint64_t *mask)
 {
 	_cleanup_strv_ char **names = NULL;
-	if (get_strv(c, caps, key, path, &names) < 0)
+	if (cc_json_strv(c, caps, path, key, SIZE_MAX, &names) < 0)
 		return -1;
 	for (size_t i = 0; names && names[i]; i++) {
 		/* The spec: a value that cannot be mapped to the kernel MUST be an error (runc
 		 * 1.1 only warns). */
 		int cap = rt_cap_from_name(names[i]);
-		_cleanup_free_ char *p = sub(path, key);
-		_cleanup_free_ char *ip = idx(p, i);
+		_cleanup_free_ char *p = cc_json_key_path(path, key);
+		_cleanup_free_ char *ip = cc_json_index_path(p, i);
 		if (cap < 0)
-			return fail(c, ip, "unknown capability \"%s\"", names[i]);
+			return cc_json_fail(c, ip, "unknown capability \"%s\"", names[i]);
 		if (cap > rt_cap_last())
-			return fail(c, ip, "capability \"%s\" is not supported by this kernel",
-				    names[i]);
+			return cc_json_fail(
+			    c, ip, "capability \"%s\" is not supported by this kernel", names[i]);
 		*mask |= 1ULL << cap;
 	}
 	return 0;
 }
 
-static int parse_caps(struct pctx *c, const json_t *o, const char *path, struct rt_caps *caps)
+static int parse_caps(const struct cc_json_reader *c, const json_t *o, const char *path,
+		      struct rt_caps *caps)
 {
 	int ret;
-	json_t *j = get_typed(c, o, "capabilities", path, JSON_OBJECT, &ret);
+	json_t *j = cc_json_member(c, o, path, "capabilities", JSON_OBJECT, false, &ret);
 	if (!j)
 		return ret;
-	_cleanup_free_ char *p = sub(path, "capabilities");
+	_cleanup_free_ char *p = cc_json_key_path(path, "capabilities");
 	caps->present = true;
 	if (cap_set(c, j, "bounding", p, &caps->bounding) < 0 ||
 	    cap_set(c, j, "effective", p, &caps->effective) < 0 ||
@@ -288,61 +143,61 @@ static int parse_caps(struct pctx *c, const json_t *o, const char *path, struct 
 	return 0;
 }
 
-static int parse_rlimits(struct pctx *c, const json_t *o, const char *path, struct rt_process *pr)
+static int parse_rlimits(const struct cc_json_reader *c, const json_t *o, const char *path,
+			 struct rt_process *pr)
 {
 	int ret;
-	json_t *a = get_typed(c, o, "rlimits", path, JSON_ARRAY, &ret), *e;
+	json_t *a = cc_json_member(c, o, path, "rlimits", JSON_ARRAY, false, &ret), *e;
 	size_t i;
 	if (!a)
 		return ret;
-	_cleanup_free_ char *p = sub(path, "rlimits");
+	_cleanup_free_ char *p = cc_json_key_path(path, "rlimits");
 	pr->rlimits = xcalloc(json_array_size(a) + 1, sizeof(*pr->rlimits));
 	json_array_foreach (a, i, e) {
-		_cleanup_free_ char *ip = idx(p, i);
+		_cleanup_free_ char *ip = cc_json_index_path(p, i);
 		_cleanup_free_ char *type = NULL;
 		int64_t soft = 0, hard = 0;
-		if (!json_is_object(e))
-			return fail(c, ip, "expected object, got %s", cc_json_type_name(e));
-		if (get_str(c, e, "type", ip, &type, true) < 0 ||
-		    get_int(c, e, "soft", ip, -1, INT64_MAX, &soft, NULL) < 0 ||
-		    get_int(c, e, "hard", ip, -1, INT64_MAX, &hard, NULL) < 0)
+		if (cc_json_expect(c, e, ip, JSON_OBJECT) < 0 ||
+		    cc_json_str(c, e, ip, "type", true, &type) < 0 ||
+		    cc_json_int(c, e, ip, "soft", -1, INT64_MAX, &soft, NULL) < 0 ||
+		    cc_json_int(c, e, ip, "hard", -1, INT64_MAX, &hard, NULL) < 0)
 			return -1;
 		int res = rt_rlimit_from_name(type);
 		if (res < 0) {
-			_cleanup_free_ char *tp = sub(ip, "type");
-			return fail(c, tp, "unknown rlimit \"%s\"", type);
+			_cleanup_free_ char *tp = cc_json_key_path(ip, "type");
+			return cc_json_fail(c, tp, "unknown rlimit \"%s\"", type);
 		}
-		if (!has_value(e, "soft") || !has_value(e, "hard"))
-			return fail(c, ip, "soft and hard are required");
+		if (!cc_json_has(e, "soft") || !cc_json_has(e, "hard"))
+			return cc_json_fail(c, ip, "soft and hard are required");
 		/* JSON integers here stop at INT64_MAX, so RLIM_INFINITY is written as -1. */
 		uint64_t usoft = soft < 0 ? RLIM_INFINITY : (uint64_t)soft;
 		uint64_t uhard = hard < 0 ? RLIM_INFINITY : (uint64_t)hard;
 		if (usoft > uhard)
-			return fail(c, ip, "soft limit %lld is above the hard limit %lld",
-				    (long long)soft, (long long)hard);
+			return cc_json_fail(c, ip, "soft limit %lld is above the hard limit %lld",
+					    (long long)soft, (long long)hard);
 		for (size_t k = 0; k < i; k++)
 			if (pr->rlimits[k].resource == res)
-				return fail(c, ip, "duplicate rlimit \"%s\"", type);
+				return cc_json_fail(c, ip, "duplicate rlimit \"%s\"", type);
 		pr->rlimits[i] = (struct rt_rlimit){ res, usoft, uhard };
 		pr->n_rlimits = i + 1;
 	}
 	return 0;
 }
 
-static int parse_io_priority(struct pctx *c, const json_t *o, const char *path,
+static int parse_io_priority(const struct cc_json_reader *c, const json_t *o, const char *path,
 			     struct rt_process *pr)
 {
 	static const char *const classes[] = { "IOPRIO_CLASS_RT", "IOPRIO_CLASS_BE",
 					       "IOPRIO_CLASS_IDLE" };
 	int ret;
-	json_t *j = get_typed(c, o, "ioPriority", path, JSON_OBJECT, &ret);
+	json_t *j = cc_json_member(c, o, path, "ioPriority", JSON_OBJECT, false, &ret);
 	if (!j)
 		return ret;
-	_cleanup_free_ char *p = sub(path, "ioPriority");
+	_cleanup_free_ char *p = cc_json_key_path(path, "ioPriority");
 	_cleanup_free_ char *cls = NULL;
 	int64_t prio = 0;
-	if (get_str(c, j, "class", p, &cls, true) < 0 ||
-	    get_int(c, j, "priority", p, 0, 7, &prio, NULL) < 0)
+	if (cc_json_str(c, j, p, "class", true, &cls) < 0 ||
+	    cc_json_int(c, j, p, "priority", 0, 7, &prio, NULL) < 0)
 		return -1;
 	for (int i = 0; i < 3; i++)
 		if (strcmp(cls, classes[i]) == 0) {
@@ -351,44 +206,48 @@ static int parse_io_priority(struct pctx *c, const json_t *o, const char *path,
 			pr->io_priority = (int)prio;
 			return 0;
 		}
-	_cleanup_free_ char *cp = sub(p, "class");
-	return fail(c, cp, "unknown class \"%s\"", cls);
+	_cleanup_free_ char *cp = cc_json_key_path(p, "class");
+	return cc_json_fail(c, cp, "unknown class \"%s\"", cls);
 }
 
-static int parse_process_obj(struct pctx *c, const json_t *j, const char *p, struct rt_process *pr)
+static int parse_process_obj(const struct cc_json_reader *c, const json_t *j, const char *p,
+			     struct rt_process *pr)
 {
 	int64_t oom = 0;
 	int ret;
-	json_t *cs = get_typed(c, j, "consoleSize", p, JSON_OBJECT, &ret);
-	if (ret < 0 || get_bool(c, j, "terminal", p, &pr->terminal) < 0 ||
-	    parse_user(c, j, p, &pr->user) < 0 || get_strv(c, j, "args", p, &pr->args) < 0 ||
-	    get_strv(c, j, "env", p, &pr->env) < 0 || get_str(c, j, "cwd", p, &pr->cwd, true) < 0 ||
-	    parse_caps(c, j, p, &pr->caps) < 0 || parse_rlimits(c, j, p, pr) < 0 ||
-	    get_bool(c, j, "noNewPrivileges", p, &pr->no_new_privileges) < 0 ||
-	    get_str(c, j, "apparmorProfile", p, &pr->apparmor_profile, false) < 0 ||
-	    get_str(c, j, "selinuxLabel", p, &pr->selinux_label, false) < 0 ||
-	    get_int(c, j, "oomScoreAdj", p, -1000, 1000, &oom, &pr->has_oom_score_adj) < 0 ||
+	json_t *cs = cc_json_member(c, j, p, "consoleSize", JSON_OBJECT, false, &ret);
+	if (ret < 0 || cc_json_bool(c, j, p, "terminal", &pr->terminal, NULL) < 0 ||
+	    parse_user(c, j, p, &pr->user) < 0 ||
+	    cc_json_strv(c, j, p, "args", SIZE_MAX, &pr->args) < 0 ||
+	    cc_json_strv(c, j, p, "env", SIZE_MAX, &pr->env) < 0 ||
+	    cc_json_str(c, j, p, "cwd", true, &pr->cwd) < 0 || parse_caps(c, j, p, &pr->caps) < 0 ||
+	    parse_rlimits(c, j, p, pr) < 0 ||
+	    cc_json_bool(c, j, p, "noNewPrivileges", &pr->no_new_privileges, NULL) < 0 ||
+	    cc_json_str(c, j, p, "apparmorProfile", false, &pr->apparmor_profile) < 0 ||
+	    cc_json_str(c, j, p, "selinuxLabel", false, &pr->selinux_label) < 0 ||
+	    cc_json_int(c, j, p, "oomScoreAdj", -1000, 1000, &oom, &pr->has_oom_score_adj) < 0 ||
 	    parse_io_priority(c, j, p, pr) < 0)
 		return -1;
 	pr->oom_score_adj = (int)oom;
 	if (cs) {
-		_cleanup_free_ char *cp = sub(p, "consoleSize");
+		_cleanup_free_ char *cp = cc_json_key_path(p, "consoleSize");
 		pr->has_console_size = true;
-		if (GET_U32(c, cs, "height", cp, pr->console_height) < 0 ||
-		    GET_U32(c, cs, "width", cp, pr->console_width) < 0)
+		if (cc_json_u32(c, cs, cp, "height", &pr->console_height, NULL) < 0 ||
+		    cc_json_u32(c, cs, cp, "width", &pr->console_width, NULL) < 0)
 			return -1;
 	}
-	_cleanup_free_ char *ap = sub(p, "args");
+	_cleanup_free_ char *ap = cc_json_key_path(p, "args");
 	if (!pr->args || !pr->args[0])
-		return fail(c, ap, "at least one argument is required");
-	_cleanup_free_ char *cwdp = sub(p, "cwd");
+		return cc_json_fail(c, ap, "at least one argument is required");
+	_cleanup_free_ char *cwdp = cc_json_key_path(p, "cwd");
 	if (pr->cwd[0] != '/')
-		return fail(c, cwdp, "must be an absolute path, got \"%s\"", pr->cwd);
+		return cc_json_fail(c, cwdp, "must be an absolute path, got \"%s\"", pr->cwd);
 	for (size_t i = 0; pr->env && pr->env[i]; i++)
 		if (!strchr(pr->env[i], '=')) {
-			_cleanup_free_ char *ep = sub(p, "env");
-			_cleanup_free_ char *ip = idx(ep, i);
-			return fail(c, ip, "\"%s\" is not of the form NAME=value", pr->env[i]);
+			_cleanup_free_ char *ep = cc_json_key_path(p, "env");
+			_cleanup_free_ char *ip = cc_json_index_path(ep, i);
+			return cc_json_fail(c, ip, "\"%s\" is not of the form NAME=value",
+					    pr->env[i]);
 		}
 	return 0;
 }
@@ -459,12 +318,12 @@ static json_t *load_json(const char *name, const char *buf, size_t len, struct c
 struct rt_process *rt_process_parse(const char *name, const char *buf, size_t len,
 				    struct cc_error **err)
 {
-	struct pctx c = { name, err };
+	const struct cc_json_reader c = { name, err };
 	_cleanup_json_ json_t *j = load_json(name, buf, len, err);
 	if (!j)
 		return NULL;
 	if (!json_is_object(j)) {
-		fail(&c, "", "expected a JSON object");
+		cc_json_fail(&c, "", "expected a JSON object");
 		return NULL;
 	}
 	struct rt_process *p = xzalloc(sizeof(*p));
@@ -576,7 +435,7 @@ static int propagation_from_name(const char *s, unsigned long *out)
 
 /* Split options into MS_* flags, recursive attributes, propagation and the data string the
  * filesystem gets; the last of two contradicting options wins. */
-static int mount_options(struct pctx *c, const char *ip, struct rt_mount *m)
+static int mount_options(const struct cc_json_reader *c, const char *ip, struct rt_mount *m)
 {
 	_cleanup_strv_ char **data = NULL;
 	for (size_t i = 0; m->options && m->options[i]; i++) {
@@ -601,9 +460,9 @@ static int mount_options(struct pctx *c, const char *ip, struct rt_mount *m)
 		} else if (strcmp(o, "tmpcopyup") == 0) {
 			m->tmpcopyup = true;
 		} else if (strcmp(o, "idmap") == 0 || strcmp(o, "ridmap") == 0) {
-			_cleanup_free_ char *op = sub(ip, "options");
-			_cleanup_free_ char *oi = idx(op, i);
-			return fail(c, oi, "\"%s\": id-mapped mounts are not supported", o);
+			_cleanup_free_ char *op = cc_json_key_path(ip, "options");
+			_cleanup_free_ char *oi = cc_json_index_path(op, i);
+			return cc_json_fail(c, oi, "\"%s\": id-mapped mounts are not supported", o);
 		} else {
 			cc_strv_push(&data, o);
 		}
@@ -617,20 +476,20 @@ static int mount_options(struct pctx *c, const char *ip, struct rt_mount *m)
 	return 0;
 }
 
-static int parse_mount(struct pctx *c, const json_t *e, const char *ip, struct rt_mount *m)
+static int parse_mount(const struct cc_json_reader *c, const json_t *e, const char *ip,
+		       struct rt_mount *m)
 {
-	if (!json_is_object(e))
-		return fail(c, ip, "expected object, got %s", cc_json_type_name(e));
-	if (get_str(c, e, "destination", ip, &m->destination, true) < 0 ||
-	    get_str(c, e, "type", ip, &m->type, false) < 0 ||
-	    get_str(c, e, "source", ip, &m->source, false) < 0 ||
-	    get_strv(c, e, "options", ip, &m->options) < 0 ||
+	if (cc_json_expect(c, e, ip, JSON_OBJECT) < 0 ||
+	    cc_json_str(c, e, ip, "destination", true, &m->destination) < 0 ||
+	    cc_json_str(c, e, ip, "type", false, &m->type) < 0 ||
+	    cc_json_str(c, e, ip, "source", false, &m->source) < 0 ||
+	    cc_json_strv(c, e, ip, "options", SIZE_MAX, &m->options) < 0 ||
 	    parse_idmaps(c, e, "uidMappings", ip, &m->uid_mappings, &m->n_uid_mappings) < 0 ||
 	    parse_idmaps(c, e, "gidMappings", ip, &m->gid_mappings, &m->n_gid_mappings) < 0)
 		return -1;
 	if (!*m->destination) {
-		_cleanup_free_ char *dp = sub(ip, "destination");
-		return fail(c, dp, "must not be empty");
+		_cleanup_free_ char *dp = cc_json_key_path(ip, "destination");
+		return cc_json_fail(c, dp, "must not be empty");
 	}
 	/* runc accepts relative destinations (relative to "/"); keep that, cleaned. */
 	_cleanup_free_ char *abs =
@@ -640,16 +499,16 @@ static int parse_mount(struct pctx *c, const json_t *e, const char *ip, struct r
 	return mount_options(c, ip, m);
 }
 
-static int parse_mounts(struct pctx *c, const json_t *root, struct rt_spec *s)
+static int parse_mounts(const struct cc_json_reader *c, const json_t *root, struct rt_spec *s)
 {
 	int ret;
-	json_t *a = get_typed(c, root, "mounts", "", JSON_ARRAY, &ret), *e;
+	json_t *a = cc_json_member(c, root, "", "mounts", JSON_ARRAY, false, &ret), *e;
 	size_t i;
 	if (!a)
 		return ret;
 	s->mounts = xcalloc(json_array_size(a) + 1, sizeof(*s->mounts));
 	json_array_foreach (a, i, e) {
-		_cleanup_free_ char *ip = idx("mounts", i);
+		_cleanup_free_ char *ip = cc_json_index_path("mounts", i);
 		s->n_mounts = i + 1;
 		if (parse_mount(c, e, ip, &s->mounts[i]) < 0)
 			return -1;
@@ -657,48 +516,47 @@ static int parse_mounts(struct pctx *c, const json_t *root, struct rt_spec *s)
 	return 0;
 }
 
-static int parse_hook_list(struct pctx *c, const json_t *hooks, const char *key,
+static int parse_hook_list(const struct cc_json_reader *c, const json_t *hooks, const char *key,
 			   struct rt_hook **out, size_t *n)
 {
 	int ret;
-	json_t *a = get_typed(c, hooks, key, "hooks", JSON_ARRAY, &ret), *e;
+	json_t *a = cc_json_member(c, hooks, "hooks", key, JSON_ARRAY, false, &ret), *e;
 	size_t i;
 	if (!a)
 		return ret;
-	_cleanup_free_ char *p = sub("hooks", key);
+	_cleanup_free_ char *p = cc_json_key_path("hooks", key);
 	*out = xcalloc(json_array_size(a) + 1, sizeof(**out));
 	json_array_foreach (a, i, e) {
-		_cleanup_free_ char *ip = idx(p, i);
+		_cleanup_free_ char *ip = cc_json_index_path(p, i);
 		struct rt_hook *h = &(*out)[i];
 		int64_t timeout = 0;
 		bool has_timeout = false;
 		*n = i + 1;
-		if (!json_is_object(e))
-			return fail(c, ip, "expected object, got %s", cc_json_type_name(e));
-		if (get_str(c, e, "path", ip, &h->path, true) < 0 ||
-		    get_strv(c, e, "args", ip, &h->args) < 0 ||
-		    get_strv(c, e, "env", ip, &h->env) < 0 ||
-		    get_int(c, e, "timeout", ip, INT_MIN, INT_MAX, &timeout, &has_timeout) < 0)
+		if (cc_json_expect(c, e, ip, JSON_OBJECT) < 0 ||
+		    cc_json_str(c, e, ip, "path", true, &h->path) < 0 ||
+		    cc_json_strv(c, e, ip, "args", SIZE_MAX, &h->args) < 0 ||
+		    cc_json_strv(c, e, ip, "env", SIZE_MAX, &h->env) < 0 ||
+		    cc_json_int(c, e, ip, "timeout", INT_MIN, INT_MAX, &timeout, &has_timeout) < 0)
 			return -1;
-		_cleanup_free_ char *pp = sub(ip, "path");
+		_cleanup_free_ char *pp = cc_json_key_path(ip, "path");
 		if (h->path[0] != '/')
-			return fail(c, pp, "must be an absolute path, got \"%s\"", h->path);
-		_cleanup_free_ char *tp = sub(ip, "timeout");
+			return cc_json_fail(c, pp, "must be an absolute path, got \"%s\"", h->path);
+		_cleanup_free_ char *tp = cc_json_key_path(ip, "timeout");
 		if (has_timeout && timeout <= 0)
-			return fail(c, tp, "must be greater than zero, got %lld",
-				    (long long)timeout);
+			return cc_json_fail(c, tp, "must be greater than zero, got %lld",
+					    (long long)timeout);
 		h->timeout = (int)timeout;
 	}
 	return 0;
 }
 
-static int parse_hooks(struct pctx *c, const json_t *root, struct rt_hooks *h)
+static int parse_hooks(const struct cc_json_reader *c, const json_t *root, struct rt_hooks *h)
 {
 	static const char *const keys[RT_HOOK_KINDS] = { "prestart",	    "createRuntime",
 							 "createContainer", "startContainer",
 							 "poststart",	    "poststop" };
 	int ret;
-	json_t *j = get_typed(c, root, "hooks", "", JSON_OBJECT, &ret);
+	json_t *j = cc_json_member(c, root, "", "hooks", JSON_OBJECT, false, &ret);
 	if (!j)
 		return ret;
 	for (int k = 0; k < RT_HOOK_KINDS; k++)
@@ -707,174 +565,178 @@ static int parse_hooks(struct pctx *c, const json_t *root, struct rt_hooks *h)
 	return 0;
 }
 
-static int parse_namespaces(struct pctx *c, const json_t *lx, struct rt_linux *l)
+static int parse_namespaces(const struct cc_json_reader *c, const json_t *lx, struct rt_linux *l)
 {
 	int ret;
-	json_t *a = get_typed(c, lx, "namespaces", "linux", JSON_ARRAY, &ret), *e;
+	json_t *a = cc_json_member(c, lx, "linux", "namespaces", JSON_ARRAY, false, &ret), *e;
 	size_t i;
 	if (!a)
 		return ret;
 	l->namespaces = xcalloc(json_array_size(a) + 1, sizeof(*l->namespaces));
 	json_array_foreach (a, i, e) {
-		_cleanup_free_ char *ip = idx("linux.namespaces", i);
+		_cleanup_free_ char *ip = cc_json_index_path("linux.namespaces", i);
 		_cleanup_free_ char *type = NULL;
 		struct rt_namespace *ns = &l->namespaces[i];
 		l->n_namespaces = i + 1;
-		if (!json_is_object(e))
-			return fail(c, ip, "expected object, got %s", cc_json_type_name(e));
-		if (get_str(c, e, "type", ip, &type, true) < 0 ||
-		    get_str(c, e, "path", ip, &ns->path, false) < 0)
+		if (cc_json_expect(c, e, ip, JSON_OBJECT) < 0 ||
+		    cc_json_str(c, e, ip, "type", true, &type) < 0 ||
+		    cc_json_str(c, e, ip, "path", false, &ns->path) < 0)
 			return -1;
-		_cleanup_free_ char *tp = sub(ip, "type");
+		_cleanup_free_ char *tp = cc_json_key_path(ip, "type");
 		int t = rt_ns_type_from_name(type);
 		if (t < 0)
-			return fail(c, tp, "unknown namespace \"%s\"", type);
+			return cc_json_fail(c, tp, "unknown namespace \"%s\"", type);
 		ns->type = (enum rt_ns_type)t;
 		for (size_t k = 0; k < i; k++)
 			if (l->namespaces[k].type == ns->type)
-				return fail(c, ip, "duplicate namespace \"%s\"", type);
-		_cleanup_free_ char *pp = sub(ip, "path");
+				return cc_json_fail(c, ip, "duplicate namespace \"%s\"", type);
+		_cleanup_free_ char *pp = cc_json_key_path(ip, "path");
 		if (ns->path && !*ns->path) {
 			free(ns->path);
 			ns->path = NULL;
 		}
 		if (ns->path && ns->path[0] != '/')
-			return fail(c, pp, "must be an absolute path, got \"%s\"", ns->path);
+			return cc_json_fail(c, pp, "must be an absolute path, got \"%s\"",
+					    ns->path);
 	}
 	return 0;
 }
 
-static int parse_devices(struct pctx *c, const json_t *lx, struct rt_linux *l)
+static int parse_devices(const struct cc_json_reader *c, const json_t *lx, struct rt_linux *l)
 {
 	int ret;
-	json_t *a = get_typed(c, lx, "devices", "linux", JSON_ARRAY, &ret), *e;
+	json_t *a = cc_json_member(c, lx, "linux", "devices", JSON_ARRAY, false, &ret), *e;
 	size_t i;
 	if (!a)
 		return ret;
 	l->devices = xcalloc(json_array_size(a) + 1, sizeof(*l->devices));
 	json_array_foreach (a, i, e) {
-		_cleanup_free_ char *ip = idx("linux.devices", i);
+		_cleanup_free_ char *ip = cc_json_index_path("linux.devices", i);
 		_cleanup_free_ char *type = NULL;
 		struct rt_device *d = &l->devices[i];
 		int64_t mode = 0;
 		l->n_devices = i + 1;
-		if (!json_is_object(e))
-			return fail(c, ip, "expected object, got %s", cc_json_type_name(e));
-		if (get_str(c, e, "type", ip, &type, true) < 0 ||
-		    get_str(c, e, "path", ip, &d->path, true) < 0 ||
-		    get_int(c, e, "major", ip, 0, UINT32_MAX, &d->major, NULL) < 0 ||
-		    get_int(c, e, "minor", ip, 0, UINT32_MAX, &d->minor, NULL) < 0 ||
-		    get_int(c, e, "fileMode", ip, 0, 07777, &mode, &d->has_file_mode) < 0)
+		if (cc_json_expect(c, e, ip, JSON_OBJECT) < 0 ||
+		    cc_json_str(c, e, ip, "type", true, &type) < 0 ||
+		    cc_json_str(c, e, ip, "path", true, &d->path) < 0 ||
+		    cc_json_int(c, e, ip, "major", 0, UINT32_MAX, &d->major, NULL) < 0 ||
+		    cc_json_int(c, e, ip, "minor", 0, UINT32_MAX, &d->minor, NULL) < 0 ||
+		    cc_json_int(c, e, ip, "fileMode", 0, 07777, &mode, &d->has_file_mode) < 0)
 			return -1;
 		d->file_mode = (mode_t)mode;
 		int64_t v;
-		if (get_int(c, e, "uid", ip, 0, UINT32_MAX, &v, &d->has_uid) < 0)
+		if (cc_json_int(c, e, ip, "uid", 0, UINT32_MAX, &v, &d->has_uid) < 0)
 			return -1;
 		d->uid = d->has_uid ? (uid_t)v : 0;
-		if (get_int(c, e, "gid", ip, 0, UINT32_MAX, &v, &d->has_gid) < 0)
+		if (cc_json_int(c, e, ip, "gid", 0, UINT32_MAX, &v, &d->has_gid) < 0)
 			return -1;
 		d->gid = d->has_gid ? (gid_t)v : 0;
-		_cleanup_free_ char *tp = sub(ip, "type");
+		_cleanup_free_ char *tp = cc_json_key_path(ip, "type");
 		if (strlen(type) != 1 || !strchr("cbup", type[0]))
-			return fail(c, tp, "unknown device type \"%s\" for %s", type, d->path);
+			return cc_json_fail(c, tp, "unknown device type \"%s\" for %s", type,
+					    d->path);
 		d->type = type[0];
-		if (d->type != 'p' && (!has_value(e, "major") || !has_value(e, "minor")))
-			return fail(c, ip, "major and minor are required for %s (type \"%s\")",
-				    d->path, type);
-		_cleanup_free_ char *pp = sub(ip, "path");
+		if (d->type != 'p' && (!cc_json_has(e, "major") || !cc_json_has(e, "minor")))
+			return cc_json_fail(c, ip,
+					    "major and minor are required for %s (type \"%s\")",
+					    d->path, type);
+		_cleanup_free_ char *pp = cc_json_key_path(ip, "path");
 		if (d->path[0] != '/')
-			return fail(c, pp, "must be an absolute path, got \"%s\"", d->path);
+			return cc_json_fail(c, pp, "must be an absolute path, got \"%s\"", d->path);
 	}
 	return 0;
 }
 
-static int parse_device_rules(struct pctx *c, const json_t *res, struct rt_resources *r)
+static int parse_device_rules(const struct cc_json_reader *c, const json_t *res,
+			      struct rt_resources *r)
 {
 	int ret;
-	json_t *a = get_typed(c, res, "devices", "linux.resources", JSON_ARRAY, &ret), *e;
+	json_t *a = cc_json_member(c, res, "linux.resources", "devices", JSON_ARRAY, false, &ret),
+	       *e;
 	size_t i;
 	if (!a)
 		return ret;
 	r->devices = xcalloc(json_array_size(a) + 1, sizeof(*r->devices));
 	json_array_foreach (a, i, e) {
-		_cleanup_free_ char *ip = idx("linux.resources.devices", i);
+		_cleanup_free_ char *ip = cc_json_index_path("linux.resources.devices", i);
 		_cleanup_free_ char *type = NULL, *access = NULL;
 		struct rt_device_rule *d = &r->devices[i];
 		r->n_devices = i + 1;
 		d->major = d->minor = -1;
-		if (!json_is_object(e))
-			return fail(c, ip, "expected object, got %s", cc_json_type_name(e));
-		if (get_bool(c, e, "allow", ip, &d->allow) < 0 ||
-		    get_str(c, e, "type", ip, &type, false) < 0 ||
-		    get_str(c, e, "access", ip, &access, false) < 0 ||
-		    get_int(c, e, "major", ip, -1, UINT32_MAX, &d->major, NULL) < 0 ||
-		    get_int(c, e, "minor", ip, -1, UINT32_MAX, &d->minor, NULL) < 0)
+		if (cc_json_expect(c, e, ip, JSON_OBJECT) < 0 ||
+		    cc_json_bool(c, e, ip, "allow", &d->allow, NULL) < 0 ||
+		    cc_json_str(c, e, ip, "type", false, &type) < 0 ||
+		    cc_json_str(c, e, ip, "access", false, &access) < 0 ||
+		    cc_json_int(c, e, ip, "major", -1, UINT32_MAX, &d->major, NULL) < 0 ||
+		    cc_json_int(c, e, ip, "minor", -1, UINT32_MAX, &d->minor, NULL) < 0)
 			return -1;
-		if (!has_value(e, "allow")) {
-			_cleanup_free_ char *ap = sub(ip, "allow");
-			return fail(c, ap, "required");
+		if (!cc_json_has(e, "allow")) {
+			_cleanup_free_ char *ap = cc_json_key_path(ip, "allow");
+			return cc_json_fail(c, ap, "required");
 		}
 		d->type = type && *type ? type[0] : 'a';
 		if (type && (strlen(type) > 1 || !strchr("abc", d->type))) {
-			_cleanup_free_ char *tp = sub(ip, "type");
-			return fail(c, tp, "unknown device type \"%s\"", type);
+			_cleanup_free_ char *tp = cc_json_key_path(ip, "type");
+			return cc_json_fail(c, tp, "unknown device type \"%s\"", type);
 		}
 		const char *acc = access && *access ? access : "rwm";
 		if (strlen(acc) > 3 || strspn(acc, "rwm") != strlen(acc)) {
-			_cleanup_free_ char *ap = sub(ip, "access");
-			return fail(c, ap, "invalid access \"%s\" (a subset of \"rwm\")", acc);
+			_cleanup_free_ char *ap = cc_json_key_path(ip, "access");
+			return cc_json_fail(c, ap, "invalid access \"%s\" (a subset of \"rwm\")",
+					    acc);
 		}
 		snprintf(d->access, sizeof(d->access), "%s", acc);
 	}
 	return 0;
 }
 
-static int parse_memory(struct pctx *c, const json_t *res, struct rt_resources *r)
+static int parse_memory(const struct cc_json_reader *c, const json_t *res, struct rt_resources *r)
 {
 	int ret;
-	json_t *j = get_typed(c, res, "memory", "linux.resources", JSON_OBJECT, &ret);
+	json_t *j = cc_json_member(c, res, "linux.resources", "memory", JSON_OBJECT, false, &ret);
 	if (!j)
 		return ret;
 	const char *p = "linux.resources.memory";
 	int64_t swp = 0;
-	if (get_int(c, j, "limit", p, -1, INT64_MAX, &r->memory.limit, &r->memory.has_limit) < 0 ||
-	    get_int(c, j, "reservation", p, -1, INT64_MAX, &r->memory.reservation,
-		    &r->memory.has_reservation) < 0 ||
-	    get_int(c, j, "swap", p, -1, INT64_MAX, &r->memory.swap, &r->memory.has_swap) < 0 ||
-	    get_int(c, j, "kernel", p, -1, INT64_MAX, &r->memory.kernel, &r->memory.has_kernel) <
+	if (cc_json_int(c, j, p, "limit", -1, INT64_MAX, &r->memory.limit, &r->memory.has_limit) <
 		0 ||
-	    get_int(c, j, "kernelTCP", p, -1, INT64_MAX, &r->memory.kernel_tcp,
-		    &r->memory.has_kernel_tcp) < 0 ||
-	    get_int(c, j, "swappiness", p, 0, 100, &swp, &r->memory.has_swappiness) < 0 ||
-	    get_bool(c, j, "disableOOMKiller", p, &r->memory.disable_oom_killer) < 0 ||
-	    get_bool(c, j, "useHierarchy", p, &r->memory.use_hierarchy) < 0 ||
-	    get_bool(c, j, "checkBeforeUpdate", p, &r->memory.check_before_update) < 0)
+	    cc_json_int(c, j, p, "reservation", -1, INT64_MAX, &r->memory.reservation,
+			&r->memory.has_reservation) < 0 ||
+	    cc_json_int(c, j, p, "swap", -1, INT64_MAX, &r->memory.swap, &r->memory.has_swap) < 0 ||
+	    cc_json_int(c, j, p, "kernel", -1, INT64_MAX, &r->memory.kernel,
+			&r->memory.has_kernel) < 0 ||
+	    cc_json_int(c, j, p, "kernelTCP", -1, INT64_MAX, &r->memory.kernel_tcp,
+			&r->memory.has_kernel_tcp) < 0 ||
+	    cc_json_int(c, j, p, "swappiness", 0, 100, &swp, &r->memory.has_swappiness) < 0 ||
+	    cc_json_bool(c, j, p, "disableOOMKiller", &r->memory.disable_oom_killer, NULL) < 0 ||
+	    cc_json_bool(c, j, p, "useHierarchy", &r->memory.use_hierarchy, NULL) < 0 ||
+	    cc_json_bool(c, j, p, "checkBeforeUpdate", &r->memory.check_before_update, NULL) < 0)
 		return -1;
 	r->memory.swappiness = (uint64_t)swp;
-	r->memory.has_disable_oom_killer = has_value(j, "disableOOMKiller");
-	r->memory.has_use_hierarchy = has_value(j, "useHierarchy");
+	r->memory.has_disable_oom_killer = cc_json_has(j, "disableOOMKiller");
+	r->memory.has_use_hierarchy = cc_json_has(j, "useHierarchy");
 	return 0;
 }
 
-static int parse_cpu(struct pctx *c, const json_t *res, struct rt_resources *r)
+static int parse_cpu(const struct cc_json_reader *c, const json_t *res, struct rt_resources *r)
 {
 	int ret;
-	json_t *j = get_typed(c, res, "cpu", "linux.resources", JSON_OBJECT, &ret);
+	json_t *j = cc_json_member(c, res, "linux.resources", "cpu", JSON_OBJECT, false, &ret);
 	if (!j)
 		return ret;
 	const char *p = "linux.resources.cpu";
 	int64_t shares = 0, period = 0, rtp = 0, burst = 0;
-	if (get_int(c, j, "shares", p, 0, INT64_MAX, &shares, &r->cpu.has_shares) < 0 ||
-	    get_int(c, j, "quota", p, -1, INT64_MAX, &r->cpu.quota, &r->cpu.has_quota) < 0 ||
-	    get_int(c, j, "burst", p, 0, INT64_MAX, &burst, &r->cpu.has_burst) < 0 ||
-	    get_int(c, j, "period", p, 0, INT64_MAX, &period, &r->cpu.has_period) < 0 ||
-	    get_int(c, j, "realtimeRuntime", p, -1, INT64_MAX, &r->cpu.realtime_runtime,
-		    &r->cpu.has_realtime_runtime) < 0 ||
-	    get_int(c, j, "realtimePeriod", p, 0, INT64_MAX, &rtp, &r->cpu.has_realtime_period) <
-		0 ||
-	    get_int(c, j, "idle", p, 0, 1, &r->cpu.idle, &r->cpu.has_idle) < 0 ||
-	    get_str(c, j, "cpus", p, &r->cpu.cpus, false) < 0 ||
-	    get_str(c, j, "mems", p, &r->cpu.mems, false) < 0)
+	if (cc_json_int(c, j, p, "shares", 0, INT64_MAX, &shares, &r->cpu.has_shares) < 0 ||
+	    cc_json_int(c, j, p, "quota", -1, INT64_MAX, &r->cpu.quota, &r->cpu.has_quota) < 0 ||
+	    cc_json_int(c, j, p, "burst", 0, INT64_MAX, &burst, &r->cpu.has_burst) < 0 ||
+	    cc_json_int(c, j, p, "period", 0, INT64_MAX, &period, &r->cpu.has_period) < 0 ||
+	    cc_json_int(c, j, p, "realtimeRuntime", -1, INT64_MAX, &r->cpu.realtime_runtime,
+			&r->cpu.has_realtime_runtime) < 0 ||
+	    cc_json_int(c, j, p, "realtimePeriod", 0, INT64_MAX, &rtp,
+			&r->cpu.has_realtime_period) < 0 ||
+	    cc_json_int(c, j, p, "idle", 0, 1, &r->cpu.idle, &r->cpu.has_idle) < 0 ||
+	    cc_json_str(c, j, p, "cpus", false, &r->cpu.cpus) < 0 ||
+	    cc_json_str(c, j, p, "mems", false, &r->cpu.mems) < 0)
 		return -1;
 	r->cpu.shares = (uint64_t)shares;
 	r->cpu.period = (uint64_t)period;
@@ -883,36 +745,38 @@ static int parse_cpu(struct pctx *c, const json_t *res, struct rt_resources *r)
 	return 0;
 }
 
-static int parse_throttle(struct pctx *c, const json_t *bio, const char *key,
+static int parse_throttle(const struct cc_json_reader *c, const json_t *bio, const char *key,
 			  struct rt_throttle_device **out, size_t *n)
 {
 	int ret;
-	json_t *a = get_typed(c, bio, key, "linux.resources.blockIO", JSON_ARRAY, &ret), *e;
+	json_t *a = cc_json_member(c, bio, "linux.resources.blockIO", key, JSON_ARRAY, false, &ret),
+	       *e;
 	size_t i;
 	if (!a)
 		return ret;
-	_cleanup_free_ char *p = sub("linux.resources.blockIO", key);
+	_cleanup_free_ char *p = cc_json_key_path("linux.resources.blockIO", key);
 	*out = xcalloc(json_array_size(a) + 1, sizeof(**out));
 	json_array_foreach (a, i, e) {
-		_cleanup_free_ char *ip = idx(p, i);
+		_cleanup_free_ char *ip = cc_json_index_path(p, i);
 		int64_t rate = 0;
 		*n = i + 1;
-		if (!json_is_object(e))
-			return fail(c, ip, "expected object, got %s", cc_json_type_name(e));
-		if (get_int(c, e, "major", ip, 0, UINT32_MAX, &(*out)[i].major, NULL) < 0 ||
-		    get_int(c, e, "minor", ip, 0, UINT32_MAX, &(*out)[i].minor, NULL) < 0 ||
-		    get_int(c, e, "rate", ip, 0, INT64_MAX, &rate, NULL) < 0)
+		if (cc_json_expect(c, e, ip, JSON_OBJECT) < 0 ||
+		    cc_json_int(c, e, ip, "major", 0, UINT32_MAX, &(*out)[i].major, NULL) < 0 ||
+		    cc_json_int(c, e, ip, "minor", 0, UINT32_MAX, &(*out)[i].minor, NULL) < 0 ||
+		    cc_json_int(c, e, ip, "rate", 0, INT64_MAX, &rate, NULL) < 0)
 			return -1;
 		(*out)[i].rate = (uint64_t)rate;
 	}
 	return 0;
 }
 
-static int parse_weight_devices(struct pctx *c, const json_t *bio, struct rt_resources *r)
+static int parse_weight_devices(const struct cc_json_reader *c, const json_t *bio,
+				struct rt_resources *r)
 {
 	int ret;
 	const char *p = "linux.resources.blockIO.weightDevice";
-	json_t *a = get_typed(c, bio, "weightDevice", "linux.resources.blockIO", JSON_ARRAY, &ret);
+	json_t *a = cc_json_member(c, bio, "linux.resources.blockIO", "weightDevice", JSON_ARRAY,
+				   false, &ret);
 	json_t *e;
 	size_t i;
 	if (!a)
@@ -920,16 +784,15 @@ static int parse_weight_devices(struct pctx *c, const json_t *bio, struct rt_res
 	r->block_io.weight_device =
 	    xcalloc(json_array_size(a) + 1, sizeof(struct rt_weight_device));
 	json_array_foreach (a, i, e) {
-		_cleanup_free_ char *ip = idx(p, i);
+		_cleanup_free_ char *ip = cc_json_index_path(p, i);
 		struct rt_weight_device *w = &r->block_io.weight_device[i];
 		int64_t wt = 0, lw = 0;
 		r->block_io.n_weight_device = i + 1;
-		if (!json_is_object(e))
-			return fail(c, ip, "expected object, got %s", cc_json_type_name(e));
-		if (get_int(c, e, "major", ip, 0, UINT32_MAX, &w->major, NULL) < 0 ||
-		    get_int(c, e, "minor", ip, 0, UINT32_MAX, &w->minor, NULL) < 0 ||
-		    get_int(c, e, "weight", ip, 0, 1000, &wt, &w->has_weight) < 0 ||
-		    get_int(c, e, "leafWeight", ip, 0, 1000, &lw, &w->has_leaf_weight) < 0)
+		if (cc_json_expect(c, e, ip, JSON_OBJECT) < 0 ||
+		    cc_json_int(c, e, ip, "major", 0, UINT32_MAX, &w->major, NULL) < 0 ||
+		    cc_json_int(c, e, ip, "minor", 0, UINT32_MAX, &w->minor, NULL) < 0 ||
+		    cc_json_int(c, e, ip, "weight", 0, 1000, &wt, &w->has_weight) < 0 ||
+		    cc_json_int(c, e, ip, "leafWeight", 0, 1000, &lw, &w->has_leaf_weight) < 0)
 			return -1;
 		w->has_weight &= wt != 0;
 		w->has_leaf_weight &= lw != 0;
@@ -939,16 +802,16 @@ static int parse_weight_devices(struct pctx *c, const json_t *bio, struct rt_res
 	return 0;
 }
 
-static int parse_blkio(struct pctx *c, const json_t *res, struct rt_resources *r)
+static int parse_blkio(const struct cc_json_reader *c, const json_t *res, struct rt_resources *r)
 {
 	int ret;
-	json_t *j = get_typed(c, res, "blockIO", "linux.resources", JSON_OBJECT, &ret);
+	json_t *j = cc_json_member(c, res, "linux.resources", "blockIO", JSON_OBJECT, false, &ret);
 	if (!j)
 		return ret;
 	const char *p = "linux.resources.blockIO";
 	int64_t w = 0, lw = 0;
-	if (get_int(c, j, "weight", p, 0, 1000, &w, &r->block_io.has_weight) < 0 ||
-	    get_int(c, j, "leafWeight", p, 0, 1000, &lw, &r->block_io.has_leaf_weight) < 0 ||
+	if (cc_json_int(c, j, p, "weight", 0, 1000, &w, &r->block_io.has_weight) < 0 ||
+	    cc_json_int(c, j, p, "leafWeight", 0, 1000, &lw, &r->block_io.has_leaf_weight) < 0 ||
 	    parse_weight_devices(c, j, r) < 0 ||
 	    parse_throttle(c, j, "throttleReadBpsDevice", &r->block_io.throttle_read_bps,
 			   &r->block_io.n_throttle_read_bps) < 0 ||
@@ -968,56 +831,59 @@ static int parse_blkio(struct pctx *c, const json_t *res, struct rt_resources *r
 	return 0;
 }
 
-static int parse_hugepages(struct pctx *c, const json_t *res, struct rt_resources *r)
+static int parse_hugepages(const struct cc_json_reader *c, const json_t *res,
+			   struct rt_resources *r)
 {
 	int ret;
-	json_t *a = get_typed(c, res, "hugepageLimits", "linux.resources", JSON_ARRAY, &ret), *e;
+	json_t *a = cc_json_member(c, res, "linux.resources", "hugepageLimits", JSON_ARRAY, false,
+				   &ret),
+	       *e;
 	size_t i;
 	if (!a)
 		return ret;
 	r->hugepage_limits = xcalloc(json_array_size(a) + 1, sizeof(*r->hugepage_limits));
 	json_array_foreach (a, i, e) {
-		_cleanup_free_ char *ip = idx("linux.resources.hugepageLimits", i);
+		_cleanup_free_ char *ip = cc_json_index_path("linux.resources.hugepageLimits", i);
 		int64_t limit = 0;
 		r->n_hugepage_limits = i + 1;
-		if (!json_is_object(e))
-			return fail(c, ip, "expected object, got %s", cc_json_type_name(e));
-		if (get_str(c, e, "pageSize", ip, &r->hugepage_limits[i].page_size, true) < 0 ||
-		    get_int(c, e, "limit", ip, 0, INT64_MAX, &limit, NULL) < 0)
+		if (cc_json_expect(c, e, ip, JSON_OBJECT) < 0 ||
+		    cc_json_str(c, e, ip, "pageSize", true, &r->hugepage_limits[i].page_size) < 0 ||
+		    cc_json_int(c, e, ip, "limit", 0, INT64_MAX, &limit, NULL) < 0)
 			return -1;
 		const char *ps = r->hugepage_limits[i].page_size;
 		if (!*ps || strspn(ps, "0123456789KMGTPBkmgtpb") != strlen(ps)) {
-			_cleanup_free_ char *pp = sub(ip, "pageSize");
-			return fail(c, pp, "invalid page size \"%s\"", ps);
+			_cleanup_free_ char *pp = cc_json_key_path(ip, "pageSize");
+			return cc_json_fail(c, pp, "invalid page size \"%s\"", ps);
 		}
 		r->hugepage_limits[i].limit = (uint64_t)limit;
 	}
 	return 0;
 }
 
-static int parse_network(struct pctx *c, const json_t *res, struct rt_resources *r)
+static int parse_network(const struct cc_json_reader *c, const json_t *res, struct rt_resources *r)
 {
 	int ret;
-	json_t *j = get_typed(c, res, "network", "linux.resources", JSON_OBJECT, &ret), *e;
+	json_t *j = cc_json_member(c, res, "linux.resources", "network", JSON_OBJECT, false, &ret),
+	       *e;
 	if (!j)
 		return ret;
 	const char *p = "linux.resources.network";
-	if (GET_U32(c, j, "classID", p, r->network.class_id) < 0)
+	if (cc_json_u32(c, j, p, "classID", &r->network.class_id, NULL) < 0)
 		return -1;
-	r->network.has_class_id = has_value(j, "classID");
-	json_t *a = get_typed(c, j, "priorities", p, JSON_ARRAY, &ret);
+	r->network.has_class_id = cc_json_has(j, "classID");
+	json_t *a = cc_json_member(c, j, p, "priorities", JSON_ARRAY, false, &ret);
 	size_t i;
 	if (!a)
 		return ret;
 	r->network.priorities = xcalloc(json_array_size(a) + 1, sizeof(struct rt_kv));
 	json_array_foreach (a, i, e) {
-		_cleanup_free_ char *ip = idx("linux.resources.network.priorities", i);
+		_cleanup_free_ char *ip =
+		    cc_json_index_path("linux.resources.network.priorities", i);
 		_cleanup_free_ char *name = NULL;
 		int64_t prio = 0;
-		if (!json_is_object(e))
-			return fail(c, ip, "expected object, got %s", cc_json_type_name(e));
-		if (get_str(c, e, "name", ip, &name, true) < 0 ||
-		    get_int(c, e, "priority", ip, 0, UINT32_MAX, &prio, NULL) < 0)
+		if (cc_json_expect(c, e, ip, JSON_OBJECT) < 0 ||
+		    cc_json_str(c, e, ip, "name", true, &name) < 0 ||
+		    cc_json_int(c, e, ip, "priority", 0, UINT32_MAX, &prio, NULL) < 0)
 			return -1;
 		r->network.priorities[i].key = steal_pointer(&name);
 		r->network.priorities[i].value = xasprintf("%lld", (long long)prio);
@@ -1026,65 +892,64 @@ static int parse_network(struct pctx *c, const json_t *res, struct rt_resources 
 	return 0;
 }
 
-static int parse_resources(struct pctx *c, const json_t *lx, struct rt_resources *r)
+static int parse_resources(const struct cc_json_reader *c, const json_t *lx, struct rt_resources *r)
 {
 	int ret;
-	json_t *j = get_typed(c, lx, "resources", "linux", JSON_OBJECT, &ret);
+	json_t *j = cc_json_member(c, lx, "linux", "resources", JSON_OBJECT, false, &ret);
 	if (!j)
 		return ret;
 	r->present = true;
-	json_t *pids = get_typed(c, j, "pids", "linux.resources", JSON_OBJECT, &ret);
+	json_t *pids = cc_json_member(c, j, "linux.resources", "pids", JSON_OBJECT, false, &ret);
 	if (ret < 0 || parse_device_rules(c, j, r) < 0 || parse_memory(c, j, r) < 0 ||
 	    parse_cpu(c, j, r) < 0 || parse_blkio(c, j, r) < 0 || parse_hugepages(c, j, r) < 0 ||
 	    parse_network(c, j, r) < 0 ||
 	    parse_kv(c, j, "unified", "linux.resources", &r->unified, &r->n_unified) < 0)
 		return -1;
-	if (pids && get_int(c, pids, "limit", "linux.resources.pids", INT64_MIN, INT64_MAX,
-			    &r->pids.limit, &r->pids.has_limit) < 0)
+	if (pids && cc_json_int(c, pids, "linux.resources.pids", "limit", INT64_MIN, INT64_MAX,
+				&r->pids.limit, &r->pids.has_limit) < 0)
 		return -1;
 	return 0;
 }
 
-static int get_action(struct pctx *c, const json_t *o, const char *key, const char *path,
-		      enum rt_seccomp_action *out)
+static int get_action(const struct cc_json_reader *c, const json_t *o, const char *key,
+		      const char *path, enum rt_seccomp_action *out)
 {
 	_cleanup_free_ char *s = NULL;
-	if (get_str(c, o, key, path, &s, true) < 0)
+	if (cc_json_str(c, o, path, key, true, &s) < 0)
 		return -1;
 	int a = rt_seccomp_action_from_name(s);
 	if (a < 0) {
-		_cleanup_free_ char *p = sub(path, key);
-		return fail(c, p, "unknown action \"%s\"", s);
+		_cleanup_free_ char *p = cc_json_key_path(path, key);
+		return cc_json_fail(c, p, "unknown action \"%s\"", s);
 	}
 	*out = (enum rt_seccomp_action)a;
 	return 0;
 }
 
-static int parse_seccomp_args(struct pctx *c, const json_t *e, const char *ip,
+static int parse_seccomp_args(const struct cc_json_reader *c, const json_t *e, const char *ip,
 			      struct rt_seccomp_rule *r)
 {
 	int ret;
-	json_t *a = get_typed(c, e, "args", ip, JSON_ARRAY, &ret), *x;
+	json_t *a = cc_json_member(c, e, ip, "args", JSON_ARRAY, false, &ret), *x;
 	size_t i;
 	if (!a)
 		return ret;
-	_cleanup_free_ char *p = sub(ip, "args");
+	_cleanup_free_ char *p = cc_json_key_path(ip, "args");
 	r->args = xcalloc(json_array_size(a) + 1, sizeof(*r->args));
 	json_array_foreach (a, i, x) {
-		_cleanup_free_ char *ap = idx(p, i);
+		_cleanup_free_ char *ap = cc_json_index_path(p, i);
 		_cleanup_free_ char *op = NULL;
 		int64_t index = 0, value = 0, two = 0;
-		if (!json_is_object(x))
-			return fail(c, ap, "expected object, got %s", cc_json_type_name(x));
-		if (get_int(c, x, "index", ap, 0, 5, &index, NULL) < 0 ||
-		    get_int(c, x, "value", ap, INT64_MIN, INT64_MAX, &value, NULL) < 0 ||
-		    get_int(c, x, "valueTwo", ap, INT64_MIN, INT64_MAX, &two, NULL) < 0 ||
-		    get_str(c, x, "op", ap, &op, true) < 0)
+		if (cc_json_expect(c, x, ap, JSON_OBJECT) < 0 ||
+		    cc_json_int(c, x, ap, "index", 0, 5, &index, NULL) < 0 ||
+		    cc_json_int(c, x, ap, "value", INT64_MIN, INT64_MAX, &value, NULL) < 0 ||
+		    cc_json_int(c, x, ap, "valueTwo", INT64_MIN, INT64_MAX, &two, NULL) < 0 ||
+		    cc_json_str(c, x, ap, "op", true, &op) < 0)
 			return -1;
 		int o = rt_seccomp_op_from_name(op);
 		if (o < 0) {
-			_cleanup_free_ char *opp = sub(ap, "op");
-			return fail(c, opp, "unknown operator \"%s\"", op);
+			_cleanup_free_ char *opp = cc_json_key_path(ap, "op");
+			return cc_json_fail(c, opp, "unknown operator \"%s\"", op);
 		}
 		r->args[i] = (struct rt_seccomp_arg){ (unsigned)index, (uint64_t)value,
 						      (uint64_t)two, (enum rt_seccomp_op)o };
@@ -1093,70 +958,72 @@ static int parse_seccomp_args(struct pctx *c, const json_t *e, const char *ip,
 	return 0;
 }
 
-static int parse_seccomp_rules(struct pctx *c, const json_t *j, const char *p, struct rt_seccomp *s)
+static int parse_seccomp_rules(const struct cc_json_reader *c, const json_t *j, const char *p,
+			       struct rt_seccomp *s)
 {
 	int ret;
-	json_t *a = get_typed(c, j, "syscalls", p, JSON_ARRAY, &ret), *e;
+	json_t *a = cc_json_member(c, j, p, "syscalls", JSON_ARRAY, false, &ret), *e;
 	size_t i;
 	if (!a)
 		return ret;
 	s->syscalls = xcalloc(json_array_size(a) + 1, sizeof(*s->syscalls));
 	json_array_foreach (a, i, e) {
-		_cleanup_free_ char *ip = idx("linux.seccomp.syscalls", i);
+		_cleanup_free_ char *ip = cc_json_index_path("linux.seccomp.syscalls", i);
 		struct rt_seccomp_rule *r = &s->syscalls[i];
 		int64_t eno = 0;
 		s->n_syscalls = i + 1;
-		if (!json_is_object(e))
-			return fail(c, ip, "expected object, got %s", cc_json_type_name(e));
-		if (get_strv(c, e, "names", ip, &r->names) < 0 ||
+		if (cc_json_expect(c, e, ip, JSON_OBJECT) < 0 ||
+		    cc_json_strv(c, e, ip, "names", SIZE_MAX, &r->names) < 0 ||
 		    get_action(c, e, "action", ip, &r->action) < 0 ||
-		    get_int(c, e, "errnoRet", ip, 0, 4095, &eno, &r->has_errno_ret) < 0 ||
+		    cc_json_int(c, e, ip, "errnoRet", 0, 4095, &eno, &r->has_errno_ret) < 0 ||
 		    parse_seccomp_args(c, e, ip, r) < 0)
 			return -1;
 		r->errno_ret = (unsigned)eno;
 		if (!r->names || !r->names[0]) {
-			_cleanup_free_ char *np = sub(ip, "names");
-			return fail(c, np, "at least one syscall name is required");
+			_cleanup_free_ char *np = cc_json_key_path(ip, "names");
+			return cc_json_fail(c, np, "at least one syscall name is required");
 		}
 	}
 	return 0;
 }
 
-static int parse_seccomp(struct pctx *c, const json_t *lx, struct rt_linux *l)
+static int parse_seccomp(const struct cc_json_reader *c, const json_t *lx, struct rt_linux *l)
 {
 	int ret;
-	json_t *j = get_typed(c, lx, "seccomp", "linux", JSON_OBJECT, &ret);
+	json_t *j = cc_json_member(c, lx, "linux", "seccomp", JSON_OBJECT, false, &ret);
 	if (!j)
 		return ret;
 	const char *p = "linux.seccomp";
 	struct rt_seccomp *s = l->seccomp = xzalloc(sizeof(*s));
 	int64_t eno = 0;
 	if (get_action(c, j, "defaultAction", p, &s->default_action) < 0 ||
-	    get_int(c, j, "defaultErrnoRet", p, 0, 4095, &eno, &s->has_default_errno_ret) < 0 ||
-	    get_strv(c, j, "architectures", p, &s->architectures) < 0 ||
-	    get_strv(c, j, "flags", p, &s->flags) < 0 ||
-	    get_str(c, j, "listenerPath", p, &s->listener_path, false) < 0 ||
-	    get_str(c, j, "listenerMetadata", p, &s->listener_metadata, false) < 0 ||
+	    cc_json_int(c, j, p, "defaultErrnoRet", 0, 4095, &eno, &s->has_default_errno_ret) < 0 ||
+	    cc_json_strv(c, j, p, "architectures", SIZE_MAX, &s->architectures) < 0 ||
+	    cc_json_strv(c, j, p, "flags", SIZE_MAX, &s->flags) < 0 ||
+	    cc_json_str(c, j, p, "listenerPath", false, &s->listener_path) < 0 ||
+	    cc_json_str(c, j, p, "listenerMetadata", false, &s->listener_metadata) < 0 ||
 	    parse_seccomp_rules(c, j, p, s) < 0)
 		return -1;
 	s->default_errno_ret = (unsigned)eno;
 	for (size_t i = 0; s->architectures && s->architectures[i]; i++)
 		if (strncmp(s->architectures[i], "SCMP_ARCH_", 10) != 0) {
-			_cleanup_free_ char *ip = idx("linux.seccomp.architectures", i);
-			return fail(c, ip, "unknown architecture \"%s\"", s->architectures[i]);
+			_cleanup_free_ char *ip =
+			    cc_json_index_path("linux.seccomp.architectures", i);
+			return cc_json_fail(c, ip, "unknown architecture \"%s\"",
+					    s->architectures[i]);
 		}
 	for (size_t i = 0; s->flags && s->flags[i]; i++)
 		if (strncmp(s->flags[i], "SECCOMP_FILTER_FLAG_", 20) != 0) {
-			_cleanup_free_ char *ip = idx("linux.seccomp.flags", i);
-			return fail(c, ip, "unknown flag \"%s\"", s->flags[i]);
+			_cleanup_free_ char *ip = cc_json_index_path("linux.seccomp.flags", i);
+			return cc_json_fail(c, ip, "unknown flag \"%s\"", s->flags[i]);
 		}
 	return 0;
 }
 
-static int parse_linux_paths(struct pctx *c, const json_t *lx, struct rt_linux *l)
+static int parse_linux_paths(const struct cc_json_reader *c, const json_t *lx, struct rt_linux *l)
 {
-	if (get_strv(c, lx, "maskedPaths", "linux", &l->masked_paths) < 0 ||
-	    get_strv(c, lx, "readonlyPaths", "linux", &l->readonly_paths) < 0)
+	if (cc_json_strv(c, lx, "linux", "maskedPaths", SIZE_MAX, &l->masked_paths) < 0 ||
+	    cc_json_strv(c, lx, "linux", "readonlyPaths", SIZE_MAX, &l->readonly_paths) < 0)
 		return -1;
 	/* Paths in the container: the spec wants them absolute; a relative one would resolve
 	 * against whatever the working directory happens to be. */
@@ -1167,25 +1034,26 @@ static int parse_linux_paths(struct pctx *c, const json_t *lx, struct rt_linux *
 				continue;
 			_cleanup_free_ char *p =
 			    xasprintf("linux.%s[%zu]", k ? "readonlyPaths" : "maskedPaths", i);
-			return fail(c, p, "must be an absolute path, got \"%s\"", v[i]);
+			return cc_json_fail(c, p, "must be an absolute path, got \"%s\"", v[i]);
 		}
 	}
 	_cleanup_free_ char *prop = NULL;
-	if (get_str(c, lx, "rootfsPropagation", "linux", &prop, false) < 0)
+	if (cc_json_str(c, lx, "linux", "rootfsPropagation", false, &prop) < 0)
 		return -1;
 	if (prop && *prop && propagation_from_name(prop, &l->rootfs_propagation) < 0)
-		return fail(c, "linux.rootfsPropagation", "unknown propagation \"%s\"", prop);
+		return cc_json_fail(c, "linux.rootfsPropagation", "unknown propagation \"%s\"",
+				    prop);
 	return 0;
 }
 
-static int parse_personality(struct pctx *c, const json_t *lx, struct rt_linux *l)
+static int parse_personality(const struct cc_json_reader *c, const json_t *lx, struct rt_linux *l)
 {
 	int ret;
-	json_t *j = get_typed(c, lx, "personality", "linux", JSON_OBJECT, &ret);
+	json_t *j = cc_json_member(c, lx, "linux", "personality", JSON_OBJECT, false, &ret);
 	if (!j)
 		return ret;
 	_cleanup_free_ char *domain = NULL;
-	if (get_str(c, j, "domain", "linux.personality", &domain, true) < 0)
+	if (cc_json_str(c, j, "linux.personality", "domain", true, &domain) < 0)
 		return -1;
 	l->has_personality = true;
 	if (strcmp(domain, "LINUX") == 0)
@@ -1193,39 +1061,40 @@ static int parse_personality(struct pctx *c, const json_t *lx, struct rt_linux *
 	else if (strcmp(domain, "LINUX32") == 0)
 		l->personality = PER_LINUX32;
 	else
-		return fail(c, "linux.personality.domain", "unknown domain \"%s\"", domain);
+		return cc_json_fail(c, "linux.personality.domain", "unknown domain \"%s\"", domain);
 	return 0;
 }
 
-static int parse_time_offset(struct pctx *c, const json_t *offsets, const char *clock,
-			     struct rt_time_offset *out)
+static int parse_time_offset(const struct cc_json_reader *c, const json_t *offsets,
+			     const char *clock, struct rt_time_offset *out)
 {
 	int ret;
-	json_t *j = get_typed(c, offsets, clock, "linux.timeOffsets", JSON_OBJECT, &ret);
+	json_t *j =
+	    cc_json_member(c, offsets, "linux.timeOffsets", clock, JSON_OBJECT, false, &ret);
 	if (!j)
 		return ret;
 	_cleanup_free_ char *p = xasprintf("linux.timeOffsets.%s", clock);
 	int64_t ns = 0;
-	if (get_int(c, j, "secs", p, INT64_MIN, INT64_MAX, &out->secs, NULL) < 0 ||
-	    get_int(c, j, "nanosecs", p, 0, 999999999, &ns, NULL) < 0)
+	if (cc_json_int(c, j, p, "secs", INT64_MIN, INT64_MAX, &out->secs, NULL) < 0 ||
+	    cc_json_int(c, j, p, "nanosecs", 0, 999999999, &ns, NULL) < 0)
 		return -1;
 	out->nanosecs = (uint32_t)ns;
 	out->set = true;
 	return 0;
 }
 
-static int parse_time_offsets(struct pctx *c, const json_t *lx, struct rt_linux *l)
+static int parse_time_offsets(const struct cc_json_reader *c, const json_t *lx, struct rt_linux *l)
 {
 	int ret;
-	json_t *j = get_typed(c, lx, "timeOffsets", "linux", JSON_OBJECT, &ret);
+	json_t *j = cc_json_member(c, lx, "linux", "timeOffsets", JSON_OBJECT, false, &ret);
 	if (!j)
 		return ret;
 	const char *key;
 	json_t *v;
 	json_object_foreach (j, key, v) {
 		if (strcmp(key, "monotonic") && strcmp(key, "boottime")) {
-			_cleanup_free_ char *p = xasprintf("linux.timeOffsets[\"%s\"]", key);
-			return fail(c, p, "unknown clock (monotonic or boottime)");
+			_cleanup_free_ char *p = cc_json_map_path("linux.timeOffsets", key);
+			return cc_json_fail(c, p, "unknown clock (monotonic or boottime)");
 		}
 	}
 	return parse_time_offset(c, j, "monotonic", &l->monotonic_offset) < 0
@@ -1233,10 +1102,10 @@ static int parse_time_offsets(struct pctx *c, const json_t *lx, struct rt_linux 
 		   : parse_time_offset(c, j, "boottime", &l->boottime_offset);
 }
 
-static int parse_linux(struct pctx *c, const json_t *root, struct rt_spec *s)
+static int parse_linux(const struct cc_json_reader *c, const json_t *root, struct rt_spec *s)
 {
 	int ret;
-	json_t *lx = get_typed(c, root, "linux", "", JSON_OBJECT, &ret);
+	json_t *lx = cc_json_member(c, root, "", "linux", JSON_OBJECT, false, &ret);
 	struct rt_linux *l = &s->linux;
 	if (!lx)
 		return ret;
@@ -1245,30 +1114,31 @@ static int parse_linux(struct pctx *c, const json_t *root, struct rt_spec *s)
 	    parse_idmaps(c, lx, "uidMappings", "linux", &l->uid_mappings, &l->n_uid_mappings) < 0 ||
 	    parse_idmaps(c, lx, "gidMappings", "linux", &l->gid_mappings, &l->n_gid_mappings) < 0 ||
 	    parse_devices(c, lx, l) < 0 ||
-	    get_str(c, lx, "cgroupsPath", "linux", &l->cgroups_path, false) < 0 ||
+	    cc_json_str(c, lx, "linux", "cgroupsPath", false, &l->cgroups_path) < 0 ||
 	    parse_resources(c, lx, &l->resources) < 0 ||
 	    parse_kv(c, lx, "sysctl", "linux", &l->sysctl, &l->n_sysctl) < 0 ||
 	    parse_seccomp(c, lx, l) < 0 || parse_linux_paths(c, lx, l) < 0 ||
-	    get_str(c, lx, "mountLabel", "linux", &l->mount_label, false) < 0 ||
+	    cc_json_str(c, lx, "linux", "mountLabel", false, &l->mount_label) < 0 ||
 	    parse_personality(c, lx, l) < 0 || parse_time_offsets(c, lx, l) < 0)
 		return -1;
 	return 0;
 }
 
-static int check_version(struct pctx *c, const char *v)
+static int check_version(const struct cc_json_reader *c, const char *v)
 {
 	unsigned major, minor;
 	if (sscanf(v, "%u.%u", &major, &minor) != 2)
-		return fail(c, "ociVersion", "invalid version \"%s\"", v);
+		return cc_json_fail(c, "ociVersion", "invalid version \"%s\"", v);
 	if (major != 1 || minor > 2)
-		return fail(c, "ociVersion",
-			    "unsupported version \"%s\" (this runtime supports 1.0 to 1.2)", v);
+		return cc_json_fail(c, "ociVersion",
+				    "unsupported version \"%s\" (this runtime supports 1.0 to 1.2)",
+				    v);
 	return 0;
 }
 
 /* A sysctl is only set inside a namespace of the container's own: which one a key lives in
  * follows the kernel (and runc's list). */
-static int check_sysctl(struct pctx *c, const struct rt_spec *s, const char *key)
+static int check_sysctl(const struct cc_json_reader *c, const struct rt_spec *s, const char *key)
 {
 	static const char *const ipc_keys[] = { "kernel.msgmax", "kernel.msgmnb",
 						"kernel.msgmni", "kernel.sem",
@@ -1284,16 +1154,17 @@ static int check_sysctl(struct pctx *c, const struct rt_spec *s, const char *key
 		ns = RT_NS_NETWORK;
 	else if (!strcmp(key, "kernel.hostname") || !strcmp(key, "kernel.domainname"))
 		ns = RT_NS_UTS;
-	_cleanup_free_ char *path = xasprintf("linux.sysctl[\"%s\"]", key);
+	_cleanup_free_ char *path = cc_json_map_path("linux.sysctl", key);
 	if (ns == RT_NS_TYPES)
-		return fail(c, path, "not in a separate kernel namespace");
+		return cc_json_fail(c, path, "not in a separate kernel namespace");
 	if (!rt_spec_namespace(s, ns))
-		return fail(c, path, "not allowed in the host's %s namespace", rt_ns_type_name(ns));
+		return cc_json_fail(c, path, "not allowed in the host's %s namespace",
+				    rt_ns_type_name(ns));
 	return 0;
 }
 
 /* Checks that span sections. */
-static int check_spec(struct pctx *c, struct rt_spec *s)
+static int check_spec(const struct cc_json_reader *c, struct rt_spec *s)
 {
 	for (size_t i = 0; i < s->linux.n_sysctl; i++)
 		if (check_sysctl(c, s, s->linux.sysctl[i].key) < 0)
@@ -1301,46 +1172,47 @@ static int check_spec(struct pctx *c, struct rt_spec *s)
 	const struct rt_namespace *time = rt_spec_namespace(s, RT_NS_TIME);
 	if ((s->linux.monotonic_offset.set || s->linux.boottime_offset.set) &&
 	    (!time || (time->path && *time->path)))
-		return fail(c, "linux.timeOffsets", "needs a new time namespace");
+		return cc_json_fail(c, "linux.timeOffsets", "needs a new time namespace");
 	const struct rt_namespace *user = rt_spec_namespace(s, RT_NS_USER);
 	bool maps = s->linux.n_uid_mappings || s->linux.n_gid_mappings;
 	if (user && !user->path && !(s->linux.n_uid_mappings && s->linux.n_gid_mappings))
-		return fail(c, "linux.uidMappings",
-			    "uid and gid mappings are required with a new user namespace");
+		return cc_json_fail(c, "linux.uidMappings",
+				    "uid and gid mappings are required with a new user namespace");
 	if (!user && maps)
-		return fail(c, s->linux.n_uid_mappings ? "linux.uidMappings" : "linux.gidMappings",
-			    "mappings require a user namespace");
+		return cc_json_fail(
+		    c, s->linux.n_uid_mappings ? "linux.uidMappings" : "linux.gidMappings",
+		    "mappings require a user namespace");
 	return 0;
 }
 
-static int parse_root(struct pctx *c, const json_t *j, struct rt_spec *s)
+static int parse_root(const struct cc_json_reader *c, const json_t *j, struct rt_spec *s)
 {
 	int ret;
-	json_t *r = get_typed(c, j, "root", "", JSON_OBJECT, &ret);
+	json_t *r = cc_json_member(c, j, "", "root", JSON_OBJECT, false, &ret);
 	if (!r)
 		return ret;
-	if (get_str(c, r, "path", "root", &s->root.path, true) < 0 ||
-	    get_bool(c, r, "readonly", "root", &s->root.readonly) < 0)
+	if (cc_json_str(c, r, "root", "path", true, &s->root.path) < 0 ||
+	    cc_json_bool(c, r, "root", "readonly", &s->root.readonly, NULL) < 0)
 		return -1;
 	if (!*s->root.path)
-		return fail(c, "root.path", "must not be empty");
+		return cc_json_fail(c, "root.path", "must not be empty");
 	return 0;
 }
 
-static int parse_document(struct pctx *c, const json_t *j, struct rt_spec *s)
+static int parse_document(const struct cc_json_reader *c, const json_t *j, struct rt_spec *s)
 {
 	int ret;
 	if (!json_is_object(j))
-		return fail(c, "", "expected a JSON object");
-	if (get_str(c, j, "ociVersion", "", &s->oci_version, true) < 0 ||
+		return cc_json_fail(c, "", "expected a JSON object");
+	if (cc_json_str(c, j, "", "ociVersion", true, &s->oci_version) < 0 ||
 	    check_version(c, s->oci_version) < 0 || parse_root(c, j, s) < 0 ||
-	    get_str(c, j, "hostname", "", &s->hostname, false) < 0 ||
-	    get_str(c, j, "domainname", "", &s->domainname, false) < 0 ||
+	    cc_json_str(c, j, "", "hostname", false, &s->hostname) < 0 ||
+	    cc_json_str(c, j, "", "domainname", false, &s->domainname) < 0 ||
 	    parse_kv(c, j, "annotations", "", &s->annotations, &s->n_annotations) < 0 ||
 	    parse_mounts(c, j, s) < 0 || parse_hooks(c, j, &s->hooks) < 0 ||
 	    parse_linux(c, j, s) < 0)
 		return -1;
-	json_t *pj = get_typed(c, j, "process", "", JSON_OBJECT, &ret);
+	json_t *pj = cc_json_member(c, j, "", "process", JSON_OBJECT, false, &ret);
 	if (ret < 0)
 		return -1;
 	if (pj) {
@@ -1353,7 +1225,7 @@ static int parse_document(struct pctx *c, const json_t *j, struct rt_spec *s)
 
 struct rt_spec *rt_spec_parse(const char *name, const char *buf, size_t len, struct cc_error **err)
 {
-	struct pctx c = { name, err };
+	const struct cc_json_reader c = { name, err };
 	json_t *j = load_json(name, buf, len, err);
 	if (!j)
 		return NULL;

@@ -1608,13 +1608,19 @@ static void test_null_is_absent_for_required_fields(void **state)
 	check_bad(cases, ARRAY_SIZE(cases));
 }
 
-/* String maps (annotations, sysctl, unified) refuse NUL bytes as get_str does, rather than
- * cutting the value at the NUL. */
-static void test_map_values_reject_nul(void **state)
+/* String maps (annotations, sysctl, unified) refuse NUL bytes as other strings do, rather than
+ * cutting the value at the NUL. Their keys are named in brackets, escaped; a key with a quote,
+ * which would make that name ambiguous, is refused. */
+static void test_map_members(void **state)
 {
 	static const struct bad cases[] = {
 		{ DOC("'annotations': {'k': 'a\\u0000b'}"),
 		  "config.json: annotations[\"k\"]: contains a NUL byte" },
+		{ DOC("'annotations': {'ok': 'x', 'a\\\"b': 'x'}"),
+		  "config.json: annotations[\"a\"b\"]: key contains a quote" },
+		{ LINUX("'namespaces': [{'type': 'time'}], 'timeOffsets': {'real\\ntime': {}}"),
+		  "config.json: linux.timeOffsets[\"real\\x0atime\"]: unknown clock (monotonic or "
+		  "boottime)" },
 	};
 	check_bad(cases, ARRAY_SIZE(cases));
 }
@@ -1849,7 +1855,7 @@ int main(void)
 		cmocka_unit_test(test_uint64_max),
 		cmocka_unit_test(test_error_paths_name_the_field),
 		cmocka_unit_test(test_null_is_absent_for_required_fields),
-		cmocka_unit_test(test_map_values_reject_nul),
+		cmocka_unit_test(test_map_members),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
