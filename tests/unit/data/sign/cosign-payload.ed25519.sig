@@ -1,0 +1,1 @@
+Z1JqQv/o+AnxNejxP1pgQC2OTOqeH2iU/Ubm2aV+fhpBDTXmpurGWG8jq/c8XIzxetMk/JA9D6lRZGLSqjynAA==
