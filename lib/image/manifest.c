@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
 /* OCI / Docker manifests, indexes and image configs. See manifest.h. */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,74 +13,6 @@
 
 /* A layer may be large, but not absurdly so: bounds what a registry can make us download. */
 #define IMG_BLOB_MAX (INT64_C(1) << 36) /* 64 GiB */
-
-/* Where the parser is, for messages: "manifest <name>" + a field path. */
-struct doc_ctx {
-	const char *what; /* "manifest", "index", "config" */
-	const char *name;
-	struct cc_error **err;
-};
-
-static int fail(const struct doc_ctx *c, const char *path, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(const struct doc_ctx *c, const char *path, const char *fmt, ...)
-{
-	va_list ap;
-	_cleanup_free_ char *msg = NULL;
-	va_start(ap, fmt);
-	if (vasprintf(&msg, fmt, ap) < 0)
-		abort();
-	va_end(ap);
-	return cc_error_set(c->err, 0, "%s %s: %s%s%s", c->what, c->name, path, *path ? ": " : "",
-			    msg);
-}
-
-static bool present(const json_t *o, const char *key)
-{
-	const json_t *v = json_object_get(o, key);
-	return v && !json_is_null(v);
-}
-
-/* Optional string member (NULL when absent); required ones fail when absent. */
-static int get_str(const struct doc_ctx *c, const json_t *o, const char *path, const char *key,
-		   bool required, char **out)
-{
-	const json_t *v = json_object_get(o, key);
-	_cleanup_free_ char *p = *path ? xasprintf("%s.%s", path, key) : xstrdup(key);
-	if (!v || json_is_null(v))
-		return required ? fail(c, p, "required") : 0;
-	if (!json_is_string(v))
-		return fail(c, p, "expected string, got %s", cc_json_type_name(v));
-	if (strlen(json_string_value(v)) != json_string_length(v))
-		return fail(c, p, "contains a NUL byte");
-	free(*out);
-	*out = xstrdup(json_string_value(v));
-	return 0;
-}
-
-static int get_strv(const struct doc_ctx *c, const json_t *o, const char *path, const char *key,
-		    char ***out)
-{
-	const json_t *v = json_object_get(o, key), *e;
-	_cleanup_free_ char *p = xasprintf("%s.%s", path, key);
-	size_t i;
-	if (!v || json_is_null(v))
-		return 0;
-	if (!json_is_array(v))
-		return fail(c, p, "expected array of strings, got %s", cc_json_type_name(v));
-	char **r = xcalloc(json_array_size(v) + 1, sizeof(char *));
-	json_array_foreach (v, i, e) {
-		if (!json_is_string(e) || strlen(json_string_value(e)) != json_string_length(e)) {
-			cc_strv_free(r);
-			return fail(c, p, "element %zu: %s", i,
-				    json_is_string(e) ? "contains a NUL byte" : "expected string");
-		}
-		r[i] = xstrdup(json_string_value(e));
-	}
-	*out = r;
-	return 0;
-}
 
 /* ---- platforms ---- */
 
@@ -170,17 +101,16 @@ bool img_platform_match(const struct img_platform *have, const struct img_platfo
 	return !strcmp(norm_variant(have), norm_variant(want));
 }
 
-static int parse_platform(const struct doc_ctx *c, const json_t *o, const char *path,
+static int parse_platform(const struct cc_json_reader *c, const json_t *o, const char *path,
 			  struct img_platform *p)
 {
-	_cleanup_free_ char *pp = xasprintf("%s.platform", path);
-	const json_t *v = json_object_get(o, "platform");
-	if (!json_is_object(v))
-		return fail(c, pp, "expected object, got %s", cc_json_type_name(v));
-	if (get_str(c, v, pp, "os", true, &p->os) < 0 ||
-	    get_str(c, v, pp, "architecture", true, &p->architecture) < 0 ||
-	    get_str(c, v, pp, "variant", false, &p->variant) < 0 ||
-	    get_str(c, v, pp, "os.version", false, &p->os_version) < 0)
+	int ret;
+	const json_t *v = cc_json_member(c, o, path, "platform", JSON_OBJECT, true, &ret);
+	_cleanup_free_ char *pp = cc_json_key_path(path, "platform");
+	if (!v || cc_json_str(c, v, pp, "os", true, &p->os) < 0 ||
+	    cc_json_str(c, v, pp, "architecture", true, &p->architecture) < 0 ||
+	    cc_json_str(c, v, pp, "variant", false, &p->variant) < 0 ||
+	    cc_json_str(c, v, pp, "os.version", false, &p->os_version) < 0)
 		return -1;
 	return 0;
 }
@@ -194,28 +124,25 @@ static void descriptor_clear(struct img_descriptor *d)
 	img_platform_clear(&d->platform);
 }
 
-static int parse_descriptor(const struct doc_ctx *c, const json_t *o, const char *path,
+static int parse_descriptor(const struct cc_json_reader *c, const json_t *o, const char *path,
 			    struct img_descriptor *d)
 {
-	if (!json_is_object(o))
-		return fail(c, path, "expected object, got %s", cc_json_type_name(o));
-	if (get_str(c, o, path, "mediaType", true, &d->media_type) < 0 ||
-	    get_str(c, o, path, "digest", true, &d->digest) < 0)
+	bool has_size = false;
+	if (cc_json_expect(c, o, path, JSON_OBJECT) < 0 ||
+	    cc_json_str(c, o, path, "mediaType", true, &d->media_type) < 0 ||
+	    cc_json_str(c, o, path, "digest", true, &d->digest) < 0)
 		return -1;
-	_cleanup_free_ char *dp = xasprintf("%s.digest", path);
-	if (!img_digest_valid(d->digest))
-		return fail(c, dp, "invalid digest \"%s\"", d->digest);
-	_cleanup_free_ char *sp = xasprintf("%s.size", path);
-	const json_t *size = json_object_get(o, "size");
-	if (!size || json_is_null(size))
-		return fail(c, sp, "required");
-	if (!json_is_integer(size))
-		return fail(c, sp, "expected integer, got %s", cc_json_type_name(size));
-	d->size = json_integer_value(size);
-	if (d->size < 0 || d->size > IMG_BLOB_MAX)
-		return fail(c, sp, "%lld is out of range [0, %lld]", (long long)d->size,
-			    (long long)IMG_BLOB_MAX);
-	if (present(o, "platform")) {
+	if (!img_digest_valid(d->digest)) {
+		_cleanup_free_ char *dp = cc_json_key_path(path, "digest");
+		return cc_json_fail(c, dp, "invalid digest \"%s\"", d->digest);
+	}
+	if (cc_json_int(c, o, path, "size", 0, IMG_BLOB_MAX, &d->size, &has_size) < 0)
+		return -1;
+	if (!has_size) {
+		_cleanup_free_ char *sp = cc_json_key_path(path, "size");
+		return cc_json_fail(c, sp, "required");
+	}
+	if (cc_json_has(o, "platform")) {
 		d->has_platform = true;
 		if (parse_platform(c, o, path, &d->platform) < 0)
 			return -1;
@@ -241,7 +168,8 @@ static const struct {
 	{ "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip", IMG_LAYER_GZIP, true },
 };
 
-static int layer_encoding(const struct doc_ctx *c, const char *path, struct img_descriptor *d)
+static int layer_encoding(const struct cc_json_reader *c, const char *path,
+			  struct img_descriptor *d)
 {
 	_cleanup_free_ char *mt = xstrdup(d->media_type);
 	size_t n = strlen(mt);
@@ -256,8 +184,8 @@ static int layer_encoding(const struct doc_ctx *c, const char *path, struct img_
 			d->foreign = layer_types[i].foreign;
 			return 0;
 		}
-	_cleanup_free_ char *p = xasprintf("%s.mediaType", path);
-	return fail(c, p, "unsupported layer media type \"%s\"", d->media_type);
+	_cleanup_free_ char *p = cc_json_key_path(path, "mediaType");
+	return cc_json_fail(c, p, "unsupported layer media type \"%s\"", d->media_type);
 }
 
 /* ---- documents ---- */
@@ -283,63 +211,48 @@ static char *bare_content_type(const char *ct)
 	return n ? xstrndup(ct, n) : NULL;
 }
 
-static int document_kind(const struct doc_ctx *c, const json_t *j, const char *content_type,
+static int document_kind(const struct cc_json_reader *c, const json_t *j, const char *content_type,
 			 struct img_document *d)
 {
 	_cleanup_free_ char *ct = bare_content_type(content_type);
 	bool ct_known = ct && (is_index_type(ct) || is_manifest_type(ct));
-	if (get_str(c, j, "", "mediaType", false, &d->media_type) < 0)
+	if (cc_json_str(c, j, "", "mediaType", false, &d->media_type) < 0)
 		return -1;
 	if (d->media_type) {
 		if (!is_index_type(d->media_type) && !is_manifest_type(d->media_type))
-			return fail(c, "mediaType", "unsupported media type \"%s\"", d->media_type);
+			return cc_json_fail(c, "mediaType", "unsupported media type \"%s\"",
+					    d->media_type);
 		if (ct_known && strcmp(ct, d->media_type) != 0)
-			return fail(c, "mediaType",
-				    "\"%s\" disagrees with the registry's Content-Type \"%s\"",
-				    d->media_type, ct);
+			return cc_json_fail(
+			    c, "mediaType",
+			    "\"%s\" disagrees with the registry's Content-Type \"%s\"",
+			    d->media_type, ct);
 	} else if (ct_known) {
 		d->media_type = xstrdup(ct);
-	} else if (present(j, "manifests")) {
+	} else if (cc_json_has(j, "manifests")) {
 		d->media_type = xstrdup(IMG_MT_OCI_INDEX);
-	} else if (present(j, "config") || present(j, "layers")) {
+	} else if (cc_json_has(j, "config") || cc_json_has(j, "layers")) {
 		d->media_type = xstrdup(IMG_MT_OCI_MANIFEST);
 	} else {
-		return fail(c, "", "neither an image manifest nor an index");
+		return cc_json_fail(c, "", "neither an image manifest nor an index");
 	}
 	d->kind = is_index_type(d->media_type) ? IMG_DOC_INDEX : IMG_DOC_MANIFEST;
 	return 0;
 }
 
-static const json_t *get_array(const struct doc_ctx *c, const json_t *j, const char *key,
-			       bool required, int *ret)
-{
-	const json_t *a = json_object_get(j, key);
-	*ret = 0;
-	if (!a || json_is_null(a)) {
-		if (required)
-			*ret = fail(c, key, "required");
-		return NULL;
-	}
-	if (!json_is_array(a)) {
-		*ret = fail(c, key, "expected array, got %s", cc_json_type_name(a));
-		return NULL;
-	}
-	return a;
-}
-
-static int parse_index(const struct doc_ctx *c, const json_t *j, struct img_document *d)
+static int parse_index(const struct cc_json_reader *c, const json_t *j, struct img_document *d)
 {
 	int ret;
-	const json_t *a = get_array(c, j, "manifests", true, &ret), *e;
+	const json_t *a = cc_json_member(c, j, "", "manifests", JSON_ARRAY, true, &ret), *e;
 	size_t i;
 	if (!a)
 		return ret;
 	if (json_array_size(a) > IMG_LAYERS_MAX)
-		return fail(c, "manifests", "%zu entries, more than %u", json_array_size(a),
-			    IMG_LAYERS_MAX);
+		return cc_json_fail(c, "manifests", "%zu entries, more than %u", json_array_size(a),
+				    IMG_LAYERS_MAX);
 	d->manifests = xcalloc(json_array_size(a) + 1, sizeof(*d->manifests));
 	json_array_foreach (a, i, e) {
-		_cleanup_free_ char *p = xasprintf("manifests[%zu]", i);
+		_cleanup_free_ char *p = cc_json_index_path("manifests", i);
 		d->n_manifests = i + 1;
 		if (parse_descriptor(c, e, p, &d->manifests[i]) < 0)
 			return -1;
@@ -347,32 +260,30 @@ static int parse_index(const struct doc_ctx *c, const json_t *j, struct img_docu
 	return 0;
 }
 
-static int parse_manifest(const struct doc_ctx *c, const json_t *j, struct img_document *d)
+static int parse_manifest(const struct cc_json_reader *c, const json_t *j, struct img_document *d)
 {
-	const json_t *cfg = json_object_get(j, "config");
-	if (!cfg || json_is_null(cfg))
-		return fail(c, "config", "required");
-	if (parse_descriptor(c, cfg, "config", &d->config) < 0)
+	int ret;
+	const json_t *cfg = cc_json_member(c, j, "", "config", JSON_OBJECT, true, &ret);
+	if (!cfg || parse_descriptor(c, cfg, "config", &d->config) < 0)
 		return -1;
 	if (strcmp(d->config.media_type, IMG_MT_OCI_CONFIG) != 0 &&
 	    strcmp(d->config.media_type, IMG_MT_DOCKER_CONFIG) != 0)
-		return fail(c, "config.mediaType",
-			    "\"%s\" is not an image config (not a container image?)",
-			    d->config.media_type);
+		return cc_json_fail(c, "config.mediaType",
+				    "\"%s\" is not an image config (not a container image?)",
+				    d->config.media_type);
 	if (d->config.size > (int64_t)IMG_CONFIG_MAX)
-		return fail(c, "config.size", "%lld bytes, more than %u", (long long)d->config.size,
-			    IMG_CONFIG_MAX);
-	int ret;
-	const json_t *a = get_array(c, j, "layers", true, &ret), *e;
+		return cc_json_fail(c, "config.size", "%lld bytes, more than %u",
+				    (long long)d->config.size, IMG_CONFIG_MAX);
+	const json_t *a = cc_json_member(c, j, "", "layers", JSON_ARRAY, true, &ret), *e;
 	size_t i;
 	if (!a)
 		return ret;
 	if (json_array_size(a) > IMG_LAYERS_MAX)
-		return fail(c, "layers", "%zu layers, more than %u", json_array_size(a),
-			    IMG_LAYERS_MAX);
+		return cc_json_fail(c, "layers", "%zu layers, more than %u", json_array_size(a),
+				    IMG_LAYERS_MAX);
 	d->layers = xcalloc(json_array_size(a) + 1, sizeof(*d->layers));
 	json_array_foreach (a, i, e) {
-		_cleanup_free_ char *p = xasprintf("layers[%zu]", i);
+		_cleanup_free_ char *p = cc_json_index_path("layers", i);
 		d->n_layers = i + 1;
 		if (parse_descriptor(c, e, p, &d->layers[i]) < 0 ||
 		    layer_encoding(c, p, &d->layers[i]) < 0)
@@ -381,47 +292,59 @@ static int parse_manifest(const struct doc_ctx *c, const json_t *j, struct img_d
 	return 0;
 }
 
-static json_t *load_bounded(const struct doc_ctx *c, const char *buf, size_t len, size_t max)
+static json_t *load_bounded(const struct cc_json_reader *c, const char *buf, size_t len, size_t max)
 {
 	if (len > max) {
-		fail(c, "", "%zu bytes, more than the %zu allowed", len, max);
+		cc_json_fail(c, "", "%zu bytes, more than the %zu allowed", len, max);
 		return NULL;
 	}
 	struct cc_error *jerr = NULL;
 	json_t *j = cc_json_load_buf("JSON", buf, len, &jerr);
 	if (!j) {
-		fail(c, "", "not valid JSON (%s)", jerr->msg + strlen("JSON: "));
+		cc_json_fail(c, "", "not valid JSON (%s)", jerr->msg + strlen("JSON: "));
 		cc_error_free(&jerr);
 		return NULL;
 	}
 	if (!json_is_object(j)) {
-		fail(c, "", "expected a JSON object, got %s", cc_json_type_name(j));
+		cc_json_fail(c, "", "expected a JSON object, got %s", cc_json_type_name(j));
 		json_decref(j);
 		return NULL;
 	}
 	return j;
 }
 
+/* The schema version: 2, the only one there is for OCI and Docker manifests and indexes. */
+static int schema_version(const struct cc_json_reader *c, const json_t *j)
+{
+	int64_t sv = 0;
+	bool has = false;
+	if (cc_json_int(c, j, "", "schemaVersion", INT64_MIN, INT64_MAX, &sv, &has) < 0)
+		return -1;
+	if (!has)
+		return cc_json_fail(c, "schemaVersion", "required");
+	if (sv != 2)
+		return cc_json_fail(c, "schemaVersion", "%lld is not supported (only 2)",
+				    (long long)sv);
+	return 0;
+}
+
 struct img_document *img_document_parse(const char *name, const char *buf, size_t len,
 					const char *content_type, struct cc_error **err)
 {
-	struct doc_ctx c = { "manifest", name, err };
+	/* "manifest NAME", "index NAME" once the document says which it is */
+	_cleanup_free_ char *mname = xasprintf("manifest %s", name);
+	_cleanup_free_ char *iname = xasprintf("index %s", name);
+	struct cc_json_reader c = { mname, err };
 	json_t *j = load_bounded(&c, buf, len, IMG_MANIFEST_MAX);
 	if (!j)
 		return NULL;
 	struct img_document *d = xzalloc(sizeof(*d));
 	d->raw = j;
-	const json_t *sv = json_object_get(j, "schemaVersion");
-	int ret;
-	if (!json_is_integer(sv))
-		ret = fail(&c, "schemaVersion", sv ? "expected integer" : "required");
-	else if (json_integer_value(sv) != 2)
-		ret = fail(&c, "schemaVersion", "%lld is not supported (only 2)",
-			   (long long)json_integer_value(sv));
-	else
+	int ret = schema_version(&c, j);
+	if (ret == 0)
 		ret = document_kind(&c, j, content_type, d);
 	if (ret == 0) {
-		c.what = d->kind == IMG_DOC_INDEX ? "index" : "manifest";
+		c.name = d->kind == IMG_DOC_INDEX ? iname : mname;
 		ret = d->kind == IMG_DOC_INDEX ? parse_index(&c, j, d) : parse_manifest(&c, j, d);
 	}
 	if (ret < 0) {
@@ -498,58 +421,56 @@ const struct img_descriptor *img_index_select(const struct img_document *index,
 
 /* ---- image config ---- */
 
-static int parse_runtime_config(const struct doc_ctx *c, const json_t *j, struct img_config *cfg)
+static int parse_runtime_config(const struct cc_json_reader *c, const json_t *j,
+				struct img_config *cfg)
 {
-	const json_t *rc = json_object_get(j, "config");
-	if (!rc || json_is_null(rc))
-		return 0;
-	if (!json_is_object(rc))
-		return fail(c, "config", "expected object, got %s", cc_json_type_name(rc));
-	if (get_str(c, rc, "config", "User", false, &cfg->user) < 0 ||
-	    get_str(c, rc, "config", "WorkingDir", false, &cfg->working_dir) < 0 ||
-	    get_str(c, rc, "config", "StopSignal", false, &cfg->stop_signal) < 0 ||
-	    get_strv(c, rc, "config", "Env", &cfg->env) < 0 ||
-	    get_strv(c, rc, "config", "Entrypoint", &cfg->entrypoint) < 0 ||
-	    get_strv(c, rc, "config", "Cmd", &cfg->cmd) < 0)
+	int ret;
+	const json_t *rc = cc_json_member(c, j, "", "config", JSON_OBJECT, false, &ret);
+	if (!rc)
+		return ret;
+	if (cc_json_str(c, rc, "config", "User", false, &cfg->user) < 0 ||
+	    cc_json_str(c, rc, "config", "WorkingDir", false, &cfg->working_dir) < 0 ||
+	    cc_json_str(c, rc, "config", "StopSignal", false, &cfg->stop_signal) < 0 ||
+	    cc_json_strv(c, rc, "config", "Env", SIZE_MAX, &cfg->env) < 0 ||
+	    cc_json_strv(c, rc, "config", "Entrypoint", SIZE_MAX, &cfg->entrypoint) < 0 ||
+	    cc_json_strv(c, rc, "config", "Cmd", SIZE_MAX, &cfg->cmd) < 0)
 		return -1;
-	const json_t *labels = json_object_get(rc, "Labels"), *v;
+	/* Labels are kept as JSON (they become the bundle's annotations), so unlike the fields
+	 * above a value is only checked to be a string. */
+	json_t *labels = cc_json_member(c, rc, "config", "Labels", JSON_OBJECT, false, &ret), *v;
 	const char *k;
-	if (labels && !json_is_null(labels)) {
-		if (!json_is_object(labels))
-			return fail(c, "config.Labels", "expected object, got %s",
-				    cc_json_type_name(labels));
-		json_object_foreach ((json_t *)labels, k, v)
-			if (!json_is_string(v))
-				return fail(c, "config.Labels", "\"%s\": expected string, got %s",
-					    k, cc_json_type_name(v));
-		cfg->labels = (json_t *)labels;
-	}
+	if (!labels)
+		return ret;
+	json_object_foreach (labels, k, v)
+		if (!json_is_string(v)) {
+			_cleanup_free_ char *p = cc_json_map_path("config.Labels", k);
+			return cc_json_expect(c, v, p, JSON_STRING);
+		}
+	cfg->labels = labels;
 	return 0;
 }
 
-static int parse_rootfs(const struct doc_ctx *c, const json_t *j, struct img_config *cfg)
+static int parse_rootfs(const struct cc_json_reader *c, const json_t *j, struct img_config *cfg)
 {
-	const json_t *r = json_object_get(j, "rootfs"), *e;
+	int ret;
+	const json_t *r = cc_json_member(c, j, "", "rootfs", JSON_OBJECT, true, &ret), *ids, *e;
 	_cleanup_free_ char *type = NULL;
 	size_t i;
-	if (!json_is_object(r))
-		return fail(c, "rootfs", r ? "expected object" : "required");
-	if (get_str(c, r, "rootfs", "type", true, &type) < 0)
+	if (!r || cc_json_str(c, r, "rootfs", "type", true, &type) < 0)
 		return -1;
 	if (strcmp(type, "layers") != 0)
-		return fail(c, "rootfs.type", "\"%s\" is not \"layers\"", type);
-	const json_t *ids = json_object_get(r, "diff_ids");
-	if (!json_is_array(ids))
-		return fail(c, "rootfs.diff_ids", ids ? "expected array" : "required");
+		return cc_json_fail(c, "rootfs.type", "\"%s\" is not \"layers\"", type);
+	if (!(ids = cc_json_member(c, r, "rootfs", "diff_ids", JSON_ARRAY, true, &ret)))
+		return -1;
 	if (json_array_size(ids) > IMG_LAYERS_MAX)
-		return fail(c, "rootfs.diff_ids", "%zu entries, more than %u", json_array_size(ids),
-			    IMG_LAYERS_MAX);
+		return cc_json_fail(c, "rootfs.diff_ids", "%zu entries, more than %u",
+				    json_array_size(ids), IMG_LAYERS_MAX);
 	cfg->diff_ids = xcalloc(json_array_size(ids) + 1, sizeof(char *));
 	json_array_foreach (ids, i, e) {
 		const char *s = json_string_value(e);
 		if (!s || !img_digest_valid(s)) {
-			_cleanup_free_ char *p = xasprintf("rootfs.diff_ids[%zu]", i);
-			return fail(c, p, "invalid digest");
+			_cleanup_free_ char *p = cc_json_index_path("rootfs.diff_ids", i);
+			return cc_json_fail(c, p, "invalid digest");
 		}
 		cfg->diff_ids[i] = xstrdup(s);
 		cfg->n_diff_ids = i + 1;
@@ -560,15 +481,16 @@ static int parse_rootfs(const struct doc_ctx *c, const json_t *j, struct img_con
 struct img_config *img_config_parse(const char *name, const char *buf, size_t len,
 				    struct cc_error **err)
 {
-	struct doc_ctx c = { "config", name, err };
+	_cleanup_free_ char *cname = xasprintf("config %s", name);
+	const struct cc_json_reader c = { cname, err };
 	json_t *j = load_bounded(&c, buf, len, IMG_CONFIG_MAX);
 	if (!j)
 		return NULL;
 	struct img_config *cfg = xzalloc(sizeof(*cfg));
 	cfg->raw = j;
-	if (get_str(&c, j, "", "os", true, &cfg->platform.os) < 0 ||
-	    get_str(&c, j, "", "architecture", true, &cfg->platform.architecture) < 0 ||
-	    get_str(&c, j, "", "variant", false, &cfg->platform.variant) < 0 ||
+	if (cc_json_str(&c, j, "", "os", true, &cfg->platform.os) < 0 ||
+	    cc_json_str(&c, j, "", "architecture", true, &cfg->platform.architecture) < 0 ||
+	    cc_json_str(&c, j, "", "variant", false, &cfg->platform.variant) < 0 ||
 	    parse_rootfs(&c, j, cfg) < 0 || parse_runtime_config(&c, j, cfg) < 0) {
 		img_config_free(cfg);
 		return NULL;

@@ -236,6 +236,8 @@ static void test_bad_documents(void **state)
 		     "'not')");
 	expect_error("[1]", NULL, "manifest test: expected a JSON object, got array");
 	expect_error("{'layers': []}", NULL, "manifest test: schemaVersion: required");
+	expect_error("{'schemaVersion': '2'}", NULL,
+		     "manifest test: schemaVersion: expected integer, got string");
 	expect_error("{'schemaVersion': 1, 'fsLayers': []}", NULL,
 		     "manifest test: schemaVersion: 1 is not supported (only 2)");
 	expect_error("{'schemaVersion': 2}", NULL,
@@ -266,7 +268,7 @@ static void test_bad_documents(void **state)
 	    NULL, "manifest test: layers[0].digest: invalid digest \"sha256:1234\"");
 	expect_error("{'schemaVersion': 2, " CFG ", 'layers': [{'mediaType': "
 		     "'application/vnd.oci.image.layer.v1.tar', 'digest': '" DB "', 'size': -1}]}",
-		     NULL, "manifest test: layers[0].size: -1 is out of range [0, 68719476736]");
+		     NULL, "manifest test: layers[0].size: -1 out of range [0, 68719476736]");
 	expect_error("{'schemaVersion': 2, " CFG ", 'layers': [{'mediaType': "
 		     "'application/vnd.oci.image.layer.v1.tar', 'digest': '" DB "'}]}",
 		     NULL, "manifest test: layers[0].size: required");
@@ -342,7 +344,21 @@ static void test_config(void **state)
 		  "config cfg: config.Env: expected array of strings, got string" },
 		{ "{'os': 'linux', 'architecture': 'amd64', 'rootfs': {'type': 'layers', "
 		  "'diff_ids': []}, 'config': {'Labels': {'a': 1}}}",
-		  "config cfg: config.Labels: \"a\": expected string, got integer" },
+		  "config cfg: config.Labels[\"a\"]: expected string, got integer" },
+		{ "{'os': 'linux', 'architecture': 'amd64', 'rootfs': {'type': 'layers', "
+		  "'diff_ids': []}, 'config': {'Labels': {'a\\tb': null}}}",
+		  "config cfg: config.Labels[\"a\\x09b\"]: expected string, got null" },
+		{ "{'os': 'linux', 'architecture': 'amd64', 'rootfs': {'type': 'layers', "
+		  "'diff_ids': []}, 'config': {'Env': ['A=b', 1]}}",
+		  "config cfg: config.Env[1]: expected string, got integer" },
+		{ "{'os': 'linux', 'architecture': 'amd64', 'rootfs': {'type': 'layers', "
+		  "'diff_ids': []}, 'config': {'Cmd': ['a\\u0000b']}}",
+		  "config cfg: config.Cmd[0]: contains a NUL byte" },
+		{ "{'os': 'linux', 'architecture': 'amd64', 'rootfs': 'layers'}",
+		  "config cfg: rootfs: expected object, got string" },
+		{ "{'os': 'linux', 'architecture': 'amd64', 'rootfs': {'type': 'layers', "
+		  "'diff_ids': {}}}",
+		  "config cfg: rootfs.diff_ids: expected array, got object" },
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
 		_cleanup_free_ char *b = q(bad[i].json);
