@@ -15,36 +15,21 @@ void agent_decrypt_config_clear(struct agent_decrypt_config *c)
 	*c = (struct agent_decrypt_config){ .security_validate = true };
 }
 
-static int type_error(const char *name, const char *key, const char *want, const json_t *v,
-		      struct cc_error **err)
-{
-	return cc_error_set(err, 0, "%s: \"%s\" must be %s, not %s", name, key, want,
-			    cc_json_type_name(v));
-}
-
 int agent_decrypt_config_parse(const char *name, const char *buf, size_t len,
 			       struct agent_decrypt_config *out, struct cc_error **err)
 {
+	const struct cc_json_reader r = { name, err };
 	*out = (struct agent_decrypt_config){ .security_validate = true };
 	_cleanup_json_ json_t *j = cc_json_load_buf(name, buf, len, err);
 	if (!j)
 		return -1;
-	if (!json_is_object(j))
-		return cc_error_set(err, 0, "%s: must be a JSON object, not %s", name,
-				    cc_json_type_name(j));
-	json_t *kp = json_object_get(j, "key_provider");
-	json_t *sv = json_object_get(j, "security_validate");
-	if (kp && !json_is_null(kp) && !json_is_string(kp))
-		return type_error(name, "key_provider", "a string", kp, err);
-	if (sv && !json_is_null(sv) && !json_is_boolean(sv))
-		return type_error(name, "security_validate", "true or false", sv, err);
-	/* JSON strings may hold NUL bytes (the loader allows them); a C string cannot. */
-	if (json_is_string(kp) && strlen(json_string_value(kp)) != json_string_length(kp))
-		return cc_error_set(err, 0, "%s: \"key_provider\" contains a NUL byte", name);
-	if (json_is_string(kp))
-		out->key_provider = xstrdup(json_string_value(kp));
-	if (json_is_boolean(sv))
-		out->security_validate = json_is_true(sv);
+	/* Unknown keys are ignored, as upstream does. */
+	if (cc_json_expect(&r, j, "", JSON_OBJECT) < 0 ||
+	    cc_json_str(&r, j, "", "key_provider", false, &out->key_provider) < 0 ||
+	    cc_json_bool(&r, j, "", "security_validate", &out->security_validate, NULL) < 0) {
+		agent_decrypt_config_clear(out);
+		return -1;
+	}
 	return 0;
 }
 

@@ -1018,7 +1018,7 @@ def test_startup_refusals(workdir):
     assert f"decrypt config {bad}: line" in err, err
     bad.write_text('{"security_validate": "yes"}')
     err = start_fails(workdir, "-o", ocicrypt, "-c", bad)
-    assert '"security_validate" must be true or false, not string' in err, err
+    assert "security_validate: expected boolean, got string" in err, err
     err = start_fails(workdir, "-o", ocicrypt, "--log-format", "xml")
     assert "--log-format" in err
     err = start_fails(workdir, "-o", ocicrypt, "--shutdown-grace", "soon")
