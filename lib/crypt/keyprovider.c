@@ -15,6 +15,7 @@
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/json.h"
+#include "util/strv.h"
 
 extern char **environ;
 
@@ -24,84 +25,75 @@ extern char **environ;
 
 /* ---- configuration ---- */
 
-static int parse_cmd(struct crypt_provider *p, const json_t *cmd, const char *what,
-		     struct cc_error **err)
+static int parse_cmd(const struct cc_json_reader *r, struct crypt_provider *p, const json_t *cmd,
+		     const char *path)
 {
-	json_t *path = json_object_get(cmd, "path"), *args = json_object_get(cmd, "args"), *a;
-	size_t i;
+	_cleanup_free_ char *prog = NULL;
+	_cleanup_strv_ char **args = NULL;
 
-	if (!json_is_object(cmd) || !json_is_string(path) || !json_string_length(path) ||
-	    strlen(json_string_value(path)) != json_string_length(path))
-		return cc_error_set(err, 0, "%s: key provider \"%s\": \"cmd\" needs a \"path\"",
-				    what, p->name);
-	if (args && !json_is_null(args) &&
-	    (!json_is_array(args) || json_array_size(args) > ARGS_MAX))
-		return cc_error_set(err, 0,
-				    "%s: key provider \"%s\": \"args\" is not an array "
-				    "of at most %u strings",
-				    what, p->name, ARGS_MAX);
-	p->argv = xcalloc(json_array_size(args) + 2, sizeof(char *));
-	p->argv[0] = xstrdup(json_string_value(path));
-	json_array_foreach (args, i, a) {
-		if (!json_is_string(a) || strlen(json_string_value(a)) != json_string_length(a))
-			return cc_error_set(err, 0,
-					    "%s: key provider \"%s\": argument %zu is not "
-					    "a string",
-					    what, p->name, i + 1);
-		p->argv[i + 1] = xstrdup(json_string_value(a));
+	if (cc_json_expect(r, cmd, path, JSON_OBJECT) < 0 ||
+	    cc_json_str(r, cmd, path, "path", true, &prog) < 0)
+		return -1;
+	if (!*prog) {
+		_cleanup_free_ char *pp = cc_json_key_path(path, "path");
+		return cc_json_fail(r, pp, "must not be empty");
 	}
+	if (cc_json_strv(r, cmd, path, "args", ARGS_MAX, &args) < 0)
+		return -1;
+	size_t n = args ? cc_strv_len(args) : 0;
+	p->argv = xcalloc(n + 2, sizeof(char *));
+	p->argv[0] = steal_pointer(&prog);
+	for (size_t i = 0; i < n; i++)
+		p->argv[i + 1] = steal_pointer(&args[i]);
 	return 0;
 }
 
 /* Precedence as in ocicrypt-rs: cmd, grpc, ttrpc, native. */
-static int parse_provider(struct crypt_provider *p, const json_t *v, const char *what,
-			  struct cc_error **err)
+static int parse_provider(const struct cc_json_reader *r, struct crypt_provider *p, const json_t *v,
+			  const char *path)
 {
 	static const char *const kinds[] = { "cmd", "grpc", "ttrpc", "native" };
 
-	if (!json_is_object(v))
-		return cc_error_set(err, 0, "%s: key provider \"%s\" is not an object", what,
-				    p->name);
+	if (cc_json_expect(r, v, path, JSON_OBJECT) < 0)
+		return -1;
 	for (size_t k = 0; k < ARRAY_SIZE(kinds); k++) {
-		json_t *x = json_object_get(v, kinds[k]);
-		if (!x || json_is_null(x))
+		if (!cc_json_has(v, kinds[k]))
 			continue;
 		p->kind = (enum crypt_provider_kind)k;
-		if (k == 0)
-			return parse_cmd(p, x, what, err);
-		if (!json_is_string(x))
-			return cc_error_set(err, 0,
-					    "%s: key provider \"%s\": \"%s\" is not a "
-					    "string",
-					    what, p->name, kinds[k]);
-		p->address = xstrdup(json_string_value(x));
-		return 0;
+		if (k == 0) {
+			_cleanup_free_ char *cp = cc_json_key_path(path, kinds[k]);
+			return parse_cmd(r, p, json_object_get(v, kinds[k]), cp);
+		}
+		return cc_json_str(r, v, path, kinds[k], true, &p->address);
 	}
-	return cc_error_set(err, 0, "%s: key provider \"%s\" has none of cmd, grpc, ttrpc, native",
-			    what, p->name);
+	return cc_json_fail(r, path, "has none of cmd, grpc, ttrpc, native");
 }
 
 int crypt_provider_config_parse(const char *what, const void *buf, size_t len,
 				struct crypt_provider_config *out, struct cc_error **err)
 {
+	const struct cc_json_reader r = { what, err };
 	_cleanup_json_ json_t *j = NULL;
 	const char *name;
 	json_t *v, *kp;
 
 	memset(out, 0, sizeof(*out));
 	if (len > CONFIG_MAX)
-		return cc_error_set(err, 0, "%s: larger than %u bytes", what, CONFIG_MAX);
+		return cc_json_fail(&r, "", "larger than %u bytes", CONFIG_MAX);
 	if (!(j = crypt_json_parse(what, buf, len, err)))
 		return -1;
+	if (cc_json_expect(&r, j, "", JSON_OBJECT) < 0)
+		return -1;
+	/* Absent is no provider; null, unlike elsewhere, is refused as it always was. */
 	kp = json_object_get(j, "key-providers");
-	if (!json_is_object(j) || (kp && !json_is_object(kp)))
-		return cc_error_set(err, 0, "%s: not an object with a \"key-providers\" object",
-				    what);
+	if (kp && cc_json_expect(&r, kp, "key-providers", JSON_OBJECT) < 0)
+		return -1;
 	out->p = xcalloc(json_object_size(kp) + 1, sizeof(*out->p));
 	json_object_foreach (kp, name, v) {
 		struct crypt_provider *p = &out->p[out->n++];
+		_cleanup_free_ char *path = cc_json_map_path("key-providers", name);
 		p->name = xstrdup(name);
-		if (parse_provider(p, v, what, err) < 0) {
+		if (parse_provider(&r, p, v, path) < 0) {
 			crypt_provider_config_clear(out);
 			return -1;
 		}
@@ -405,29 +397,38 @@ static int bytes_from_array(const json_t *a, size_t max, struct crypt_buf *out)
 int crypt_provider_parse_reply(bool wrap, const void *json, size_t len, struct crypt_buf *out,
 			       struct cc_error **err)
 {
+	const struct cc_json_reader r = { "reply", err };
 	const char *res = wrap ? "keywrapresults" : "keyunwrapresults";
 	const char *field = wrap ? "annotation" : "optsdata";
 	size_t max = wrap ? CRYPT_ANNOTATION_MAX : CRYPT_OPTS_MAX;
 	_cleanup_json_wipe_ json_t *j = crypt_json_parse("reply", json, len, err);
+	int ret;
 
-	if (!j)
+	if (!j || cc_json_expect(&r, j, "", JSON_OBJECT) < 0)
 		return -1;
-	json_t *v = json_object_get(json_object_get(j, res), field);
+	json_t *o = cc_json_member(&r, j, "", res, JSON_OBJECT, true, &ret);
+	if (!o)
+		return ret;
+	_cleanup_free_ char *p = cc_json_key_path(res, field);
+	/* Go's providers send base64, Rust's an array of bytes. */
+	json_t *v = json_object_get(o, field);
 	if (json_is_string(v)) {
 		if (json_string_length(v) > max * 2 ||
 		    crypt_b64_decode(json_string_value(v), json_string_length(v), CRYPT_B64_STD,
 				     out) < 0)
-			return cc_error_set(err, 0, "reply: %s.%s is not valid base64", res, field);
+			return cc_json_fail(&r, p, "not valid base64");
 	} else if (json_is_array(v)) {
 		if (bytes_from_array(v, max, out) < 0)
-			return cc_error_set(err, 0, "reply: %s.%s is not an array of bytes", res,
-					    field);
+			return cc_json_fail(&r, p, "not an array of bytes");
+	} else if (!cc_json_has(o, field)) {
+		return cc_json_fail(&r, p, "required");
 	} else {
-		return cc_error_set(err, 0, "reply: no %s.%s", res, field);
+		return cc_json_fail(&r, p, "expected base64 string or array of bytes, got %s",
+				    cc_json_type_name(v));
 	}
 	if (out->len == 0 || out->len > max) {
 		crypt_buf_wipe(out);
-		return cc_error_set(err, 0, "reply: %s.%s is empty or too large", res, field);
+		return cc_json_fail(&r, p, "empty or too large");
 	}
 	return 0;
 }

@@ -132,16 +132,25 @@ static void test_config(void **state)
 	static const struct {
 		const char *text, *want;
 	} bad[] = {
-		{ "[]", "not an object with a \"key-providers\" object" },
-		{ "{\"key-providers\":[]}", "not an object with" },
-		{ "{\"key-providers\":{\"a\":1}}", "key provider \"a\" is not an object" },
-		{ "{\"key-providers\":{\"a\":{}}}", "has none of cmd, grpc, ttrpc, native" },
-		{ "{\"key-providers\":{\"a\":{\"cmd\":{}}}}", "\"cmd\" needs a \"path\"" },
+		{ "[]", "conf: expected object, got array" },
+		{ "{\"key-providers\":[]}", "conf: key-providers: expected object, got array" },
+		{ "{\"key-providers\":null}", "conf: key-providers: expected object, got null" },
+		{ "{\"key-providers\":{\"a\":1}}",
+		  "conf: key-providers[\"a\"]: expected object, got integer" },
+		{ "{\"key-providers\":{\"a\":{}}}",
+		  "conf: key-providers[\"a\"]: has none of cmd, grpc, ttrpc, native" },
+		{ "{\"key-providers\":{\"a\":{\"cmd\":{}}}}",
+		  "conf: key-providers[\"a\"].cmd.path: required" },
+		{ "{\"key-providers\":{\"a\":{\"cmd\":[]}}}",
+		  "conf: key-providers[\"a\"].cmd: expected object, got array" },
+		{ "{\"key-providers\":{\"a.b\":{\"cmd\":{\"path\":\"\"}}}}",
+		  "conf: key-providers[\"a.b\"].cmd.path: must not be empty" },
 		{ "{\"key-providers\":{\"a\":{\"cmd\":{\"path\":\"/x\",\"args\":\"-v\"}}}}",
-		  "\"args\" is not an array" },
+		  "conf: key-providers[\"a\"].cmd.args: expected array of strings, got string" },
 		{ "{\"key-providers\":{\"a\":{\"cmd\":{\"path\":\"/x\",\"args\":[1]}}}}",
-		  "argument 1 is not a string" },
-		{ "{\"key-providers\":{\"a\":{\"grpc\":5}}}", "\"grpc\" is not a string" },
+		  "conf: key-providers[\"a\"].cmd.args[0]: expected string, got integer" },
+		{ "{\"key-providers\":{\"a\":{\"grpc\":5}}}",
+		  "conf: key-providers[\"a\"].grpc: expected string, got integer" },
 		{ "{\"key-providers\":{\"a\":{}", "conf: invalid JSON" },
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
@@ -181,12 +190,21 @@ static void test_reply(void **state)
 		const char *text, *want;
 	} bad[] = {
 		{ "{\"keywrapresults\":{\"annotation\":\"YWJj\"}}",
-		  "no keyunwrapresults.optsdata" },
-		{ "{\"keyunwrapresults\":{\"optsdata\":\"e30\"}}", "is not valid base64" },
-		{ "{\"keyunwrapresults\":{\"optsdata\":[1,256]}}", "is not an array of bytes" },
-		{ "{\"keyunwrapresults\":{\"optsdata\":[1,\"x\"]}}", "is not an array of bytes" },
-		{ "{\"keyunwrapresults\":{\"optsdata\":\"\"}}", "is empty or too large" },
-		{ "{\"keyunwrapresults\":{\"optsdata\":null}}", "no keyunwrapresults.optsdata" },
+		  "reply: keyunwrapresults: required" },
+		{ "[]", "reply: expected object, got array" },
+		{ "{\"keyunwrapresults\":{\"optsdata\":\"e30\"}}",
+		  "reply: keyunwrapresults.optsdata: not valid base64" },
+		{ "{\"keyunwrapresults\":{\"optsdata\":[1,256]}}",
+		  "reply: keyunwrapresults.optsdata: not an array of bytes" },
+		{ "{\"keyunwrapresults\":{\"optsdata\":[1,\"x\"]}}",
+		  "reply: keyunwrapresults.optsdata: not an array of bytes" },
+		{ "{\"keyunwrapresults\":{\"optsdata\":\"\"}}",
+		  "reply: keyunwrapresults.optsdata: empty or too large" },
+		{ "{\"keyunwrapresults\":{\"optsdata\":null}}",
+		  "reply: keyunwrapresults.optsdata: required" },
+		{ "{\"keyunwrapresults\":{\"optsdata\":7}}",
+		  "reply: keyunwrapresults.optsdata: expected base64 string or array of bytes, got "
+		  "integer" },
 		{ "nonsense", "reply: invalid JSON" },
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
