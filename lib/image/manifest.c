@@ -240,24 +240,37 @@ static int document_kind(const struct cc_json_reader *c, const json_t *j, const 
 	return 0;
 }
 
-static int parse_index(const struct cc_json_reader *c, const json_t *j, struct img_document *d)
+/* The descriptors in the array key of j (an index's manifests, a manifest's layers), at most
+ * IMG_LAYERS_MAX of them, each checked by check (may be NULL) as it is read. */
+static int parse_descriptors(const struct cc_json_reader *c, const json_t *j, const char *key,
+			     const char *noun,
+			     int (*check)(const struct cc_json_reader *c, const char *path,
+					  struct img_descriptor *d),
+			     struct img_descriptor **out, size_t *n)
 {
 	int ret;
-	const json_t *a = cc_json_member(c, j, "", "manifests", JSON_ARRAY, true, &ret), *e;
+	const json_t *a = cc_json_member(c, j, "", key, JSON_ARRAY, true, &ret), *e;
 	size_t i;
 	if (!a)
 		return ret;
 	if (json_array_size(a) > IMG_LAYERS_MAX)
-		return cc_json_fail(c, "manifests", "%zu entries, more than %u", json_array_size(a),
+		return cc_json_fail(c, key, "%zu %s, more than %u", json_array_size(a), noun,
 				    IMG_LAYERS_MAX);
-	d->manifests = xcalloc(json_array_size(a) + 1, sizeof(*d->manifests));
+	*out = xcalloc(json_array_size(a) + 1, sizeof(**out));
 	json_array_foreach (a, i, e) {
-		_cleanup_free_ char *p = cc_json_index_path("manifests", i);
-		d->n_manifests = i + 1;
-		if (parse_descriptor(c, e, p, &d->manifests[i]) < 0)
+		_cleanup_free_ char *p = cc_json_index_path(key, i);
+		*n = i + 1;
+		if (parse_descriptor(c, e, p, &(*out)[i]) < 0 ||
+		    (check && check(c, p, &(*out)[i]) < 0))
 			return -1;
 	}
 	return 0;
+}
+
+static int parse_index(const struct cc_json_reader *c, const json_t *j, struct img_document *d)
+{
+	return parse_descriptors(c, j, "manifests", "entries", NULL, &d->manifests,
+				 &d->n_manifests);
 }
 
 static int parse_manifest(const struct cc_json_reader *c, const json_t *j, struct img_document *d)
@@ -274,22 +287,8 @@ static int parse_manifest(const struct cc_json_reader *c, const json_t *j, struc
 	if (d->config.size > (int64_t)IMG_CONFIG_MAX)
 		return cc_json_fail(c, "config.size", "%lld bytes, more than %u",
 				    (long long)d->config.size, IMG_CONFIG_MAX);
-	const json_t *a = cc_json_member(c, j, "", "layers", JSON_ARRAY, true, &ret), *e;
-	size_t i;
-	if (!a)
-		return ret;
-	if (json_array_size(a) > IMG_LAYERS_MAX)
-		return cc_json_fail(c, "layers", "%zu layers, more than %u", json_array_size(a),
-				    IMG_LAYERS_MAX);
-	d->layers = xcalloc(json_array_size(a) + 1, sizeof(*d->layers));
-	json_array_foreach (a, i, e) {
-		_cleanup_free_ char *p = cc_json_index_path("layers", i);
-		d->n_layers = i + 1;
-		if (parse_descriptor(c, e, p, &d->layers[i]) < 0 ||
-		    layer_encoding(c, p, &d->layers[i]) < 0)
-			return -1;
-	}
-	return 0;
+	return parse_descriptors(c, j, "layers", "layers", layer_encoding, &d->layers,
+				 &d->n_layers);
 }
 
 static json_t *load_bounded(const struct cc_json_reader *c, const char *buf, size_t len, size_t max)
