@@ -290,8 +290,9 @@ struct watch {
 	bool timed;	  /* enforce the stall timeout and the deadline (easy transfers) */
 	int64_t budget;	  /* ms the whole transfer may take */
 	int64_t deadline; /* when that is over, CLOCK_MONOTONIC ms */
-	int64_t last;	  /* when a byte last arrived, or the attempt started */
+	int64_t last;	  /* when a byte last moved, or the attempt started */
 	curl_off_t seen, total;
+	curl_off_t sent; /* of a request body: its progress is not a stall either */
 	enum limit why;
 };
 
@@ -304,7 +305,7 @@ static void watch_start(struct watch *w, struct img_registry *r, bool timed, int
 static void watch_attempt(struct watch *w)
 {
 	w->last = now_ms();
-	w->seen = 0;
+	w->seen = w->sent = 0;
 	w->total = -1;
 	w->why = LIMIT_NONE;
 }
@@ -321,8 +322,9 @@ static int xferinfo(void *ctx, curl_off_t dltotal, curl_off_t dlnow, curl_off_t 
 	if (!w->timed)
 		return 0;
 	int64_t now = now_ms();
-	if (dlnow != w->seen) {
+	if (dlnow != w->seen || ulnow != w->sent) {
 		w->seen = dlnow;
+		w->sent = ulnow;
 		w->last = now;
 	}
 	if (dltotal > 0)
