@@ -16,6 +16,15 @@
  * docker: scope that contains it applies (the reference with its tag or digest, the
  * repository, each parent namespace, the host), else default-docker, with no merging; with
  * no lookaside configured the built-in one is file:///var/lib/containers/sigstore.
+ *
+ * As containers/image (go-yaml) reads YAML: anchors, aliases and "<<" merge keys; YAML 1.1
+ * booleans (true/false, yes/no, on/off); a null value is an absent one (a scope whose section
+ * is null is defined, and empty). Beyond what it checks: a scope is host[:port], a namespace
+ * or repository below it, an image with its tag or digest in the expanded form
+ * (docker.io/library/busybox:latest), or a *.domain wildcard (which lookups try after the
+ * host, as containers/image does); a lookaside is file:///path, http:// or https:// (without
+ * credentials), a staging one file:///path. Messages: "FILE: docker[\"example.com\"].lookaside:
+ * expected string, got mapping", "FILE: line 3 column 5: <YAML syntax error>".
  */
 #pragma once
 
@@ -26,13 +35,23 @@
 
 #define SIGN_LOOKASIDE_DEFAULT "file:///var/lib/containers/sigstore"
 
+/* Bounds on what is read: a file larger, a directory with more files, YAML nested deeper or
+ * with more nodes, more keys looked at through aliases and "<<" merges, or more docker: scopes
+ * in all files together is an error. */
+#define SIGN_REGISTRIES_FILE_MAX (1u << 20)
+#define SIGN_REGISTRIES_FILES_MAX 1024u
+#define SIGN_REGISTRIES_DEPTH_MAX 32u
+#define SIGN_REGISTRIES_NODES_MAX 65536u
+#define SIGN_REGISTRIES_VISITS_MAX (1u << 20)
+#define SIGN_REGISTRIES_SCOPES_MAX 4096u
+
 struct sign_registries;
 
 /* Every *.yaml file under dir, in name order. A directory that does not exist is an empty
  * configuration (as containers/image treats it); one that cannot be read is an error. */
-CC_MUST_CHECK struct sign_registries *sign_registries_load(const char *dir,
-							   struct cc_error **err);
-/* One file's contents (name for messages), merged into r (NULL: a new one, returned). */
+CC_MUST_CHECK struct sign_registries *sign_registries_load(const char *dir, struct cc_error **err);
+/* One file's contents (name for messages), merged into r (NULL: a new one, returned). On
+ * failure r is left as it was (and still the caller's). */
 CC_MUST_CHECK struct sign_registries *sign_registries_parse(struct sign_registries *r,
 							    const char *name, const char *buf,
 							    size_t len, struct cc_error **err);
