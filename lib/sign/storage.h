@@ -37,8 +37,8 @@
 struct sign_blob {
 	unsigned char *data;
 	size_t len;
-	char *origin; /* for messages: "file:///x/ns/img@sha256=ab../signature-2",
-			 "registry extension 127.0.0.1:5000 #1", "ns/img:sha256-ab...sig layer 1" */
+	char *origin;	 /* for messages: "file:///x/ns/img@sha256=ab../signature-2",
+			    "registry extension 127.0.0.1:5000 #1", "ns/img:sha256-ab...sig layer 1" */
 	char *signature; /* cosign: the base64 signature annotation; NULL for simple */
 };
 
@@ -52,17 +52,24 @@ void sign_found_clear(struct sign_found *f);
 
 /* The signatures of the image ref (a docker reference) whose top-level manifest is digest.
  * reg is a client for ref's repository; rd may be NULL (no registries.d: built-in default
- * lookaside, no attachments). */
+ * lookaside, no attachments). reg may be NULL too: then only the lookaside is read (an
+ * http(s) one through a client of its own), neither the extension nor attachments. On failure
+ * out is empty. */
 CC_MUST_CHECK int sign_storage_fetch(struct img_registry *reg, const struct sign_registries *rd,
 				     const struct img_ref *ref, const char *digest,
 				     struct sign_found *out, struct cc_error **err);
-/* Store a simple signing blob for (ref, digest); *where (may be NULL) says where it went. */
+/* Store a simple signing blob for (ref, digest); *where (may be NULL) says where it went
+ * (the caller frees). The same blob already in the registry extension is not put again; a
+ * lookaside file is never replaced. reg NULL: the lookaside only. */
 CC_MUST_CHECK int sign_storage_put_simple(struct img_registry *reg,
 					  const struct sign_registries *rd,
 					  const struct img_ref *ref, const char *digest,
 					  const void *blob, size_t len, char **where,
 					  struct cc_error **err);
-/* Add a cosign signature (payload and its base64 signature) to the .sig attachment. */
+/* Add a cosign signature (payload and its base64 signature) to the .sig attachment; whether
+ * use-sigstore-attachments allows it is the caller's to check. The same payload and signature
+ * already there is not added again. Layers carried over keep only their signature (see
+ * sign_cosign_manifest_build). */
 CC_MUST_CHECK int sign_storage_put_cosign(struct img_registry *reg, const struct img_ref *ref,
 					  const char *digest, const void *payload, size_t len,
 					  const char *signature, char **where,
