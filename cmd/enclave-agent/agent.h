@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "image/pull.h"
+#include "sign/verify.h"
 #include "image/store.h"
 #include "ttrpc/ttrpc.h"
 #include "util/error.h"
@@ -44,6 +45,19 @@ CC_MUST_CHECK int agent_decrypt_config_parse(const char *name, const char *buf, 
 					     struct agent_decrypt_config *out,
 					     struct cc_error **err);
 void agent_decrypt_config_clear(struct agent_decrypt_config *c);
+
+/* image-rs's ImageConfig (--image-config): where the signature gate's files are, the v0.10
+ * keys file_paths.policy_path and file_paths.sigstore_config, or the newer top-level
+ * image_security_policy_uri and sigstore_config_uri (which win). Values are resource URIs:
+ * file://PATH or an absolute path; kbs:// is refused by name. Other keys are ignored, as
+ * serde does (security_validate comes from decrypt_config.conf, as enclave-agent sets it). */
+struct agent_image_config {
+	char *policy;	  /* NULL: not given */
+	char *registries; /* registries.d YAML file or directory; NULL: not given */
+};
+CC_MUST_CHECK int agent_image_config_parse(const char *name, const char *buf, size_t len,
+					   struct agent_image_config *out, struct cc_error **err);
+void agent_image_config_clear(struct agent_image_config *c);
 
 /* "500ms", "30s", "1.5m", "2h", "100us", "10ns"; a bare number is seconds. */
 CC_MUST_CHECK int agent_parse_duration(const char *s, int64_t *ns, struct cc_error **err);
@@ -77,6 +91,11 @@ struct agent {
 	struct agent_decrypt_config decrypt;
 	/* Keys for encrypted layers, shared by every pull; NULL: none. */
 	struct crypt_keys *keys;
+	/* security_validate: the signature gate every pull goes through (NULL when off, or when
+	 * there is no usable policy: then no_policy says why and every pull is refused). */
+	struct sign_verifier *verifier;
+	struct img_pull_gate gate;
+	char *no_policy;
 	int64_t started_ns; /* CLOCK_MONOTONIC */
 
 	pthread_mutex_t lock; /* everything below */
@@ -100,8 +119,14 @@ CC_MUST_CHECK int agent_init(struct agent *a, struct cc_error **err);
  * images stay pullable); warns when security_validate is on. */
 CC_MUST_CHECK int agent_decrypt_init(struct agent *a, char **specs, const char *ocicrypt_config,
 				     struct cc_error **err);
-/* FAILED_PRECONDITION while security_validate is on: signatures cannot be verified yet, and
- * an agent told to verify them must not pretend it did. */
+/* With security_validate: a->verifier from the policy file and registries.d (a directory of
+ * YAML files, or one file as image-rs's sigstore_config). policy NULL: the default
+ * (/etc/containers/policy.json); when that does not exist every pull is refused. A policy
+ * that is there but cannot be used is an error (the agent does not start). */
+CC_MUST_CHECK int agent_policy_init(struct agent *a, const char *policy, const char *registries_d,
+				    struct cc_error **err);
+/* FAILED_PRECONDITION while security_validate is on without a usable policy: an agent told to
+ * verify signatures must not pretend it did. */
 CC_MUST_CHECK int agent_security_check(const struct agent *a, struct cc_error **err);
 /* Wipe the password part of a --decryption-key argument (it stays in /proc/PID/cmdline). */
 void agent_scrub_key_arg(char *arg);

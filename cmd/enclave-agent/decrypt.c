@@ -5,14 +5,16 @@
  * docs/agent.md.
  */
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include "agent.h"
 #include "crypt/crypt.h"
 #include "util/cleanup.h"
+#include "util/fs.h"
 #include "util/log.h"
 
-#define NO_SIGNATURES                                                                     \
-	"security_validate is on but image signature verification is not available; set " \
-	"security_validate to false"
+#define DEFAULT_POLICY "/etc/containers/policy.json"
+#define DEFAULT_REGISTRIES_D "/etc/containers/registries.d"
 
 /* upstream's key_provider is "provider:<name>:<param>"; a bare "<name>:<param>" means the
  * same. */
@@ -52,16 +54,57 @@ int agent_decrypt_init(struct agent *a, char **specs, const char *ocicrypt_confi
 		keys = NULL;
 	}
 	a->keys = keys;
-	if (a->decrypt.security_validate)
-		cc_warn("%s: every PullImage will fail until then", NO_SIGNATURES);
+	return 0;
+}
+
+/* registries.d as a directory, or one YAML file (image-rs's sigstore_config). */
+static struct sign_registries *load_registries(const char *path, struct cc_error **err)
+{
+	struct stat st;
+	if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
+		return sign_registries_load(path, err);
+	size_t len;
+	_cleanup_free_ char *buf = cc_read_file(path, 1 << 20, &len, err);
+	if (!buf) {
+		cc_error_prefix(err, "registries.d %s", path);
+		return NULL;
+	}
+	return sign_registries_parse(NULL, path, buf, len, err);
+}
+
+int agent_policy_init(struct agent *a, const char *policy, const char *registries_d,
+		      struct cc_error **err)
+{
+	if (!a->decrypt.security_validate)
+		return 0;
+	const char *path = policy ? policy : DEFAULT_POLICY;
+	if (!policy && access(path, F_OK) != 0) {
+		a->no_policy = xasprintf("security_validate is on but there is no signature policy "
+					 "(%s does not exist; give one with --policy)",
+					 path);
+		cc_warn("%s: every PullImage will fail until then", a->no_policy);
+		return 0;
+	}
+	struct sign_verifier *v = xzalloc(sizeof(*v));
+	const char *rd = registries_d ? registries_d : DEFAULT_REGISTRIES_D;
+	if (!(v->policy = sign_policy_load(path, err)) ||
+	    !(v->registries = load_registries(rd, err))) {
+		sign_verifier_free(v);
+		return -1;
+	}
+	a->verifier = v;
+	a->gate = (struct img_pull_gate){ sign_pull_gate, v };
+	cc_info("security_validate: image signatures are checked by policy %s, signature "
+		"storage from %s",
+		path, rd);
 	return 0;
 }
 
 int agent_security_check(const struct agent *a, struct cc_error **err)
 {
-	if (!a->decrypt.security_validate)
+	if (!a->decrypt.security_validate || a->verifier)
 		return 0;
-	return tt_error_status(err, TT_FAILED_PRECONDITION, "%s", NO_SIGNATURES);
+	return tt_error_status(err, TT_FAILED_PRECONDITION, "%s", a->no_policy);
 }
 
 /* skopeo's key forms: <path>[:<password>], <path>:pass=<password> carry a secret; file=, fd=,

@@ -37,6 +37,8 @@
 struct options {
 	const char *listen, *decrypt_config, *ocicrypt_config, *root, *images;
 	const char *tls_ca, *auth_file;
+	const char *policy, *registries_d; /* security_validate's policy and signature storage */
+	const char *image_config;	   /* image-rs's ImageConfig with the same, as URIs */
 	char **insecure;
 	char **keys; /* --decryption-key specs (copies; wiped) */
 	unsigned workers;
@@ -59,6 +61,12 @@ static void usage(FILE *out)
 	    "  -o, --ocicrypt-config FILE  ocicrypt.conf, must exist (default %s)\n"
 	    "      --decryption-key SPEC   a local key for encrypted layers (repeatable), as\n"
 	    "                              skopeo takes it: KEY[:PASSWORD], DIR, provider:...\n"
+	    "      --policy FILE           security_validate's signature policy (containers-\n"
+	    "                              policy.json; default /etc/containers/policy.json)\n"
+	    "      --registries.d PATH     where signatures are: a registries.d directory or one\n"
+	    "                              YAML file (default /etc/containers/registries.d)\n"
+	    "      --image-config FILE     image-rs's config.json: file_paths.policy_path and\n"
+	    "                              file_paths.sigstore_config (the options win)\n"
 	    "      --root DIR              the image store (default %s)\n"
 	    "      --images DIR            per-container layouts <DIR>/<cid>/ (default %s)\n"
 	    "      --insecure-registry HOST[:PORT]  plain HTTP / unchecked TLS (repeatable)\n"
@@ -160,6 +168,9 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "tls-ca", required_argument, NULL, 'C' },
 		{ "auth-file", required_argument, NULL, 'A' },
 		{ "decryption-key", required_argument, NULL, 'D' },
+		{ "policy", required_argument, NULL, 'P' },
+		{ "image-config", required_argument, NULL, 'i' },
+		{ "registries.d", required_argument, NULL, 'r' },
 		{ "workers", required_argument, NULL, 'W' },
 		{ "shutdown-grace", required_argument, NULL, 'G' },
 		{ "frame-timeout", required_argument, NULL, 'T' },
@@ -197,6 +208,15 @@ static int parse_args(int argc, char **argv, struct options *o)
 			break;
 		case 'A':
 			o->auth_file = optarg;
+			break;
+		case 'P':
+			o->policy = optarg;
+			break;
+		case 'i':
+			o->image_config = optarg;
+			break;
+		case 'r':
+			o->registries_d = optarg;
 			break;
 		case 'D':
 			cc_strv_push(&o->keys, optarg);
@@ -279,6 +299,26 @@ static void startup_warnings(const struct options *o, const struct agent_decrypt
 			o->decrypt_config ? o->decrypt_config : "(none)");
 }
 
+/* The signature gate's files: the options, else image-rs's config keys, else the defaults. */
+static int policy_init(struct agent *a, const struct options *o, struct cc_error **err)
+{
+	struct agent_image_config ic = { 0 };
+	if (o->image_config) {
+		size_t len;
+		_cleanup_free_ char *text = cc_read_file(o->image_config, 1 << 20, &len, err);
+		if (!text) {
+			cc_error_prefix(err, "image config %s", o->image_config);
+			return -1;
+		}
+		if (agent_image_config_parse(o->image_config, text, len, &ic, err) < 0)
+			return cc_error_prefix(err, "image config");
+	}
+	int r = agent_policy_init(a, o->policy ? o->policy : ic.policy,
+				  o->registries_d ? o->registries_d : ic.registries, err);
+	agent_image_config_clear(&ic);
+	return r;
+}
+
 /* Many layers of many files, and many clients: the hard limit is there to be used. */
 static void raise_nofile(void)
 {
@@ -340,6 +380,8 @@ void agent_destroy(struct agent *a)
 	}
 	img_store_close(a->store);
 	crypt_keys_free(a->keys);
+	sign_verifier_free(a->verifier);
+	free(a->no_policy);
 	free(a->store_root);
 	free(a->images_root);
 	agent_decrypt_config_clear(&a->decrypt);
@@ -463,7 +505,8 @@ int main(int argc, char **argv)
 					.transfer_timeout_ms = (uint64_t)o.transfer_ns / 1000000 };
 	a.jobs = 3;
 	if (agent_init(&a, &err) < 0 ||
-	    agent_decrypt_init(&a, o.keys, o.ocicrypt_config, &err) < 0) {
+	    agent_decrypt_init(&a, o.keys, o.ocicrypt_config, &err) < 0 ||
+	    policy_init(&a, &o, &err) < 0) {
 		fail("%s", err->msg);
 		cc_error_free(&err);
 		r = -1;

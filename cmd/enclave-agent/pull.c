@@ -201,7 +201,10 @@ struct pull_args {
 static json_t *lead(struct agent *a, struct agent_flight *f, struct waiter *me,
 		    const struct pull_args *p, struct cc_error **err)
 {
-	struct img_pull_opts o = { .registry = a->registry, .jobs = a->jobs, .keys = a->keys };
+	struct img_pull_opts o = { .registry = a->registry,
+				   .jobs = a->jobs,
+				   .keys = a->keys,
+				   .gate = a->verifier ? &a->gate : NULL };
 	o.registry.username = p->user;
 	o.registry.password = p->password;
 	o.cancelled = flight_cancelled;

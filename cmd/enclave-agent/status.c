@@ -22,6 +22,12 @@ int agent_status_code(int img_code, bool deadline_passed)
 		/* The image exists but cannot be used as it is (malformed, unsupported, encrypted
 		 * without a key): retrying will not help until something changes. */
 		return TT_FAILED_PRECONDITION;
+	case IMG_ERR_POLICY:
+		/* The owner's signature policy does not allow this image. */
+		return TT_PERMISSION_DENIED;
+	case IMG_ERR_POLICY_CONFIG:
+		/* The policy, registries.d or a key file it names cannot be used. */
+		return TT_FAILED_PRECONDITION;
 	case IMG_ERR_CANCELLED:
 		return deadline_passed ? TT_DEADLINE_EXCEEDED : TT_CANCELLED;
 	default:

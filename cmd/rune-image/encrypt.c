@@ -47,7 +47,7 @@ static struct img_document *registry_manifest(struct img_registry *reg, const st
 					      struct cc_error **err)
 {
 	_cleanup_free_ char *index = NULL, *digest = NULL;
-	return img_resolve_manifest(reg, NULL, ref, name, want, &index, &digest, err);
+	return img_resolve_manifest(reg, NULL, ref, name, want, NULL, &index, &digest, err);
 }
 
 static int open_registry(struct source *s, const char *text, const struct img_registry_opts *ro,

@@ -5,6 +5,7 @@
  *   rune-image [--root DIR] pull [options] REFERENCE
  *   rune-image [--root DIR] list [--json] | inspect REFERENCE | remove REFERENCE | gc
  *   rune-image encrypt --encryption-key SPEC [options] SRC DST    (encrypt.c)
+ *   rune-image sign [--sign-by FPR] [--cosign-key FILE] [options] REFERENCE    (sign.c)
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -25,6 +26,7 @@
 #include "image/store.h"
 #include "rune-image.h"
 #include "runtime/spec.h"
+#include "sign/verify.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/json.h"
@@ -73,6 +75,8 @@ static void usage(FILE *out)
 	    "   bundle [--copy] REFERENCE DIR  an OCI bundle (rootfs + config.json) for rune\n"
 	    "   encrypt --encryption-key SPEC SRC DST  copy an image into an OCI layout with\n"
 	    "                       encrypted layers (ocicrypt; see rune-image encrypt --help)\n"
+	    "   sign REFERENCE      sign an image in its registry: GPG simple signing and/or\n"
+	    "                       cosign (see rune-image sign --help)\n"
 	    "   gc                  remove layers and blobs no image uses\n\n"
 	    "Global options:\n"
 	    "   --root DIR          the store (default: %s)\n"
@@ -95,6 +99,14 @@ static void usage(FILE *out)
 	    "   --keyprovider-config FILE      key providers (ocicrypt.conf; default:\n"
 	    "                                  $OCICRYPT_KEYPROVIDER_CONFIG)\n"
 	    "   --keyprovider-timeout SECONDS  how long a key provider may take (default 60)\n"
+	    "   --policy FILE                  the signature policy (containers-policy.json; "
+	    "default:\n"
+	    "                                  ~/.config/containers/policy.json if it exists, "
+	    "else\n"
+	    "                                  /etc/containers/policy.json)\n"
+	    "   --registries.d DIR             where signatures are (default: as for the policy,\n"
+	    "                                  .../containers/registries.d)\n"
+	    "   --insecure-policy              INSECURE: no policy, accept every image unchecked\n"
 	    "   --rootless                     unpack without device nodes or ownership changes\n"
 	    "   --quiet, -q                    print only the image's manifest digest\n"
 	    "   --json                         print the image record as JSON\n",
@@ -224,7 +236,10 @@ static int cmd_pull(struct img_store *store, int argc, char **argv)
 		O_KPCONF,
 		O_KPTIME,
 		O_STALL,
-		O_DEADLINE
+		O_DEADLINE,
+		O_POLICY,
+		O_REGISTRIES_D,
+		O_INSECURE_POLICY
 	};
 	static const struct option opts[] = {
 		{ "platform", required_argument, NULL, O_PLATFORM },
@@ -241,10 +256,14 @@ static int cmd_pull(struct img_store *store, int argc, char **argv)
 		{ "keyprovider-timeout", required_argument, NULL, O_KPTIME },
 		{ "stall-timeout", required_argument, NULL, O_STALL },
 		{ "transfer-timeout", required_argument, NULL, O_DEADLINE },
+		{ "policy", required_argument, NULL, O_POLICY },
+		{ "registries.d", required_argument, NULL, O_REGISTRIES_D },
+		{ "insecure-policy", no_argument, NULL, O_INSECURE_POLICY },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	struct img_pull_opts o = { 0 };
+	struct policy_args pa = { 0 };
 	struct img_platform platform = { 0 };
 	struct view v = { .tty = isatty(2) };
 	_cleanup_key_args_ struct key_args ka = { 0 };
@@ -322,6 +341,15 @@ static int cmd_pull(struct img_store *store, int argc, char **argv)
 					  &o.registry.transfer_timeout_ms))
 				return 1;
 			break;
+		case O_POLICY:
+			pa.policy = optarg;
+			break;
+		case O_REGISTRIES_D:
+			pa.registries_d = optarg;
+			break;
+		case O_INSECURE_POLICY:
+			pa.insecure_policy = true;
+			break;
 		case 'q':
 			v.quiet = true;
 			break;
@@ -344,13 +372,22 @@ static int cmd_pull(struct img_store *store, int argc, char **argv)
 	rune_image_insecure_warnings(insecure);
 	o.progress = on_progress;
 	o.progress_ctx = &v;
-	/* Keys are loaded (and a wrong password found) before anything is fetched. */
-	struct crypt_keys *keys = NULL;
-	if (key_args_keys(&ka, &keys, &err) < 0)
+	/* The policy and keys are loaded (and a wrong password found) before anything is
+	 * fetched. */
+	struct sign_verifier *verifier = NULL;
+	if (policy_args_verifier(&pa, &verifier, &err) < 0)
 		return fail(err);
+	struct img_pull_gate gate = { sign_pull_gate, verifier };
+	o.gate = verifier ? &gate : NULL;
+	struct crypt_keys *keys = NULL;
+	if (key_args_keys(&ka, &keys, &err) < 0) {
+		sign_verifier_free(verifier);
+		return fail(err);
+	}
 	o.keys = keys;
 	json_t *record = img_pull(store, argv[optind], &o, &err);
 	crypt_keys_free(keys);
+	sign_verifier_free(verifier);
 	img_platform_clear(&platform);
 	free(v.layers);
 	if (user)
@@ -677,6 +714,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[i], "encrypt")) /* works on OCI layouts, not on the store */
 		return cmd_encrypt(argc - i, argv + i);
+	if (!strcmp(argv[i], "sign")) /* works on a registry, not on the store */
+		return cmd_sign(argc - i, argv + i);
 	for (size_t k = 0; k < ARRAY_SIZE(commands); k++) {
 		if (strcmp(argv[i], commands[k].name) != 0)
 			continue;

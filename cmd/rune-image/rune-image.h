@@ -37,3 +37,21 @@ void rune_image_insecure_warnings(char *const *insecure);
 
 /* rune-image encrypt (encrypt.c); no store involved. */
 int cmd_encrypt(int argc, char **argv);
+
+/* The signature policy options of pull (and sign's registries.d), as skopeo takes them. */
+struct policy_args {
+	const char *policy;	  /* --policy (NULL: $HOME/.config/containers/policy.json when it
+				     exists, else /etc/containers/policy.json) */
+	const char *registries_d; /* --registries.d (NULL: $HOME/.config/containers/registries.d
+				     when it exists, else /etc/containers/registries.d) */
+	bool insecure_policy;	  /* --insecure-policy: no policy, every image accepted */
+};
+struct sign_verifier;
+/* The verifier the options ask for (NULL with --insecure-policy, after warning). */
+CC_MUST_CHECK int policy_args_verifier(const struct policy_args *a, struct sign_verifier **out,
+				       struct cc_error **err);
+/* The registries.d directory the options name. */
+const char *policy_args_registries_d(const struct policy_args *a);
+
+/* rune-image sign (sign.c). */
+int cmd_sign(int argc, char **argv);

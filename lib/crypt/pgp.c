@@ -54,8 +54,8 @@ static gpgme_error_t passphrase_cb(void *hook, const char *uid_hint, const char 
 	return 0;
 }
 
-static int new_ctx(const char *home, const struct crypt_buf *pass, gpgme_ctx_t *ctx,
-		   struct cc_error **err)
+int crypt_pgp_ctx(const char *home, const struct crypt_buf *pass, gpgme_ctx_t *ctx,
+		  struct cc_error **err)
 {
 	gpgme_error_t e;
 
@@ -96,7 +96,7 @@ static int decrypt_in(const char *home, const struct crypt_buf *pass, const unsi
 	gpgme_error_t e;
 	int r = -1;
 
-	if (new_ctx(home, pass, &ctx, err) < 0)
+	if (crypt_pgp_ctx(home, pass, &ctx, err) < 0)
 		return -1;
 	if ((e = gpgme_data_new_from_mem(&in, (const char *)msg, len, 0)) != 0 ||
 	    (e = gpgme_data_new(&out)) != 0) {
@@ -132,7 +132,7 @@ static int import_ring(const char *home, const struct crypt_pgp_keyring *ring,
 	gpgme_error_t e;
 	int r = -1;
 
-	if (new_ctx(home, &ring->pass, &ctx, err) < 0)
+	if (crypt_pgp_ctx(home, &ring->pass, &ctx, err) < 0)
 		return -1;
 	if ((e = gpgme_data_new_from_mem(&data, (const char *)ring->data.p, ring->data.len, 0)) ||
 	    (e = gpgme_op_import(ctx, data))) {
@@ -153,7 +153,7 @@ out:
 }
 
 /* tmpfs when possible: the imported secret keys are written into the home. */
-static char *make_home(struct cc_error **err)
+char *crypt_pgp_home_new(struct cc_error **err)
 {
 	static const char *const bases[] = { "/dev/shm", "/run", "/tmp" };
 
@@ -187,10 +187,18 @@ static void kill_agent(const char *home)
 	posix_spawn_file_actions_destroy(&fa);
 }
 
+void crypt_pgp_home_remove(const char *home)
+{
+	kill_agent(home);
+	struct cc_error *rm_err = NULL;
+	if (cc_rm_rf(home, &rm_err) < 0)
+		cc_error_free(&rm_err); /* best effort: what was done in it stands */
+}
+
 static int decrypt_with_ring(const struct crypt_pgp_keyring *ring, const unsigned char *msg,
 			     size_t len, struct crypt_buf *plain, struct cc_error **err)
 {
-	_cleanup_free_ char *home = make_home(err);
+	_cleanup_free_ char *home = crypt_pgp_home_new(err);
 	int r;
 
 	if (!home)
@@ -198,10 +206,7 @@ static int decrypt_with_ring(const struct crypt_pgp_keyring *ring, const unsigne
 	r = import_ring(home, ring, err);
 	if (r == 0)
 		r = decrypt_in(home, &ring->pass, msg, len, plain, err);
-	kill_agent(home);
-	struct cc_error *rm_err = NULL;
-	if (cc_rm_rf(home, &rm_err) < 0)
-		cc_error_free(&rm_err); /* best effort: the decryption result stands */
+	crypt_pgp_home_remove(home);
 	return r;
 }
 
@@ -296,7 +301,7 @@ int crypt_pgp_encrypt(const char *home, char *const *recipients, size_t n, const
 	size_t nk = 0;
 	int r = -1;
 
-	if (new_ctx(home, NULL, &ctx, err) < 0)
+	if (crypt_pgp_ctx(home, NULL, &ctx, err) < 0)
 		return -1;
 	for (size_t i = 0; i < n; i++)
 		if (find_keys(ctx, recipients[i], &keys, &nk, err) < 0)

@@ -30,5 +30,14 @@ CC_MUST_CHECK int crypt_pgp_decrypt(const unsigned char *msg, size_t len,
 CC_MUST_CHECK int crypt_pgp_encrypt(const char *home, char *const *recipients, size_t n,
 				    const void *plain, size_t len, struct crypt_buf *out,
 				    struct cc_error **err);
+/* A private, temporary GnuPG home (on tmpfs when /dev/shm is usable; mode 0700); the caller
+ * frees the string after crypt_pgp_home_remove (which stops its agent and deletes it). */
+CC_MUST_CHECK char *crypt_pgp_home_new(struct cc_error **err);
+void crypt_pgp_home_remove(const char *home);
+/* A gpgme context for OpenPGP in home (NULL: gpg's default), loopback pinentry answered with
+ * pass (NULL or empty: none). */
+struct gpgme_context;
+CC_MUST_CHECK int crypt_pgp_ctx(const char *home, const struct crypt_buf *pass,
+				struct gpgme_context **ctx, struct cc_error **err);
 /* True if data looks like an OpenPGP secret keyring (binary or armored). */
 bool crypt_pgp_is_secret_keyring(const unsigned char *data, size_t len);

@@ -21,6 +21,8 @@ enum img_errc {
 	IMG_ERR_INVALID,   /* documents or layers that cannot be used (malformed, unsupported) */
 	IMG_ERR_CANCELLED, /* the caller's cancel hook asked to stop */
 	IMG_ERR_IO,	   /* the local store: disk full, I/O errors */
+	IMG_ERR_POLICY,	   /* the signature policy refused the image */
+	IMG_ERR_POLICY_CONFIG, /* the policy or its keys cannot be used (malformed, unreadable) */
 };
 
 /* Classify *err unless it already is (the lowest layer knows best). Returns -1, so that

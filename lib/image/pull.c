@@ -209,7 +209,8 @@ static struct img_document *child_manifest(struct img_registry *reg, struct img_
 
 struct img_document *img_resolve_manifest(struct img_registry *reg, struct img_store *store,
 					  const struct img_ref *ref, const char *name,
-					  const struct img_platform *want, char **index_digest,
+					  const struct img_platform *want,
+					  const struct img_pull_gate *gate, char **index_digest,
 					  char **manifest_digest, struct cc_error **err)
 {
 	_cleanup_free_ char *body = NULL, *ct = NULL, *digest = NULL;
@@ -217,6 +218,8 @@ struct img_document *img_resolve_manifest(struct img_registry *reg, struct img_s
 	*index_digest = *manifest_digest = NULL;
 	if (img_registry_get_manifest(reg, img_ref_manifest_ref(ref), &body, &len, &ct, &digest,
 				      err) < 0)
+		return NULL;
+	if (gate && gate->check(gate->ctx, reg, ref, digest, body, len, err) < 0)
 		return NULL;
 	struct img_document *doc = img_document_parse(name, body, len, ct, err);
 	if (!doc) {
@@ -324,7 +327,7 @@ json_t *img_pull(struct img_store *store, const char *reference, const struct im
 	struct img_config *c = NULL;
 	json_t *record = NULL;
 	if (reg)
-		m = img_resolve_manifest(reg, store, &ref, name, want, &index_digest,
+		m = img_resolve_manifest(reg, store, &ref, name, want, o->gate, &index_digest,
 					 &manifest_digest, err);
 	if (m && pull_cancelled(o))
 		cancel_error(err);

@@ -32,6 +32,17 @@ struct crypt_keys;
 typedef void (*img_progress_fn)(void *ctx, size_t layer, const struct img_descriptor *d,
 				enum img_progress_event ev, int64_t bytes);
 
+/* The signature gate (lib/sign's sign_pull_gate): called with the top-level manifest (or
+ * index) exactly as the registry sent it and its digest, before anything is stored and before
+ * any other document is fetched; an error refuses the pull. Everything fetched afterwards is
+ * bound to that digest (the platform's manifest by its digest in the index, the config and
+ * layers by theirs in the manifest). */
+struct img_pull_gate {
+	int (*check)(void *ctx, struct img_registry *reg, const struct img_ref *ref,
+		     const char *digest, const char *body, size_t len, struct cc_error **err);
+	void *ctx;
+};
+
 struct img_pull_opts {
 	struct img_registry_opts registry;
 	const struct img_platform *platform; /* NULL: the host's */
@@ -47,15 +58,18 @@ struct img_pull_opts {
 	 * NULL: an encrypted layer fails ("layer X is encrypted and no decryption key was
 	 * given"). A cached layer of an encrypted image needs its key too. */
 	const struct crypt_keys *keys;
+	const struct img_pull_gate *gate; /* NULL: no signature gate */
 };
 
 /* The manifest for the platform (want; NULL: the host's), through the index when the reference
- * names one. With a store, the documents fetched are kept in it. *index_digest (NULL without an
+ * names one, the top-level document through gate first (NULL: none). With a store, the
+ * documents fetched are kept in it. *index_digest (NULL without an
  * index) and *manifest_digest are the caller's to free. */
 CC_MUST_CHECK struct img_document *
 img_resolve_manifest(struct img_registry *reg, struct img_store *store, const struct img_ref *ref,
-		     const char *name, const struct img_platform *want, char **index_digest,
-		     char **manifest_digest, struct cc_error **err);
+		     const char *name, const struct img_platform *want,
+		     const struct img_pull_gate *gate, char **index_digest, char **manifest_digest,
+		     struct cc_error **err);
 
 /* Returns the image record as stored (caller owns it), or NULL. */
 CC_MUST_CHECK json_t *img_pull(struct img_store *store, const char *reference,

@@ -64,7 +64,7 @@ static bool port_valid(const char *s)
 }
 
 /* host [":" port], host being DNS-like components, IPv4, or "[" IPv6 "]". */
-static bool domain_valid(const char *d)
+bool img_domain_valid(const char *d)
 {
 	const char *port = NULL;
 	size_t host_len;
@@ -249,7 +249,7 @@ static int parse(const char *text, bool default_tag, struct img_ref *out, struct
 		return fail(err, text,
 			    "a 64-character hexadecimal string is an image ID, not a name");
 	split_domain(copy, &domain, &path);
-	if (!domain_valid(domain))
+	if (!img_domain_valid(domain))
 		return fail(err, text, "invalid registry host");
 	if (!*path)
 		return fail(err, text, "missing repository name");

@@ -41,5 +41,7 @@ char *img_ref_string(const struct img_ref *r);
 /* What the registry API calls the manifest reference: the digest if any, else the tag. */
 const char *img_ref_manifest_ref(const struct img_ref *r);
 
+/* A registry host: host [":" port], host being DNS-like components, IPv4 or "[" IPv6 "]". */
+bool img_domain_valid(const char *domain);
 /* A digest string "algorithm:hex" of a supported algorithm with the right length. */
 bool img_digest_valid(const char *digest);

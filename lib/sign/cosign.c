@@ -484,14 +484,8 @@ int sign_cosign_manifest_parse(const char *name, const char *body, size_t len,
 	if (len > IMG_MANIFEST_MAX)
 		return cc_json_fail(&r, "", "%zu bytes, more than %u", len, IMG_MANIFEST_MAX);
 	_cleanup_json_ json_t *root = cc_json_load_buf(name, body, len, err);
-	if (!root) {
-		/* jansson quotes the input near a syntax error as it is, and after a backslash
-		 * that may be a newline or another control byte: keep the message one line. */
-		for (char *c = err && *err ? (*err)->msg : NULL; c && *c; c++)
-			if ((unsigned char)*c < 0x20 || *c == 0x7f)
-				*c = ' ';
+	if (!root)
 		return -1;
-	}
 	const json_t *arr = manifest_layers(&r, root);
 	if (!arr)
 		return -1;

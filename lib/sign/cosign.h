@@ -27,13 +27,11 @@
 struct sign_cosign_key;
 
 /* A public key from PEM bytes (name says where they came from, for messages). */
-CC_MUST_CHECK struct sign_cosign_key *sign_cosign_key_public(const void *pem, size_t len,
-							     const char *name,
-							     struct cc_error **err);
+CC_MUST_CHECK struct sign_cosign_key *
+sign_cosign_key_public(const void *pem, size_t len, const char *name, struct cc_error **err);
 /* A private key for signing from PEM bytes: ECDSA P-256 only. */
-CC_MUST_CHECK struct sign_cosign_key *sign_cosign_key_private(const void *pem, size_t len,
-							      const char *name,
-							      struct cc_error **err);
+CC_MUST_CHECK struct sign_cosign_key *
+sign_cosign_key_private(const void *pem, size_t len, const char *name, struct cc_error **err);
 void sign_cosign_key_free(struct sign_cosign_key *k);
 /* The key's name as given at loading. */
 const char *sign_cosign_key_name(const struct sign_cosign_key *k);
@@ -51,9 +49,9 @@ char *sign_cosign_tag(const char *manifest_digest);
 
 /* One signature layer of a .sig manifest. */
 struct sign_cosign_layer {
-	char *digest;	     /* of the payload blob */
-	int64_t size;	     /* its size, at most SIGN_COSIGN_PAYLOAD_MAX */
-	char *signature;     /* the dev.cosignproject.cosign/signature annotation */
+	char *digest;	      /* of the payload blob */
+	int64_t size;	      /* its size, at most SIGN_COSIGN_PAYLOAD_MAX */
+	char *signature;      /* the dev.cosignproject.cosign/signature annotation */
 	bool has_certificate; /* dev.sigstore.cosign/certificate (Fulcio) was there */
 	bool has_bundle;      /* dev.sigstore.cosign/bundle (Rekor) was there */
 };

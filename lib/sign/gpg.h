@@ -1,2 +1,36 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Simple signing's cryptographic envelope: an OpenPGP signed message (not detached; binary or
+ * armored) that contains the payload, verified with gpgme against exactly the keys a policy
+ * names, in a private, temporary GnuPG home (never the user's keyring), as containers/image
+ * verifies it: exactly one signature, valid (not expired, not made by an expired or revoked
+ * key, by a key allowed to sign), made by one of the imported keys or a signing subkey of one.
+ */
 #pragma once
+
+#include <stddef.h>
+#include "util/error.h"
+
+struct sign_gpg;
+
+/* A new, empty private keyring. */
+CC_MUST_CHECK struct sign_gpg *sign_gpg_new(struct cc_error **err);
+/* Removes the temporary home (and stops its agent). */
+void sign_gpg_free(struct sign_gpg *g);
+/* Import public keys (a keyring, binary or armored; name says where it came from). A keyring
+ * with no key in it is an error. */
+CC_MUST_CHECK int sign_gpg_import(struct sign_gpg *g, const void *keys, size_t len,
+				  const char *name, struct cc_error **err);
+/* Verify one signed message; on success the payload (*payload, *len; the caller frees) and the
+ * fingerprint of the trusted key that made it (*signer: the primary key's, also for a subkey
+ * signature). Errors say why ("signed by key F, which is not trusted", "key F has expired"). */
+CC_MUST_CHECK int sign_gpg_verify(struct sign_gpg *g, const void *blob, size_t blob_len,
+				  unsigned char **payload, size_t *len, char **signer,
+				  struct cc_error **err);
+
+/* Sign payload as a binary OpenPGP signed message with the secret key fpr (a fingerprint or
+ * key id) from the GnuPG home `home` (NULL: $GNUPGHOME or ~/.gnupg), the passphrase from
+ * passphrase (NULL: none, or the agent's). The caller frees *blob. */
+CC_MUST_CHECK int sign_gpg_sign(const char *home, const char *fpr, const char *passphrase,
+				const void *payload, size_t len, unsigned char **blob,
+				size_t *blob_len, struct cc_error **err);

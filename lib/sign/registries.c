@@ -24,7 +24,7 @@ struct sign_ns {
 	char *scope; /* the docker: key, or "default-docker" */
 	char *file;  /* where it was defined, for messages */
 	char *lookaside, *staging;
-	bool attachments;
+	bool attachments, has_attachments; /* use-sigstore-attachments, when it was there */
 };
 
 struct sign_registries {
@@ -633,9 +633,10 @@ static int parse_section(struct rd_ctx *c, const char *path, const struct ynode 
 			ret = section_url(c, p, val, true, &old);
 		else if (!strcmp(k, "sigstore-staging"))
 			ret = section_url(c, p, val, false, &old_staging);
-		else if (!strcmp(k, "use-sigstore-attachments"))
+		else if (!strcmp(k, "use-sigstore-attachments")) {
 			ret = section_bool(c, p, val, &ns->attachments);
-		else
+			ns->has_attachments = true;
+		} else
 			ret = unknown_key(c, path, k);
 	}
 	free(e.v);
@@ -961,52 +962,92 @@ static const struct sign_ns *match(const struct sign_registries *r, const char *
 	return r ? scope_find(r, candidate) : NULL;
 }
 
-/* The most specific scope that contains ref, as containers/image orders them: the identity
- * (with the digest, else the tag; with both, each), the repository, each parent namespace up
- * to host[:port], then *.domain wildcards made from the host name without its port. */
-static const struct sign_ns *most_specific(const struct sign_registries *r,
-					   const struct img_ref *ref)
+/* The scopes that contain ref, most specific first, as containers/image orders them: the
+ * identity (with the digest, else the tag; with both, each), the repository, each parent
+ * namespace up to host[:port], then *.domain wildcards made from the host name without its
+ * port; then default-docker. Each is passed to fn until it returns true. */
+static void each_scope(const struct sign_registries *r, const struct img_ref *ref,
+		       bool (*fn)(const struct sign_ns *ns, void *ctx), void *ctx)
 {
-	const struct sign_ns *ns = NULL;
+	const struct sign_ns *ns;
 	_cleanup_free_ char *name = img_ref_name(ref);
 	if (ref->digest) {
 		_cleanup_free_ char *id = xasprintf("%s@%s", name, ref->digest);
-		ns = match(r, id);
+		if ((ns = match(r, id)) && fn(ns, ctx))
+			return;
 	}
-	if (!ns && ref->tag) {
+	if (ref->tag) {
 		_cleanup_free_ char *id = xasprintf("%s:%s", name, ref->tag);
-		ns = match(r, id);
+		if ((ns = match(r, id)) && fn(ns, ctx))
+			return;
 	}
-	for (char *slash; !ns;) {
-		if ((ns = match(r, name)))
-			break;
+	for (char *slash;;) {
+		if ((ns = match(r, name)) && fn(ns, ctx))
+			return;
 		if (!(slash = strrchr(name, '/')))
 			break;
 		*slash = '\0';
 	}
 	/* name is now host[:port]; "[::1]:5000" has no dotted name to wildcard */
 	name[strcspn(name, ":")] = '\0';
-	for (const char *dot = strchr(name, '.'); !ns && dot; dot = strchr(dot + 1, '.')) {
+	for (const char *dot = strchr(name, '.'); dot; dot = strchr(dot + 1, '.')) {
 		_cleanup_free_ char *wild = xasprintf("*%s", dot);
-		ns = match(r, wild);
+		if ((ns = match(r, wild)) && fn(ns, ctx))
+			return;
 	}
-	return ns;
+	if (r && r->has_dflt)
+		fn(&r->dflt, ctx);
+}
+
+/* Each setting comes from the most specific scope that has it, as containers/image takes them
+ * (its registries_d.go; containers-registries.d(5) reads as if a section stood alone). */
+struct found {
+	const char *read, *write, *scope;
+	bool attachments, has_attachments;
+};
+
+static bool take_scope(const struct sign_ns *ns, void *ctx)
+{
+	((struct found *)ctx)->scope = ns->scope;
+	return true;
+}
+
+static bool take_read(const struct sign_ns *ns, void *ctx)
+{
+	struct found *f = ctx;
+	f->read = ns->lookaside;
+	return f->read != NULL;
+}
+
+static bool take_write(const struct sign_ns *ns, void *ctx)
+{
+	struct found *f = ctx;
+	f->write = ns->staging ? ns->staging : ns->lookaside;
+	return f->write != NULL;
+}
+
+static bool take_attachments(const struct sign_ns *ns, void *ctx)
+{
+	struct found *f = ctx;
+	if (ns->has_attachments) {
+		f->attachments = ns->attachments;
+		f->has_attachments = true;
+	}
+	return f->has_attachments;
 }
 
 void sign_registries_lookup(const struct sign_registries *r, const struct img_ref *ref,
 			    struct sign_registry_config *out)
 {
-	const struct sign_ns *ns = most_specific(r, ref);
-	if (!ns && r && r->has_dflt)
-		ns = &r->dflt;
-	*out = (struct sign_registry_config){ .lookaside = SIGN_LOOKASIDE_DEFAULT,
-					      .lookaside_staging = SIGN_LOOKASIDE_DEFAULT };
-	if (!ns)
-		return;
-	/* Only that section counts, as containers-registries.d(5) says: a setting it lacks is
-	 * not taken from a less specific scope. */
-	out->scope = ns->scope;
-	out->lookaside = ns->lookaside ? ns->lookaside : SIGN_LOOKASIDE_DEFAULT;
-	out->lookaside_staging = ns->staging ? ns->staging : out->lookaside;
-	out->use_sigstore_attachments = ns->attachments;
+	struct found f = { 0 };
+	each_scope(r, ref, take_scope, &f);
+	each_scope(r, ref, take_read, &f);
+	each_scope(r, ref, take_write, &f);
+	each_scope(r, ref, take_attachments, &f);
+	*out = (struct sign_registry_config){
+		.scope = f.scope,
+		.lookaside = f.read ? f.read : SIGN_LOOKASIDE_DEFAULT,
+		.lookaside_staging = f.write ? f.write : SIGN_LOOKASIDE_DEFAULT,
+		.use_sigstore_attachments = f.attachments,
+	};
 }

@@ -12,10 +12,11 @@
  *       use-sigstore-attachments: true
  *
  * An unknown key, a duplicate scope (in one file or across files), a second default-docker
- * or an ill-formed scope is an error naming the file and key. For an image the most specific
- * docker: scope that contains it applies (the reference with its tag or digest, the
- * repository, each parent namespace, the host), else default-docker, with no merging; with
- * no lookaside configured the built-in one is file:///var/lib/containers/sigstore.
+ * or an ill-formed scope is an error naming the file and key. For an image each setting comes
+ * from the most specific docker: scope that contains it and has that setting (the reference
+ * with its tag or digest, the repository, each parent namespace, the host, *.domain), else
+ * from default-docker, as containers/image takes them; with no lookaside configured the
+ * built-in one is file:///var/lib/containers/sigstore.
  *
  * As containers/image (go-yaml) reads YAML: anchors, aliases and "<<" merge keys; YAML 1.1
  * booleans (true/false, yes/no, on/off); a null value is an absent one (a scope whose section
@@ -59,8 +60,9 @@ void sign_registries_free(struct sign_registries *r);
 
 /* What applies to one image (pointers into r, valid while r is). */
 struct sign_registry_config {
-	const char *scope;     /* the docker: scope that matched, "default-docker", or NULL */
-	const char *lookaside; /* read URL: never NULL (the built-in default when unset) */
+	const char *scope;	       /* the most specific scope that contains the image, or
+					  "default-docker", or NULL */
+	const char *lookaside;	       /* read URL: never NULL (the built-in default when unset) */
 	const char *lookaside_staging; /* write URL: staging, else lookaside */
 	bool use_sigstore_attachments;
 };

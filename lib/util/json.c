@@ -13,8 +13,11 @@ json_t *cc_json_load_buf(const char *name, const char *buf, size_t len, struct c
 	json_error_t jerr;
 	json_t *j = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
 	if (!j) {
+		/* jansson quotes the input near the error: it may hold a newline or worse. */
+		char shown[CC_SHOWN_BUF];
+		cc_shown(jerr.text, strlen(jerr.text), shown);
 		cc_error_set(err, 0, "%s: line %d column %d: %s", name, jerr.line, jerr.column,
-			     jerr.text);
+			     shown);
 		return NULL;
 	}
 	return j;

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /* enclave-agent's decrypt_config.conf parser on arbitrary bytes: a refusal names the problem
- * and leaves the defaults; what parses prints back to JSON that parses to the same values. */
+ * and leaves the defaults; what parses prints back to JSON that parses to the same values.
+ * The same bytes as image-rs's ImageConfig: a refusal is one line, what parses is absolute
+ * paths (never a kbs:// or other URI). */
 #include <jansson.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -10,8 +12,24 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+static void image_config(const uint8_t *data, size_t size)
+{
+	struct agent_image_config c;
+	struct cc_error *err = NULL;
+	if (agent_image_config_parse("fuzz", (const char *)data, size, &c, &err) < 0) {
+		if (!err || !err->msg || strchr(err->msg, '\n') || c.policy || c.registries)
+			__builtin_trap();
+		cc_error_free(&err);
+		return;
+	}
+	if ((c.policy && c.policy[0] != '/') || (c.registries && c.registries[0] != '/'))
+		__builtin_trap();
+	agent_image_config_clear(&c);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	image_config(data, size);
 	struct agent_decrypt_config c, again;
 	struct cc_error *err = NULL;
 	if (agent_decrypt_config_parse("fuzz", (const char *)data, size, &c, &err) < 0) {

@@ -121,15 +121,16 @@ static void test_every_key(void **state)
 	/* Without staging, the read URL is the write URL too (writing it then fails). */
 	expect_config(r, "readonly.example.com/a:1", "readonly.example.com",
 		      "https://ro.example.com/s", "https://ro.example.com/s", false);
-	/* A scope that is there but says nothing: the built-in default, not default-docker. */
-	expect_config(r, "empty.example.com/a:1", "empty.example.com", SIGN_LOOKASIDE_DEFAULT,
-		      SIGN_LOOKASIDE_DEFAULT, false);
-	expect_config(r, "nulls.example.com/a:1", "nulls.example.com", SIGN_LOOKASIDE_DEFAULT,
-		      SIGN_LOOKASIDE_DEFAULT, false);
-	expect_config(r, "yes.example.com/a:1", "yes.example.com", SIGN_LOOKASIDE_DEFAULT,
-		      SIGN_LOOKASIDE_DEFAULT, true);
-	expect_config(r, "on.example.com/a:1", "on.example.com", SIGN_LOOKASIDE_DEFAULT,
-		      SIGN_LOOKASIDE_DEFAULT, true);
+	/* A scope that is there but says nothing: each setting from default-docker, as
+	 * containers/image takes it (its own attachments setting still wins). */
+	expect_config(r, "empty.example.com/a:1", "empty.example.com",
+		      "https://sigs.example.org/default", "file:///var/staging/default", false);
+	expect_config(r, "nulls.example.com/a:1", "nulls.example.com",
+		      "https://sigs.example.org/default", "file:///var/staging/default", false);
+	expect_config(r, "yes.example.com/a:1", "yes.example.com",
+		      "https://sigs.example.org/default", "file:///var/staging/default", true);
+	expect_config(r, "on.example.com/a:1", "on.example.com", "https://sigs.example.org/default",
+		      "file:///var/staging/default", true);
 	expect_config(r, "tagged.example.com/a:1", "tagged.example.com", "file:///t", "file:///t",
 		      true);
 	expect_config(r, "quay.io/a/b:1", "default-docker", "https://sigs.example.org/default",
@@ -173,8 +174,9 @@ static void test_aliases(void **state)
 	/* The mapping's own key wins over a merged one, the first merged over a later one. */
 	expect_config(r, "c.example.com/x:1", "c.example.com", "file:///first", "file:///first",
 		      false);
+	/* e sets no use-sigstore-attachments: default-docker's true applies. */
 	expect_config(r, "e.example.com/x:1", "e.example.com", "file:///shared", "file:///shared",
-		      false);
+		      true);
 	/* Merges of merges. */
 	expect_config(r, "g.example.com/x:1", "g.example.com", "https://sigs.example.com/la",
 		      "file:///f", true);
@@ -413,11 +415,11 @@ static void test_files(void **state)
 	assert_null(sign_registries_parse(r, "b.yaml", b2, strlen(b2), &err));
 	assert_string_equal(err->msg, "b.yaml: default-docker: already defined in a.yaml");
 	cc_error_free(&err);
-	expect_config(r, "example.com/x:1", "example.com", SIGN_LOOKASIDE_DEFAULT,
-		      SIGN_LOOKASIDE_DEFAULT, false);
+	/* example.com's section sets nothing: a.yaml's default-docker lookaside applies. */
+	expect_config(r, "example.com/x:1", "example.com", "file:///a", "file:///a", false);
 	assert_ptr_equal(sign_registries_parse(r, "b.yaml", b3, strlen(b3), &err), r);
-	expect_config(r, "other.example.com/x:1", "other.example.com", SIGN_LOOKASIDE_DEFAULT,
-		      SIGN_LOOKASIDE_DEFAULT, false);
+	expect_config(r, "other.example.com/x:1", "other.example.com", "file:///a", "file:///a",
+		      false);
 	expect_config(r, "quay.io/x:1", "default-docker", "file:///a", "file:///a", false);
 	sign_registries_free(r);
 }
@@ -450,8 +452,9 @@ static void test_load(void **state)
 		      false);
 	expect_config(r, "quay.io/x/y:1", "default-docker", SIGN_LOOKASIDE_DEFAULT,
 		      "file:///mnt/company/common-sigstore-staging", false);
-	expect_config(r, "ghcr.io/x/y:1", "ghcr.io", SIGN_LOOKASIDE_DEFAULT, SIGN_LOOKASIDE_DEFAULT,
-		      true);
+	/* ghcr.io sets only attachments: default-docker's staging is where it is written. */
+	expect_config(r, "ghcr.io/x/y:1", "ghcr.io", SIGN_LOOKASIDE_DEFAULT,
+		      "file:///mnt/company/common-sigstore-staging", true);
 	expect_config(r, "ignored.example.com/x:1", "default-docker", SIGN_LOOKASIDE_DEFAULT,
 		      "file:///mnt/company/common-sigstore-staging", false);
 	sign_registries_free(r);
@@ -556,9 +559,11 @@ static void test_lookup(void **state)
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++)
 		expect_config(r, cases[i].ref, cases[i].scope, cases[i].read, cases[i].write,
 			      false);
-	/* No merging: the repository's section lacks a lookaside, the host's is not used. */
+	/* Each setting from the most specific scope that has it, as containers/image takes
+	 * them: the repository's section sets only attachments, its namespace's lookaside is
+	 * read and written. */
 	expect_config(r, "registry.example.com/ns/attach:v1", "registry.example.com/ns/attach",
-		      SIGN_LOOKASIDE_DEFAULT, SIGN_LOOKASIDE_DEFAULT, true);
+		      "https://ns/s", "https://ns/s", true);
 	sign_registries_free(r);
 
 	/* No registries.d at all, or one without default-docker: the built-in default. */
