@@ -2,8 +2,11 @@
 """rune-image beside skopeo+umoci and containerd (ctr) pulling one large multi-layer image from
 a local registry: wall time and peak memory. With skopeo installed, the same image encrypted
 with skopeo (ocicrypt, JWE) is pulled by rune-image with the key too, and the cost of decryption
-is printed as a ratio to the plain pull of the same run. Prints figures, medians and ratios;
-never passes or fails on time.
+is printed as a ratio to the plain pull of the same run. The gzip image is also signed by
+rune-image sign (GPG simple signing into a file lookaside, and cosign), and pulled by rune-image
+under a policy that requires each signature: the signature gate's cost is printed as a ratio to
+the plain pull (which runs under the default accept-anything policy). Prints figures, medians
+and ratios; never passes or fails on time.
 
     sudo /usr/bin/python3 bench/pull-bench.py [--size-mb 300] [--runs 3] [--tools rune,skopeo,ctr]
 
@@ -12,6 +15,7 @@ that is installed fails.
 """
 
 import argparse
+import json
 import os
 import random
 import shutil
@@ -34,6 +38,9 @@ VARIANTS = ("gzip", "zstd")
 # The plain variants encrypted by skopeo for one RSA key (JWE), pulled by rune-image only
 # (skopeo+umoci would need a copy with --decryption-key first; containerd needs imgcrypt).
 ENCRYPTED = {"gzip+jwe": "gzip", "zstd+jwe": "zstd"}
+# The gzip image signed (same manifest, same tag), pulled by rune-image under a policy that
+# requires the signature.
+SIGNED = {"gzip+gpg": "gzip", "gzip+cosign": "gzip"}
 
 CONTAINERD_CONFIG = """version = 2
 root = "{base}/root"
@@ -213,6 +220,53 @@ def encrypt_images(workdir):
     print(f"encrypted with skopeo (jwe:, RSA-OAEP, AES-256-CTR + HMAC-SHA256) in "
           f"{time.perf_counter() - t0:.1f} s")
     return key
+
+
+def sign_images(workdir, registry, rune_bin):
+    """Sign REPO_NAME:gzip with a fresh GPG key (into a file lookaside) and a fresh P-256 key
+    (cosign, .sig attachment); return {variant: the pull options of its policy}, or {} with a
+    note when gpg or openssl is missing."""
+    missing = [t for t in ("gpg", "openssl") if not shutil.which(t)]
+    if missing:
+        print(f"signed variants: {', '.join(missing)} not installed, skipped")
+        return {}
+    home = workdir / "gnupg"
+    home.mkdir(mode=0o700)
+    gpg = ["gpg", "--homedir", str(home), "--batch", "--pinentry-mode", "loopback",
+           "--passphrase", ""]
+    subprocess.run(gpg + ["--quick-gen-key", "bench@rune.test", "rsa2048", "sign", "never"],
+                   check=True, capture_output=True)
+    fpr = [l.split(":")[9] for l in subprocess.run(
+        gpg + ["--with-colons", "--list-keys", "bench@rune.test"], check=True,
+        capture_output=True, text=True).stdout.splitlines() if l.startswith("fpr:")][0]
+    (workdir / "bench.gpg").write_bytes(subprocess.run(gpg + ["--export", fpr], check=True,
+                                                       capture_output=True).stdout)
+    key, pub = workdir / "cosign.key", workdir / "cosign.pub"
+    subprocess.run(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-out", key], check=True, capture_output=True)
+    subprocess.run(["openssl", "pkey", "-in", key, "-pubout", "-out", pub], check=True,
+                   capture_output=True)
+    rd = workdir / "registries.d"
+    rd.mkdir()
+    (rd / "bench.yaml").write_text(
+        f'docker:\n  "{registry.host}":\n    lookaside: file://{workdir}/lookaside\n'
+        f'    use-sigstore-attachments: true\n')
+    ref = f"{registry.host}/{REPO_NAME}:gzip"
+    must("rune-image sign", [rune_bin, "sign", "--insecure-registry", registry.host,
+                             "--registries.d", rd, "--gpg-home", home, "--sign-by", fpr,
+                             "--cosign-key", key, ref])
+    reqs = {"gzip+gpg": {"type": "signedBy", "keyType": "GPGKeys",
+                         "keyPath": str(workdir / "bench.gpg")},
+            "gzip+cosign": {"type": "sigstoreSigned", "keyPath": str(pub)}}
+    out = {}
+    for variant, req in reqs.items():
+        policy = workdir / f"policy-{variant.replace('+', '-')}.json"
+        policy.write_text(json.dumps({"default": [{"type": "reject"}],
+                                      "transports": {"docker": {registry.host: [req]}}}))
+        out[variant] = ["--policy", str(policy), "--registries.d", str(rd)]
+    print(f"signed {ref} with rune-image sign: GPG {fpr[-16:]} (file lookaside) and cosign "
+          f"(P-256, .sig attachment)")
+    return out
 
 
 # ------------------------------------------------------------------------------ running
@@ -425,18 +479,23 @@ def verify(rune_root, umoci_root, label):
     return b, not diff
 
 
-def bench(tools, images, registry, workdir, runs, enc_key=None):
+def bench(tools, images, registry, workdir, runs, enc_key=None, signed=None):
     results = {}
     checks = []
     ref_manifest = None
-    # Each encrypted variant right after its plain twin, so that drift hits both alike.
+    signed = signed or {}
+    # Each encrypted or signed variant right after its plain twin, so that drift hits both
+    # alike.
     order = [v for c in VARIANTS for v in (c, *(e for e, p in ENCRYPTED.items()
-                                               if p == c and enc_key))]
+                                               if p == c and enc_key),
+                                           *(s for s, p in SIGNED.items() if p == c and s in signed))]
     for comp in order:
-        ref = f"{registry.host}/{REPO_NAME}:{comp.replace('+', '-')}"
-        extra = ["--decryption-key", str(enc_key)] if comp in ENCRYPTED else []
+        tag = SIGNED[comp] if comp in SIGNED else comp.replace('+', '-')
+        ref = f"{registry.host}/{REPO_NAME}:{tag}"
+        extra = (["--decryption-key", str(enc_key)] if comp in ENCRYPTED else
+                 signed.get(comp, []))
         active = [t for t in tools if not (comp == "zstd" and t.name == "skopeo+umoci") and
-                  (t.name == "rune-image" or comp not in ENCRYPTED)]
+                  (t.name == "rune-image" or (comp not in ENCRYPTED and comp not in SIGNED))]
         results[comp] = {t.label: [] for t in active}
         for i in range(runs):
             print(f"{comp} run {i + 1}/{runs}: " + ", ".join(t.label for t in
@@ -561,6 +620,15 @@ def report(tools, results, images, about, tars, runs, ctr_note):
                       f"{a['total'] / b['total']:.2f}x "
                       f"({(a['total'] / b['total'] - 1) * 100:+.0f}%), RSS "
                       f"{a['rss'] / b['rss']:.2f}x")
+    for sig, plain in SIGNED.items():
+        for rt in rune:
+            a, b = med.get((sig, rt.label)), med.get((plain, rt.label))
+            if a and b:
+                print(f"{sig}: {rt.label} signature gate (signed, policy requiring it / plain "
+                      f"{plain}, same run): pull {a['fetch'] / b['fetch']:.3f}x "
+                      f"({(a['fetch'] - b['fetch']) * 1000:+.0f} ms, "
+                      f"{(a['fetch'] / b['fetch'] - 1) * 100:+.1f}%), RSS "
+                      f"{a['rss'] / b['rss']:.2f}x")
     if any(t.name == "skopeo+umoci" for t in tools):
         print("\nzstd: skopeo+umoci not measured (umoci 0.4 cannot unpack zstd layers); "
               "rune-image and ctr only")
@@ -580,6 +648,8 @@ def main():
     ap.add_argument("--rune-jobs", default="default",
                     help="rune-image --jobs values, one row each (default: its default, 3)")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
+    ap.add_argument("--no-signed", action="store_true",
+                    help="skip the signed variants (gzip+gpg, gzip+cosign)")
     ap.add_argument("--no-encrypted", action="store_true",
                     help="skip the encrypted variants (gzip+jwe, zstd+jwe)")
     args = ap.parse_args()
@@ -655,7 +725,10 @@ def main():
             rm(workdir / f"oci-{tag}")
         print(f"pushed {REPO_NAME}:{', :'.join(tags)} to {registry.host} in "
               f"{time.perf_counter() - t0:.1f} s")
-        results, checks = bench(tools, images, registry, workdir, args.runs, enc_key)
+        signed = {}
+        if any(t.name == "rune-image" for t in tools) and not args.no_signed:
+            signed = sign_images(workdir, registry, rune_bin)
+        results, checks = bench(tools, images, registry, workdir, args.runs, enc_key, signed)
         report(tools, results, images, about, tars, args.runs, ctr_note)
         if not all(checks):
             print("\nnote: the unpacked trees differ (see above)")

@@ -3,6 +3,7 @@
 needs, its configuration files and CA certificates, and a config.json that starts it.
 
     agent_bundle.py [--build DIR] [--out DIR] [--listen ADDR] [--pal PATH | --no-enclave]
+                    [--policy FILE [--registries-d FILE] [--key FILE]...]
 
 `rune run --bundle OUT agent` then starts the agent, by default as an enclave container run
 through liberpal-skeleton.so (simulated backend). rune loads a PAL only from a trusted
@@ -11,6 +12,12 @@ or tell rune where the build's copy is with `rune --enclave-runtime-dirs DIR` (a
 root owns all the way up). The agent keeps its store under
 /var/lib/enclave-agent and lays out pulled images under /images/<container id>, both inside
 the bundle's rootfs, so the host finds them at OUT/rootfs/...
+
+With --policy, the agent runs with security_validate on (upstream's default): the policy is
+/etc/containers/policy.json in the rootfs, --registries-d (one registries.d YAML file) is
+/etc/containers/registries.d/default.yaml and each --key is copied to /etc/containers/keys/
+under its own name, where the policy's keyPath must name it. Without, security_validate is off
+(and the agent says so in its log).
 """
 
 import argparse
@@ -67,6 +74,19 @@ def mounts_under(path):
     return found
 
 
+def add_policy(rootfs, policy, registries_d, keys):
+    etc = rootfs / "etc/containers"
+    (etc / "keys").mkdir(parents=True, exist_ok=True)
+    (etc / "registries.d").mkdir(exist_ok=True)
+    shutil.copyfile(policy, etc / "policy.json")
+    if registries_d:
+        shutil.copyfile(registries_d, etc / "registries.d/default.yaml")
+    for key in keys:
+        shutil.copyfile(key, etc / "keys" / Path(key).name)
+    config = dict(DECRYPT_CONFIG, security_validate=True)
+    (rootfs / "etc/decrypt_config.conf").write_text(json.dumps(config, indent=2) + "\n")
+
+
 def make_rootfs(rootfs, agent):
     for d in ("bin", "dev", "proc", "sys", "tmp", "etc/ssl/certs", "images",
               "var/lib/enclave-agent", "run"):
@@ -89,7 +109,7 @@ def make_rootfs(rootfs, agent):
     (rootfs / "etc/group").write_text("root:x:0:\n")
 
 
-def make_config(out, rune, listen, pal):
+def make_config(out, rune, listen, pal, policy):
     subprocess.run([rune, "spec"], cwd=out, check=True, capture_output=True)
     path = out / "config.json"
     config = json.loads(path.read_text())
@@ -99,6 +119,9 @@ def make_config(out, rune, listen, pal):
     proc["args"] = ["/bin/enclave-agent", "-l", listen, "-c", "/etc/decrypt_config.conf",
                     "-o", "/etc/ocicrypt.conf", "--root", "/var/lib/enclave-agent",
                     "--images", "/images"]
+    if policy:
+        proc["args"] += ["--policy", "/etc/containers/policy.json",
+                         "--registries.d", "/etc/containers/registries.d"]
     # Many clients and big images need descriptors (upstream: 65535), within what this host
     # lets a root process without CAP_SYS_RESOURCE have.
     nofile = min(65535, resource.getrlimit(resource.RLIMIT_NOFILE)[1])
@@ -128,6 +151,11 @@ def main():
                                   "liberpal-skeleton.so)")
     ap.add_argument("--no-enclave", action="store_true", help="a plain container")
     ap.add_argument("--agent", help="the agent binary (default: BUILD's)")
+    ap.add_argument("--policy", help="turn security_validate on with this containers "
+                                     "policy.json")
+    ap.add_argument("--registries-d", help="with --policy: a registries.d YAML file")
+    ap.add_argument("--key", action="append", default=[],
+                    help="with --policy: a key file its keyPath names (repeatable)")
     args = ap.parse_args()
 
     build = Path(args.build).resolve()
@@ -146,7 +174,9 @@ def main():
         shutil.rmtree(out)
     out.mkdir(parents=True)
     make_rootfs(out / "rootfs", agent)
-    make_config(out, str(rune), args.listen, str(pal) if pal else None)
+    if args.policy:
+        add_policy(out / "rootfs", args.policy, args.registries_d, args.key)
+    make_config(out, str(rune), args.listen, str(pal) if pal else None, args.policy)
     print(out)
 
 

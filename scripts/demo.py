@@ -1,8 +1,10 @@
 #!/usr/bin/python3
 """The end-to-end demo, on an embedded default: a local registry on 127.0.0.1 seeded with an
-image built here; the enclave-agent started by rune as an enclave container (skeleton PAL,
-simulated backend); a pull through the agent with agent-ctl; the pulled layers mounted as the
-app's rootfs; the app run by rune, as an enclave container too; everything cleaned up.
+image built here and signed by `rune-image sign` (a cosign signature, P-256 key made here); the
+enclave-agent started by rune as an enclave container (skeleton PAL, simulated backend) with
+security_validate on and a policy that wants that signature; a pull through the agent with
+agent-ctl, and an unsigned image refused; the pulled layers mounted as the app's rootfs; the
+app run by rune, as an enclave container too; everything cleaned up.
 
     demo.py [--build DIR]      (scripts/demo.sh builds and then runs this)
 
@@ -79,10 +81,41 @@ class Demo:
     def rune_cmd(self, *args, **kw):
         return run(*self.rune_argv(), *args, **kw)
 
+    def sign(self, ref):
+        """A P-256 key pair made here; ref signed with it in its registry (cosign format)."""
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        key = ec.generate_private_key(ec.SECP256R1())
+        self.key = self.work / "cosign.key"
+        self.pub = self.work / "cosign.pub"
+        self.key.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                               serialization.PrivateFormat.PKCS8,
+                                               serialization.NoEncryption()))
+        self.key.chmod(0o600)
+        self.pub.write_bytes(key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+        return run(self.build / "cmd/rune-image/rune-image", "sign", "--cosign-key", self.key,
+                   ref).stdout.strip()
+
+    def policy(self, host):
+        """The agent's policy: images from this registry need a cosign signature by the demo's
+        key; everything else is refused. Its registries.d reads .sig attachments there."""
+        self.policy_file = self.work / "policy.json"
+        self.policy_file.write_text(json.dumps({
+            "default": [{"type": "reject"}],
+            "transports": {"docker": {host: [{
+                "type": "sigstoreSigned", "keyPath": "/etc/containers/keys/cosign.pub",
+                "signedIdentity": {"type": "matchRepository"}}]}}}, indent=2))
+        self.registries_d = self.work / "registries.yaml"
+        self.registries_d.write_text(json.dumps(
+            {"docker": {host: {"use-sigstore-attachments": True}}}))
+
     def start_agent(self, listen):
         bundle = self.work / "agent-bundle"
         run(sys.executable, REPO / "scripts/agent_bundle.py", "--build", self.build,
-            "--out", bundle, "--listen", listen, "--pal", self.pal)
+            "--out", bundle, "--listen", listen, "--pal", self.pal,
+            "--policy", self.policy_file, "--registries-d", self.registries_d,
+            "--key", self.pub)
         log = open(self.work / "agent.log", "wb")
         self.containers.append("demo-agent")
         subprocess.run([*self.rune_argv(), "run", "--detach", "--bundle", bundle,
@@ -113,9 +146,14 @@ def demo(build, work):
             push(image["path"], "1", reg, repo="demo/hello")
             ref = f"{reg.host}/demo/hello:1"
             print(f"pushed {ref} ({len(image['layers'])} layers, {image['manifest_digest']})")
+            step(f"rune-image sign --cosign-key cosign.key {ref}")
+            print(d.sign(ref))
+            push(image["path"], "1", reg, repo="demo/unsigned")  # the same image, unsigned
+            d.policy(reg.host)
 
             listen = f"tcp://127.0.0.1:{free_port()}"
-            step(f"enclave-agent started by rune as an enclave container, serving {listen}")
+            step(f"enclave-agent started by rune as an enclave container, serving {listen}, "
+                 "security_validate on")
             agent_bundle = d.start_agent(listen)
             state = json.loads(d.rune_cmd("state", "demo-agent").stdout)
             print(f"agent: {state['status']}, pid {state['pid']}, bundle {agent_bundle}")
@@ -128,6 +166,12 @@ def demo(build, work):
             out = run(d.agent_ctl, "-c", listen, "-i", ref).stdout
             print(out.strip())
             cid = "hello_1"
+            bad = f"{reg.host}/demo/unsigned:1"
+            step(f"agent-ctl -c {listen} -i {bad} (not signed: refused)")
+            res = run(d.agent_ctl, "-c", listen, "-i", bad, check=False)
+            print((res.stdout + res.stderr).strip())
+            if res.returncode == 0 or "PERMISSION_DENIED" not in res.stdout + res.stderr:
+                raise SystemExit("demo: the agent did not refuse the unsigned image")
 
             step("the pulled layers mounted as the app's rootfs")
             app = work / "app"

@@ -586,6 +586,102 @@ class HostileRegistry:
         self.close()
 
 
+class SignatureProxy:
+    """A front on 127.0.0.1 for a real registry (`upstream`, its URL) that adds the registry
+    signature extension docker-registry lacks: GET /v2/ answers with
+    X-Registry-Supports-Signatures: 1, and /extensions/v2/<repo>/signatures/<digest> is served
+    from `signatures` ({(repo, digest): [entry objects]}): GET lists them, PUT appends one and
+    answers 201. Every other request is relayed as it is (body and auth included). `puts`
+    records the (repo, digest) of each PUT. A context manager."""
+
+    EXT = "/extensions/v2/"
+
+    def __init__(self, upstream, advertise=True):
+        self.upstream = upstream
+        self.advertise = advertise
+        self.signatures = {}
+        self.puts = []
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def _ext_key(self):
+                rest = self.path[len(proxy.EXT):]
+                repo, _, digest = rest.rpartition("/signatures/")
+                return (repo, digest) if repo and digest else None
+
+            def _answer(self, status, body=b"", headers=()):
+                self.send_response(status)
+                for k, v in headers:
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def _relay(self):
+                n = int(self.headers.get("Content-Length") or 0)
+                data = self.rfile.read(n) if n else None
+                headers = {k: v for k, v in self.headers.items()
+                           if k.lower() in ("authorization", "range", "content-type")}
+                accept = self.headers.get_all("Accept")  # skopeo sends one line per type
+                if accept:
+                    headers["Accept"] = ", ".join(accept)
+                req = urllib.request.Request(proxy.upstream + self.path, data=data,
+                                             headers=headers, method=self.command)
+                try:
+                    with urllib.request.urlopen(req, timeout=30) as up:
+                        status, body, hdrs = up.status, up.read(), dict(up.headers)
+                except urllib.error.HTTPError as e:
+                    status, body, hdrs = e.code, e.read(), dict(e.headers)
+                keep = [(k, v) for k, v in hdrs.items()
+                        if k.lower() in ("content-type", "docker-content-digest", "location",
+                                         "range", "docker-upload-uuid", "www-authenticate")]
+                if self.command == "GET" and self.path.rstrip("/") == "/v2" and proxy.advertise:
+                    keep.append(("X-Registry-Supports-Signatures", "1"))
+                self._answer(status, b"" if self.command == "HEAD" else body, keep)
+
+            def do_GET(self):
+                key = self._ext_key() if self.path.startswith(proxy.EXT) else None
+                if key is None:
+                    return self._relay()
+                sigs = proxy.signatures.get(key, [])
+                self._answer(200, json.dumps({"signatures": sigs}).encode(),
+                             [("Content-Type", "application/json")])
+
+            def do_PUT(self):
+                key = self._ext_key() if self.path.startswith(proxy.EXT) else None
+                if key is None:
+                    return self._relay()
+                n = int(self.headers.get("Content-Length") or 0)
+                proxy.signatures.setdefault(key, []).append(json.loads(self.rfile.read(n)))
+                proxy.puts.append(key)
+                self._answer(201)
+
+            do_HEAD = do_POST = do_PATCH = do_DELETE = _relay
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.host = f"127.0.0.1:{self.server.server_address[1]}"
+        self.url = f"http://{self.host}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=10)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
 class _PortTaken(Exception):
     pass
 
@@ -1017,15 +1113,16 @@ def push(image_dir, tag, registry, repo="test/image", dest_tag=None, user=None,
 # skopeo and umoci
 
 
-def skopeo(*args, check=False, timeout=120):
+def skopeo(*args, check=False, timeout=120, env_extra=None):
     """Run skopeo with an isolated environment: a fresh HOME/XDG dirs (so no user auth file
-    or registries config is picked up), removed afterwards. Returns CompletedProcess (text)."""
+    or registries config is picked up), removed afterwards, plus env_extra (GNUPGHOME for
+    signing). Returns CompletedProcess (text)."""
     if not SKOPEO_BIN:
         raise FileNotFoundError("skopeo is not installed")
     home = tempfile.mkdtemp(prefix="rune-skopeo-")
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": home,
            "REGISTRY_AUTH_FILE": os.path.join(home, "auth.json"),
-           "XDG_RUNTIME_DIR": home, "XDG_CONFIG_HOME": home}
+           "XDG_RUNTIME_DIR": home, "XDG_CONFIG_HOME": home, **(env_extra or {})}
     argv = [SKOPEO_BIN, *map(str, args)]
     try:
         res = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=timeout)

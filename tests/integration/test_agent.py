@@ -60,8 +60,9 @@ class Agent:
         if ocicrypt:
             self.ocicrypt.write_text(
                 '{"key-providers":{"attestation-agent":{"native":"attestation-agent"}}}')
-        # security_validate defaults to true (upstream), and without signature verification
-        # the agent then refuses every pull: tests run with it off unless they pass a -c.
+        # security_validate defaults to true (upstream): every pull then goes through the
+        # signature gate with the machine's /etc/containers/policy.json. Tests run with it off
+        # unless they pass a -c (test_signatures.py has the agent's gate).
         self.decrypt_config = self.dir / "decrypt_config.conf"
         self.decrypt_config.write_text('{"security_validate": false}')
         self.argv = [AGENT_BIN, "-l", self.listen, "-o", str(self.ocicrypt), "-c",

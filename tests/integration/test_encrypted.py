@@ -760,17 +760,19 @@ def test_agent_pulls_encrypted_images(world, workdir):
         assert bare.store_records() == [] and bare.layouts() == [] and bare.layer_dirs() == []
         bare.check_consistent()
 
-        # security_validate on: a warning at start, and every pull refused.
+        # security_validate on with a policy that wants a signature: the unsigned image is
+        # PERMISSION_DENIED and nothing of it is stored.
         strict_conf = workdir / "strict.conf"
         strict_conf.write_text('{"security_validate": true}')
-        strict = Agent(workdir, name="strict", extra=["-c", strict_conf]).start()
+        policy = workdir / "strict-policy.json"
+        policy.write_text(json.dumps({"default": [{"type": "signedBy", "keyType": "GPGKeys",
+                                                   "keyPath": "/nonexistent.gpg"}]}))
+        strict = Agent(workdir, name="strict", extra=["-c", strict_conf, "--policy", policy,
+                                                      "--registries.d", workdir / "no-rd"])
+        strict.start()
         started.append(strict)
-        warn = [r["msg"] for r in strict.records() if r["level"] == "warning"]
-        assert any("security_validate is on" in w for w in warn), strict.log()
         expect_error(strict.ctl("-i", f"{host}/plain/img:t", "--cid", "p"),
-                     "FAILED_PRECONDITION",
-                     "security_validate is on but image signature verification is not "
-                     "available; set security_validate to false")
+                     "FAILED_PRECONDITION", "key file /nonexistent.gpg")
         assert strict.store_records() == [] and strict.layer_dirs() == []
     finally:
         for a in started:
