@@ -73,6 +73,9 @@ class Keys:
         gpg(self.home, "--faked-system-time", "20200101T000000", "--quick-gen-key",
             "expired@rune.test", "rsa2048", "sign", "1d")
         self.fpr["expired"] = fingerprint(self.home, "expired@rune.test")[0]
+        gpg(self.home, "--faked-system-time", "20200101T000000", "--quick-gen-key",
+            "old@rune.test", "rsa2048", "sign", "never")
+        self.fpr["old"] = fingerprint(self.home, "old@rune.test")[0]
         gpg(self.home, "--quick-gen-key", "revoked@rune.test", "rsa2048", "sign", "never")
         self.fpr["revoked"] = fingerprint(self.home, "revoked@rune.test")[0]
         for name in self.fpr:
@@ -249,6 +252,18 @@ def test_signed_by_lookaside(scene, keys):
     assert "no GPG signature of" in line
 
 
+def test_registries_d_settings_fall_back_per_setting(scene, keys):
+    """A repository scope that sets only use-sigstore-attachments: the lookaside comes from
+    the host's scope, for skopeo's write and both tools' reads."""
+    host = scene.reg.host
+    scene.set_registries({host: {"lookaside": f"file://{scene.lookaside}"},
+                          f"{host}/ns/img": {"use-sigstore-attachments": True}})
+    scene.image("ns/img")
+    scene.skopeo_sign("ns/img", "v1", "a")
+    assert list((scene.lookaside / "ns").glob("img@sha256=*/signature-1"))
+    accepted(scene.verdicts(scene.policy(for_host(scene, [signed_by(keys, "a")])), "ns/img:v1"))
+
+
 def test_unsigned_image_under_signed_by(scene, keys):
     scene.image("ns/unsigned")
     line = refused(scene.verdicts(scene.policy(for_host(scene, [signed_by(keys, "a")])),
@@ -404,21 +419,39 @@ def test_subkey_signature(scene, keys):
     accepted(res)
 
 
-def test_expired_key(scene, keys):
-    scene.image("ns/img")
-    # skopeo refuses to sign with an expired key: sign in the past with gpg itself.
+def sign_in_the_past(scene, keys, key, *gpg_args):
+    """A signature of ns/img:v1 made by gpg itself on 2020-01-01 (skopeo refuses to sign with
+    an expired key), put where the lookaside has it."""
     digest = scene.reg.manifest_digest("ns/img", "v1")
     payload = json.dumps({"critical": {"identity": {"docker-reference": f"{scene.reg.host}/ns/img:v1"},
                                        "image": {"docker-manifest-digest": digest},
                                        "type": "atomic container signature"},
                           "optional": {}}).encode()
     blob = gpg(keys.home, "--faked-system-time", "20200101T120000", "--local-user",
-               keys.fpr["expired"], "--sign", stdin=payload).stdout
+               keys.fpr[key], *gpg_args, "--sign", stdin=payload).stdout
     d = scene.lookaside / "ns" / f"img@{digest.replace(':', '=')}"
     d.mkdir(parents=True)
     (d / "signature-1").write_bytes(blob)
+
+
+def test_expired_key(scene, keys):
+    scene.image("ns/img")
+    sign_in_the_past(scene, keys, "expired")
     refused(scene.verdicts(scene.policy(for_host(scene, [signed_by(keys, "expired")])),
                            "ns/img:v1"), "which has expired")
+
+
+def test_expired_signature(scene, keys):
+    """A valid key, a signature that expired a day after it was made."""
+    scene.image("ns/img")
+    sign_in_the_past(scene, keys, "old", "--default-sig-expire", "1d")
+    refused(scene.verdicts(scene.policy(for_host(scene, [signed_by(keys, "old")])),
+                           "ns/img:v1"), f"the signature by key {keys.fpr['old']} has expired")
+    # The same key's signature without an expiry date is accepted by both.
+    shutil.rmtree(scene.lookaside)
+    sign_in_the_past(scene, keys, "old")
+    accepted(scene.verdicts(scene.policy(for_host(scene, [signed_by(keys, "old")])),
+                            "ns/img:v1"))
 
 
 def test_revoked_key(scene, keys):
