@@ -271,7 +271,7 @@ struct enc_args {
 	struct key_args keys;
 	char **layers;
 	char **insecure;
-	char *user; /* "user:password" copy; wiped */
+	struct creds creds; /* --creds */
 	struct img_platform platform;
 	struct img_registry_opts ro;
 	bool has_platform, quiet;
@@ -282,26 +282,8 @@ static void enc_args_clear(struct enc_args *a)
 	key_args_clear(&a->keys);
 	cc_strv_free(a->layers);
 	cc_strv_free(a->insecure);
-	if (a->user)
-		explicit_bzero(a->user, strlen(a->user) + 1);
-	free(a->user);
+	creds_clear(&a->creds);
 	img_platform_clear(&a->platform);
-}
-
-static void take_creds(struct enc_args *a, char *arg)
-{
-	if (a->user)
-		explicit_bzero(a->user, strlen(a->user));
-	free(a->user);
-	a->user = xstrdup(arg);
-	char *colon = strchr(a->user, ':');
-	if (colon)
-		*colon = '\0';
-	a->ro.username = a->user;
-	a->ro.password = colon ? colon + 1 : "";
-	char *arg_colon = strchr(arg, ':');
-	if (arg_colon)
-		explicit_bzero(arg_colon + 1, strlen(arg_colon + 1));
 }
 
 /* 0: go on; 1 or 2: exit with status (r - 1) after usage or an error already printed. */
@@ -357,7 +339,7 @@ static int parse_args(struct enc_args *a, int argc, char **argv)
 			a->has_platform = true;
 			break;
 		case O_CREDS:
-			take_creds(a, optarg);
+			creds_take(&a->creds, &a->ro, optarg);
 			break;
 		case O_AUTH:
 			a->ro.auth_file = optarg;

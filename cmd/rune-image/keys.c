@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include "image/registry.h"
 #include "rune-image.h"
 #include "util/cleanup.h"
 #include "util/strv.h"
@@ -90,4 +91,27 @@ struct crypt_recipients *key_args_recipients(const struct key_args *k, struct cc
 		}
 	}
 	return r;
+}
+
+void creds_clear(struct creds *c)
+{
+	if (c->buf)
+		explicit_bzero(c->buf, c->len);
+	free(c->buf);
+	*c = (struct creds){ 0 };
+}
+
+void creds_take(struct creds *c, struct img_registry_opts *ro, char *arg)
+{
+	creds_clear(c);
+	c->len = strlen(arg) + 1;
+	c->buf = xstrdup(arg);
+	char *colon = strchr(c->buf, ':');
+	if (colon)
+		*colon = '\0';
+	ro->username = c->buf;
+	ro->password = colon ? colon + 1 : "";
+	char *arg_colon = strchr(arg, ':');
+	if (arg_colon)
+		explicit_bzero(arg_colon + 1, strlen(arg_colon + 1));
 }

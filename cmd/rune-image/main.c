@@ -268,8 +268,7 @@ static int cmd_pull(struct img_store *store, int argc, char **argv)
 	struct view v = { .tty = isatty(2) };
 	_cleanup_key_args_ struct key_args ka = { 0 };
 	_cleanup_strv_ char **insecure = NULL;
-	_cleanup_free_ char *user = NULL;
-	size_t user_len = 0;
+	_cleanup_creds_ struct creds creds = { 0 };
 	struct cc_error *err = NULL;
 	int c;
 	optind = 1;
@@ -281,23 +280,9 @@ static int cmd_pull(struct img_store *store, int argc, char **argv)
 				return fail(err);
 			o.platform = &platform;
 			break;
-		case O_CREDS: {
-			if (user)
-				explicit_bzero(user, user_len);
-			free(user);
-			user_len = strlen(optarg) + 1;
-			user = xstrdup(optarg);
-			char *colon = strchr(user, ':');
-			if (colon)
-				*colon = '\0';
-			o.registry.username = user;
-			o.registry.password = colon ? colon + 1 : "";
-			/* Out of /proc/<pid>/cmdline as soon as possible. */
-			char *arg_colon = strchr(optarg, ':');
-			if (arg_colon)
-				explicit_bzero(arg_colon + 1, strlen(arg_colon + 1));
+		case O_CREDS:
+			creds_take(&creds, &o.registry, optarg);
 			break;
-		}
 		case O_AUTHFILE:
 			o.registry.auth_file = optarg;
 			break;
@@ -390,8 +375,6 @@ static int cmd_pull(struct img_store *store, int argc, char **argv)
 	sign_verifier_free(verifier);
 	img_platform_clear(&platform);
 	free(v.layers);
-	if (user)
-		explicit_bzero(user, user_len);
 	if (!record)
 		return fail(err);
 	if (v.json) {

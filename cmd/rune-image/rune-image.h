@@ -31,6 +31,18 @@ CC_MUST_CHECK int key_args_keys(const struct key_args *k, struct crypt_keys **ou
 CC_MUST_CHECK struct crypt_recipients *key_args_recipients(const struct key_args *k,
 							   struct cc_error **err);
 
+/* --creds USER[:PASSWORD]: a private copy that ro's username and password point into, wiped
+ * when replaced and by creds_clear; the password is wiped out of the argument at once (it
+ * stays readable in /proc/PID/cmdline otherwise). */
+struct creds {
+	char *buf;
+	size_t len;
+};
+struct img_registry_opts;
+void creds_take(struct creds *c, struct img_registry_opts *ro, char *arg);
+void creds_clear(struct creds *c);
+#define _cleanup_creds_ __attribute__((cleanup(creds_clear)))
+
 /* Options that turn a check off are said at start, one line each, through the log sink:
  * every --insecure-registry of pull and encrypt. */
 void rune_image_insecure_warnings(char *const *insecure);

@@ -204,8 +204,7 @@ int cmd_sign(int argc, char **argv)
 	};
 	struct sign_args a = { 0 };
 	_cleanup_strv_ char **insecure = NULL;
-	_cleanup_free_ char *user = NULL;
-	size_t user_len = 0;
+	_cleanup_creds_ struct creds creds = { 0 };
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
@@ -228,22 +227,9 @@ int cmd_sign(int argc, char **argv)
 		case O_RD:
 			a.pa.registries_d = optarg;
 			break;
-		case O_CREDS: {
-			if (user)
-				explicit_bzero(user, user_len);
-			free(user);
-			user_len = strlen(optarg) + 1;
-			user = xstrdup(optarg);
-			char *colon = strchr(user, ':');
-			if (colon)
-				*colon = '\0';
-			a.ro.username = user;
-			a.ro.password = colon ? colon + 1 : "";
-			char *arg_colon = strchr(optarg, ':');
-			if (arg_colon)
-				explicit_bzero(arg_colon + 1, strlen(arg_colon + 1));
+		case O_CREDS:
+			creds_take(&creds, &a.ro, optarg);
 			break;
-		}
 		case O_AUTHFILE:
 			a.ro.auth_file = optarg;
 			break;
@@ -273,7 +259,5 @@ int cmd_sign(int argc, char **argv)
 	rune_image_insecure_warnings(insecure);
 	struct cc_error *err = NULL;
 	int r = sign_image(&a, argv[optind], &err);
-	if (user)
-		explicit_bzero(user, user_len);
 	return r < 0 ? rune_image_fail(err) : 0;
 }

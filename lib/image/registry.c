@@ -902,14 +902,15 @@ char *img_registry_get_extension(struct img_registry *r, const char *path, size_
 	return out;
 }
 
-int img_registry_put_extension(struct img_registry *r, const char *path, const char *content_type,
-			       const void *body, size_t len, struct cc_error **err)
+/* PUT body to path (what names it in messages), expecting 201 Created. */
+static int put_created(struct img_registry *r, const char *path, const char *what,
+		       const char *content_type, const void *body, size_t len,
+		       struct cc_error **err)
 {
-	_cleanup_free_ char *full = xasprintf("/extensions/v2/%s/%s", r->repo, path);
 	struct response resp = { .max = ANSWER_MAX, .size = -1 };
 	struct call call = { .method = "PUT",
-			     .path = full,
-			     .shown = full,
+			     .path = path,
+			     .shown = path,
 			     .content_type = content_type,
 			     .body = body,
 			     .len = len,
@@ -917,10 +918,17 @@ int img_registry_put_extension(struct img_registry *r, const char *path, const c
 	long status = request_call(r, &call, &resp, err);
 	response_clear(&resp);
 	if (status < 0)
-		return cc_error_prefix(err, "PUT %s", full);
+		return cc_error_prefix(err, "PUT %s", what);
 	if (status != 201)
-		return write_status_error(r, full, status, 201, err);
+		return write_status_error(r, what, status, 201, err);
 	return 0;
+}
+
+int img_registry_put_extension(struct img_registry *r, const char *path, const char *content_type,
+			       const void *body, size_t len, struct cc_error **err)
+{
+	_cleanup_free_ char *full = xasprintf("/extensions/v2/%s/%s", r->repo, path);
+	return put_created(r, full, full, content_type, body, len, err);
 }
 
 int img_registry_has_blob(struct img_registry *r, const char *digest, struct cc_error **err)
@@ -1044,21 +1052,7 @@ int img_registry_put_manifest(struct img_registry *r, const char *reference,
 {
 	_cleanup_free_ char *path = xasprintf("/v2/%s/manifests/%s", r->repo, reference);
 	_cleanup_free_ char *what = xasprintf("manifest %s", reference);
-	struct response resp = { .max = ANSWER_MAX, .size = -1 };
-	struct call call = { .method = "PUT",
-			     .path = path,
-			     .shown = path,
-			     .content_type = content_type,
-			     .body = body,
-			     .len = len,
-			     .push = true };
-	long status = request_call(r, &call, &resp, err);
-	response_clear(&resp);
-	if (status < 0)
-		return cc_error_prefix(err, "PUT %s", what);
-	if (status != 201)
-		return write_status_error(r, what, status, 201, err);
-	return 0;
+	return put_created(r, path, what, content_type, body, len, err);
 }
 
 char *img_registry_get_url(struct img_registry *r, const char *url, size_t max, size_t *len,

@@ -319,6 +319,20 @@ static int read_below(int basefd, const char *rel, const char *url, unsigned cha
 	return 1;
 }
 
+/* Signature i of a lookaside listing (data is taken), or an error past the bound. */
+static int lookaside_add(struct sign_found *out, unsigned i, const char *base,
+			 const struct img_ref *ref, const char *digest, void *data, size_t len,
+			 char **url, struct cc_error **err)
+{
+	if (i > SIGN_STORAGE_MAX) {
+		free(data);
+		_cleanup_free_ char *d = lookaside_url(base, ref, digest, 0);
+		return cc_error_set(err, 0, "%s: more than %d signatures", d, SIGN_STORAGE_MAX);
+	}
+	blob_add(&out->simple, &out->n_simple, data, len, steal_pointer(url), NULL);
+	return 0;
+}
+
 static int file_fetch(const char *base, const struct img_ref *ref, const char *digest,
 		      struct sign_found *out, struct cc_error **err)
 {
@@ -340,13 +354,8 @@ static int file_fetch(const char *base, const struct img_ref *ref, const char *d
 		int found = read_below(basefd, rel, url, &data, &len, err);
 		if (found <= 0)
 			return found; /* the first one missing ends the list */
-		if (i > SIGN_STORAGE_MAX) {
-			free(data);
-			_cleanup_free_ char *d = lookaside_url(base, ref, digest, 0);
-			return cc_error_set(err, 0, "%s: more than %d signatures", d,
-					    SIGN_STORAGE_MAX);
-		}
-		blob_add(&out->simple, &out->n_simple, data, len, steal_pointer(&url), NULL);
+		if (lookaside_add(out, i, base, ref, digest, data, len, &url, err) < 0)
+			return -1;
 	}
 }
 
@@ -366,13 +375,8 @@ static int http_fetch(struct img_registry *reg, const char *base, const struct i
 			*err = e;
 			return -1;
 		}
-		if (i > SIGN_STORAGE_MAX) {
-			free(data);
-			_cleanup_free_ char *d = lookaside_url(base, ref, digest, 0);
-			return cc_error_set(err, 0, "%s: more than %d signatures", d,
-					    SIGN_STORAGE_MAX);
-		}
-		blob_add(&out->simple, &out->n_simple, data, len, steal_pointer(&url), NULL);
+		if (lookaside_add(out, i, base, ref, digest, data, len, &url, err) < 0)
+			return -1;
 	}
 }
 

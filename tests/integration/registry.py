@@ -479,7 +479,30 @@ def relay_get(handler, upstream):
     return status, body
 
 
-class HostileRegistry:
+class _LoopbackServer:
+    """A threaded HTTP server on 127.0.0.1 (a free port) for test fronts; a context manager."""
+
+    def _serve(self, handler):
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.server.daemon_threads = True
+        self.host = f"127.0.0.1:{self.server.server_address[1]}"
+        self.url = f"http://{self.host}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=10)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class HostileRegistry(_LoopbackServer):
     """A registry front on 127.0.0.1 (plain HTTP) that relays every request to a real registry
     (`upstream`, its URL) except GETs of the blobs it is told to misbehave on, by digest:
 
@@ -521,12 +544,7 @@ class HostileRegistry:
                     pass  # the client gave up, as it should
                 self.close_connection = True
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.host = f"127.0.0.1:{self.server.server_address[1]}"
-        self.url = f"http://{self.host}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+        self._serve(Handler)
 
     def _real(self, digest, path):
         with urllib.request.urlopen(self.upstream + path, timeout=30) as up:
@@ -575,18 +593,10 @@ class HostileRegistry:
 
     def close(self):
         self._closing.set()
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=10)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
+        super().close()
 
 
-class SignatureProxy:
+class SignatureProxy(_LoopbackServer):
     """A front on 127.0.0.1 for a real registry (`upstream`, its URL) that adds the registry
     signature extension docker-registry lacks: GET /v2/ answers with
     X-Registry-Supports-Signatures: 1, and /extensions/v2/<repo>/signatures/<digest> is served
@@ -663,23 +673,8 @@ class SignatureProxy:
 
             do_HEAD = do_POST = do_PATCH = do_DELETE = _relay
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.host = f"127.0.0.1:{self.server.server_address[1]}"
-        self.url = f"http://{self.host}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+        self._serve(Handler)
 
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=10)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
 
 class _PortTaken(Exception):
