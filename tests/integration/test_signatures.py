@@ -722,3 +722,33 @@ def test_agent_image_config_and_bad_policy(scene, keys, workdir):
     a = Agent(workdir, name="kbs", extra=["-c", conf, "--image-config", kbs])
     p = subprocess.run(a.argv, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
     assert p.returncode == 1 and "kbs:// resources come from the key broker" in p.stderr, p.stderr
+
+
+def test_agent_without_a_policy_refuses_every_pull(scene, workdir):
+    """security_validate on, no --policy and no /etc/containers/policy.json (hidden by a tmpfs
+    in a mount namespace of the agent's own): a warning at start, every pull
+    FAILED_PRECONDITION, nothing stored."""
+    from test_agent import AGENT_BIN, Agent, expect_error
+    if not os.access(AGENT_BIN, os.X_OK):
+        pytest.skip(f"enclave-agent not built ({AGENT_BIN})")
+    if not shutil.which("unshare"):
+        pytest.skip("unshare is not installed")
+    scene.image("ns/img")
+    conf = workdir / "validate.conf"
+    conf.write_text('{"security_validate": true}')
+    agent = Agent(workdir, name="nopolicy", extra=["-c", conf])
+    agent.argv = ["unshare", "-m", "--propagation", "private", "sh", "-c",
+                  'mkdir -p /etc/containers && mount -t tmpfs tmpfs /etc/containers && '
+                  'exec "$@"', "sh", *agent.argv]
+    agent.start()
+    try:
+        warn = [r["msg"] for r in agent.records() if r["level"] == "warning"]
+        assert any("security_validate is on but there is no signature policy" in w
+                   for w in warn), agent.log()
+        expect_error(agent.ctl("-i", f"{scene.reg.host}/ns/img:v1", "--cid", "x"),
+                     "FAILED_PRECONDITION",
+                     "security_validate is on but there is no signature policy "
+                     "(/etc/containers/policy.json does not exist; give one with --policy)")
+        assert agent.store_records() == [] and agent.layer_dirs() == []
+    finally:
+        assert agent.stop() == 0, agent.log()[-3000:]
