@@ -88,7 +88,10 @@ def test_demo_end_to_end(workdir):
     assert res.returncode == 0, out
     for marker in ("pushed 127.0.0.1:", "enclave-agent started by rune as an enclave container",
                    "\"simulated\": true", "hello from the rune demo image 1.0",
-                   "app exited with status 0", "successful", "done"):
+                   "app exited with status 0", "successful", "done",
+                   "cosign signature: 127.0.0.1:", "security_validate on",
+                   "agent-ctl: PERMISSION_DENIED: pull 127.0.0.1:",
+                   "(sigstoreSigned): a sigstore signature is required"):
         assert marker in out, f"{marker!r} missing from the demo's output:\n{out}"
     assert set(mount_points()) <= before, set(mount_points()) - before
     # Everything the demo made was under its temporary directory, and it removed it.
