@@ -226,7 +226,8 @@ static int parse_keys(const struct cc_json_reader *r, const json_t *o, const cha
 		json_t *v = json_object_get(o, names[i]);
 		if (!v || json_is_null(v))
 			continue;
-		(*given)++;
+		if (++*given > 1)
+			continue; /* the caller refuses more than one source */
 		_cleanup_free_ char *p = cc_json_key_path(path, names[i]);
 		int ret = 0;
 		if (i == 0) {

@@ -52,6 +52,9 @@ static void test_refusals(void **state)
 	refused("{\"default\":[{\"type\":\"signedBy\",\"keyType\":\"GPGKeys\",\"keyPath\":\"/k\","
 		"\"keyData\":\"QQ==\"}]}",
 		"policy.json: default[0]: exactly one of keyPath, keyPaths and keyData is needed");
+	refused("{\"default\":[{\"type\":\"signedBy\",\"keyType\":\"GPGKeys\",\"keyPath\":\"/k\","
+		"\"keyPaths\":[\"/a\"]}]}",
+		"policy.json: default[0]: exactly one of keyPath, keyPaths and keyData is needed");
 	refused("{\"default\":[{\"type\":\"signedBy\",\"keyType\":\"GPGKeys\",\"keyPaths\":[]}]}",
 		"policy.json: default[0].keyPaths: must not be empty");
 	refused("{\"default\":[{\"type\":\"signedBy\",\"keyType\":\"GPGKeys\",\"keyPaths\":[7]}]}",
