@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /* Simple signing's OpenPGP envelope through gpgme. See gpg.h. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -9,18 +10,17 @@
 #include "crypt/pgp.h"
 #include "sign/gpg.h"
 #include "util/cleanup.h"
+#include "util/fs.h"
 
 /* A signed message's payload can be compressed: its expansion is bounded too. */
 #define PAYLOAD_MAX (4u << 20)
 
-struct trusted {
-	char *key;     /* a primary key or subkey fingerprint */
-	char *primary; /* the primary key it belongs to */
-};
-
+/* The keyring is a file of the policy's public keys that gpg.conf in the private home names
+ * as gpg's only keyring (no-default-keyring), with no agent and no key retrieval: a
+ * verification is then one gpg run, and a key gpg can use is one the policy gave. */
 struct sign_gpg {
 	char *home;
-	struct trusted *keys;
+	char *keyring;
 	size_t n_keys;
 };
 
@@ -31,6 +31,16 @@ struct sign_gpg *sign_gpg_new(struct cc_error **err)
 		return NULL;
 	struct sign_gpg *g = xzalloc(sizeof(*g));
 	g->home = home;
+	g->keyring = xasprintf("%s/policy-keys.gpg", home);
+	_cleanup_free_ char *conf_path = xasprintf("%s/gpg.conf", home);
+	_cleanup_free_ char *conf = xasprintf("no-default-keyring\nkeyring %s\nno-autostart\n"
+					      "no-auto-key-retrieve\n",
+					      g->keyring);
+	if (cc_write_file(conf_path, conf, strlen(conf), 0600, err) < 0 ||
+	    cc_write_file(g->keyring, "", 0, 0600, err) < 0) {
+		sign_gpg_free(g);
+		return NULL;
+	}
 	return g;
 }
 
@@ -40,59 +50,72 @@ void sign_gpg_free(struct sign_gpg *g)
 		return;
 	crypt_pgp_home_remove(g->home);
 	free(g->home);
-	for (size_t i = 0; i < g->n_keys; i++) {
-		free(g->keys[i].key);
-		free(g->keys[i].primary);
-	}
-	free(g->keys);
+	free(g->keyring);
 	free(g);
 }
 
-static void trust(struct sign_gpg *g, const char *key, const char *primary)
+/* An ASCII-armored block's binary contents (RFC 4880 §6.2: headers, a blank line, base64,
+ * an optional "=" checksum line, the END line), or NULL when it is not armored. */
+static unsigned char *dearmor(const char *text, size_t len, size_t *out_len)
 {
-	for (size_t i = 0; i < g->n_keys; i++)
-		if (!strcasecmp(g->keys[i].key, key))
-			return;
-	g->keys = xrealloc(g->keys, (g->n_keys + 1) * sizeof(*g->keys));
-	g->keys[g->n_keys++] = (struct trusted){ xstrdup(key), xstrdup(primary) };
+	static const char begin[] = "-----BEGIN PGP PUBLIC KEY BLOCK-----";
+	const char *end = text + len, *p = memmem(text, len, begin, sizeof(begin) - 1);
+	if (!p)
+		return NULL;
+	/* headers end at the first empty line */
+	const char *body = NULL;
+	for (const char *nl = memchr(p, '\n', (size_t)(end - p)); nl && nl + 1 < end;
+	     nl = memchr(nl + 1, '\n', (size_t)(end - nl - 1))) {
+		const char *q = nl + 1;
+		if (*q == '\n' || (*q == '\r' && q + 1 < end && q[1] == '\n')) {
+			body = *q == '\n' ? q + 1 : q + 2;
+			break;
+		}
+	}
+	if (!body)
+		return NULL;
+	_cleanup_free_ char *b64 = xmalloc((size_t)(end - body) + 1);
+	size_t n = 0;
+	for (const char *q = body; q < end;) {
+		const char *eol = memchr(q, '\n', (size_t)(end - q));
+		size_t l = (size_t)((eol ? eol : end) - q);
+		if (l && q[l - 1] == '\r')
+			l--;
+		if (l && (*q == '=' || *q == '-'))
+			break; /* checksum or END */
+		memcpy(b64 + n, q, l);
+		n += l;
+		q = eol ? eol + 1 : end;
+	}
+	struct crypt_buf out = { 0 };
+	if (crypt_b64_decode(b64, n, CRYPT_B64_STD, &out) < 0)
+		return NULL;
+	*out_len = out.len;
+	return out.p;
 }
 
-/* Every key the import listed, with each of its subkeys. */
-static int trust_imported(struct sign_gpg *g, gpgme_ctx_t ctx, gpgme_import_result_t res,
-			  const char *name, struct cc_error **err)
+/* Whether data starts with an OpenPGP public-key packet (tag 6, old or new format). */
+static bool starts_with_public_key(const unsigned char *p, size_t len)
 {
-	size_t n = 0;
-	for (gpgme_import_status_t s = res ? res->imports : NULL; s; s = s->next) {
-		gpgme_key_t key = NULL;
-		if (s->result || !s->fpr || gpgme_get_key(ctx, s->fpr, &key, 0))
-			continue;
-		for (gpgme_subkey_t sk = key->subkeys; sk; sk = sk->next)
-			if (sk->fpr)
-				trust(g, sk->fpr, key->subkeys->fpr);
-		gpgme_key_unref(key);
-		n++;
-	}
-	if (!n)
-		return cc_error_set(err, 0, "GPG keys %s: no public key in it", name);
-	return 0;
+	if (!len || !(p[0] & 0x80))
+		return false;
+	unsigned tag = p[0] & 0x40 ? p[0] & 0x3f : (p[0] >> 2) & 0x0f;
+	return tag == 6;
 }
 
 int sign_gpg_import(struct sign_gpg *g, const void *keys, size_t len, const char *name,
 		    struct cc_error **err)
 {
-	gpgme_ctx_t ctx = NULL;
-	gpgme_data_t data = NULL;
-	gpgme_error_t e;
-	if (crypt_pgp_ctx(g->home, NULL, &ctx, err) < 0)
-		return -1;
-	int r = -1;
-	if ((e = gpgme_data_new_from_mem(&data, keys, len, 0)) || (e = gpgme_op_import(ctx, data)))
-		cc_error_set(err, 0, "GPG keys %s: %s", name, gpgme_strerror(e));
-	else
-		r = trust_imported(g, ctx, gpgme_op_import_result(ctx), name, err);
-	gpgme_data_release(data);
-	gpgme_release(ctx);
-	return r;
+	size_t bin_len = len;
+	_cleanup_free_ unsigned char *bin = dearmor(keys, len, &bin_len);
+	const unsigned char *data = bin ? bin : keys;
+	if (!starts_with_public_key(data, bin_len))
+		return cc_error_set(err, 0, "GPG keys %s: no public key in it", name);
+	_cleanup_close_ int fd = open(g->keyring, O_WRONLY | O_APPEND | O_CLOEXEC);
+	if (fd < 0 || cc_write_all(fd, data, bin_len) < 0)
+		return cc_error_errno(err, "GPG keys %s: adding to the keyring", name);
+	g->n_keys++;
+	return 0;
 }
 
 /* ---- verification ---- */
@@ -116,14 +139,6 @@ static ssize_t bounded_write(void *handle, const void *buf, size_t n)
 	b->len += n;
 	b->p[b->len] = '\0';
 	return (ssize_t)n;
-}
-
-static const char *trusted_primary(const struct sign_gpg *g, const char *fpr)
-{
-	for (size_t i = 0; fpr && i < g->n_keys; i++)
-		if (!strcasecmp(g->keys[i].key, fpr))
-			return g->keys[i].primary;
-	return NULL;
 }
 
 /* Why a signature gpgme reported is not acceptable, or NULL. */
@@ -158,10 +173,8 @@ static int judge(const struct sign_gpg *g, gpgme_signature_t sig, char **signer,
 	if (sig->validity == GPGME_VALIDITY_NEVER || sig->validity_reason || sig->wrong_key_usage)
 		return cc_error_set(err, 0, "invalid signature by key %s%s", fpr,
 				    sig->wrong_key_usage ? " (a key not meant for signing)" : "");
-	const char *primary = trusted_primary(g, sig->fpr);
-	if (!primary)
-		return cc_error_set(err, 0, "signed by key %s, which is not trusted", fpr);
-	*signer = xstrdup(primary);
+	/* Only the policy's keys are in the keyring: a key gpg verified with is one of them. */
+	*signer = xstrdup(fpr);
 	return 0;
 }
 

@@ -17,13 +17,14 @@ struct sign_gpg;
 CC_MUST_CHECK struct sign_gpg *sign_gpg_new(struct cc_error **err);
 /* Removes the temporary home (and stops its agent). */
 void sign_gpg_free(struct sign_gpg *g);
-/* Import public keys (a keyring, binary or armored; name says where it came from). A keyring
- * with no key in it is an error. */
+/* Add public keys (a keyring, binary or armored; name says where it came from) to the
+ * private keyring. Data that does not start with a public key is an error. */
 CC_MUST_CHECK int sign_gpg_import(struct sign_gpg *g, const void *keys, size_t len,
 				  const char *name, struct cc_error **err);
 /* Verify one signed message; on success the payload (*payload, *len; the caller frees) and the
- * fingerprint of the trusted key that made it (*signer: the primary key's, also for a subkey
- * signature). Errors say why ("signed by key F, which is not trusted", "key F has expired"). */
+ * fingerprint of the key that made it (*signer: a primary key or a signing subkey of one; only
+ * the keys added are in the keyring). Errors say why ("signed by key F, which is not trusted",
+ * "signed by key F, which has expired"). One gpg run, no agent. */
 CC_MUST_CHECK int sign_gpg_verify(struct sign_gpg *g, const void *blob, size_t blob_len,
 				  unsigned char **payload, size_t *len, char **signer,
 				  struct cc_error **err);

@@ -381,6 +381,30 @@ static void test_gpg_sign(void **state)
 	cc_error_free(&err);
 }
 
+/* An armored keyring is the same keys. */
+static void test_gpg_armored_keys(void **state)
+{
+	(void)state;
+	if (!*home)
+		skip();
+	size_t len, klen, plen;
+	_cleanup_free_ char *export = xasprintf("--armor --export %s", fpr_a);
+	_cleanup_free_ unsigned char *armored = gpg_out(export, "", &klen);
+	assert_non_null(strstr((char *)armored, "-----BEGIN PGP PUBLIC KEY BLOCK-----"));
+	_cleanup_free_ char *sign_a = xasprintf("--local-user %s --sign", fpr_a);
+	_cleanup_free_ unsigned char *blob = gpg_out(sign_a, "x", &len);
+	struct cc_error *err = NULL;
+	struct sign_gpg *g = sign_gpg_new(&err);
+	assert_int_equal(sign_gpg_import(g, armored, klen, "a.asc", &err), 0);
+	unsigned char *out = NULL;
+	char *signer = NULL;
+	assert_int_equal(sign_gpg_verify(g, blob, len, &out, &plen, &signer, &err), 0);
+	assert_string_equal(signer, fpr_a);
+	free(out);
+	free(signer);
+	sign_gpg_free(g);
+}
+
 static void test_gpg_import_nothing(void **state)
 {
 	(void)state;
@@ -397,9 +421,10 @@ static void test_gpg_import_nothing(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_refusals),     cmocka_unit_test(test_parsed_fields),
-		cmocka_unit_test(test_scope_lookup), cmocka_unit_test(test_gpg_verify),
-		cmocka_unit_test(test_gpg_sign),     cmocka_unit_test(test_gpg_import_nothing),
+		cmocka_unit_test(test_refusals),	   cmocka_unit_test(test_parsed_fields),
+		cmocka_unit_test(test_scope_lookup),	   cmocka_unit_test(test_gpg_verify),
+		cmocka_unit_test(test_gpg_sign),	   cmocka_unit_test(test_gpg_armored_keys),
+		cmocka_unit_test(test_gpg_import_nothing),
 	};
 	return cmocka_run_group_tests(tests, gpg_setup, gpg_teardown);
 }
