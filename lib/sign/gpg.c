@@ -2,9 +2,15 @@
 /* Simple signing's OpenPGP envelope through gpgme. See gpg.h. */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/wait.h>
 #include <gpgme.h>
 #include "crypt/internal.h"
 #include "crypt/pgp.h"
@@ -118,104 +124,225 @@ int sign_gpg_import(struct sign_gpg *g, const void *keys, size_t len, const char
 	return 0;
 }
 
-/* ---- verification ---- */
-
 struct bounded {
 	unsigned char *p;
 	size_t len;
-	bool over;
 };
 
-static ssize_t bounded_write(void *handle, const void *buf, size_t n)
+/* ---- verification ----
+ *
+ * gpg is run directly (gpgme would first spawn gpgconf and gpg five times to learn their
+ * versions, ~100 ms a pull): gpg --verify --output - on the message, the payload read from its
+ * stdout (bounded: a compressed packet can expand), its machine-readable status lines
+ * (doc/DETAILS: NEWSIG, GOODSIG, VALIDSIG, BADSIG, EXPSIG, EXPKEYSIG, REVKEYSIG, ERRSIG) from
+ * fd 3, and the verdict taken from those and its exit status. */
+
+#define STATUS_MAX (64u << 10)
+#define GPG_DEADLINE_MS 30000
+
+extern char **environ;
+
+struct gpg_run {
+	struct bounded out, status;
+	int exit_status; /* -1: killed (over a bound or the deadline) */
+	bool over, late;
+};
+
+static bool append(struct bounded *b, const char *buf, size_t n, size_t max)
 {
-	struct bounded *b = handle;
-	if (b->len + n > PAYLOAD_MAX) {
-		b->over = true;
-		errno = EFBIG;
-		return -1;
-	}
+	if (b->len + n > max)
+		return false;
 	b->p = xrealloc(b->p, b->len + n + 1);
 	memcpy(b->p + b->len, buf, n);
 	b->len += n;
 	b->p[b->len] = '\0';
-	return (ssize_t)n;
+	return true;
 }
 
-/* Why a signature gpgme reported is not acceptable, or NULL. */
-static int judge(const struct sign_gpg *g, gpgme_signature_t sig, char **signer,
-		 struct cc_error **err)
+/* Read gpg's stdout and status pipes until both end, within the bounds and the deadline. */
+static void collect(struct gpg_run *run, int out_fd, int status_fd, pid_t pid)
 {
-	const char *fpr = sig->fpr ? sig->fpr : "(unknown)";
-	switch (gpgme_err_code(sig->status)) {
-	case GPG_ERR_NO_ERROR:
-		break;
-	case GPG_ERR_NO_PUBKEY:
-		return cc_error_set(err, 0, "signed by key %s, which is not trusted", fpr);
-	case GPG_ERR_BAD_SIGNATURE:
-		return cc_error_set(err, 0, "bad signature by key %s (the signed data was changed)",
-				    fpr);
-	case GPG_ERR_KEY_EXPIRED:
-		return cc_error_set(err, 0, "signed by key %s, which has expired", fpr);
-	case GPG_ERR_SIG_EXPIRED:
-		return cc_error_set(err, 0, "the signature by key %s has expired", fpr);
-	case GPG_ERR_CERT_REVOKED:
-		return cc_error_set(err, 0, "signed by key %s, which was revoked", fpr);
-	default:
-		return cc_error_set(err, 0, "invalid signature by key %s: %s", fpr,
-				    gpgme_strerror(sig->status));
+	struct pollfd fds[2] = { { out_fd, POLLIN, 0 }, { status_fd, POLLIN, 0 } };
+	struct timespec t0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	char buf[16384];
+	while (fds[0].fd >= 0 || fds[1].fd >= 0) {
+		struct timespec now;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		long left = GPG_DEADLINE_MS - ((now.tv_sec - t0.tv_sec) * 1000 +
+					       (now.tv_nsec - t0.tv_nsec) / 1000000);
+		if (left <= 0 || poll(fds, 2, (int)left) == 0) {
+			run->late = true;
+			break;
+		}
+		for (int i = 0; i < 2; i++) {
+			if (fds[i].fd < 0 || !fds[i].revents)
+				continue;
+			ssize_t n = read(fds[i].fd, buf, sizeof(buf));
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0) {
+				fds[i].fd = -1;
+				continue;
+			}
+			if (!append(i ? &run->status : &run->out, buf, (size_t)n,
+				    i ? STATUS_MAX : PAYLOAD_MAX)) {
+				run->over = true;
+				fds[0].fd = fds[1].fd = -1;
+			}
+		}
 	}
-	if (sig->summary & GPGME_SIGSUM_KEY_REVOKED)
-		return cc_error_set(err, 0, "signed by key %s, which was revoked", fpr);
-	if (sig->summary & GPGME_SIGSUM_KEY_EXPIRED)
-		return cc_error_set(err, 0, "signed by key %s, which has expired", fpr);
-	if (sig->summary & GPGME_SIGSUM_SIG_EXPIRED)
-		return cc_error_set(err, 0, "the signature by key %s has expired", fpr);
-	if (sig->validity == GPGME_VALIDITY_NEVER || sig->validity_reason || sig->wrong_key_usage)
-		return cc_error_set(err, 0, "invalid signature by key %s%s", fpr,
-				    sig->wrong_key_usage ? " (a key not meant for signing)" : "");
-	/* Only the policy's keys are in the keyring: a key gpg verified with is one of them. */
-	*signer = xstrdup(fpr);
+	if (run->over || run->late)
+		kill(pid, SIGKILL);
+}
+
+static int spawn_verify(const struct sign_gpg *g, const char *file, struct gpg_run *run,
+			struct cc_error **err)
+{
+	int out[2], status[2];
+	if (pipe2(out, O_CLOEXEC) < 0)
+		return cc_error_errno(err, "gpg: pipe");
+	if (pipe2(status, O_CLOEXEC) < 0) {
+		close(out[0]);
+		close(out[1]);
+		return cc_error_errno(err, "gpg: pipe");
+	}
+	char *argv[] = { (char *)"gpg",
+			 (char *)"--homedir",
+			 g->home,
+			 (char *)"--batch",
+			 (char *)"--no-tty",
+			 (char *)"--status-fd",
+			 (char *)"3",
+			 (char *)"--output",
+			 (char *)"-",
+			 (char *)"--verify",
+			 (char *)"--",
+			 (char *)file,
+			 NULL };
+	posix_spawn_file_actions_t fa;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+	posix_spawn_file_actions_adddup2(&fa, status[1], 3);
+	pid_t pid;
+	int e = posix_spawnp(&pid, "gpg", &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	close(out[1]);
+	close(status[1]);
+	if (e == 0)
+		collect(run, out[0], status[0], pid);
+	close(out[0]);
+	close(status[0]);
+	if (e != 0) {
+		errno = e;
+		return cc_error_errno(err, "gpg: cannot run it");
+	}
+	int st;
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	run->exit_status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	return 0;
+}
+
+/* The value after "[GNUPG:] KEYWORD " in the status text, to the end of its line; NULL. */
+static char *status_field(const char *status, const char *keyword, unsigned field)
+{
+	_cleanup_free_ char *tag = xasprintf("[GNUPG:] %s ", keyword);
+	for (const char *p = status; (p = strstr(p, tag)); p++) {
+		if (p != status && p[-1] != '\n')
+			continue;
+		const char *v = p + strlen(tag);
+		for (unsigned i = 0; i < field && *v && *v != '\n'; i++) {
+			v += strcspn(v, " \n");
+			v += *v == ' ';
+		}
+		size_t n = strcspn(v, " \n");
+		return n ? xstrndup(v, n) : NULL;
+	}
+	return NULL;
+}
+
+static size_t status_count(const char *status, const char *line)
+{
+	size_t n = 0;
+	_cleanup_free_ char *tag = xasprintf("[GNUPG:] %s", line);
+	for (const char *p = status; (p = strstr(p, tag)); p += strlen(tag))
+		if ((p == status || p[-1] == '\n') &&
+		    (p[strlen(tag)] == ' ' || p[strlen(tag)] == '\n'))
+			n++;
+	return n;
+}
+
+/* The verdict from gpg's status lines; on success *signer is the signing key's fingerprint. */
+static int judge(const struct gpg_run *run, char **signer, struct cc_error **err)
+{
+	const char *st = run->status.p ? (const char *)run->status.p : "";
+	static const struct {
+		const char *keyword, *fmt;
+	} bad[] = {
+		{ "BADSIG", "bad signature by key %s (the signed data was changed)" },
+		{ "EXPKEYSIG", "signed by key %s, which has expired" },
+		{ "REVKEYSIG", "signed by key %s, which was revoked" },
+		{ "EXPSIG", "the signature by key %s has expired" },
+	};
+	size_t n = status_count(st, "NEWSIG");
+	if (n == 0)
+		return cc_error_set(err, 0,
+				    status_count(st, "PLAINTEXT")
+					? "0 signatures in the message, 1 expected"
+					: "not an OpenPGP signed message");
+	if (n != 1)
+		return cc_error_set(err, 0, "%zu signatures in the message, 1 expected", n);
+	/* Named by fingerprint when gpg could check the signature (VALIDSIG), else by key id. */
+	_cleanup_free_ char *valid_fpr = status_field(st, "VALIDSIG", 0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+		_cleanup_free_ char *key = status_field(st, bad[i].keyword, 0);
+		if (key)
+			return cc_error_set(err, 0, bad[i].fmt, valid_fpr ? valid_fpr : key);
+	}
+	_cleanup_free_ char *errsig = status_field(st, "ERRSIG", 0);
+	if (errsig) {
+		_cleanup_free_ char *rc = status_field(st, "ERRSIG", 5);
+		_cleanup_free_ char *fpr = status_field(st, "ERRSIG", 6);
+		if (rc && !strcmp(rc, "9"))
+			return cc_error_set(err, 0, "signed by key %s, which is not trusted",
+					    fpr ? fpr : errsig);
+		return cc_error_set(err, 0,
+				    "invalid signature by key %s (gpg could not check it: "
+				    "code %s)",
+				    fpr ? fpr : errsig, rc ? rc : "?");
+	}
+	_cleanup_free_ char *valid = status_field(st, "VALIDSIG", 0);
+	if (!valid || !status_count(st, "GOODSIG") || run->exit_status != 0)
+		return cc_error_set(err, 0, "invalid signature (gpg: exit status %d)",
+				    run->exit_status);
+	*signer = steal_pointer(&valid);
 	return 0;
 }
 
 int sign_gpg_verify(struct sign_gpg *g, const void *blob, size_t blob_len, unsigned char **payload,
 		    size_t *len, char **signer, struct cc_error **err)
 {
-	gpgme_ctx_t ctx = NULL;
-	gpgme_data_t in = NULL, out = NULL;
-	struct bounded b = { 0 };
-	struct gpgme_data_cbs cbs = { .write = bounded_write };
-	gpgme_error_t e;
-	if (crypt_pgp_ctx(g->home, NULL, &ctx, err) < 0)
+	_cleanup_free_ char *file = xasprintf("%s/signature", g->home);
+	if (cc_write_file(file, blob, blob_len, 0600, err) < 0)
 		return -1;
-	int r = -1;
-	if ((e = gpgme_data_new_from_mem(&in, blob, blob_len, 0)) ||
-	    (e = gpgme_data_new_from_cbs(&out, &cbs, &b))) {
-		cc_error_set(err, 0, "OpenPGP: %s", gpgme_strerror(e));
-		goto out;
+	struct gpg_run run = { .exit_status = -1 };
+	int r = spawn_verify(g, file, &run, err);
+	if (r == 0 && run.over)
+		r = cc_error_set(err, 0, "the signed payload is larger than %u bytes", PAYLOAD_MAX);
+	else if (r == 0 && run.late)
+		r = cc_error_set(err, 0, "gpg did not finish within %d s", GPG_DEADLINE_MS / 1000);
+	else if (r == 0)
+		r = judge(&run, signer, err);
+	if (r == 0) {
+		*payload = run.out.p ? run.out.p : (unsigned char *)xstrdup("");
+		*len = run.out.len;
+		run.out.p = NULL;
 	}
-	e = gpgme_op_verify(ctx, in, NULL, out);
-	gpgme_verify_result_t res = e ? NULL : gpgme_op_verify_result(ctx);
-	size_t n = 0;
-	for (gpgme_signature_t s = res ? res->signatures : NULL; s; s = s->next)
-		n++;
-	if (b.over)
-		cc_error_set(err, 0, "the signed payload is larger than %u bytes", PAYLOAD_MAX);
-	else if (e)
-		cc_error_set(err, 0, "not an OpenPGP signed message: %s", gpgme_strerror(e));
-	else if (n != 1)
-		cc_error_set(err, 0, "%zu signatures in the message, 1 expected", n);
-	else if (judge(g, res->signatures, signer, err) == 0) {
-		*payload = b.p ? b.p : (unsigned char *)xstrdup("");
-		*len = b.len;
-		b.p = NULL;
-		r = 0;
-	}
-out:
-	free(b.p);
-	gpgme_data_release(out);
-	gpgme_data_release(in);
-	gpgme_release(ctx);
+	free(run.out.p);
+	free(run.status.p);
 	return r;
 }
 
