@@ -479,23 +479,18 @@ def verify(rune_root, umoci_root, label):
     return b, not diff
 
 
-def bench(tools, images, registry, workdir, runs, enc_key=None, signed=None):
+def bench(tools, images, registry, workdir, runs, enc_key=None):
     results = {}
     checks = []
     ref_manifest = None
-    signed = signed or {}
-    # Each encrypted or signed variant right after its plain twin, so that drift hits both
-    # alike.
+    # Each encrypted variant right after its plain twin, so that drift hits both alike.
     order = [v for c in VARIANTS for v in (c, *(e for e, p in ENCRYPTED.items()
-                                               if p == c and enc_key),
-                                           *(s for s, p in SIGNED.items() if p == c and s in signed))]
+                                               if p == c and enc_key))]
     for comp in order:
-        tag = SIGNED[comp] if comp in SIGNED else comp.replace('+', '-')
-        ref = f"{registry.host}/{REPO_NAME}:{tag}"
-        extra = (["--decryption-key", str(enc_key)] if comp in ENCRYPTED else
-                 signed.get(comp, []))
+        ref = f"{registry.host}/{REPO_NAME}:{comp.replace('+', '-')}"
+        extra = ["--decryption-key", str(enc_key)] if comp in ENCRYPTED else []
         active = [t for t in tools if not (comp == "zstd" and t.name == "skopeo+umoci") and
-                  (t.name == "rune-image" or (comp not in ENCRYPTED and comp not in SIGNED))]
+                  (t.name == "rune-image" or comp not in ENCRYPTED)]
         results[comp] = {t.label: [] for t in active}
         for i in range(runs):
             print(f"{comp} run {i + 1}/{runs}: " + ", ".join(t.label for t in
@@ -526,6 +521,36 @@ def bench(tools, images, registry, workdir, runs, enc_key=None, signed=None):
                 for _, dest in kept.values():
                     rm(dest)
     return results, checks
+
+
+def gate_bench(tool, registry, workdir, runs, signed):
+    """The signed variants and their plain twin pulled in turn within each round (the gate is
+    small beside a pull's own spread, so only interleaving shows it): {variant: [fetch s]}."""
+    variants = [SIGNED[next(iter(signed))]] + list(signed)
+    times = {v: [] for v in variants}
+    for i in range(runs):
+        print(f"gate run {i + 1}/{runs}: " + ", ".join(tool_rotation(variants, i)), flush=True)
+        for v in tool_rotation(variants, i):
+            dest = workdir / f"gate-{i}-{v.replace('+', '-')}"
+            dest.mkdir()
+            store = dest / "store"
+            wall, _ = must(tool.label, [tool.binary, "--root", store, "pull", "-q",
+                                        *signed.get(v, []), f"{registry.host}/{REPO_NAME}:gzip"])
+            times[v].append(wall)
+            rm(dest)
+    return times
+
+
+def gate_report(times):
+    plain = next(iter(times))
+    b = statistics.median(times[plain])
+    print(f"\nsignature gate: rune-image pull of the {plain} image, plain and under a policy "
+          f"requiring each signature, {len(times[plain])} rounds interleaved (median fetch)")
+    for v, ts in times.items():
+        a = statistics.median(ts)
+        extra = "" if v == plain else (f", {a / b:.3f}x ({(a - b) * 1000:+.0f} ms, "
+                                       f"{(a / b - 1) * 100:+.1f}%)")
+        print(f"  {v:<12} {fmt_s(a):>9}{extra}")
 
 
 # ------------------------------------------------------------------------------ report
@@ -619,15 +644,6 @@ def report(tools, results, images, about, tars, runs, ctr_note):
                       f"({(a['fetch'] / b['fetch'] - 1) * 100:+.0f}%), pull+unpack "
                       f"{a['total'] / b['total']:.2f}x "
                       f"({(a['total'] / b['total'] - 1) * 100:+.0f}%), RSS "
-                      f"{a['rss'] / b['rss']:.2f}x")
-    for sig, plain in SIGNED.items():
-        for rt in rune:
-            a, b = med.get((sig, rt.label)), med.get((plain, rt.label))
-            if a and b:
-                print(f"{sig}: {rt.label} signature gate (signed, policy requiring it / plain "
-                      f"{plain}, same run): pull {a['fetch'] / b['fetch']:.3f}x "
-                      f"({(a['fetch'] - b['fetch']) * 1000:+.0f} ms, "
-                      f"{(a['fetch'] / b['fetch'] - 1) * 100:+.1f}%), RSS "
                       f"{a['rss'] / b['rss']:.2f}x")
     if any(t.name == "skopeo+umoci" for t in tools):
         print("\nzstd: skopeo+umoci not measured (umoci 0.4 cannot unpack zstd layers); "
@@ -728,8 +744,14 @@ def main():
         signed = {}
         if any(t.name == "rune-image" for t in tools) and not args.no_signed:
             signed = sign_images(workdir, registry, rune_bin)
-        results, checks = bench(tools, images, registry, workdir, args.runs, enc_key, signed)
+        results, checks = bench(tools, images, registry, workdir, args.runs, enc_key)
+        gate = None
+        if signed:
+            rune = next(t for t in tools if t.name == "rune-image")
+            gate = gate_bench(rune, registry, workdir, max(args.runs, 7), signed)
         report(tools, results, images, about, tars, args.runs, ctr_note)
+        if gate:
+            gate_report(gate)
         if not all(checks):
             print("\nnote: the unpacked trees differ (see above)")
     except ToolFailed as e:
