@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Simple signing's cryptographic envelope: an OpenPGP signed message (not detached; binary or
- * armored) that contains the payload, verified with gpgme against exactly the keys a policy
- * names, in a private, temporary GnuPG home (never the user's keyring), as containers/image
+ * armored) that contains the payload, verified by gpg against exactly the keys a policy names
+ * (the only keyring of a private, temporary GnuPG home, never the user's), as containers/image
  * verifies it: exactly one signature, valid (not expired, not made by an expired or revoked
- * key, by a key allowed to sign), made by one of the imported keys or a signing subkey of one.
+ * key, by a key allowed to sign), made by one of those keys or a signing subkey of one.
+ * Signing goes through gpgme with the user's GnuPG home.
  */
 #pragma once
 
