@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Helpers shared by the lib/attest modules. Not for use outside lib/attest and its tests. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+#include "attest/quote.h"
+#include "util/error.h"
+
+static inline uint16_t attest_le16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] | p[1] << 8);
+}
+
+static inline uint32_t attest_le32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static inline uint64_t attest_le64(const uint8_t *p)
+{
+	return (uint64_t)attest_le32(p) | (uint64_t)attest_le32(p + 4) << 32;
+}
+
+/* Lower-case hex of len bytes into out (2 * len + 1 bytes). */
+void attest_hex(const uint8_t *b, size_t len, char *out);
+/* Exactly 2 * len hex digits (either case) into out; false otherwise. */
+bool attest_unhex(const char *s, uint8_t *out, size_t len);
+
+/* "2025-07-19T10:01:18Z" (21 bytes with the NUL). */
+#define ATTEST_TIME_BUF 21
+void attest_time_str(time_t t, char out[ATTEST_TIME_BUF]);
+/* Strictly "YYYY-MM-DDThh:mm:ssZ" (what Intel's collateral uses); false otherwise. */
+bool attest_time_parse(const char *s, time_t *out);
+/* An ASN1_TIME as time_t; false when it cannot be read. */
+bool attest_asn1_time(const ASN1_TIME *t, time_t *out);
+
+void attest_sgx_report_decode(const uint8_t *b, struct attest_sgx_report *r);
+
+/* The subject's common name of a certificate, shown escaped ("(no CN)" when absent). */
+void attest_cert_cn(const X509 *x, char out[CC_SHOWN_BUF]);
+
+/*
+ * Certificates from a PEM chain: blocks "CERTIFICATE" with nothing but whitespace between them
+ * and nothing but whitespace or NUL bytes after the last (Intel's chains may end with a NUL).
+ * At most max go to out[] (the caller frees them, also on failure); *n says how many. Errors
+ * name the certificate, 1 for the first: "certificate 2: not a valid X.509 certificate".
+ */
+CC_MUST_CHECK int attest_pem_chain_parse(const char *pem, size_t len, X509 **out, size_t max,
+					 size_t *n, struct cc_error **err);
+
+/* ECDSA P-256 with SHA-256 over msg, the signature raw r||s (64 bytes): 1 verified, 0 not, -1
+ * when the key is not an EC key. */
+int attest_ecdsa_verify(EVP_PKEY *key, const uint8_t sig[64], const void *msg, size_t len);
+/* The P-256 key of raw X||Y (64 bytes), NULL when it is not a point of the curve. */
+EVP_PKEY *attest_p256_key(const uint8_t xy[64]);
+/* The key is an EC P-256 key. */
+bool attest_is_p256(EVP_PKEY *k);
