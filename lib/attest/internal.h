@@ -60,3 +60,19 @@ int attest_ecdsa_verify(EVP_PKEY *key, const uint8_t sig[64], const void *msg, s
 EVP_PKEY *attest_p256_key(const uint8_t xy[64]);
 /* The key is an EC P-256 key. */
 bool attest_is_p256(EVP_PKEY *k);
+
+/*
+ * A chain certs[0..n) (leaf first, n >= 1) up to the trust anchor `root`: the top certificate
+ * is root itself (the same DER) or signed by it; each certificate names the next as its issuer
+ * and is signed by its key; each is valid at now; with CRLs (n_crls > 0), each certificate
+ * below the root is covered by a CRL of its issuer, signed by that issuer, current at now, that
+ * does not list it; then OpenSSL's own validation at now (with those CRLs) agrees. Errors name
+ * the certificate, 1 for the first: "certificate 2 is not signed by the Intel SGX Root CA".
+ */
+CC_MUST_CHECK int attest_chain_verify(X509 *const *certs, size_t n, X509 *root, time_t now,
+				      X509_CRL *const *crls, size_t n_crls, struct cc_error **err);
+
+/* The trust anchor: the caller's DER, or the compiled-in Intel SGX Root CA when der is NULL.
+ * NULL with "trust anchor: not a DER X.509 certificate" when it is not one. The caller frees
+ * it. */
+CC_MUST_CHECK X509 *attest_root_load(const void *der, size_t len, struct cc_error **err);

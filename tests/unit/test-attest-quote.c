@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-/* Unit tests for lib/attest/quote.c and pck.c: the real quotes of data/attest (see its
- * SOURCES.md) parse to their documented facts; truncated quotes, lying lengths, refused headers,
- * broken PEM chains and SGX extensions fail with their exact one-line messages. */
+/* Unit tests for lib/attest's quote parsing and verification without collateral: the real
+ * quotes of data/attest (see its SOURCES.md) parse and verify to their documented facts;
+ * truncated quotes, lying lengths, refused headers, broken PEM chains and SGX extensions fail
+ * to parse, and flipped bits, tampered, reordered, expired or foreign chains and CRLs fail to
+ * verify, each at its step with its exact one-line message. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,8 +11,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <cmocka.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 #include "attest/quote.h"
+#include "attest/verify.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 
@@ -839,17 +846,316 @@ static void test_pck_ext(void **state)
 	cc_error_free(&err);
 }
 
+/* ---- verification without collateral ---- */
+
+/* "2025-07-01T00:00:00Z" as time_t. */
+static time_t at(const char *iso)
+{
+	struct tm tm = { 0 };
+	assert_non_null(strptime(iso, "%Y-%m-%dT%H:%M:%SZ", &tm));
+	return timegm(&tm);
+}
+
+#define WHEN "2025-07-01T00:00:00Z" /* every real PCK chain is valid then */
+
+static int verify(const struct bytes *b, const struct attest_verify_opts *o,
+		  struct attest_verdict *v, struct cc_error **err)
+{
+	struct attest_quote *q = attest_quote_parse(b->p, b->len, err);
+	if (!q)
+		fail_msg("%s", (*err)->msg);
+	int r = attest_quote_verify(q, o, v, err);
+	attest_quote_free(q);
+	return r;
+}
+
+static void expect_verify_ok(const struct bytes *b, const struct attest_verify_opts *o)
+{
+	struct attest_verdict v;
+	struct cc_error *err = NULL;
+	if (verify(b, o, &v, &err) < 0)
+		fail_msg("%s", err->msg);
+	assert_int_equal(v.tcb_status, ATTEST_TCB_UNKNOWN);
+	assert_string_equal(attest_tcb_status_name(v.tcb_status), "unknown: no collateral");
+	assert_int_equal(v.crls_checked, o->n_crls > 0);
+	attest_verdict_clear(&v);
+}
+
+static void expect_verify_error(const struct bytes *b, const struct attest_verify_opts *o,
+				const char *want)
+{
+	struct attest_verdict v;
+	struct cc_error *err = NULL;
+	if (verify(b, o, &v, &err) == 0)
+		fail_msg("verified, expected: %s", want);
+	assert_non_null(err);
+	assert_string_equal(err->msg, want);
+	cc_error_free(&err);
+	attest_verdict_clear(&v);
+}
+
+static void test_verify_real(void **state)
+{
+	static const char *const files[] = { OCCLUM, DCAP_SGX, MOBILECOIN, TDX_TRUSTEE, DCAP_TDX };
+	struct attest_verify_opts o = { .now = at(WHEN) };
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		_cleanup_bytes_ struct bytes b = read_data(files[i]);
+		expect_verify_ok(&b, &o);
+	}
+	/* The same root given explicitly. */
+	_cleanup_bytes_ struct bytes root = read_data("intel-sgx-root-ca.der");
+	_cleanup_bytes_ struct bytes b = read_data(DCAP_SGX);
+	o.root_der = root.p;
+	o.root_len = root.len;
+	expect_verify_ok(&b, &o);
+	o.root_len = root.len - 1;
+	expect_verify_error(&b, &o, "quote: trust anchor: not a DER X.509 certificate");
+}
+
+/* A copy of file with the byte at `at` xor-ed with 0x01, expected to fail verification. */
+static void expect_flip(const char *file, size_t off, const char *want)
+{
+	_cleanup_bytes_ struct bytes b = read_data(file);
+	struct attest_verify_opts o = { .now = at(WHEN) };
+	b.p[off] ^= 0x01;
+	expect_verify_error(&b, &o, want);
+}
+
+#define QUOTE_SIG "quote: signature does not verify with the attestation key"
+#define QE_SIG "quote: QE report signature does not verify with the PCK key"
+#define QE_BINDING "quote: QE report data does not bind the attestation key"
+
+static void test_flipped_bits(void **state)
+{
+	static const char *const files[] = { OCCLUM, TDX_TRUSTEE };
+	for (size_t i = 0; i < 2; i++) {
+		_cleanup_bytes_ struct bytes b = read_data(files[i]);
+		struct layout l = layout_of(&b);
+		size_t sig = l.sig_len_at + 4, key = sig + 64;
+		expect_flip(files[i], 28, QUOTE_SIG);			   /* header user data */
+		expect_flip(files[i], 48, QUOTE_SIG);			   /* first body byte */
+		expect_flip(files[i], 48 + 136, QUOTE_SIG);		   /* MRENCLAVE / MRTD */
+		expect_flip(files[i], l.sig_len_at - 1, QUOTE_SIG);	   /* report data */
+		expect_flip(files[i], sig, QUOTE_SIG);			   /* r */
+		expect_flip(files[i], sig + 63, QUOTE_SIG);		   /* s */
+		expect_flip(files[i], key + 10, QE_BINDING);		   /* attestation key */
+		expect_flip(files[i], l.qe_at + 256, QE_SIG);		   /* QE ISVPRODID */
+		expect_flip(files[i], l.qe_at + 320, QE_SIG);		   /* QE report data */
+		expect_flip(files[i], l.qe_at + 384, QE_SIG);		   /* QE signature r */
+		expect_flip(files[i], l.qe_at + 384 + 63, QE_SIG);	   /* QE signature s */
+		expect_flip(files[i], l.auth_len_at + 2, QE_BINDING);	   /* QE auth data */
+		expect_flip(files[i], l.auth_len_at + 2 + 31, QE_BINDING); /* its last byte */
+	}
+}
+
+/* Change one base64 character near the end of PEM block n (0-based) of b: the last bytes of the
+ * certificate's DER, inside its signature. */
+static void tamper_block(struct bytes *b, int n)
+{
+	size_t at0, len;
+	pem_block(b, n, &at0, &len);
+	size_t pos = at0 + len - 27 - 1; /* before the newline that ends the base64 */
+	while (b->p[pos] == '=')
+		pos--;
+	pos--;
+	b->p[pos] = b->p[pos] == 'A' ? 'B' : 'A';
+}
+
+static void test_chain_tampered(void **state)
+{
+	struct attest_verify_opts o = { .now = at(WHEN) };
+	_cleanup_bytes_ struct bytes leaf = read_data(OCCLUM);
+	tamper_block(&leaf, 0);
+	expect_verify_error(&leaf, &o,
+			    "quote: PCK chain: certificate 1 is not signed by the Intel SGX PCK "
+			    "Platform CA");
+	_cleanup_bytes_ struct bytes ca = read_data(DCAP_SGX);
+	tamper_block(&ca, 1);
+	expect_verify_error(&ca, &o,
+			    "quote: PCK chain: certificate 2 is not signed by the Intel SGX Root "
+			    "CA");
+	/* The root the quote carries is not what is trusted: a changed one is not the anchor. */
+	_cleanup_bytes_ struct bytes root = read_data(MOBILECOIN);
+	tamper_block(&root, 2);
+	expect_verify_error(&root, &o,
+			    "quote: PCK chain: certificate 3 is not signed by the Intel SGX Root "
+			    "CA");
+}
+
+static void test_chain_reordered(void **state)
+{
+	struct attest_verify_opts o = { .now = at(WHEN) };
+	_cleanup_bytes_ struct bytes b = read_data(OCCLUM);
+	size_t at1, len1, at2, len2;
+	pem_block(&b, 1, &at1, &len1);
+	pem_block(&b, 2, &at2, &len2);
+	/* Leaf, root, CA: the CA (now on top) is signed by the root, the root is not by it. */
+	struct layout l = layout_of(&b);
+	size_t head = at1 - l.pem_at;
+	_cleanup_free_ char *pem = xmalloc(l.pem_len);
+	memcpy(pem, b.p + l.pem_at, head);
+	memcpy(pem + head, b.p + at2, len2);
+	memcpy(pem + head + len2, b.p + at1, len1);
+	size_t tail = l.pem_len - (head + len1 + len2);
+	memcpy(pem + head + len1 + len2, b.p + at2 + len2, tail);
+	_cleanup_bytes_ struct bytes r = with_pem(&b, pem, l.pem_len);
+	expect_verify_error(&r, &o,
+			    "quote: PCK chain: certificate 2 is not signed by the Intel SGX PCK "
+			    "Platform CA");
+}
+
+static void test_chain_times(void **state)
+{
+	_cleanup_bytes_ struct bytes b = read_data(OCCLUM);
+	/* As OpenSSL has it, a certificate is valid from notBefore up to, not at, notAfter. */
+	struct attest_verify_opts o = { .now = at("2030-04-26T15:35:15Z") };
+	expect_verify_ok(&b, &o);
+	o.now = at("2030-04-26T15:35:16Z");
+	expect_verify_error(
+	    &b, &o,
+	    "quote: PCK chain: certificate 1 (Intel SGX PCK Certificate) expired at "
+	    "2030-04-26T15:35:16Z");
+	o.now = at("2050-01-01T00:00:00Z");
+	expect_verify_error(
+	    &b, &o,
+	    "quote: PCK chain: certificate 1 (Intel SGX PCK Certificate) expired at "
+	    "2030-04-26T15:35:16Z");
+	o.now = at("2023-04-26T15:35:16Z");
+	expect_verify_ok(&b, &o);
+	o.now = at("2023-04-26T15:35:15Z");
+	expect_verify_error(&b, &o,
+			    "quote: PCK chain: certificate 1 (Intel SGX PCK Certificate) is not "
+			    "valid before 2023-04-26T15:35:16Z");
+}
+
+/* A self-signed "Intel SGX Root CA" of a fresh key: DER or PEM. */
+static struct bytes fake_root(bool pem)
+{
+	EVP_PKEY *k = EVP_EC_gen("P-256");
+	X509 *x = X509_new();
+	assert_non_null(k);
+	assert_non_null(x);
+	assert_int_equal(X509_set_version(x, 2), 1);
+	assert_int_equal(ASN1_INTEGER_set(X509_get_serialNumber(x), 1), 1);
+	assert_non_null(ASN1_TIME_set(X509_getm_notBefore(x), at("2018-05-21T10:45:10Z")));
+	assert_non_null(ASN1_TIME_set(X509_getm_notAfter(x), at("2049-12-31T23:59:59Z")));
+	X509_NAME *n = X509_get_subject_name(x);
+	assert_int_equal(X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC,
+						    (const unsigned char *)"Intel SGX Root CA", -1,
+						    -1, 0),
+			 1);
+	assert_int_equal(X509_set_issuer_name(x, n), 1);
+	assert_int_equal(X509_set_pubkey(x, k), 1);
+	assert_true(X509_sign(x, k, EVP_sha256()) > 0);
+	struct bytes out = { NULL, 0 };
+	if (pem) {
+		BIO *bio = BIO_new(BIO_s_mem());
+		assert_int_equal(PEM_write_bio_X509(bio, x), 1);
+		char *data;
+		long len = BIO_get_mem_data(bio, &data);
+		out.p = xmalloc((size_t)len);
+		memcpy(out.p, data, (size_t)len);
+		out.len = (size_t)len;
+		BIO_free(bio);
+	} else {
+		int len = i2d_X509(x, &out.p);
+		assert_true(len > 0);
+		out.len = (size_t)len;
+	}
+	X509_free(x);
+	EVP_PKEY_free(k);
+	return out;
+}
+
+static void test_other_root(void **state)
+{
+	_cleanup_bytes_ struct bytes b = read_data(DCAP_SGX);
+	/* Another root pinned: the quote's chain does not lead to it. */
+	_cleanup_bytes_ struct bytes der = fake_root(false);
+	struct attest_verify_opts o = { .now = at(WHEN), .root_der = der.p, .root_len = der.len };
+	expect_verify_error(&b, &o,
+			    "quote: PCK chain: certificate 3 is not signed by the Intel SGX Root "
+			    "CA");
+
+	/* Another root in the quote, the real one pinned. */
+	_cleanup_bytes_ struct bytes pem = fake_root(true);
+	struct layout l = layout_of(&b);
+	size_t at2, len2;
+	pem_block(&b, 2, &at2, &len2);
+	size_t head = at2 - l.pem_at;
+	_cleanup_free_ char *chain = xmalloc(head + pem.len);
+	memcpy(chain, b.p + l.pem_at, head);
+	memcpy(chain + head, pem.p, pem.len);
+	_cleanup_bytes_ struct bytes q = with_pem(&b, chain, head + pem.len);
+	o.root_der = NULL;
+	expect_verify_error(&q, &o,
+			    "quote: PCK chain: certificate 3 is not signed by the Intel SGX Root "
+			    "CA");
+}
+
+static void test_crls(void **state)
+{
+	_cleanup_bytes_ struct bytes b = read_data(MOBILECOIN);
+	_cleanup_bytes_ struct bytes pck_crl = read_data("mobilecoin-processor-crl.der");
+	_cleanup_bytes_ struct bytes root_crl = read_data("mobilecoin-root-crl.der");
+	struct attest_der crls[2] = { { root_crl.p, root_crl.len }, { pck_crl.p, pck_crl.len } };
+	struct attest_verify_opts o = { .now = at("2023-05-01T00:00:00Z"),
+					.crls = crls,
+					.n_crls = 2 };
+	expect_verify_ok(&b, &o);
+	o.now = at("2023-05-21T22:00:35Z");
+	expect_verify_ok(&b, &o);
+
+	/* Out of the PCK CRL's window; the root CRL's (2023-04-03 .. 2024-04-02) still holds. */
+	o.now = at("2023-05-21T22:00:36Z");
+	expect_verify_error(&b, &o,
+			    "quote: PCK chain: CRL of the Intel SGX PCK Processor CA expired at "
+			    "2023-05-21T22:00:36Z");
+	o.now = at("2023-04-21T22:00:35Z");
+	expect_verify_error(&b, &o,
+			    "quote: PCK chain: CRL of the Intel SGX PCK Processor CA is not valid "
+			    "before 2023-04-21T22:00:36Z");
+
+	/* One CRL missing: with CRLs, every certificate below the root needs one. */
+	o.now = at("2023-05-01T00:00:00Z");
+	o.n_crls = 1;
+	expect_verify_error(
+	    &b, &o,
+	    "quote: PCK chain: certificate 1: no CRL of the Intel SGX PCK Processor "
+	    "CA given");
+	o.crls = crls + 1;
+	expect_verify_error(
+	    &b, &o, "quote: PCK chain: certificate 2: no CRL of the Intel SGX Root CA given");
+
+	/* A CRL that is not one; a CRL whose signature was changed. */
+	struct attest_der bad[2] = { { root_crl.p, root_crl.len }, { pck_crl.p, 10 } };
+	o.crls = bad;
+	o.n_crls = 2;
+	expect_verify_error(&b, &o, "quote: CRL 2: not a DER X.509 CRL");
+	_cleanup_bytes_ struct bytes forged = copy_of(&pck_crl);
+	forged.p[forged.len - 1] ^= 0x01;
+	struct attest_der forged_crls[2] = { { root_crl.p, root_crl.len },
+					     { forged.p, forged.len } };
+	o.crls = forged_crls;
+	expect_verify_error(&b, &o,
+			    "quote: PCK chain: CRL of the Intel SGX PCK Processor CA: signature "
+			    "does not verify");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_occlum),	     cmocka_unit_test(test_dcap_sgx),
-		cmocka_unit_test(test_mobilecoin),   cmocka_unit_test(test_tdx_trustee),
-		cmocka_unit_test(test_tdx_dcap),     cmocka_unit_test(test_truncated_v3),
-		cmocka_unit_test(test_truncated_v4), cmocka_unit_test(test_lengths_v3),
-		cmocka_unit_test(test_lengths_v4),   cmocka_unit_test(test_too_big),
-		cmocka_unit_test(test_header),	     cmocka_unit_test(test_chain_swapped),
-		cmocka_unit_test(test_chain_count),  cmocka_unit_test(test_chain_pem),
-		cmocka_unit_test(test_pck_ext),
+		cmocka_unit_test(test_occlum),		cmocka_unit_test(test_dcap_sgx),
+		cmocka_unit_test(test_mobilecoin),	cmocka_unit_test(test_tdx_trustee),
+		cmocka_unit_test(test_tdx_dcap),	cmocka_unit_test(test_truncated_v3),
+		cmocka_unit_test(test_truncated_v4),	cmocka_unit_test(test_lengths_v3),
+		cmocka_unit_test(test_lengths_v4),	cmocka_unit_test(test_too_big),
+		cmocka_unit_test(test_header),		cmocka_unit_test(test_chain_swapped),
+		cmocka_unit_test(test_chain_count),	cmocka_unit_test(test_chain_pem),
+		cmocka_unit_test(test_pck_ext),		cmocka_unit_test(test_verify_real),
+		cmocka_unit_test(test_flipped_bits),	cmocka_unit_test(test_chain_tampered),
+		cmocka_unit_test(test_chain_reordered), cmocka_unit_test(test_chain_times),
+		cmocka_unit_test(test_other_root),	cmocka_unit_test(test_crls),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
