@@ -8,7 +8,9 @@
 #include <time.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
+#include "attest/collateral.h"
 #include "attest/quote.h"
+#include "attest/verify.h"
 #include "util/error.h"
 
 static inline uint16_t attest_le16(const uint8_t *p)
@@ -76,3 +78,13 @@ CC_MUST_CHECK int attest_chain_verify(X509 *const *certs, size_t n, X509 *root, 
  * NULL with "trust anchor: not a DER X.509 certificate" when it is not one. The caller frees
  * it. */
 CC_MUST_CHECK X509 *attest_root_load(const void *der, size_t len, struct cc_error **err);
+
+/* Step 5 of verify.h: the collateral's issuer chains, signatures and windows at now; the
+ * window goes to v. Errors start "collateral: ". */
+CC_MUST_CHECK int attest_collateral_check(const struct attest_collateral *c, X509 *root, time_t now,
+					  struct attest_verdict *v, struct cc_error **err);
+/* Steps 6 to 8 of verify.h: the TCB Info and QE Identity against q; the statuses and
+ * advisories go to v. */
+CC_MUST_CHECK int attest_tcb_evaluate(const struct attest_quote *q,
+				      const struct attest_collateral *c, struct attest_verdict *v,
+				      struct cc_error **err);

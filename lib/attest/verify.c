@@ -7,30 +7,10 @@
 #include "attest/internal.h"
 #include "attest/verify.h"
 #include "util/cleanup.h"
+#include "util/strv.h"
 
 /* A CRL list is two CRLs (root CA, PCK CA); the bound keeps the lookups trivial. */
 #define CRLS_MAX 16
-
-static const char *const status_names[] = {
-	[ATTEST_TCB_UNKNOWN] = "unknown: no collateral",
-	[ATTEST_TCB_UP_TO_DATE] = "UpToDate",
-	[ATTEST_TCB_SW_HARDENING_NEEDED] = "SWHardeningNeeded",
-	[ATTEST_TCB_CONFIGURATION_NEEDED] = "ConfigurationNeeded",
-	[ATTEST_TCB_CONFIGURATION_AND_SW_HARDENING_NEEDED] = "ConfigurationAndSWHardeningNeeded",
-	[ATTEST_TCB_OUT_OF_DATE] = "OutOfDate",
-	[ATTEST_TCB_OUT_OF_DATE_CONFIGURATION_NEEDED] = "OutOfDateConfigurationNeeded",
-	[ATTEST_TCB_REVOKED] = "Revoked",
-	[ATTEST_TCB_TD_RELAUNCH_ADVISED] = "TDRelaunchAdvised",
-	[ATTEST_TCB_TD_RELAUNCH_ADVISED_CONFIGURATION_NEEDED] =
-	    "TDRelaunchAdvisedConfigurationNeeded",
-};
-
-const char *attest_tcb_status_name(enum attest_tcb_status s)
-{
-	if ((size_t)s >= sizeof(status_names) / sizeof(status_names[0]))
-		return "invalid";
-	return status_names[s];
-}
 
 /* The verification's resources, freed at the end whatever happened. */
 struct ctx {
@@ -73,6 +53,17 @@ static int step_chain(struct ctx *c, struct cc_error **err)
 	for (size_t i = 0; i < c->o->n_crls; i++)
 		if (add_crl(c, c->o->crls[i].data, c->o->crls[i].len, "CRL", i, err) < 0)
 			return -1;
+	const struct attest_collateral *col = c->o->collateral;
+	if (col) {
+		X509_CRL *crls[2] = { col->root_ca_crl, col->pck_crl };
+		for (int i = 0; i < 2; i++) {
+			if (c->n_crls == CRLS_MAX)
+				return cc_error_set(err, 0, "quote: more than %d CRLs", CRLS_MAX);
+			if (X509_CRL_up_ref(crls[i]) != 1)
+				abort();
+			c->crls[c->n_crls++] = crls[i];
+		}
+	}
 	if (attest_chain_verify(c->q->pck_chain, ATTEST_PCK_CHAIN_LEN, c->root, c->o->now, c->crls,
 				c->n_crls, err) < 0)
 		return cc_error_prefix(err, "quote: PCK chain");
@@ -128,13 +119,25 @@ static int step_quote_signature(struct ctx *c, struct cc_error **err)
 	return 0;
 }
 
+/* Steps 5 to 8, with collateral. */
+static int step_collateral(struct ctx *c, struct cc_error **err)
+{
+	const struct attest_collateral *col = c->o->collateral;
+	if (!col)
+		return 0;
+	if (attest_collateral_check(col, c->root, c->o->now, c->v, err) < 0)
+		return cc_error_prefix(err, "quote");
+	return attest_tcb_evaluate(c->q, col, c->v, err);
+}
+
 int attest_quote_verify(const struct attest_quote *q, const struct attest_verify_opts *o,
 			struct attest_verdict *v, struct cc_error **err)
 {
 	struct ctx c = { .q = q, .o = o, .v = v };
 	memset(v, 0, sizeof(*v));
 	int r = step_chain(&c, err) < 0 || step_qe_signature(&c, err) < 0 ||
-			step_qe_binding(&c, err) < 0 || step_quote_signature(&c, err) < 0
+			step_qe_binding(&c, err) < 0 || step_quote_signature(&c, err) < 0 ||
+			step_collateral(&c, err) < 0
 		    ? -1
 		    : 0;
 	ctx_clear(&c);
@@ -143,5 +146,6 @@ int attest_quote_verify(const struct attest_quote *q, const struct attest_verify
 
 void attest_verdict_clear(struct attest_verdict *v)
 {
+	cc_strv_free(v->advisory_ids);
 	memset(v, 0, sizeof(*v));
 }

@@ -18,6 +18,26 @@
  *  4. Quote signature by the attestation key over header || body
  *     ("quote: signature does not verify with the attestation key").
  *
+ * With collateral (collateral.h), then:
+ *  5. The collateral itself: the TCB Info's and QE Identity's issuer chains up to the same
+ *     root (with the root CA CRL), signed by "Intel SGX TCB Signing", their signatures over the
+ *     exact bytes, their issueDate .. nextUpdate windows at the given time
+ *     ("quote: collateral: QE identity expired at 2025-07-19T10:01:18Z"); its CRLs join step 1.
+ *  6. The TCB Info is the platform's: its id (SGX or TDX) is the quote's TEE, its FMSPC and
+ *     PCE-ID are the PCK certificate's ("quote: collateral: TCB info is for FMSPC ..., the PCK
+ *     certificate's is ...").
+ *  7. The QE matches the QE Identity (id QE or TD_QE, MISCSELECT and ATTRIBUTES under their
+ *     masks, MRSIGNER, ISVPRODID) and its ISVSVN selects the first level at or below it.
+ *  8. The platform's TCB level: the first level whose 16 SGX components and PCESVN are all at or
+ *     below the PCK certificate's (TDX: and whose TDX components are at or below TEE_TCB_SVN,
+ *     from the third on when the TDX module version is not 0), the TDX module's identity and
+ *     level, and the status converged as Intel's library does: a QE (or TDX module) OutOfDate
+ *     makes UpToDate and SWHardeningNeeded OutOfDate, ConfigurationNeeded and
+ *     ConfigurationAndSWHardeningNeeded OutOfDateConfigurationNeeded; Revoked makes Revoked.
+ *     No level at all is an error ("TCB not supported"); Revoked and OutOfDate are statuses,
+ *     for the caller's policy to judge.
+ * The levels are taken in the TCB Info's order (Intel's, highest first).
+ *
  * What the quote says about the enclave (MRENCLAVE, report_data, the DEBUG bit) is the
  * caller's policy: a verified quote of a debug enclave is still a verified quote.
  *
@@ -28,6 +48,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
+#include "attest/collateral.h"
 #include "attest/quote.h"
 #include "util/error.h"
 
@@ -45,29 +66,22 @@ struct attest_verify_opts {
 	 * the root must be covered by one (as CRL_CHECK_ALL). */
 	const struct attest_der *crls;
 	size_t n_crls;
+	/* Collateral for the platform (its CRLs join the others); NULL: no TCB evaluation. */
+	const struct attest_collateral *collateral;
 };
-
-/* TCB status, with Intel's names (attest_tcb_status_name). */
-enum attest_tcb_status {
-	ATTEST_TCB_UNKNOWN = 0, /* "unknown: no collateral" */
-	ATTEST_TCB_UP_TO_DATE,
-	ATTEST_TCB_SW_HARDENING_NEEDED,
-	ATTEST_TCB_CONFIGURATION_NEEDED,
-	ATTEST_TCB_CONFIGURATION_AND_SW_HARDENING_NEEDED,
-	ATTEST_TCB_OUT_OF_DATE,
-	ATTEST_TCB_OUT_OF_DATE_CONFIGURATION_NEEDED,
-	ATTEST_TCB_REVOKED,
-	ATTEST_TCB_TD_RELAUNCH_ADVISED,
-	ATTEST_TCB_TD_RELAUNCH_ADVISED_CONFIGURATION_NEEDED,
-};
-
-/* "UpToDate", "SWHardeningNeeded", ..., "unknown: no collateral". */
-const char *attest_tcb_status_name(enum attest_tcb_status s);
 
 /* What a verification found beyond "genuine". */
 struct attest_verdict {
 	bool crls_checked;		   /* the chain was checked against CRLs */
-	enum attest_tcb_status tcb_status; /* ATTEST_TCB_UNKNOWN without collateral */
+	enum attest_tcb_status tcb_status; /* converged; ATTEST_TCB_UNKNOWN without collateral */
+	enum attest_tcb_status platform_status;	  /* the matched level's (TDX: the TDX level's) */
+	enum attest_tcb_status qe_status;	  /* the QE identity level's */
+	enum attest_tcb_status tdx_module_status; /* TDX module version > 0: its level's */
+	time_t tcb_date;			  /* the matched level's tcbDate */
+	char **advisory_ids; /* the levels' advisories, each once; NULL without collateral */
+	uint32_t tcb_evaluation_data_number;
+	time_t collateral_from;	 /* the collateral's window: the latest issueDate or thisUpdate */
+	time_t collateral_until; /* the earliest nextUpdate */
 };
 
 /*

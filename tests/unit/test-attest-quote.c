@@ -57,9 +57,13 @@ static struct bytes read_data(const char *name)
 
 static char *hex(const uint8_t *b, size_t len)
 {
+	static const char digits[] = "0123456789abcdef";
 	char *s = xmalloc(2 * len + 1);
-	for (size_t i = 0; i < len; i++)
-		sprintf(s + 2 * i, "%02x", b[i]);
+	for (size_t i = 0; i < len; i++) {
+		s[2 * i] = digits[b[i] >> 4];
+		s[2 * i + 1] = digits[b[i] & 0xf];
+	}
+	s[2 * len] = '\0';
 	return s;
 }
 
