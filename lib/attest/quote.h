@@ -80,7 +80,7 @@ struct attest_pck_ext {
 	uint8_t cpusvn[16];  /* .2.18 */
 	uint8_t pceid[2];
 	uint8_t fmspc[6];
-	int sgx_type;		       /* 0 Standard, 1 Scalable, 2 Scalable with integrity */
+	int sgx_type;		       /* 0 Standard, 1 Scalable, 2 Scalable+integrity; -1 absent */
 	bool has_platform_instance_id; /* .6, Platform CA certificates only */
 	uint8_t platform_instance_id[16];
 	bool has_configuration;				 /* .7 */
