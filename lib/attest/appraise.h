@@ -8,7 +8,7 @@
  * The policy in JSON (every member optional; unknown keys are refused with their path):
  *
  *   {
- *     "allow_simulated": false,           simulated evidence / REPORTs pass only when true
+ *     "insecure_allow_simulated": false,           simulated evidence / REPORTs pass only when true
  *     "enclave": {
  *       "mrenclave": ["<64 hex>", ...],   the enclave is one of these (1 to 64 entries)
  *       "mrsigner": ["<64 hex>", ...],    its signer is one of these (1 to 64 entries)
@@ -41,7 +41,7 @@
 #define ATTEST_POLICY_MAX (1u << 20) /* bytes of policy JSON */
 
 struct attest_policy {
-	bool allow_simulated;
+	bool insecure_allow_simulated;
 	uint8_t mrenclave[ATTEST_POLICY_IDS_MAX][32];
 	size_t n_mrenclave; /* 0: not checked */
 	uint8_t mrsigner[ATTEST_POLICY_IDS_MAX][32];
@@ -73,7 +73,7 @@ CC_MUST_CHECK int attest_policy_load(const char *path, struct attest_policy *p,
 /*
  * Appraise a verified evidence. Rules are checked in this order, the first refusal one line
  * naming the claim:
- *   "appraisal: simulated evidence refused (allow_simulated is not set)"
+ *   "appraisal: simulated evidence refused (insecure_allow_simulated is not set)"
  *   "appraisal: debug enclave refused (attributes.flags DEBUG set)"
  *   "appraisal: MRENCLAVE <hex> is not among the 2 expected"
  *   "appraisal: MRSIGNER <hex> is not among the 1 expected"

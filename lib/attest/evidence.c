@@ -410,7 +410,7 @@ static int verify_simulated(const void *buf, size_t len, const struct attest_evi
 			    struct attest_evidence_result *r, struct cc_error **err)
 {
 	struct attest_sim_evidence ev;
-	if (!o->allow_simulated)
+	if (!o->insecure_allow_simulated)
 		return cc_error_set(err, 0, "%s", ATTEST_SIM_REFUSED);
 	if (!o->sim_key)
 		return cc_error_set(err, 0,

@@ -135,7 +135,7 @@ const char *attest_evidence_kind_name(enum attest_evidence_kind k);
 struct attest_evidence_opts {
 	/* Accept simulated evidence (tests and development only); off, it is refused before
 	 * anything else is read. */
-	bool allow_simulated;
+	bool insecure_allow_simulated;
 	/* The simulated attestation key (its public half is enough); required to verify
 	 * simulated evidence. */
 	const struct attest_sim_key *sim_key;
@@ -158,7 +158,7 @@ struct attest_evidence_result {
 
 /*
  * Verify len bytes of evidence: simulated evidence when they start with "SIMTEE01", refused
- * with exactly ATTEST_SIM_REFUSED unless o->allow_simulated, otherwise parsed and checked
+ * with exactly ATTEST_SIM_REFUSED unless o->insecure_allow_simulated, otherwise parsed and checked
  * against o->sim_key; anything else as a DCAP quote (attest_quote_parse, then
  * attest_quote_verify with o->quote), of an SGX enclave (a TDX quote is refused: its TD is not
  * appraised by this policy). 0 with *r filled in, or -1 with one line in *err ("evidence: ..."

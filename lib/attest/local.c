@@ -8,7 +8,7 @@
 #include "pal/skeleton/sim-report.h"
 
 int attest_local_verify(const struct sgx_target_info *self, const void *report, size_t len,
-			bool allow_simulated, struct attest_local_peer *peer, struct cc_error **err)
+			bool insecure_allow_simulated, struct attest_local_peer *peer, struct cc_error **err)
 {
 	struct sgx_report r;
 	uint8_t mac[SGX_MAC_SIZE];
@@ -21,7 +21,7 @@ int attest_local_verify(const struct sgx_target_info *self, const void *report, 
 				    "local attestation: not a simulated REPORT (KEYID is not the "
 				    "skeleton's marker): a hardware report key exists only in its "
 				    "CPU, this REPORT cannot be checked here");
-	if (!allow_simulated)
+	if (!insecure_allow_simulated)
 		return cc_error_set(err, 0,
 				    "local attestation: simulated REPORT is not accepted; allow it "
 				    "explicitly for tests and development");

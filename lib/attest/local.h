@@ -39,7 +39,7 @@ struct attest_local_peer {
  * The report key is wiped after use. 0 with *peer filled in, or -1.
  */
 CC_MUST_CHECK int attest_local_verify(const struct sgx_target_info *self, const void *report,
-				      size_t len, bool allow_simulated,
+				      size_t len, bool insecure_allow_simulated,
 				      struct attest_local_peer *peer, struct cc_error **err);
 
 /*

@@ -47,7 +47,7 @@ static void check_evidence(const uint8_t *data, size_t size)
 		one_line(&err, "evidence: ");
 
 	/* 2025-07-01T00:00:00Z, when the real quotes verify. */
-	struct attest_evidence_opts o = { .allow_simulated = false,
+	struct attest_evidence_opts o = { .insecure_allow_simulated = false,
 					  .quote = { .now = 1751328000 } };
 	struct attest_evidence_result r;
 	bool simulated = size >= 8 && !memcmp(data, "SIMTEE01", 8);
@@ -64,7 +64,7 @@ static void check_evidence(const uint8_t *data, size_t size)
 	attest_evidence_result_clear(&r);
 	if (!simulated)
 		return;
-	o.allow_simulated = true;
+	o.insecure_allow_simulated = true;
 	o.sim_key = key;
 	if (attest_evidence_verify(data, size, &o, &r, &err) == 0) {
 		if (!r.simulated || r.kind != ATTEST_EVIDENCE_SIMULATED ||
@@ -93,7 +93,7 @@ static void check_local(const uint8_t *data, size_t size)
 	}
 	if (!peer.simulated || attest_sim_evidence_make(key, &ti, data, size, ev, &err) < 0)
 		abort();
-	struct attest_evidence_opts o = { .allow_simulated = true, .sim_key = key };
+	struct attest_evidence_opts o = { .insecure_allow_simulated = true, .sim_key = key };
 	struct attest_evidence_result r;
 	if (attest_evidence_verify(ev, sizeof(ev), &o, &r, &err) < 0 || !r.simulated ||
 	    memcmp(&r.enclave, &peer.enclave, sizeof(r.enclave)))

@@ -217,7 +217,7 @@ static void make_evidence(const struct body *b, uint8_t ev[ATTEST_SIM_EVIDENCE_S
 
 static struct attest_evidence_opts sim_opts(void)
 {
-	struct attest_evidence_opts o = { .allow_simulated = true, .sim_key = key };
+	struct attest_evidence_opts o = { .insecure_allow_simulated = true, .sim_key = key };
 	return o;
 }
 
@@ -381,7 +381,7 @@ static void test_key_file(void **state)
 	expect_err(&err, "evidence: the simulated attestation key given is a public key, it "
 			 "cannot sign");
 	assert_int_equal(attest_sim_evidence_make(k, &ti, rep, sizeof(rep), ev, &err), 0);
-	struct attest_evidence_opts o = { .allow_simulated = true, .sim_key = public };
+	struct attest_evidence_opts o = { .insecure_allow_simulated = true, .sim_key = public };
 	struct attest_evidence_result r;
 	ok(attest_evidence_verify(ev, sizeof(ev), &o, &r, &err), &err);
 	attest_evidence_result_clear(&r);
@@ -540,7 +540,7 @@ static void test_sim_evidence(void **state)
 	EVP_PKEY_free(pk);
 
 	/* Not allowed: refused with the one line, whatever the key. */
-	struct attest_evidence_opts o = { .allow_simulated = false, .sim_key = key };
+	struct attest_evidence_opts o = { .insecure_allow_simulated = false, .sim_key = key };
 	struct attest_evidence_result r;
 	assert_int_equal(attest_evidence_verify(ev, sizeof(ev), &o, &r, &err), -1);
 	expect_err(&err, REFUSED);
@@ -551,7 +551,7 @@ static void test_sim_evidence(void **state)
 	expect_err(&err, REFUSED);
 
 	/* Allowed without a key to check it. */
-	o.allow_simulated = true;
+	o.insecure_allow_simulated = true;
 	o.sim_key = NULL;
 	assert_int_equal(attest_evidence_verify(ev, sizeof(ev), &o, &r, &err), -1);
 	expect_err(&err, "evidence: simulated evidence is allowed but no simulated attestation "
@@ -661,7 +661,7 @@ static void test_skeleton_evidence(void **state)
 	/* Appraised: the skeleton's identity passes, another does not. */
 	_cleanup_free_ char *mr_hex = hex(mr, 32), *signer_hex = hex(signer, 32);
 	_cleanup_free_ char *json = xasprintf(
-	    "{\"allow_simulated\":true,\"enclave\":{\"mrenclave\":[\"%s\"],\"mrsigner\":[\"%s\"]},"
+	    "{\"insecure_allow_simulated\":true,\"enclave\":{\"mrenclave\":[\"%s\"],\"mrsigner\":[\"%s\"]},"
 	    "\"tcb\":{\"allow_unknown\":true}}",
 	    mr_hex, signer_hex);
 	struct attest_policy p;
@@ -803,10 +803,10 @@ static void test_real_quotes(void **state)
 	struct attest_evidence_opts o = { .quote = { .now = JULY_2025 } };
 	struct attest_evidence_result r;
 
-	/* Not simulated, whatever allow_simulated says; no collateral: TCB unknown. */
+	/* Not simulated, whatever insecure_allow_simulated says; no collateral: TCB unknown. */
 	for (int allow = 0; allow < 2; allow++) {
 		_cleanup_bytes_ struct bytes q = read_data(OCCLUM);
-		o.allow_simulated = allow;
+		o.insecure_allow_simulated = allow;
 		ok(attest_evidence_verify(q.p, q.len, &o, &r, &err), &err);
 		assert_int_equal(r.kind, ATTEST_EVIDENCE_SGX_QUOTE);
 		assert_string_equal(attest_evidence_kind_name(r.kind), "sgx-dcap-quote");
@@ -939,7 +939,7 @@ static void passes(const char *json, const struct attest_evidence_result *r)
 	ok(attest_appraise(&p, r, &err), &err);
 }
 
-#define SIM_OK "\"allow_simulated\":true,\"tcb\":{\"allow_unknown\":true}"
+#define SIM_OK "\"insecure_allow_simulated\":true,\"tcb\":{\"allow_unknown\":true}"
 
 static void test_appraise_rules(void **state)
 {
@@ -952,14 +952,14 @@ static void test_appraise_rules(void **state)
 
 	/* Simulated evidence. */
 	refused("{\"tcb\":{\"allow_unknown\":true}}", &r,
-		"appraisal: simulated evidence refused (allow_simulated is not set)");
-	refused("{\"allow_simulated\":false,\"tcb\":{\"allow_unknown\":true}}", &r,
-		"appraisal: simulated evidence refused (allow_simulated is not set)");
+		"appraisal: simulated evidence refused (insecure_allow_simulated is not set)");
+	refused("{\"insecure_allow_simulated\":false,\"tcb\":{\"allow_unknown\":true}}", &r,
+		"appraisal: simulated evidence refused (insecure_allow_simulated is not set)");
 	passes("{" SIM_OK "}", &r);
 	/* A result that says it is of the simulated kind counts as simulated. */
 	r.simulated = false;
 	refused("{\"tcb\":{\"allow_unknown\":true}}", &r,
-		"appraisal: simulated evidence refused (allow_simulated is not set)");
+		"appraisal: simulated evidence refused (insecure_allow_simulated is not set)");
 	r.simulated = true;
 
 	/* MRENCLAVE, either case of hex. */
@@ -1097,21 +1097,21 @@ static void test_appraise_rules(void **state)
 	r.enclave.flags |= SGX_FLAGS_DEBUG;
 	free(j);
 	j = xasprintf("{\"enclave\":{\"mrenclave\":[\"%s\"],\"isv_prod_id\":1}}", other);
-	refused(j, &r, "appraisal: simulated evidence refused (allow_simulated is not set)");
+	refused(j, &r, "appraisal: simulated evidence refused (insecure_allow_simulated is not set)");
 	free(j);
-	j = xasprintf("{\"allow_simulated\":true,\"enclave\":{\"mrenclave\":[\"%s\"],"
+	j = xasprintf("{\"insecure_allow_simulated\":true,\"enclave\":{\"mrenclave\":[\"%s\"],"
 		      "\"isv_prod_id\":1}}",
 		      other);
 	refused(j, &r, "appraisal: debug enclave refused (attributes.flags DEBUG set)");
 	free(j);
 	free(want);
 	want = xasprintf("appraisal: MRENCLAVE %s is not among the 1 expected", mr);
-	j = xasprintf("{\"allow_simulated\":true,\"enclave\":{\"allow_debug\":true,\"mrenclave\":"
+	j = xasprintf("{\"insecure_allow_simulated\":true,\"enclave\":{\"allow_debug\":true,\"mrenclave\":"
 		      "[\"%s\"],\"isv_prod_id\":1}}",
 		      other);
 	refused(j, &r, want);
 	free(j);
-	j = xasprintf("{\"allow_simulated\":true,\"enclave\":{\"allow_debug\":true,\"mrenclave\":"
+	j = xasprintf("{\"insecure_allow_simulated\":true,\"enclave\":{\"allow_debug\":true,\"mrenclave\":"
 		      "[\"%s\"],\"isv_prod_id\":1}}",
 		      mr);
 	refused(j, &r, "appraisal: ISVPRODID 7, expected 1");
@@ -1125,7 +1125,7 @@ static void test_policy_parse(void **state)
 
 	/* The defaults. */
 	policy("{}", &p);
-	assert_false(p.allow_simulated);
+	assert_false(p.insecure_allow_simulated);
 	assert_false(p.allow_debug);
 	assert_false(p.allow_unknown_tcb);
 	assert_false(p.has_isv_prod_id);
@@ -1141,13 +1141,13 @@ static void test_policy_parse(void **state)
 
 	/* Everything. */
 	static const char all[] =
-	    "{\"allow_simulated\":true,\"enclave\":{\"mrenclave\":[\"" OCCLUM_MRENCLAVE
+	    "{\"insecure_allow_simulated\":true,\"enclave\":{\"mrenclave\":[\"" OCCLUM_MRENCLAVE
 	    "\",\"" DCAP_MRENCLAVE "\"],\"mrsigner\":[\"" OCCLUM_MRSIGNER "\"],"
 	    "\"isv_prod_id\":65535,\"min_isv_svn\":12,\"allow_debug\":true},"
 	    "\"tcb\":{\"accepted\":[\"OutOfDate\",\"Revoked\"],\"allow_unknown\":true},"
 	    "\"report_data\":\"00ff\"}";
 	policy(all, &p);
-	assert_true(p.allow_simulated && p.allow_debug && p.allow_unknown_tcb);
+	assert_true(p.insecure_allow_simulated && p.allow_debug && p.allow_unknown_tcb);
 	assert_int_equal(p.n_mrenclave, 2);
 	_cleanup_free_ char *m0 = hex(p.mrenclave[0], 32), *m1 = hex(p.mrenclave[1], 32),
 			    *s0 = hex(p.mrsigner[0], 32);
@@ -1186,7 +1186,7 @@ static void test_policy_parse(void **state)
 		{ "{\"tcb\":{\"accept\":[]}}", "tcb: unknown key \"accept\"" },
 		{ "{\"enclave\":[]}", "enclave: expected object, got array" },
 		{ "{\"tcb\":\"UpToDate\"}", "tcb: expected object, got string" },
-		{ "{\"allow_simulated\":1}", "allow_simulated: expected boolean, got integer" },
+		{ "{\"insecure_allow_simulated\":1}", "insecure_allow_simulated: expected boolean, got integer" },
 		{ "{\"enclave\":{\"mrenclave\":[]}}",
 		  "enclave.mrenclave: empty: no enclave would match" },
 		{ "{\"enclave\":{\"mrenclave\":\"" OCCLUM_MRENCLAVE "\"}}",
@@ -1278,10 +1278,10 @@ static void test_policy_parse(void **state)
 	/* Not JSON, duplicate keys, too large. */
 	assert_int_equal(attest_policy_parse("{", 1, &p, &err), -1);
 	expect_prefix(&err, "appraisal policy: line 1 column 1: ");
-	static const char dup[] = "{\"allow_simulated\":false,\"allow_simulated\":true}";
+	static const char dup[] = "{\"insecure_allow_simulated\":false,\"insecure_allow_simulated\":true}";
 	assert_int_equal(attest_policy_parse(dup, strlen(dup), &p, &err), -1);
 	expect_prefix(&err, "appraisal policy: line 1 column ");
-	assert_false(p.allow_simulated);
+	assert_false(p.insecure_allow_simulated);
 	assert_int_equal(attest_policy_parse("{}", ATTEST_POLICY_MAX + 1, &p, &err), -1);
 	expect_err(&err, "appraisal policy: 1048577 bytes, more than 1048576");
 }
@@ -1341,20 +1341,20 @@ static void test_local(void **state)
 
 	/* Appraised: identity rules, not the TCB. */
 	struct attest_policy p;
-	policy("{\"allow_simulated\":true,\"enclave\":{\"allow_debug\":true,\"isv_prod_id\":7}}",
+	policy("{\"insecure_allow_simulated\":true,\"enclave\":{\"allow_debug\":true,\"isv_prod_id\":7}}",
 	       &p);
 	ok(attest_appraise_local(&p, &peer, &err), &err);
 	policy("{\"enclave\":{\"allow_debug\":true}}", &p);
 	assert_int_equal(attest_appraise_local(&p, &peer, &err), -1);
-	expect_err(&err, "appraisal: simulated evidence refused (allow_simulated is not set)");
-	policy("{\"allow_simulated\":true}", &p);
+	expect_err(&err, "appraisal: simulated evidence refused (insecure_allow_simulated is not set)");
+	policy("{\"insecure_allow_simulated\":true}", &p);
 	assert_int_equal(attest_appraise_local(&p, &peer, &err), -1);
 	expect_err(&err, "appraisal: debug enclave refused (attributes.flags DEBUG set)");
-	policy("{\"allow_simulated\":true,\"enclave\":{\"allow_debug\":true,\"min_isv_svn\":9}}",
+	policy("{\"insecure_allow_simulated\":true,\"enclave\":{\"allow_debug\":true,\"min_isv_svn\":9}}",
 	       &p);
 	assert_int_equal(attest_appraise_local(&p, &peer, &err), -1);
 	expect_err(&err, "appraisal: ISVSVN 3 is below the minimum 9");
-	policy("{\"allow_simulated\":true,\"enclave\":{\"allow_debug\":true},\"report_data\":"
+	policy("{\"insecure_allow_simulated\":true,\"enclave\":{\"allow_debug\":true},\"report_data\":"
 	       "\"6e6f6e6365\"}",
 	       &p);
 	ok(attest_appraise_local(&p, &peer, &err), &err);
