@@ -139,8 +139,8 @@ static int read_report_data(const struct cc_json_reader *r, const json_t *root,
 static int policy_read(const char *name, const char *buf, size_t len, struct attest_policy *p,
 		       struct cc_error **err)
 {
-	static const char *const keys[] = { "insecure_allow_simulated", "enclave", "tcb", "report_data",
-					    NULL };
+	static const char *const keys[] = { "insecure_allow_simulated", "enclave", "tcb",
+					    "report_data", NULL };
 	struct cc_json_reader r = { name, err };
 	attest_policy_init(p);
 	if (len > ATTEST_POLICY_MAX)
@@ -150,7 +150,8 @@ static int policy_read(const char *name, const char *buf, size_t len, struct att
 	if (!root)
 		return -1;
 	if (cc_json_known_keys(&r, root, "", keys) < 0 ||
-	    cc_json_bool(&r, root, "", "insecure_allow_simulated", &p->insecure_allow_simulated, NULL) < 0 ||
+	    cc_json_bool(&r, root, "", "insecure_allow_simulated", &p->insecure_allow_simulated,
+			 NULL) < 0 ||
 	    read_enclave(&r, root, p) < 0 || read_tcb(&r, root, p) < 0 ||
 	    read_report_data(&r, root, p) < 0) {
 		attest_policy_init(p); /* nothing half-read is left for a careless caller */
@@ -196,9 +197,10 @@ static int appraise_enclave(const struct attest_policy *p, const struct attest_s
 			    bool simulated, struct cc_error **err)
 {
 	if (simulated && !p->insecure_allow_simulated)
-		return cc_error_set(err, 0,
-				    "appraisal: simulated evidence refused (insecure_allow_simulated is not "
-				    "set)");
+		return cc_error_set(
+		    err, 0,
+		    "appraisal: simulated evidence refused (insecure_allow_simulated is not "
+		    "set)");
 	if ((e->flags & ATTEST_SGX_FLAG_DEBUG) && !p->allow_debug)
 		return cc_error_set(
 		    err, 0, "appraisal: debug enclave refused (attributes.flags DEBUG set)");

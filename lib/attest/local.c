@@ -8,7 +8,8 @@
 #include "pal/skeleton/sim-report.h"
 
 int attest_local_verify(const struct sgx_target_info *self, const void *report, size_t len,
-			bool insecure_allow_simulated, struct attest_local_peer *peer, struct cc_error **err)
+			bool insecure_allow_simulated, struct attest_local_peer *peer,
+			struct cc_error **err)
 {
 	struct sgx_report r;
 	uint8_t mac[SGX_MAC_SIZE];

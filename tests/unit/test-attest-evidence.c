@@ -660,10 +660,10 @@ static void test_skeleton_evidence(void **state)
 
 	/* Appraised: the skeleton's identity passes, another does not. */
 	_cleanup_free_ char *mr_hex = hex(mr, 32), *signer_hex = hex(signer, 32);
-	_cleanup_free_ char *json = xasprintf(
-	    "{\"insecure_allow_simulated\":true,\"enclave\":{\"mrenclave\":[\"%s\"],\"mrsigner\":[\"%s\"]},"
-	    "\"tcb\":{\"allow_unknown\":true}}",
-	    mr_hex, signer_hex);
+	_cleanup_free_ char *json = xasprintf("{\"insecure_allow_simulated\":true,\"enclave\":{"
+					      "\"mrenclave\":[\"%s\"],\"mrsigner\":[\"%s\"]},"
+					      "\"tcb\":{\"allow_unknown\":true}}",
+					      mr_hex, signer_hex);
 	struct attest_policy p;
 	ok(attest_policy_parse(json, strlen(json), &p, &err), &err);
 	ok(attest_appraise(&p, &r, &err), &err);
@@ -1097,7 +1097,8 @@ static void test_appraise_rules(void **state)
 	r.enclave.flags |= SGX_FLAGS_DEBUG;
 	free(j);
 	j = xasprintf("{\"enclave\":{\"mrenclave\":[\"%s\"],\"isv_prod_id\":1}}", other);
-	refused(j, &r, "appraisal: simulated evidence refused (insecure_allow_simulated is not set)");
+	refused(j, &r,
+		"appraisal: simulated evidence refused (insecure_allow_simulated is not set)");
 	free(j);
 	j = xasprintf("{\"insecure_allow_simulated\":true,\"enclave\":{\"mrenclave\":[\"%s\"],"
 		      "\"isv_prod_id\":1}}",
@@ -1106,14 +1107,16 @@ static void test_appraise_rules(void **state)
 	free(j);
 	free(want);
 	want = xasprintf("appraisal: MRENCLAVE %s is not among the 1 expected", mr);
-	j = xasprintf("{\"insecure_allow_simulated\":true,\"enclave\":{\"allow_debug\":true,\"mrenclave\":"
-		      "[\"%s\"],\"isv_prod_id\":1}}",
-		      other);
+	j = xasprintf(
+	    "{\"insecure_allow_simulated\":true,\"enclave\":{\"allow_debug\":true,\"mrenclave\":"
+	    "[\"%s\"],\"isv_prod_id\":1}}",
+	    other);
 	refused(j, &r, want);
 	free(j);
-	j = xasprintf("{\"insecure_allow_simulated\":true,\"enclave\":{\"allow_debug\":true,\"mrenclave\":"
-		      "[\"%s\"],\"isv_prod_id\":1}}",
-		      mr);
+	j = xasprintf(
+	    "{\"insecure_allow_simulated\":true,\"enclave\":{\"allow_debug\":true,\"mrenclave\":"
+	    "[\"%s\"],\"isv_prod_id\":1}}",
+	    mr);
 	refused(j, &r, "appraisal: ISVPRODID 7, expected 1");
 	attest_evidence_result_clear(&r);
 }
@@ -1186,7 +1189,8 @@ static void test_policy_parse(void **state)
 		{ "{\"tcb\":{\"accept\":[]}}", "tcb: unknown key \"accept\"" },
 		{ "{\"enclave\":[]}", "enclave: expected object, got array" },
 		{ "{\"tcb\":\"UpToDate\"}", "tcb: expected object, got string" },
-		{ "{\"insecure_allow_simulated\":1}", "insecure_allow_simulated: expected boolean, got integer" },
+		{ "{\"insecure_allow_simulated\":1}",
+		  "insecure_allow_simulated: expected boolean, got integer" },
 		{ "{\"enclave\":{\"mrenclave\":[]}}",
 		  "enclave.mrenclave: empty: no enclave would match" },
 		{ "{\"enclave\":{\"mrenclave\":\"" OCCLUM_MRENCLAVE "\"}}",
@@ -1278,7 +1282,8 @@ static void test_policy_parse(void **state)
 	/* Not JSON, duplicate keys, too large. */
 	assert_int_equal(attest_policy_parse("{", 1, &p, &err), -1);
 	expect_prefix(&err, "appraisal policy: line 1 column 1: ");
-	static const char dup[] = "{\"insecure_allow_simulated\":false,\"insecure_allow_simulated\":true}";
+	static const char dup[] =
+	    "{\"insecure_allow_simulated\":false,\"insecure_allow_simulated\":true}";
 	assert_int_equal(attest_policy_parse(dup, strlen(dup), &p, &err), -1);
 	expect_prefix(&err, "appraisal policy: line 1 column ");
 	assert_false(p.insecure_allow_simulated);
@@ -1341,22 +1346,26 @@ static void test_local(void **state)
 
 	/* Appraised: identity rules, not the TCB. */
 	struct attest_policy p;
-	policy("{\"insecure_allow_simulated\":true,\"enclave\":{\"allow_debug\":true,\"isv_prod_id\":7}}",
+	policy("{\"insecure_allow_simulated\":true,\"enclave\":{\"allow_debug\":true,\"isv_prod_"
+	       "id\":7}}",
 	       &p);
 	ok(attest_appraise_local(&p, &peer, &err), &err);
 	policy("{\"enclave\":{\"allow_debug\":true}}", &p);
 	assert_int_equal(attest_appraise_local(&p, &peer, &err), -1);
-	expect_err(&err, "appraisal: simulated evidence refused (insecure_allow_simulated is not set)");
+	expect_err(&err,
+		   "appraisal: simulated evidence refused (insecure_allow_simulated is not set)");
 	policy("{\"insecure_allow_simulated\":true}", &p);
 	assert_int_equal(attest_appraise_local(&p, &peer, &err), -1);
 	expect_err(&err, "appraisal: debug enclave refused (attributes.flags DEBUG set)");
-	policy("{\"insecure_allow_simulated\":true,\"enclave\":{\"allow_debug\":true,\"min_isv_svn\":9}}",
+	policy("{\"insecure_allow_simulated\":true,\"enclave\":{\"allow_debug\":true,\"min_isv_"
+	       "svn\":9}}",
 	       &p);
 	assert_int_equal(attest_appraise_local(&p, &peer, &err), -1);
 	expect_err(&err, "appraisal: ISVSVN 3 is below the minimum 9");
-	policy("{\"insecure_allow_simulated\":true,\"enclave\":{\"allow_debug\":true},\"report_data\":"
-	       "\"6e6f6e6365\"}",
-	       &p);
+	policy(
+	    "{\"insecure_allow_simulated\":true,\"enclave\":{\"allow_debug\":true},\"report_data\":"
+	    "\"6e6f6e6365\"}",
+	    &p);
 	ok(attest_appraise_local(&p, &peer, &err), &err);
 }
 
