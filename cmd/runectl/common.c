@@ -29,7 +29,7 @@ int rc_getopt(const struct rc_cmd *cmd, int argc, char **argv, const struct opti
 	all[n] = (struct option){ "help", no_argument, NULL, 'h' };
 
 	opterr = 0;
-	int c = getopt_long(argc, argv, "+:h", all, NULL);
+	int c = getopt_long(argc, argv, ":h", all, NULL);
 	if (c == 'h') {
 		rc_usage(cmd, stdout);
 		exit(0);

@@ -7,6 +7,7 @@
  *   runectl gen-qe-target-info [options]                  (cmd-gen-qe-target-info.c)
  *   runectl gen-quote --report FILE [options]             (cmd-gen-quote.c)
  *   runectl report [--json] FILE                          (cmd-report.c)
+ *   runectl verify-quote [--collateral PATH] [--at TIME] FILE  (cmd-verify-quote.c)
  *
  * Errors are one line on stderr, "runectl: COMMAND: why", and exit status 1.
  */
@@ -18,17 +19,16 @@
 #include "util/cleanup.h"
 
 static const struct rc_cmd *const commands[] = {
-	&rc_cmd_gen_token,
-	&rc_cmd_gen_qe_target_info,
-	&rc_cmd_gen_quote,
-	&rc_cmd_report,
+	&rc_cmd_gen_token, &rc_cmd_gen_qe_target_info, &rc_cmd_gen_quote,
+	&rc_cmd_report,	   &rc_cmd_verify_quote,
 };
 
 static void usage(FILE *out)
 {
 	fprintf(out, "Usage: runectl COMMAND [options]\n\n"
 		     "The SGX tool: launch tokens, the quoting enclave's target info and quotes\n"
-		     "through aesmd, and decoding of SGX structures.\n\nCommands:\n");
+		     "through aesmd, decoding of SGX structures, offline quote verification.\n\n"
+		     "Commands:\n");
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
 		fprintf(out, "   %-20s %s\n", commands[i]->name, commands[i]->brief);
 	fprintf(out, "\nOptions:\n"

@@ -22,11 +22,13 @@ extern const struct rc_cmd rc_cmd_gen_token;
 extern const struct rc_cmd rc_cmd_gen_qe_target_info;
 extern const struct rc_cmd rc_cmd_gen_quote;
 extern const struct rc_cmd rc_cmd_report;
+extern const struct rc_cmd rc_cmd_verify_quote;
 
 void rc_usage(const struct rc_cmd *cmd, FILE *out);
-/* getopt_long with "+" over argv (argv[0] is the command name) and --help/-h: the option's
- * value, or -1 at the end. --help prints the command's help and exits 0; an unknown option or
- * a missing value prints one line ("runectl: gen-quote: unknown option --x") and exits 1. */
+/* getopt_long over argv (argv[0] is the command name; options may follow operands, "--" ends
+ * them) and --help/-h: the option's value, or -1 at the end. --help prints the command's help
+ * and exits 0; an unknown option or a missing value prints one line ("runectl: gen-quote:
+ * unknown option --x") and exits 1. */
 int rc_getopt(const struct rc_cmd *cmd, int argc, char **argv, const struct option *longopts);
 /* Exactly n operands after the options: else one line and exit 1. */
 void rc_require_operands(const struct rc_cmd *cmd, int argc, char **argv, int n);

@@ -52,7 +52,7 @@ static const struct {
 	{ 1u << 7, "KSS" },	      { 1u << 10, "AEX_NOTIFY" },
 };
 
-static json_t *attributes_json(const uint8_t *p)
+json_t *rc_sgx_attributes_json(const uint8_t p[16])
 {
 	uint64_t flags = rc_le64(p), xfrm = rc_le64(p + 8);
 	char text[24];
@@ -96,7 +96,7 @@ static void add_fields(json_t *j, const uint8_t *buf, const struct field *f, siz
 			v = json_integer(rc_le32(p));
 			break;
 		case ATTRIBUTES:
-			v = attributes_json(p);
+			v = rc_sgx_attributes_json(p);
 			break;
 		}
 		json_object_set_new(j, f[i].name, v);

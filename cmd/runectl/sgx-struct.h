@@ -21,5 +21,7 @@
  */
 CC_MUST_CHECK json_t *rc_sgx_struct_json(const char *name, const uint8_t *buf, size_t len,
 					 struct cc_error **err);
+/* ATTRIBUTES (FLAGS u64, XFRM u64, little-endian) as above; the caller owns it. */
+json_t *rc_sgx_attributes_json(const uint8_t p[16]);
 /* The same as aligned "field  value" lines, after a first line naming the structure. */
 void rc_sgx_struct_print(FILE *out, const json_t *j);

@@ -5,7 +5,9 @@
     the C code), gen-token and gen-qe-target-info send what messages.proto defines and write
     what aesmd answers;
   * `report` decodes a REPORT made by `rune attest` (the skeleton PAL, simulated) and files
-    crafted here field by field, and refuses files of any other size.
+    crafted here field by field, and refuses files of any other size;
+  * `verify-quote` verifies a real quote with its collateral (tests/unit/data/attest) to its
+    documented facts, and names the step a flipped bit breaks.
 """
 
 import json
@@ -297,3 +299,38 @@ def test_report_of_rune_attest(rune, bundle):
     assert one_line_error(res, "runectl: gen-quote: ") == (
         f"runectl: gen-quote: {report_file}: a simulated REPORT (the skeleton PAL's): no "
         f"quoting enclave can verify it")
+
+
+# ---- verify-quote -----------------------------------------------------------------------------
+
+ATTEST_DATA = Path(__file__).resolve().parents[1] / "unit" / "data" / "attest"
+
+
+def test_verify_quote_of_a_real_quote_with_its_collateral(tmp_path):
+    quote = ATTEST_DATA / "dcap-qvl-sgx-quote.bin"
+    collateral = ATTEST_DATA / "dcap-qvl-sgx-quote-collateral.json"
+    res = runectl("verify-quote", "--collateral", collateral, "--at", "2025-07-01T00:00:00Z",
+                  quote)
+    assert res.returncode == 0 and res.stderr == b"", res
+    out = json.loads(res.stdout)
+    assert out["verified"] is True
+    assert out["identity"]["mr_enclave"] == \
+        "33d8736db756ed4997e04ba358d27833188f1932ff7b1d156904d3f560452fbb"
+    assert bytes.fromhex(out["report_data"]) == b"Hello, world!".ljust(64, b"\0")
+    assert out["tcb"]["status"] == "ConfigurationAndSWHardeningNeeded"
+    assert out["tcb"]["advisory_ids"] == ["INTEL-SA-00289", "INTEL-SA-00615"]
+    assert [s["result"] for s in out["steps"]] == ["ok"] * 6
+
+    # one bit of MRENCLAVE flipped: the quote signature step fails, in one line and in the JSON
+    bad = bytearray(quote.read_bytes())
+    bad[64] ^= 1
+    (tmp_path / "bad.bin").write_bytes(bad)
+    res = runectl("verify-quote", "--at", "2025-07-01T00:00:00Z", tmp_path / "bad.bin")
+    assert res.returncode == 1, res
+    assert res.stderr.decode() == \
+        "runectl: verify-quote: quote: signature does not verify with the attestation key\n"
+    out = json.loads(res.stdout)
+    assert out["verified"] is False
+    assert [(s["step"], s["result"]) for s in out["steps"]] == [
+        ("parse", "ok"), ("pck_chain", "ok"), ("qe_report_signature", "ok"),
+        ("qe_report_data", "ok"), ("quote_signature", "failed"), ("collateral", "not reached")]

@@ -4,8 +4,9 @@
  * aesmd's messages.proto (the field numbers are listed in cmd/runectl/aesm-msg.h), the response
  * decoder on truncated, oversized and garbage input, the transport against a fake aesmd (a
  * forked server on a unix socket in a temporary directory), gen-token, gen-qe-target-info and
- * gen-quote end to end through --aesm-socket, and REPORT / TARGETINFO decoding against the
- * layout of include/enclave/sgx_report.h.
+ * gen-quote end to end through --aesm-socket, REPORT / TARGETINFO decoding against the
+ * layout of include/enclave/sgx_report.h, and verify-quote on the real quotes and collateral of
+ * tests/unit/data/attest ($ATTEST_TEST_DATA) with the facts documented in its SOURCES.md.
  *
  * The modules are compiled into this test (their static helpers included); the end-to-end
  * cases run the runectl binary of the same build ($RUNECTL_BIN, else found next to this test).
@@ -1298,6 +1299,251 @@ static void test_report_command(void **state)
 	run_free(&run);
 }
 
+/* ---- verify-quote, against the real quotes and collateral of tests/unit/data/attest ---- */
+
+static const char *attest_data(void)
+{
+	const char *d = getenv("ATTEST_TEST_DATA");
+	if (!d || !*d)
+		skip(); /* only the lib/attest block of tests/unit/meson.build sets it */
+	return d;
+}
+
+/* runectl verify-quote ARGS: its exit status, its JSON (which it prints whether the quote
+ * verifies or not), its stderr. */
+static json_t *verify_quote(const char *const *args, int *status, char **err_out)
+{
+	struct run r = runectl(root, args);
+	struct cc_error *err = NULL;
+	*status = r.status;
+	json_t *j = cc_json_load_buf("verify-quote output", r.out, strlen(r.out), &err);
+	if (!j)
+		fail_msg("%s\n%s", err->msg, r.err);
+	*err_out = r.err;
+	free(r.out);
+	return j;
+}
+
+static const char *step_result(const json_t *j, size_t i, const char *name)
+{
+	json_t *st = json_array_get(json_object_get(j, "steps"), i);
+	assert_string_equal(json_string_value(json_object_get(st, "step")), name);
+	return json_string_value(json_object_get(st, "result"));
+}
+
+/* The quote failed at step `failed` (0 parse .. 5 collateral) with msg: steps before it ok,
+ * after it not reached, one line on stderr, exit 1. */
+static void assert_failed_at(const json_t *j, int status, const char *stderr_text, size_t failed,
+			     const char *msg)
+{
+	static const char *const names[] = {
+		"parse",	  "pck_chain",	     "qe_report_signature",
+		"qe_report_data", "quote_signature", "collateral"
+	};
+	assert_int_equal(status, 1);
+	assert_true(json_is_false(json_object_get(j, "verified")));
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+		const char *want = i < failed ? "ok" : i == failed ? "failed" : "not reached";
+		assert_string_equal(step_result(j, i, names[i]), want);
+	}
+	json_t *st = json_array_get(json_object_get(j, "steps"), failed);
+	const char *got = json_string_value(json_object_get(st, "error"));
+	if (strncmp(got, msg, strlen(msg)) != 0)
+		fail_msg("step %zu: \"%s\", expected \"%s...\"", failed, got, msg);
+	assert_string_equal(json_string_value(json_object_get(j, "error")), got);
+	_cleanup_free_ char *line = xasprintf("runectl: verify-quote: %s\n", got);
+	assert_string_equal(stderr_text, line);
+}
+
+static void test_verify_quote_sgx(void **state)
+{
+	const char *d = attest_data();
+	_cleanup_free_ char *quote = xasprintf("%s/dcap-qvl-sgx-quote.bin", d);
+	_cleanup_free_ char *col = xasprintf("%s/dcap-qvl-sgx-quote-collateral.json", d);
+	int status;
+	char *err;
+
+	/* With its collateral, inside the collateral's window: the documented facts. */
+	_cleanup_json_ json_t *j =
+	    verify_quote((const char *[]){ "verify-quote", "--collateral", col, "--at",
+					   "2025-07-01T00:00:00Z", quote, NULL },
+			 &status, &err);
+	assert_int_equal(status, 0);
+	assert_string_equal(err, "");
+	free(err);
+	assert_true(json_is_true(json_object_get(j, "verified")));
+	assert_string_equal(json_string_value(json_object_get(j, "at")), "2025-07-01T00:00:00Z");
+	json_t *id = json_object_get(j, "identity");
+	assert_string_equal(json_string_value(json_object_get(id, "mr_enclave")),
+			    "33d8736db756ed4997e04ba358d27833188f1932ff7b1d156904d3f560452fbb");
+	assert_string_equal(json_string_value(json_object_get(id, "mr_signer")),
+			    "815f42f11cf64430c30bab7816ba596a1da0130c3b028b673133a66cf9a3e0e6");
+	assert_true(json_is_false(json_object_get(j, "debug")));
+	_cleanup_free_ char *hello = rc_hex((const uint8_t *)"Hello, world!", 13);
+	const char *rd = json_string_value(json_object_get(j, "report_data"));
+	assert_int_equal(strlen(rd), 128);
+	assert_memory_equal(rd, hello, 26);
+	assert_string_equal(
+	    json_string_value(json_object_get(json_object_get(j, "platform"), "fmspc")),
+	    "00a067110000");
+	json_t *tcb = json_object_get(j, "tcb");
+	assert_string_equal(json_string_value(json_object_get(tcb, "status")),
+			    "ConfigurationAndSWHardeningNeeded");
+	assert_string_equal(json_string_value(json_object_get(tcb, "qe_status")), "UpToDate");
+	_cleanup_free_ char *adv = cc_json_dump(json_object_get(tcb, "advisory_ids"));
+	assert_string_equal(adv, "[\"INTEL-SA-00289\",\"INTEL-SA-00615\"]");
+	assert_true(json_is_true(json_object_get(j, "crls_checked")));
+	static const char *const names[] = {
+		"parse",	  "pck_chain",	     "qe_report_signature",
+		"qe_report_data", "quote_signature", "collateral"
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
+		assert_string_equal(step_result(j, i, names[i]), "ok");
+
+	/* Without collateral: genuine, TCB status unknown. */
+	_cleanup_json_ json_t *n = verify_quote(
+	    (const char *[]){ "verify-quote", quote, "--at", "2025-07-01T00:00:00Z", NULL },
+	    &status, &err);
+	free(err);
+	assert_int_equal(status, 0);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(n, "tcb"), "status")),
+			    "unknown: no collateral");
+	assert_string_equal(step_result(n, 5, "collateral"), "skipped: no collateral");
+
+	/* The collateral's last second has passed: the collateral step fails, by name. */
+	_cleanup_json_ json_t *e =
+	    verify_quote((const char *[]){ "verify-quote", "--collateral", col, "--at",
+					   "2025-07-19T12:01:18+02:00", quote, NULL },
+			 &status, &err);
+	assert_failed_at(e, status, err, 5,
+			 "quote: collateral: QE identity expired at 2025-07-19T10:01:18Z");
+	free(err);
+}
+
+/* Flipped bits and a truncation fail at their step. */
+static void test_verify_quote_mutated(void **state)
+{
+	const char *d = attest_data();
+	_cleanup_free_ char *quote = xasprintf("%s/dcap-qvl-sgx-quote.bin", d);
+	_cleanup_free_ char *bad = xasprintf("%s/mutated-quote.bin", root);
+	struct cc_error *e = NULL;
+	size_t len;
+	_cleanup_free_ uint8_t *q = (uint8_t *)cc_read_file(quote, 0, &len, &e);
+	assert_non_null(q);
+	static const struct {
+		size_t offset; /* v3 layout: body 48.., signature 436.., attestation key 500..,
+				* QE report 564.. */
+		size_t step;
+		const char *msg;
+	} cases[] = {
+		{ 64 + 5, 4, "quote: signature does not verify with the attestation key" },
+		{ 368 + 1, 4, "quote: signature does not verify with the attestation key" },
+		{ 440, 4, "quote: signature does not verify with the attestation key" },
+		{ 510, 3, "quote: QE report data does not bind the attestation key" },
+		{ 600, 2, "quote: QE report signature does not verify with the PCK key" },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		q[cases[i].offset] ^= 0x01;
+		write_file(bad, q, len);
+		q[cases[i].offset] ^= 0x01;
+		int status;
+		char *err;
+		_cleanup_json_ json_t *j = verify_quote(
+		    (const char *[]){ "verify-quote", "--at", "2025-07-01T00:00:00Z", bad, NULL },
+		    &status, &err);
+		assert_failed_at(j, status, err, cases[i].step, cases[i].msg);
+		free(err);
+	}
+	/* before the PCK certificate's validity */
+	int status;
+	char *err;
+	_cleanup_json_ json_t *early = verify_quote(
+	    (const char *[]){ "verify-quote", "--at", "2015-01-01T00:00:00Z", quote, NULL },
+	    &status, &err);
+	assert_failed_at(early, status, err, 1, "quote: PCK chain: certificate ");
+	free(err);
+	/* truncated: the parse step, nothing about the enclave */
+	write_file(bad, q, 1000);
+	_cleanup_json_ json_t *t =
+	    verify_quote((const char *[]){ "verify-quote", bad, NULL }, &status, &err);
+	assert_failed_at(t, status, err, 0,
+			 "quote: truncated: signature data length 4164 but 564 bytes left");
+	assert_null(json_object_get(t, "identity"));
+	free(err);
+}
+
+static void test_verify_quote_crls_and_tdx(void **state)
+{
+	const char *d = attest_data();
+	_cleanup_free_ char *mc = xasprintf("%s/mobilecoin-hw-quote.bin", d);
+	_cleanup_free_ char *root_crl = xasprintf("%s/mobilecoin-root-crl.der", d);
+	_cleanup_free_ char *pck_crl = xasprintf("%s/mobilecoin-processor-crl.der", d);
+	int status;
+	char *err;
+
+	_cleanup_json_ json_t *j =
+	    verify_quote((const char *[]){ "verify-quote", "--crl", root_crl, "--crl", pck_crl,
+					   "--at", "2023-05-01T00:00:00Z", mc, NULL },
+			 &status, &err);
+	assert_int_equal(status, 0);
+	free(err);
+	assert_true(json_is_true(json_object_get(j, "crls_checked")));
+	assert_true(json_is_true(json_object_get(j, "debug")));
+	/* with CRLs, every certificate below the root needs one */
+	_cleanup_json_ json_t *half =
+	    verify_quote((const char *[]){ "verify-quote", "--crl", root_crl, "--at",
+					   "2023-05-01T00:00:00Z", mc, NULL },
+			 &status, &err);
+	assert_failed_at(half, status, err, 1,
+			 "quote: PCK chain: certificate 1: no CRL of the Intel SGX PCK Processor "
+			 "CA given");
+	free(err);
+
+	_cleanup_free_ char *tdx = xasprintf("%s/dcap-qvl-tdx-quote.bin", d);
+	_cleanup_free_ char *tdx_col = xasprintf("%s/dcap-qvl-tdx-quote-collateral.json", d);
+	_cleanup_json_ json_t *t =
+	    verify_quote((const char *[]){ "verify-quote", "--collateral", tdx_col, "--at",
+					   "2025-07-19T10:00:34Z", tdx, NULL },
+			 &status, &err);
+	assert_int_equal(status, 0);
+	free(err);
+	json_t *quote = json_object_get(t, "quote");
+	assert_string_equal(json_string_value(json_object_get(quote, "tee")), "TDX");
+	assert_int_equal(json_integer_value(json_object_get(quote, "version")), 4);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(t, "tcb"), "status")),
+			    "UpToDate");
+	assert_non_null(json_object_get(json_object_get(t, "identity"), "mr_td"));
+}
+
+static void test_verify_quote_bad_arguments(void **state)
+{
+	static const struct {
+		const char *args[6];
+		const char *msg;
+	} cases[] = {
+		{ { "verify-quote", "--at", "yesterday", "q", NULL },
+		  "--at \"yesterday\": an RFC 3339 time expected (2025-07-01T00:00:00Z)" },
+		{ { "verify-quote", "--at", "2025-07-01T00:00:00", "q", NULL },
+		  "--at \"2025-07-01T00:00:00\": an RFC 3339 time expected "
+		  "(2025-07-01T00:00:00Z)" },
+		{ { "verify-quote", NULL },
+		  "missing argument (usage: runectl verify-quote [options] "
+		  "FILE)" },
+		{ { "verify-quote", "/nonexistent/quote", NULL },
+		  "open /nonexistent/quote: No such file or directory" },
+		{ { "verify-quote", "--collateral", "/nonexistent", "q", NULL },
+		  "--collateral /nonexistent: No such file or directory" },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct run r = runectl(root, cases[i].args);
+		_cleanup_free_ char *msg = xasprintf("runectl: verify-quote: %s\n", cases[i].msg);
+		assert_int_equal(r.status, 1);
+		assert_string_equal(r.err, msg);
+		assert_string_equal(r.out, "");
+		run_free(&r);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1319,6 +1565,10 @@ int main(void)
 		cmocka_unit_test(test_report_decoding),
 		cmocka_unit_test(test_target_info_decoding),
 		cmocka_unit_test(test_report_command),
+		cmocka_unit_test(test_verify_quote_sgx),
+		cmocka_unit_test(test_verify_quote_mutated),
+		cmocka_unit_test(test_verify_quote_crls_and_tdx),
+		cmocka_unit_test(test_verify_quote_bad_arguments),
 	};
 	return cmocka_run_group_tests(tests, tmproot_setup, tmproot_teardown);
 }
