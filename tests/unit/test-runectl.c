@@ -359,7 +359,8 @@ static int decode_hex(enum aesm_op op, const char *hex, struct aesm_response *r,
 	/* The response points into the buffer: keep it for the caller's checks. */
 	static uint8_t keep[4096];
 	assert_true(v.n <= sizeof(keep));
-	memcpy(keep, v.b, v.n);
+	if (v.n)
+		memcpy(keep, v.b, v.n);
 	int rc = aesm_decode_response(op, keep, v.n, r, err);
 	v_free(&v);
 	return rc;
