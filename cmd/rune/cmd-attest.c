@@ -7,21 +7,17 @@
 #include "rune.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
+#include "util/hex.h"
 #include "util/json.h"
 
-static int hexval(char c)
-{
-	const char *digits = "0123456789abcdef", *p = strchr(digits, c | 0x20);
-	return c && p ? (int)(p - digits) : -1;
-}
-
+/* Up to max bytes from an even number of hex digits (a shorter value is zero-padded). */
 static int hex_to_bytes(const char *hex, uint8_t *out, size_t max)
 {
 	size_t n = strlen(hex);
 	if (n % 2 || n / 2 > max)
 		return -1;
 	for (size_t i = 0; i < n / 2; i++) {
-		int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
+		int hi = cc_hex_digit(hex[2 * i]), lo = cc_hex_digit(hex[2 * i + 1]);
 		if (hi < 0 || lo < 0)
 			return -1;
 		out[i] = (uint8_t)(hi << 4 | lo);
@@ -29,17 +25,9 @@ static int hex_to_bytes(const char *hex, uint8_t *out, size_t max)
 	return 0;
 }
 
-static char *to_hex(const uint8_t *b, size_t n)
-{
-	char *s = xmalloc(2 * n + 1);
-	for (size_t i = 0; i < n; i++)
-		snprintf(s + 2 * i, 3, "%02x", b[i]);
-	return s;
-}
-
 static void set_hex(json_t *j, const char *key, const uint8_t *b, size_t n)
 {
-	_cleanup_free_ char *s = to_hex(b, n);
+	_cleanup_free_ char *s = cc_hex(b, n);
 	json_object_set_new(j, key, json_string(s));
 }
 

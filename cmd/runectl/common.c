@@ -10,6 +10,7 @@
 #include "runectl.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
+#include "util/hex.h"
 
 void rc_usage(const struct rc_cmd *cmd, FILE *out)
 {
@@ -169,38 +170,12 @@ int rc_write_output(const char *path, const void *data, size_t len, struct cc_er
 
 char *rc_hex(const uint8_t *b, size_t n)
 {
-	static const char digits[] = "0123456789abcdef";
-	char *s = xmalloc(2 * n + 1);
-	for (size_t i = 0; i < n; i++) {
-		s[2 * i] = digits[b[i] >> 4];
-		s[2 * i + 1] = digits[b[i] & 15];
-	}
-	s[2 * n] = '\0';
-	return s;
-}
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
+	return cc_hex(b, n);
 }
 
 int rc_unhex(const char *text, uint8_t *out, size_t n)
 {
-	if (strlen(text) != 2 * n)
-		return -1;
-	for (size_t i = 0; i < n; i++) {
-		int hi = hexval(text[2 * i]), lo = hexval(text[2 * i + 1]);
-		if (hi < 0 || lo < 0)
-			return -1;
-		out[i] = (uint8_t)(hi << 4 | lo);
-	}
-	return 0;
+	return cc_hex_decode(text, out, n) ? 0 : -1;
 }
 
 int rc_parse_u64(const char *text, uint64_t *out)

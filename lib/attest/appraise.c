@@ -38,7 +38,7 @@ static int id_list(const struct cc_json_reader *r, const json_t *o, const char *
 		_cleanup_free_ char *ip = cc_json_index_path(p, i);
 		if (cc_json_expect(r, e, ip, JSON_STRING) < 0)
 			return -1;
-		if (json_string_length(e) != 64 || !attest_unhex(json_string_value(e), out[i], 32))
+		if (json_string_length(e) != 64 || !cc_hex_decode(json_string_value(e), out[i], 32))
 			return cc_json_fail(r, ip, "expected 64 hex digits");
 	}
 	*n = json_array_size(a);
@@ -129,7 +129,7 @@ static int read_report_data(const struct cc_json_reader *r, const json_t *root,
 	size_t n = strlen(s);
 	memset(p->report_data, 0, sizeof(p->report_data));
 	if (n == 0 || n % 2 || n > 2 * sizeof(p->report_data) ||
-	    !attest_unhex(s, p->report_data, n / 2))
+	    !cc_hex_decode(s, p->report_data, n / 2))
 		return cc_json_fail(r, "report_data",
 				    "expected 2 to 128 hex digits (1 to 64 bytes, zero-padded)");
 	p->has_report_data = true;
@@ -188,7 +188,7 @@ static bool id_listed(const uint8_t (*ids)[32], size_t n, const uint8_t id[32])
 static int id_refused(const char *what, const uint8_t id[32], size_t n, struct cc_error **err)
 {
 	char hex[HEX_ID];
-	attest_hex(id, 32, hex);
+	cc_hex_encode(id, 32, hex);
 	return cc_error_set(err, 0, "appraisal: %s %s is not among the %zu expected", what, hex, n);
 }
 
@@ -250,8 +250,8 @@ static int appraise_report_data(const struct attest_policy *p, const uint8_t rd[
 	if (!p->has_report_data || !memcmp(rd, p->report_data, 64))
 		return 0;
 	char got[2 * 64 + 1], want[2 * 64 + 1];
-	attest_hex(rd, 64, got);
-	attest_hex(p->report_data, 64, want);
+	cc_hex_encode(rd, 64, got);
+	cc_hex_encode(p->report_data, 64, want);
 	return cc_error_set(err, 0, "appraisal: report_data %s is not the expected %s", got, want);
 }
 

@@ -37,7 +37,7 @@ static int hex_field(const struct cc_json_reader *r, const json_t *o, const char
 	_cleanup_free_ char *s = NULL;
 	if (cc_json_str(r, o, path, key, true, &s) < 0)
 		return -1;
-	if (!attest_unhex(s, out, len)) {
+	if (!cc_hex_decode(s, out, len)) {
 		_cleanup_free_ char *p = cc_json_key_path(path, key);
 		return cc_json_fail(r, p, "expected %zu hex digits", 2 * len);
 	}
@@ -449,7 +449,7 @@ static int hex_blob(const struct cc_json_reader *r, const json_t *o, const char 
 				    2 * max);
 	*out = xmalloc(n ? n : 1);
 	*len = n;
-	if (!attest_unhex(s, *out, n))
+	if (!cc_hex_decode(s, *out, n))
 		return cc_json_fail(r, key, "expected hex digits");
 	return 0;
 }

@@ -13,40 +13,6 @@
 #include "attest/internal.h"
 #include "util/cleanup.h"
 
-void attest_hex(const uint8_t *b, size_t len, char *out)
-{
-	static const char digits[] = "0123456789abcdef";
-	for (size_t i = 0; i < len; i++) {
-		out[2 * i] = digits[b[i] >> 4];
-		out[2 * i + 1] = digits[b[i] & 0xf];
-	}
-	out[2 * len] = '\0';
-}
-
-static int nibble(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-bool attest_unhex(const char *s, uint8_t *out, size_t len)
-{
-	if (strlen(s) != 2 * len)
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		int hi = nibble(s[2 * i]), lo = nibble(s[2 * i + 1]);
-		if (hi < 0 || lo < 0)
-			return false;
-		out[i] = (uint8_t)(hi << 4 | lo);
-	}
-	return true;
-}
-
 void attest_time_str(time_t t, char out[ATTEST_TIME_BUF])
 {
 	struct tm tm;

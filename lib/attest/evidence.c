@@ -379,8 +379,8 @@ int attest_sim_evidence_check(const struct attest_sim_evidence *ev,
 {
 	if (memcmp(ev->key_id, key->id, ATTEST_SIM_KEY_ID_SIZE)) {
 		char got[2 * ATTEST_SIM_KEY_ID_SIZE + 1], want[2 * ATTEST_SIM_KEY_ID_SIZE + 1];
-		attest_hex(ev->key_id, ATTEST_SIM_KEY_ID_SIZE, got);
-		attest_hex(key->id, ATTEST_SIM_KEY_ID_SIZE, want);
+		cc_hex_encode(ev->key_id, ATTEST_SIM_KEY_ID_SIZE, got);
+		cc_hex_encode(key->id, ATTEST_SIM_KEY_ID_SIZE, want);
 		return cc_error_set(err, 0,
 				    "evidence: signed by another simulated attestation key (key id "
 				    "%s, expected %s)",

@@ -2,6 +2,8 @@
 /* Helpers shared by the lib/attest modules. Not for use outside lib/attest and its tests. */
 #pragma once
 
+#include "util/hex.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -27,11 +29,6 @@ static inline uint64_t attest_le64(const uint8_t *p)
 {
 	return (uint64_t)attest_le32(p) | (uint64_t)attest_le32(p + 4) << 32;
 }
-
-/* Lower-case hex of len bytes into out (2 * len + 1 bytes). */
-void attest_hex(const uint8_t *b, size_t len, char *out);
-/* Exactly 2 * len hex digits (either case) into out; false otherwise. */
-bool attest_unhex(const char *s, uint8_t *out, size_t len);
 
 /* "2025-07-19T10:01:18Z" (21 bytes with the NUL). */
 #define ATTEST_TIME_BUF 21

@@ -167,7 +167,7 @@ static int parse_header(struct attest_quote *q, struct cursor *c, struct cc_erro
 	}
 	if (memcmp(q->vendor_id, attest_intel_qe_vendor_id, 16)) {
 		char hex[33];
-		attest_hex(q->vendor_id, 16, hex);
+		cc_hex_encode(q->vendor_id, 16, hex);
 		return cc_error_set(err, 0, "quote: QE vendor ID %s is not Intel's (%s)", hex,
 				    "939a7233f79c4ca9940a0db3957f0607");
 	}

@@ -102,16 +102,16 @@ static int match_platform(const struct attest_quote *q, const struct attest_tcb_
 				    "quote: collateral: TCB info is for %s, the quote is %s",
 				    t->tdx ? "TDX" : "SGX", tdx ? "TDX" : "SGX");
 	if (memcmp(t->fmspc, q->pck.fmspc, 6)) {
-		attest_hex(t->fmspc, 6, want);
-		attest_hex(q->pck.fmspc, 6, got);
+		cc_hex_encode(t->fmspc, 6, want);
+		cc_hex_encode(q->pck.fmspc, 6, got);
 		return cc_error_set(err, 0,
 				    "quote: collateral: TCB info is for FMSPC %s, the PCK "
 				    "certificate's is %s",
 				    want, got);
 	}
 	if (memcmp(t->pceid, q->pck.pceid, 2)) {
-		attest_hex(t->pceid, 2, want);
-		attest_hex(q->pck.pceid, 2, got);
+		cc_hex_encode(t->pceid, 2, want);
+		cc_hex_encode(q->pck.pceid, 2, got);
 		return cc_error_set(err, 0,
 				    "quote: collateral: TCB info is for PCE-ID %s, the PCK "
 				    "certificate's is %s",
@@ -129,9 +129,9 @@ static int match_qe_bytes(const char *what, const uint8_t *got, const uint8_t *w
 	for (size_t i = 0; i < len; i++) {
 		if ((got[i] & mask[i]) == (want[i] & mask[i]))
 			continue;
-		attest_hex(got, len, g);
-		attest_hex(want, len, w);
-		attest_hex(mask, len, m);
+		cc_hex_encode(got, len, g);
+		cc_hex_encode(want, len, w);
+		cc_hex_encode(mask, len, m);
 		return cc_error_set(err, 0,
 				    "quote: QE identity: %s %s do not match %s under mask %s", what,
 				    g, w, m);

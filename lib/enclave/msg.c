@@ -12,6 +12,7 @@
 #include "util/cleanup.h"
 #include "util/json.h"
 #include "util/strv.h"
+#include "util/hex.h"
 
 int enc_msg_send(int sock, json_t *msg, const int *fds, size_t nfds, struct cc_error **err)
 {
@@ -335,14 +336,6 @@ int enc_msg_exec_decode(json_t *msg, char ***argv, char ***env, struct cc_error 
 	return -1;
 }
 
-static int hexval(char c)
-{
-	return c >= '0' && c <= '9'   ? c - '0'
-	       : c >= 'a' && c <= 'f' ? c - 'a' + 10
-	       : c >= 'A' && c <= 'F' ? c - 'A' + 10
-				      : -1;
-}
-
 int enc_msg_hex_field(json_t *msg, const char *key, void *out, size_t len, bool optional,
 		      struct cc_error **err)
 {
@@ -354,24 +347,14 @@ int enc_msg_hex_field(json_t *msg, const char *key, void *out, size_t len, bool 
 	if (!s || json_string_length(v) != 2 * len)
 		return cc_error_set(err, 0, "agent message: \"%s\": %zu hex digits expected", key,
 				    2 * len);
-	for (size_t i = 0; i < len; i++) {
-		int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
-		if (hi < 0 || lo < 0)
-			return cc_error_set(err, 0, "agent message: \"%s\": not hex", key);
-		((uint8_t *)out)[i] = (uint8_t)(hi << 4 | lo);
-	}
+	if (!cc_hex_decode(s, out, len))
+		return cc_error_set(err, 0, "agent message: \"%s\": not hex", key);
 	return 0;
 }
 
 void enc_msg_set_hex(json_t *msg, const char *key, const void *data, size_t len)
 {
-	static const char digits[] = "0123456789abcdef";
-	_cleanup_free_ char *s = xmalloc(2 * len + 1);
-	for (size_t i = 0; i < len; i++) {
-		s[2 * i] = digits[((const uint8_t *)data)[i] >> 4];
-		s[2 * i + 1] = digits[((const uint8_t *)data)[i] & 15];
-	}
-	s[2 * len] = '\0';
+	_cleanup_free_ char *s = cc_hex(data, len);
 	json_object_set_new(msg, key, json_string(s));
 }
 

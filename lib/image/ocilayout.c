@@ -18,6 +18,7 @@
 #include "util/fs.h"
 #include "util/json.h"
 #include "util/strv.h"
+#include "util/hex.h"
 
 #define COPY_BUF (128u << 10)
 #define LAYOUT_FILE "{\"imageLayoutVersion\":\"1.0.0\"}"
@@ -349,18 +350,13 @@ fail:
 
 static char *sha256_hex(EVP_MD_CTX *md)
 {
-	static const char hex[] = "0123456789abcdef";
 	unsigned char d[EVP_MAX_MD_SIZE];
 	unsigned n = 0;
 	if (EVP_DigestFinal_ex(md, d, &n) != 1 || n != 32)
 		abort();
 	char *s = xmalloc(7 + 64 + 1);
 	memcpy(s, "sha256:", 7);
-	for (unsigned i = 0; i < n; i++) {
-		s[7 + 2 * i] = hex[d[i] >> 4];
-		s[8 + 2 * i] = hex[d[i] & 15];
-	}
-	s[7 + 64] = '\0';
+	cc_hex_encode(d, n, s + 7);
 	return s;
 }
 

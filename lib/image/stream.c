@@ -13,6 +13,7 @@
 #include "image/reference.h"
 #include "image/stream-internal.h"
 #include "util/cleanup.h"
+#include "util/hex.h"
 
 #define STAGE_BUF (128u << 10)
 #define ZSTD_WINDOW_LOG_MAX 25 /* 32 MiB: bounds memory; zstd -19 uses 8 MiB */
@@ -149,16 +150,11 @@ static const EVP_MD *digest_md(const char *digest)
 
 static char *hex_digest(const char *algorithm, const unsigned char *md, unsigned n)
 {
-	static const char hex[] = "0123456789abcdef";
 	size_t alen = strlen(algorithm);
 	char *s = xmalloc(alen + 1 + 2 * n + 1);
 	memcpy(s, algorithm, alen);
 	s[alen] = ':';
-	for (unsigned i = 0; i < n; i++) {
-		s[alen + 1 + 2 * i] = hex[md[i] >> 4];
-		s[alen + 2 + 2 * i] = hex[md[i] & 15];
-	}
-	s[alen + 1 + 2 * n] = '\0';
+	cc_hex_encode(md, n, s + alen + 1);
 	return s;
 }
 

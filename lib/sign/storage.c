@@ -18,6 +18,7 @@
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/json.h"
+#include "util/hex.h"
 
 #define MEDIA_JSON "application/json"
 
@@ -254,17 +255,6 @@ static bool is_file_url(const char *url)
 	return !strncasecmp(url, "file://", 7);
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* The directory of a file:///path URL, %XX decoded (as a URL's path is); NULL if it is not one
  * that names a directory. */
 static char *file_path(const char *url, struct cc_error **err)
@@ -281,8 +271,8 @@ static char *file_path(const char *url, struct cc_error **err)
 			*o++ = p[i];
 			continue;
 		}
-		int hi = i + 2 < n ? hexval(p[i + 1]) : -1;
-		int lo = hi >= 0 ? hexval(p[i + 2]) : -1;
+		int hi = i + 2 < n ? cc_hex_digit(p[i + 1]) : -1;
+		int lo = hi >= 0 ? cc_hex_digit(p[i + 2]) : -1;
 		if (lo < 0 || (hi == 0 && lo == 0)) {
 			free(out);
 			cc_error_set(err, 0, "lookaside %s: invalid %%-escape", url);

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include "attest-helpers.h"
 #include <jansson.h>
 #include <openssl/bn.h>
 #include <openssl/ecdsa.h>
@@ -39,30 +40,6 @@
 #define TDX_TRUSTEE "trustee-tdx-quote-4.bin"
 
 /* ---- fixtures ---- */
-
-struct bytes {
-	uint8_t *p;
-	size_t len;
-};
-
-static void bytes_free(struct bytes *b)
-{
-	free(b->p);
-}
-#define _cleanup_bytes_ __attribute__((cleanup(bytes_free)))
-
-static struct bytes read_data(const char *name)
-{
-	const char *dir = getenv("ATTEST_TEST_DATA");
-	struct cc_error *err = NULL;
-	struct bytes b;
-	assert_non_null(dir);
-	_cleanup_free_ char *path = xasprintf("%s/%s", dir, name);
-	b.p = (uint8_t *)cc_read_file(path, 0, &b.len, &err);
-	if (!b.p)
-		fail_msg("%s", err->msg);
-	return b;
-}
 
 static time_t at(const char *iso)
 {

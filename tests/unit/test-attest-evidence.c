@@ -27,6 +27,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include "attest-helpers.h"
 #include <openssl/bio.h>
 #include <openssl/bn.h>
 #include <openssl/ecdsa.h>
@@ -91,18 +92,6 @@ static void ok(int r, struct cc_error **err)
 	assert_null(*err);
 }
 
-static char *hex(const uint8_t *b, size_t len)
-{
-	static const char digits[] = "0123456789abcdef";
-	char *s = xmalloc(2 * len + 1);
-	for (size_t i = 0; i < len; i++) {
-		s[2 * i] = digits[b[i] >> 4];
-		s[2 * i + 1] = digits[b[i] & 0xf];
-	}
-	s[2 * len] = '\0';
-	return s;
-}
-
 static void put16(uint8_t *p, uint16_t v)
 {
 	p[0] = (uint8_t)v;
@@ -126,30 +115,6 @@ static void sha256(const void *data, size_t len, uint8_t out[32])
 	size_t n = 0;
 	assert_int_equal(EVP_Q_digest(NULL, "SHA256", NULL, data, len, out, &n), 1);
 	assert_int_equal(n, 32);
-}
-
-struct bytes {
-	uint8_t *p;
-	size_t len;
-};
-
-static void bytes_free(struct bytes *b)
-{
-	free(b->p);
-}
-#define _cleanup_bytes_ __attribute__((cleanup(bytes_free)))
-
-static struct bytes read_data(const char *name)
-{
-	const char *dir = getenv("ATTEST_TEST_DATA");
-	struct cc_error *err = NULL;
-	struct bytes b;
-	assert_non_null(dir);
-	_cleanup_free_ char *path = xasprintf("%s/%s", dir, name);
-	b.p = (uint8_t *)cc_read_file(path, 0, &b.len, &err);
-	if (!b.p)
-		fail_msg("%s", err->msg);
-	return b;
 }
 
 /* ---- REPORTs as the skeleton makes them (sgx_report.h), independently ---- */

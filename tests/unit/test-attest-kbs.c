@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include "attest-helpers.h"
 #include <openssl/evp.h>
 #include "attest/kbs-bind.h"
 #include "util/cleanup.h"
@@ -26,18 +27,6 @@ static void expect_err(struct cc_error **err, const char *want)
 	if (strcmp((*err)->msg, want))
 		fail_msg("message\n  got:  %s\n  want: %s", (*err)->msg, want);
 	cc_error_free(err);
-}
-
-static char *hex(const uint8_t *b, size_t len)
-{
-	static const char digits[] = "0123456789abcdef";
-	char *s = xmalloc(2 * len + 1);
-	for (size_t i = 0; i < len; i++) {
-		s[2 * i] = digits[b[i] >> 4];
-		s[2 * i + 1] = digits[b[i] & 0xf];
-	}
-	s[2 * len] = '\0';
-	return s;
 }
 
 /* Any JSON value, as strictly as lib/util reads documents. */

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 #include <cmocka.h>
+#include "attest-helpers.h"
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -30,42 +31,6 @@
 #define TD_QE_MRSIGNER "dc9e2a7c6f948f17474e34a7fc43ed030f7c1563f1babddf6340c82e0e54a8c5"
 
 /* ---- fixtures ---- */
-
-struct bytes {
-	uint8_t *p;
-	size_t len;
-};
-
-static void bytes_free(struct bytes *b)
-{
-	free(b->p);
-}
-#define _cleanup_bytes_ __attribute__((cleanup(bytes_free)))
-
-static struct bytes read_data(const char *name)
-{
-	const char *dir = getenv("ATTEST_TEST_DATA");
-	struct cc_error *err = NULL;
-	struct bytes b;
-	assert_non_null(dir);
-	_cleanup_free_ char *path = xasprintf("%s/%s", dir, name);
-	b.p = (uint8_t *)cc_read_file(path, 0, &b.len, &err);
-	if (!b.p)
-		fail_msg("%s", err->msg);
-	return b;
-}
-
-static char *hex(const uint8_t *b, size_t len)
-{
-	static const char digits[] = "0123456789abcdef";
-	char *s = xmalloc(2 * len + 1);
-	for (size_t i = 0; i < len; i++) {
-		s[2 * i] = digits[b[i] >> 4];
-		s[2 * i + 1] = digits[b[i] & 0xf];
-	}
-	s[2 * len] = '\0';
-	return s;
-}
 
 #define assert_hex(field, want)                                      \
 	do {                                                         \
