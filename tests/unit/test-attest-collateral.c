@@ -595,65 +595,6 @@ static void test_load_dir(void **state)
 
 /* ---- a test PKI ---- */
 
-/* DER building for the SGX extension. */
-struct der {
-	uint8_t b[4096];
-	size_t len;
-};
-
-static void der_put(struct der *d, const void *p, size_t n)
-{
-	assert_true(d->len + n <= sizeof(d->b));
-	memcpy(d->b + d->len, p, n);
-	d->len += n;
-}
-
-static void tlv(struct der *d, uint8_t tag, const struct der *content)
-{
-	uint8_t h[4] = { tag };
-	size_t n = content->len, hl = 2;
-	if (n < 128) {
-		h[1] = (uint8_t)n;
-	} else {
-		h[1] = 0x82;
-		h[2] = (uint8_t)(n >> 8);
-		h[3] = (uint8_t)n;
-		hl = 4;
-	}
-	der_put(d, h, hl);
-	der_put(d, content->b, n);
-}
-
-static void tlv_raw(struct der *d, uint8_t tag, const void *p, size_t n)
-{
-	struct der c = { .len = 0 };
-	der_put(&c, p, n);
-	tlv(d, tag, &c);
-}
-
-static void pair(struct der *d, int arc, int arc2, const struct der *value)
-{
-	static const uint8_t base[] = { 0x2a, 0x86, 0x48, 0x86, 0xf8, 0x4d, 0x01, 0x0d, 0x01 };
-	struct der oid = { .len = 0 }, seq = { .len = 0 };
-	uint8_t a[2] = { (uint8_t)arc, (uint8_t)arc2 };
-	der_put(&oid, base, sizeof(base));
-	der_put(&oid, a, arc2 ? 2 : 1);
-	tlv(&seq, 0x06, &oid);
-	der_put(&seq, value->b, value->len);
-	tlv(d, 0x30, &seq);
-}
-
-static struct der small_int(unsigned v)
-{
-	struct der d = { .len = 0 };
-	uint8_t b[3] = { 0, (uint8_t)(v >> 8), (uint8_t)v };
-	size_t i = 0;
-	while (i < 2 && b[i] == 0 && !(b[i + 1] & 0x80))
-		i++;
-	tlv_raw(&d, 0x02, b + i, 3 - i);
-	return d;
-}
-
 #define FMSPC "F0F1F2F3F4F5"
 
 /* The SGX extension with the given components and PCESVN, FMSPC F0F1F2F3F4F5, PCE-ID 0000. */
@@ -666,7 +607,7 @@ static struct der sgx_ext(const uint8_t comps[16], unsigned pcesvn)
 		if (a == 18) {
 			tlv_raw(&v, 0x04, comps, 16);
 		} else {
-			v = small_int(a == 17 ? pcesvn : comps[a - 1]);
+			v = der_integer(a == 17 ? pcesvn : comps[a - 1]);
 		}
 		pair(&tcb_content, 2, a, &v);
 	}

@@ -604,56 +604,6 @@ static void test_chain_pem(void **state)
 
 /* ---- the SGX extension, from DER built here ---- */
 
-struct der {
-	uint8_t b[4096];
-	size_t len;
-};
-
-static void der_put(struct der *d, const void *p, size_t n)
-{
-	assert_true(d->len + n <= sizeof(d->b));
-	memcpy(d->b + d->len, p, n);
-	d->len += n;
-}
-
-/* tag, length (short or two-byte long form) and content. */
-static void tlv(struct der *d, uint8_t tag, const struct der *content)
-{
-	uint8_t h[4] = { tag };
-	size_t n = content->len, hl;
-	if (n < 128) {
-		h[1] = (uint8_t)n;
-		hl = 2;
-	} else {
-		h[1] = 0x82;
-		h[2] = (uint8_t)(n >> 8);
-		h[3] = (uint8_t)n;
-		hl = 4;
-	}
-	der_put(d, h, hl);
-	der_put(d, content->b, n);
-}
-
-static void tlv_raw(struct der *d, uint8_t tag, const void *p, size_t n)
-{
-	struct der c = { .len = 0 };
-	der_put(&c, p, n);
-	tlv(d, tag, &c);
-}
-
-/* SEQUENCE { OID 1.2.840.113741.1.13.1.<arc>[.<arc2>], value } */
-static void pair(struct der *d, int arc, int arc2, const struct der *value)
-{
-	static const uint8_t base[] = { 0x2a, 0x86, 0x48, 0x86, 0xf8, 0x4d, 0x01, 0x0d, 0x01 };
-	struct der oid = { .len = 0 }, seq = { .len = 0 };
-	der_put(&oid, base, sizeof(base));
-	uint8_t a[2] = { (uint8_t)arc, (uint8_t)arc2 };
-	der_put(&oid, a, arc2 ? 2 : 1);
-	tlv(&seq, 0x06, &oid);
-	der_put(&seq, value->b, value->len);
-	tlv(d, 0x30, &seq);
-}
-
 static struct der octets(size_t n, uint8_t fill)
 {
 	struct der v = { .len = 0 };
@@ -661,18 +611,6 @@ static struct der octets(size_t n, uint8_t fill)
 	memset(buf, fill, n);
 	tlv_raw(&v, 0x04, buf, n);
 	return v;
-}
-
-static struct der integer(unsigned v)
-{
-	struct der d = { .len = 0 };
-	uint8_t b[3] = { (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v };
-	/* Minimal two's complement: drop leading zeros but keep the sign bit clear. */
-	size_t i = 0;
-	while (i < 2 && b[i] == 0 && !(b[i + 1] & 0x80))
-		i++;
-	tlv_raw(&d, 0x02, b + i, 3 - i);
-	return d;
 }
 
 /* The TCB SEQUENCE; component `bad` (1-based, 0 for none) gets the value bad_value, and
@@ -684,9 +622,9 @@ static struct der tcb(int bad, unsigned bad_value, int skip)
 		if (a == skip)
 			continue;
 		struct der v = a == 18 ? octets(16, 0x11)
-				       : integer(a == bad  ? bad_value
-						 : a == 17 ? 13
-							   : (unsigned)a);
+				       : der_integer(a == bad  ? bad_value
+						     : a == 17 ? 13
+							       : (unsigned)a);
 		pair(&content, 2, a, &v);
 	}
 	tlv(&out, 0x30, &content);
@@ -727,7 +665,7 @@ static struct der ext(const struct ext_spec *s)
 		}
 	}
 	if (s->unknown) {
-		struct der v = integer(7);
+		struct der v = der_integer(7);
 		pair(&content, 99, 0, &v);
 	}
 	tlv(&out, 0x30, &content);
