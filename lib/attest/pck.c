@@ -224,37 +224,69 @@ static int tcb_element(int arc, const ASN1_TYPE *v, struct attest_pck_ext *out,
 	return 0;
 }
 
-/* The TCB (.2): components 1..16, PCESVN (.17) and CPUSVN (.18), all required. */
-static int parse_tcb(const ASN1_TYPE *v, struct attest_pck_ext *out, struct cc_error **err)
+typedef int (*pair_fn)(void *ctx, int arc1, int arc2, const ASN1_TYPE *value,
+		       struct cc_error **err);
+
+/* Each element of s, a SEQUENCE of { OID, value } pairs, to fn with the OID's arcs below the
+ * SGX extension's (0 for another OID); where names s in messages ("", "TCB: "). */
+static int each_pair(ASN1_SEQUENCE_ANY *s, const char *where, pair_fn fn, void *ctx,
+		     struct cc_error **err)
 {
-	_cleanup_seq_ ASN1_SEQUENCE_ANY *s = NULL;
-	uint64_t seen = 0;
-	if (ASN1_TYPE_get(v) == V_ASN1_SEQUENCE)
-		s = seq_parse(v->value.sequence->data, (size_t)v->value.sequence->length,
-			      TCB_ELEMENTS_MAX);
-	if (!s)
-		return cc_error_set(err, 0,
-				    "SGX extension: TCB: expected a SEQUENCE of at most %d "
-				    "elements",
-				    TCB_ELEMENTS_MAX);
 	for (int i = 0; i < sk_ASN1_TYPE_num(s); i++) {
 		_cleanup_seq_ ASN1_SEQUENCE_ANY *pair = NULL;
 		const ASN1_TYPE *val = NULL;
 		int a1, a2;
 		if (ext_pair(sk_ASN1_TYPE_value(s, i), &pair, &a1, &a2, &val) < 0)
 			return cc_error_set(err, 0,
-					    "SGX extension: TCB: element %d: expected "
-					    "SEQUENCE { OID, value }",
-					    i + 1);
-		if (a1 != 2 || a2 < 1 || a2 > 18)
-			continue; /* not a TCB element we know */
-		char what[64];
-		snprintf(what, sizeof(what), "TCB element " SGX_EXT_OID_TEXT ".2.%d", a2);
-		if (once(&seen, a2, what, err) < 0 || tcb_element(a2, val, out, err) < 0)
+					    "SGX extension: %selement %d: expected SEQUENCE "
+					    "{ OID, value }",
+					    where, i + 1);
+		if (fn(ctx, a1, a2, val, err) < 0)
 			return -1;
 	}
+	return 0;
+}
+
+/* A SEQUENCE inside the extension (the TCB, the configuration), at most max elements. */
+static ASN1_SEQUENCE_ANY *nested(const ASN1_TYPE *v, int max, const char *where,
+				 struct cc_error **err)
+{
+	ASN1_SEQUENCE_ANY *s = NULL;
+	if (ASN1_TYPE_get(v) == V_ASN1_SEQUENCE)
+		s = seq_parse(v->value.sequence->data, (size_t)v->value.sequence->length, max);
+	if (!s)
+		cc_error_set(err, 0, "SGX extension: %sexpected a SEQUENCE of at most %d elements",
+			     where, max);
+	return s;
+}
+
+/* Where a walk puts what it reads, and the arcs it has seen (each once). */
+struct walk {
+	struct attest_pck_ext *out;
+	uint64_t seen;
+};
+
+static int tcb_pair(void *ctx, int a1, int a2, const ASN1_TYPE *val, struct cc_error **err)
+{
+	struct walk *w = ctx;
+	if (a1 != 2 || a2 < 1 || a2 > 18)
+		return 0; /* not a TCB element we know */
+	char what[64];
+	snprintf(what, sizeof(what), "TCB element " SGX_EXT_OID_TEXT ".2.%d", a2);
+	if (once(&w->seen, a2, what, err) < 0)
+		return -1;
+	return tcb_element(a2, val, w->out, err);
+}
+
+/* The TCB (.2): components 1..16, PCESVN (.17) and CPUSVN (.18), all required. */
+static int parse_tcb(const ASN1_TYPE *v, struct attest_pck_ext *out, struct cc_error **err)
+{
+	_cleanup_seq_ ASN1_SEQUENCE_ANY *s = nested(v, TCB_ELEMENTS_MAX, "TCB: ", err);
+	struct walk w = { out, 0 };
+	if (!s || each_pair(s, "TCB: ", tcb_pair, &w, err) < 0)
+		return -1;
 	for (int a = 1; a <= 18; a++) {
-		if (seen & (UINT64_C(1) << a))
+		if (w.seen & (UINT64_C(1) << a))
 			continue;
 		char what[32];
 		if (a <= 16)
@@ -268,37 +300,25 @@ static int parse_tcb(const ASN1_TYPE *v, struct attest_pck_ext *out, struct cc_e
 }
 
 /* The configuration (.7): BOOLEANs .7.1 dynamic platform, .7.2 cached keys, .7.3 SMT. */
+static int conf_pair(void *ctx, int a1, int a2, const ASN1_TYPE *val, struct cc_error **err)
+{
+	struct attest_pck_ext *out = ctx;
+	bool *flags[] = { &out->dynamic_platform, &out->cached_keys, &out->smt_enabled };
+	if (a1 != 7 || a2 < 1 || a2 > 3)
+		return 0;
+	if (ASN1_TYPE_get(val) != V_ASN1_BOOLEAN)
+		return cc_error_set(err, 0, "SGX extension: configuration %d: expected a BOOLEAN",
+				    a2);
+	*flags[a2 - 1] = val->value.boolean != 0;
+	return 0;
+}
+
 static int parse_configuration(const ASN1_TYPE *v, struct attest_pck_ext *out,
 			       struct cc_error **err)
 {
-	_cleanup_seq_ ASN1_SEQUENCE_ANY *s = NULL;
-	bool *flags[] = { &out->dynamic_platform, &out->cached_keys, &out->smt_enabled };
-	if (ASN1_TYPE_get(v) == V_ASN1_SEQUENCE)
-		s = seq_parse(v->value.sequence->data, (size_t)v->value.sequence->length,
-			      CONF_ELEMENTS_MAX);
-	if (!s)
-		return cc_error_set(err, 0,
-				    "SGX extension: configuration: expected a SEQUENCE of "
-				    "at most %d elements",
-				    CONF_ELEMENTS_MAX);
-	for (int i = 0; i < sk_ASN1_TYPE_num(s); i++) {
-		_cleanup_seq_ ASN1_SEQUENCE_ANY *pair = NULL;
-		const ASN1_TYPE *val = NULL;
-		int a1, a2;
-		if (ext_pair(sk_ASN1_TYPE_value(s, i), &pair, &a1, &a2, &val) < 0)
-			return cc_error_set(err, 0,
-					    "SGX extension: configuration: element %d: "
-					    "expected SEQUENCE { OID, value }",
-					    i + 1);
-		if (a1 != 7 || a2 < 1 || a2 > 3)
-			continue;
-		if (ASN1_TYPE_get(val) != V_ASN1_BOOLEAN)
-			return cc_error_set(err, 0,
-					    "SGX extension: configuration %d: expected a "
-					    "BOOLEAN",
-					    a2);
-		*flags[a2 - 1] = val->value.boolean != 0;
-	}
+	_cleanup_seq_ ASN1_SEQUENCE_ANY *s = nested(v, CONF_ELEMENTS_MAX, "configuration: ", err);
+	if (!s || each_pair(s, "configuration: ", conf_pair, out, err) < 0)
+		return -1;
 	out->has_configuration = true;
 	return 0;
 }
@@ -333,11 +353,20 @@ static int ext_element(int arc, const ASN1_TYPE *v, struct attest_pck_ext *out,
 	}
 }
 
+static int ext_pair_element(void *ctx, int a1, int a2, const ASN1_TYPE *val, struct cc_error **err)
+{
+	struct walk *w = ctx;
+	if (a1 < 1 || a1 > 7 || a2)
+		return 0; /* an element this code does not know: Intel may add some */
+	if (once(&w->seen, a1, element_names[a1], err) < 0)
+		return -1;
+	return ext_element(a1, val, w->out, err);
+}
+
 int attest_pck_ext_parse_der(const uint8_t *der, size_t len, struct attest_pck_ext *out,
 			     struct cc_error **err)
 {
 	_cleanup_seq_ ASN1_SEQUENCE_ANY *s = seq_parse(der, len, EXT_ELEMENTS_MAX);
-	uint64_t seen = 0;
 	memset(out, 0, sizeof(*out));
 	out->sgx_type = -1;
 	if (!s)
@@ -345,21 +374,10 @@ int attest_pck_ext_parse_der(const uint8_t *der, size_t len, struct attest_pck_e
 				    "SGX extension: expected a DER SEQUENCE of at most %d "
 				    "elements",
 				    EXT_ELEMENTS_MAX);
-	for (int i = 0; i < sk_ASN1_TYPE_num(s); i++) {
-		_cleanup_seq_ ASN1_SEQUENCE_ANY *pair = NULL;
-		const ASN1_TYPE *val = NULL;
-		int a1, a2;
-		if (ext_pair(sk_ASN1_TYPE_value(s, i), &pair, &a1, &a2, &val) < 0)
-			return cc_error_set(err, 0,
-					    "SGX extension: element %d: expected SEQUENCE "
-					    "{ OID, value }",
-					    i + 1);
-		if (a1 < 1 || a1 > 7 || a2)
-			continue; /* an element this code does not know: Intel may add some */
-		if (once(&seen, a1, element_names[a1], err) < 0 ||
-		    ext_element(a1, val, out, err) < 0)
-			return -1;
-	}
+	struct walk w = { out, 0 };
+	if (each_pair(s, "", ext_pair_element, &w, err) < 0)
+		return -1;
+	uint64_t seen = w.seen;
 	static const int required[] = { 2, 3, 4 };
 	for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++)
 		if (!(seen & (UINT64_C(1) << required[i])))
