@@ -74,7 +74,16 @@ def mounts_under(path):
     return found
 
 
+def set_decrypt_config(rootfs, **changes):
+    path = rootfs / "etc/decrypt_config.conf"
+    config = dict(json.loads(path.read_text()), **changes)
+    path.write_text(json.dumps(config, indent=2) + "\n")
+
+
 def add_policy(rootfs, policy, registries_d, keys):
+    if policy.startswith("kbs://"):
+        set_decrypt_config(rootfs, security_validate=True)  # the agent fetches it per pull
+        return
     etc = rootfs / "etc/containers"
     (etc / "keys").mkdir(parents=True, exist_ok=True)
     (etc / "registries.d").mkdir(exist_ok=True)
@@ -83,8 +92,7 @@ def add_policy(rootfs, policy, registries_d, keys):
         shutil.copyfile(registries_d, etc / "registries.d/default.yaml")
     for key in keys:
         shutil.copyfile(key, etc / "keys" / Path(key).name)
-    config = dict(DECRYPT_CONFIG, security_validate=True)
-    (rootfs / "etc/decrypt_config.conf").write_text(json.dumps(config, indent=2) + "\n")
+    set_decrypt_config(rootfs, security_validate=True)
 
 
 def make_rootfs(rootfs, agent):
@@ -109,7 +117,7 @@ def make_rootfs(rootfs, agent):
     (rootfs / "etc/group").write_text("root:x:0:\n")
 
 
-def make_config(out, rune, listen, pal, policy):
+def make_config(out, rune, listen, pal, policy, extra):
     subprocess.run([rune, "spec"], cwd=out, check=True, capture_output=True)
     path = out / "config.json"
     config = json.loads(path.read_text())
@@ -119,9 +127,12 @@ def make_config(out, rune, listen, pal, policy):
     proc["args"] = ["/bin/enclave-agent", "-l", listen, "-c", "/etc/decrypt_config.conf",
                     "-o", "/etc/ocicrypt.conf", "--root", "/var/lib/enclave-agent",
                     "--images", "/images"]
-    if policy:
+    if policy and policy.startswith("kbs://"):
+        proc["args"] += ["--policy", policy]
+    elif policy:
         proc["args"] += ["--policy", "/etc/containers/policy.json",
                          "--registries.d", "/etc/containers/registries.d"]
+    proc["args"] += extra
     # Many clients and big images need descriptors (upstream: 65535), within what this host
     # lets a root process without CAP_SYS_RESOURCE have.
     nofile = min(65535, resource.getrlimit(resource.RLIMIT_NOFILE)[1])
@@ -152,10 +163,16 @@ def main():
     ap.add_argument("--no-enclave", action="store_true", help="a plain container")
     ap.add_argument("--agent", help="the agent binary (default: BUILD's)")
     ap.add_argument("--policy", help="turn security_validate on with this containers "
-                                     "policy.json")
+                                     "policy.json, or a kbs:///R/T/N resource (with "
+                                     "--key-provider cc_kbc)")
     ap.add_argument("--registries-d", help="with --policy: a registries.d YAML file")
     ap.add_argument("--key", action="append", default=[],
                     help="with --policy: a key file its keyPath names (repeatable)")
+    ap.add_argument("--key-provider", help="decrypt_config.conf's key_provider, e.g. "
+                    "provider:attestation-agent:cc_kbc::http://127.0.0.1:8080 (default: "
+                    f"{DECRYPT_CONFIG['key_provider']})")
+    ap.add_argument("--agent-arg", action="append", default=[],
+                    help="one more argument for the agent (repeatable)")
     args = ap.parse_args()
 
     build = Path(args.build).resolve()
@@ -174,9 +191,12 @@ def main():
         shutil.rmtree(out)
     out.mkdir(parents=True)
     make_rootfs(out / "rootfs", agent)
+    if args.key_provider:
+        set_decrypt_config(out / "rootfs", key_provider=args.key_provider)
     if args.policy:
         add_policy(out / "rootfs", args.policy, args.registries_d, args.key)
-    make_config(out, str(rune), args.listen, str(pal) if pal else None, args.policy)
+    make_config(out, str(rune), args.listen, str(pal) if pal else None, args.policy,
+                args.agent_arg)
     print(out)
 
 

@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "crypt/internal.h"
 #include "image/pull.h"
 #include "sign/verify.h"
 #include "image/store.h"
@@ -95,6 +96,7 @@ struct agent {
 	 * there is no usable policy: then no_policy says why and every pull is refused). */
 	struct sign_verifier *verifier;
 	struct img_pull_gate gate;
+	char *kbs_policy, *kbs_registries; /* kbs:// URIs fetched at each pull; NULL: files */
 	char *no_policy;
 	int64_t started_ns; /* CLOCK_MONOTONIC */
 
@@ -128,6 +130,22 @@ CC_MUST_CHECK int agent_policy_init(struct agent *a, const char *policy, const c
 /* FAILED_PRECONDITION while security_validate is on without a usable policy: an agent told to
  * verify signatures must not pretend it did. */
 CC_MUST_CHECK int agent_security_check(const struct agent *a, struct cc_error **err);
+/* ---- kbs.c: cc_kbc and kbs:// resources ---- */
+
+/* Register cc_kbc with lib/crypt (before the key provider is set up): its evidence comes from
+ * the enclave attestation service at attestation_socket (NULL: ENC_ATTEST_SOCKET); ca_file
+ * (NULL: the system's) checks an https:// KBS; each request gets timeout_s (0: 30 s). */
+CC_MUST_CHECK int agent_kbs_init(const char *attestation_socket, const char *ca_file,
+				 unsigned timeout_s, struct cc_error **err);
+void agent_kbs_destroy(void);
+bool agent_is_kbs_uri(const char *s);
+/* A kbs:///<repository>/<type>/<tag> setting (what: its name) the agent can fetch: the URI is
+ * well formed and a cc_kbc key provider is configured. */
+CC_MUST_CHECK int agent_kbs_check_uri(const char *what, const char *uri, struct cc_error **err);
+/* A kbs:// resource (the caller wipes *out); errors classified as image/error.h says: refused
+ * IMG_ERR_POLICY, unreachable IMG_ERR_UNAVAILABLE, else IMG_ERR_POLICY_CONFIG. */
+CC_MUST_CHECK int agent_kbs_resource(const char *uri, struct crypt_buf *out, struct cc_error **err);
+
 /* Wipe the password part of a --decryption-key argument (it stays in /proc/PID/cmdline). */
 void agent_scrub_key_arg(char *arg);
 void agent_destroy(struct agent *a);

@@ -12,6 +12,7 @@
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/log.h"
+#include "image/error.h"
 
 #define DEFAULT_POLICY "/etc/containers/policy.json"
 #define DEFAULT_REGISTRIES_D "/etc/containers/registries.d"
@@ -72,6 +73,44 @@ static struct sign_registries *load_registries(const char *path, struct cc_error
 	return sign_registries_parse(NULL, path, buf, len, err);
 }
 
+/* The gate when the policy or registries.d are kbs:// resources: fetched from the key broker
+ * for each pull (so the KBS's current policy decides), under the agent's one attestation. */
+static int kbs_gate(void *ctx, struct img_registry *reg, const struct img_ref *ref,
+		    const char *digest, const char *manifest, size_t len, struct cc_error **err)
+{
+	struct agent *a = ctx;
+	struct sign_verifier v = *a->verifier;
+	struct sign_policy *policy = NULL;
+	struct sign_registries *registries = NULL;
+	int ret = -1;
+
+	if (a->kbs_policy) {
+		_cleanup_wipe_ struct crypt_buf buf = { 0 };
+		if (agent_kbs_resource(a->kbs_policy, &buf, err) < 0)
+			return cc_error_prefix(err, "signature policy");
+		if (!(v.policy = policy =
+			  sign_policy_parse(a->kbs_policy, (const char *)buf.p, buf.len, err)))
+			return img_error_code(err, IMG_ERR_POLICY_CONFIG);
+	}
+	if (a->kbs_registries) {
+		_cleanup_wipe_ struct crypt_buf buf = { 0 };
+		if (agent_kbs_resource(a->kbs_registries, &buf, err) < 0) {
+			cc_error_prefix(err, "registries.d");
+			goto out;
+		}
+		if (!(v.registries = registries = sign_registries_parse(
+			  NULL, a->kbs_registries, (const char *)buf.p, buf.len, err))) {
+			img_error_code(err, IMG_ERR_POLICY_CONFIG);
+			goto out;
+		}
+	}
+	ret = sign_verify_image(&v, reg, ref, digest, manifest, len, err);
+out:
+	sign_policy_free(policy);
+	sign_registries_free(registries);
+	return ret;
+}
+
 int agent_policy_init(struct agent *a, const char *policy, const char *registries_d,
 		      struct cc_error **err)
 {
@@ -85,18 +124,28 @@ int agent_policy_init(struct agent *a, const char *policy, const char *registrie
 		cc_warn("%s: every PullImage will fail until then", a->no_policy);
 		return 0;
 	}
-	struct sign_verifier *v = xzalloc(sizeof(*v));
 	const char *rd = registries_d ? registries_d : DEFAULT_REGISTRIES_D;
-	if (!(v->policy = sign_policy_load(path, err)) ||
-	    !(v->registries = load_registries(rd, err))) {
+	bool kbs_policy = agent_is_kbs_uri(path), kbs_rd = agent_is_kbs_uri(rd);
+	if ((kbs_policy && agent_kbs_check_uri("signature policy", path, err) < 0) ||
+	    (kbs_rd && agent_kbs_check_uri("registries.d", rd, err) < 0))
+		return -1;
+	struct sign_verifier *v = xzalloc(sizeof(*v));
+	if ((!kbs_policy && !(v->policy = sign_policy_load(path, err))) ||
+	    (!kbs_rd && !(v->registries = load_registries(rd, err)))) {
 		sign_verifier_free(v);
 		return -1;
 	}
 	a->verifier = v;
-	a->gate = (struct img_pull_gate){ sign_pull_gate, v };
+	if (kbs_policy || kbs_rd) {
+		a->kbs_policy = kbs_policy ? xstrdup(path) : NULL;
+		a->kbs_registries = kbs_rd ? xstrdup(rd) : NULL;
+		a->gate = (struct img_pull_gate){ kbs_gate, a };
+	} else {
+		a->gate = (struct img_pull_gate){ sign_pull_gate, v };
+	}
 	cc_info("security_validate: image signatures are checked by policy %s, signature "
-		"storage from %s",
-		path, rd);
+		"storage from %s%s",
+		path, rd, kbs_policy || kbs_rd ? " (kbs://: fetched at each pull)" : "");
 	return 0;
 }
 

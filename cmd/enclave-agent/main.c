@@ -37,6 +37,8 @@
 struct options {
 	const char *listen, *decrypt_config, *ocicrypt_config, *root, *images;
 	const char *tls_ca, *auth_file;
+	const char *attestation_socket, *kbs_ca; /* cc_kbc's evidence and https:// trust */
+	int64_t kbs_timeout_ns;			 /* 0: the KBS client's default */
 	const char *policy, *registries_d; /* security_validate's policy and signature storage */
 	const char *image_config;	   /* image-rs's ImageConfig with the same, as URIs */
 	char **insecure;
@@ -61,10 +63,15 @@ static void usage(FILE *out)
 	    "  -o, --ocicrypt-config FILE  ocicrypt.conf, must exist (default %s)\n"
 	    "      --decryption-key SPEC   a local key for encrypted layers (repeatable), as\n"
 	    "                              skopeo takes it: KEY[:PASSWORD], DIR, provider:...\n"
-	    "      --policy FILE           security_validate's signature policy (containers-\n"
+	    "      --policy FILE|kbs:///R/T/N  security_validate's signature policy (containers-\n"
 	    "                              policy.json; default /etc/containers/policy.json)\n"
-	    "      --registries.d PATH     where signatures are: a registries.d directory or one\n"
-	    "                              YAML file (default /etc/containers/registries.d)\n"
+	    "      --registries.d PATH|kbs:///R/T/N  where signatures are: a registries.d\n"
+	    "                              directory or one YAML file (default\n"
+	    "                              /etc/containers/registries.d)\n"
+	    "      --attestation-socket PATH  the enclave's attestation service, for cc_kbc's\n"
+	    "                              evidence (default /run/rune/attestation/attest.sock)\n"
+	    "      --kbs-ca FILE           CA certificates for an https:// KBS\n"
+	    "      --kbs-timeout DURATION  the time one KBS request may take (default 30s)\n"
 	    "      --image-config FILE     image-rs's config.json: file_paths.policy_path and\n"
 	    "                              file_paths.sigstore_config (the options win)\n"
 	    "      --root DIR              the image store (default %s)\n"
@@ -144,6 +151,8 @@ static int parse_value(int c, const char *arg, struct options *o)
 		return parse_duration("stall-timeout", arg, 1000000, &o->stall_ns);
 	case 'X':
 		return parse_duration("transfer-timeout", arg, 1000000, &o->transfer_ns);
+	case 'B':
+		return parse_duration("kbs-timeout", arg, 1000000, &o->kbs_timeout_ns);
 	case 'F':
 		if (strcmp(arg, "text") && strcmp(arg, "json"))
 			return fail("--log-format \"%s\": text or json", arg);
@@ -171,6 +180,9 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "policy", required_argument, NULL, 'P' },
 		{ "image-config", required_argument, NULL, 'i' },
 		{ "registries.d", required_argument, NULL, 'r' },
+		{ "attestation-socket", required_argument, NULL, 'a' },
+		{ "kbs-ca", required_argument, NULL, 'k' },
+		{ "kbs-timeout", required_argument, NULL, 'B' },
 		{ "workers", required_argument, NULL, 'W' },
 		{ "shutdown-grace", required_argument, NULL, 'G' },
 		{ "frame-timeout", required_argument, NULL, 'T' },
@@ -217,6 +229,12 @@ static int parse_args(int argc, char **argv, struct options *o)
 			break;
 		case 'r':
 			o->registries_d = optarg;
+			break;
+		case 'a':
+			o->attestation_socket = optarg;
+			break;
+		case 'k':
+			o->kbs_ca = optarg;
 			break;
 		case 'D':
 			cc_strv_push(&o->keys, optarg);
@@ -380,7 +398,10 @@ void agent_destroy(struct agent *a)
 	}
 	img_store_close(a->store);
 	crypt_keys_free(a->keys);
+	agent_kbs_destroy();
 	sign_verifier_free(a->verifier);
+	free(a->kbs_policy);
+	free(a->kbs_registries);
 	free(a->no_policy);
 	free(a->store_root);
 	free(a->images_root);
@@ -505,6 +526,8 @@ int main(int argc, char **argv)
 					.transfer_timeout_ms = (uint64_t)o.transfer_ns / 1000000 };
 	a.jobs = 3;
 	if (agent_init(&a, &err) < 0 ||
+	    agent_kbs_init(o.attestation_socket, o.kbs_ca,
+			   (unsigned)((o.kbs_timeout_ns + 999999999) / 1000000000), &err) < 0 ||
 	    agent_decrypt_init(&a, o.keys, o.ocicrypt_config, &err) < 0 ||
 	    policy_init(&a, &o, &err) < 0) {
 		fail("%s", err->msg);

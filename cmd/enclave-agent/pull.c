@@ -204,7 +204,7 @@ static json_t *lead(struct agent *a, struct agent_flight *f, struct waiter *me,
 	struct img_pull_opts o = { .registry = a->registry,
 				   .jobs = a->jobs,
 				   .keys = a->keys,
-				   .gate = a->verifier ? &a->gate : NULL };
+				   .gate = a->gate.check ? &a->gate : NULL };
 	o.registry.username = p->user;
 	o.registry.password = p->password;
 	o.cancelled = flight_cancelled;

@@ -261,6 +261,11 @@ static void usage(FILE *out)
 	    "   --keyprovider-config FILE      key providers (ocicrypt.conf; default:\n"
 	    "                                  $OCICRYPT_KEYPROVIDER_CONFIG)\n"
 	    "   --keyprovider-timeout SECONDS  how long a key provider may take (default 60)\n"
+	    "   --offline-fs-keys FILE         the keys of provider:attestation-agent:\n"
+	    "                                  offline_fs_kbc::kbs:///R/T/N recipients, as\n"
+	    "                                  {\"R/T/N\": base64 of 32 bytes} (default\n"
+	    "                                  /etc/aa-offline_fs_kbc-keys.json); give the same\n"
+	    "                                  key to a KBS to release it to attested agents\n"
 	    "   --platform OS/ARCH[/VARIANT]   from a multi-platform SRC (default: this host)\n"
 	    "   --creds USER[:PASSWORD], --authfile FILE, --tls-ca FILE,\n"
 	    "   --insecure-registry HOST[:PORT]  for a docker:// SRC, as for pull\n"
@@ -294,6 +299,7 @@ static int parse_args(struct enc_args *a, int argc, char **argv)
 		O_LAYER,
 		O_KPCONF,
 		O_KPTIME,
+		O_OFFLINE,
 		O_PLATFORM,
 		O_CREDS,
 		O_AUTH,
@@ -305,6 +311,7 @@ static int parse_args(struct enc_args *a, int argc, char **argv)
 		{ "layer", required_argument, NULL, O_LAYER },
 		{ "keyprovider-config", required_argument, NULL, O_KPCONF },
 		{ "keyprovider-timeout", required_argument, NULL, O_KPTIME },
+		{ "offline-fs-keys", required_argument, NULL, O_OFFLINE },
 		{ "platform", required_argument, NULL, O_PLATFORM },
 		{ "creds", required_argument, NULL, O_CREDS },
 		{ "authfile", required_argument, NULL, O_AUTH },
@@ -331,6 +338,9 @@ static int parse_args(struct enc_args *a, int argc, char **argv)
 		case O_KPTIME:
 			if (!key_args_timeout(&a->keys, optarg))
 				return 2;
+			break;
+		case O_OFFLINE:
+			a->keys.offline_fs_keys = optarg;
 			break;
 		case O_PLATFORM:
 			img_platform_clear(&a->platform);

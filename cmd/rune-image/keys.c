@@ -57,7 +57,8 @@ void key_args_clear(struct key_args *k)
 static struct crypt_keys_opts crypt_opts(const struct key_args *k)
 {
 	return (struct crypt_keys_opts){ .keyprovider_config = k->provider_config,
-					 .provider_timeout_ms = k->provider_timeout_ms };
+					 .provider_timeout_ms = k->provider_timeout_ms,
+					 .offline_fs_keys = k->offline_fs_keys };
 }
 
 int key_args_keys(const struct key_args *k, struct crypt_keys **out, struct cc_error **err)

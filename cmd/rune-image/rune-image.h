@@ -14,6 +14,7 @@ struct key_args {
 	char **specs;		     /* copies; wiped by key_args_clear */
 	const char *provider_config; /* --keyprovider-config (NULL: $OCICRYPT_KEYPROVIDER_CONFIG) */
 	int provider_timeout_ms;     /* --keyprovider-timeout (0: lib/crypt's default) */
+	const char *offline_fs_keys; /* --offline-fs-keys (NULL: offline_fs_kbc's default) */
 };
 
 /* Remember a --decryption-key spec and wipe a password in it out of the process's argv (it

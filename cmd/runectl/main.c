@@ -8,6 +8,8 @@
  *   runectl gen-quote --report FILE [options]             (cmd-gen-quote.c)
  *   runectl report [--json] FILE                          (cmd-report.c)
  *   runectl verify-quote [--collateral PATH] [--at TIME] FILE  (cmd-verify-quote.c)
+ *   runectl evidence [--report-data HEX] [options]        (cmd-evidence.c)
+ *   runectl self-report [--target-info FILE] [options]    (cmd-self-report.c)
  *
  * Errors are one line on stderr, "runectl: COMMAND: why", and exit status 1.
  */
@@ -18,16 +20,22 @@
 #include "runectl.h"
 #include "util/cleanup.h"
 
+/* From inside an enclave container, through its attestation service (cmd-evidence.c,
+ * cmd-self-report.c). */
+extern const struct rc_cmd rc_cmd_evidence;
+extern const struct rc_cmd rc_cmd_self_report;
+
 static const struct rc_cmd *const commands[] = {
-	&rc_cmd_gen_token, &rc_cmd_gen_qe_target_info, &rc_cmd_gen_quote,
-	&rc_cmd_report,	   &rc_cmd_verify_quote,
+	&rc_cmd_gen_token,    &rc_cmd_gen_qe_target_info, &rc_cmd_gen_quote,   &rc_cmd_report,
+	&rc_cmd_verify_quote, &rc_cmd_evidence,		  &rc_cmd_self_report,
 };
 
 static void usage(FILE *out)
 {
 	fprintf(out, "Usage: runectl COMMAND [options]\n\n"
 		     "The SGX tool: launch tokens, the quoting enclave's target info and quotes\n"
-		     "through aesmd, decoding of SGX structures, offline quote verification.\n\n"
+		     "through aesmd, decoding of SGX structures, offline quote verification;\n"
+		     "inside an enclave container, the enclave's own REPORT and evidence.\n\n"
 		     "Commands:\n");
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
 		fprintf(out, "   %-20s %s\n", commands[i]->name, commands[i]->brief);

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include "enclave/enclave.h"
+#include "enclave/in-enclave.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/log.h"
@@ -82,13 +83,15 @@ void enc_config_free(struct enc_config *e)
 		close(e->pal_fd);
 	if (e->agent_fd >= 0)
 		close(e->agent_fd);
+	if (e->attest_fd >= 0)
+		close(e->attest_fd);
 	free(e);
 }
 
 static struct enc_config *config_new(void)
 {
 	struct enc_config *e = xzalloc(sizeof(*e));
-	e->pal_fd = e->agent_fd = -1;
+	e->pal_fd = e->agent_fd = e->attest_fd = -1;
 	return e;
 }
 
@@ -271,4 +274,26 @@ int enc_add_sgx(struct rt_spec *spec, const char *devroot, const char *aesmd_dir
 		add_aesmd_mount(spec, aesmd_dir);
 	(void)err;
 	return 0;
+}
+
+/* ---- every enclave container: the attestation service ---- */
+
+void enc_add_attest_mount(struct rt_spec *spec, const char *source)
+{
+	static const char *const opts[] = { "bind", "ro", "nosuid", "nodev", "noexec" };
+	if (spec_mounts(spec, ENC_ATTEST_DIR))
+		return;
+	char **options = NULL;
+	for (size_t i = 0; i < ARRAY_SIZE(opts); i++)
+		cc_strv_push(&options, opts[i]);
+	spec->mounts = xrealloc(spec->mounts, (spec->n_mounts + 1) * sizeof(*spec->mounts));
+	spec->mounts[spec->n_mounts++] = (struct rt_mount){
+		.destination = xstrdup(ENC_ATTEST_DIR),
+		.type = xstrdup("bind"),
+		.source = xstrdup(source),
+		.options = options,
+		.flags = MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+		.propagation = MS_PRIVATE,
+		.bind = true,
+	};
 }

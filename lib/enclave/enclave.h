@@ -4,7 +4,8 @@
  * enclave.type; without it rune is a plain OCI runtime. The container's init then loads the
  * Enclave Runtime PAL (include/enclave/pal_api.h) from the host before pivot_root, calls
  * pal_init at create, runs process.args through the PAL at start, forwards signals with
- * pal_kill and serves `rune exec` / `rune attest` on <state dir>/agent.sock.
+ * pal_kill, serves `rune exec` / `rune attest` on <state dir>/agent.sock and the container's
+ * own report and evidence requests on <state dir>/attestation/attest.sock (in-enclave.h).
  */
 #pragma once
 
@@ -50,6 +51,7 @@ struct enc_config {
 	char *loglevel; /* trace, debug, info, warning, error, fatal, panic or off */
 	int pal_fd;	/* create only: the checked PAL (enc_trust_open), or -1 */
 	int agent_fd;	/* create only: the listening agent.sock, or -1 */
+	int attest_fd;	/* create only: the listening attestation/attest.sock, or -1 */
 };
 
 /*
@@ -73,6 +75,10 @@ CC_MUST_CHECK struct enc_config *enc_config_from_json(json_t *j, struct cc_error
  * (when aesmd_dir exists) to the spec, skipping what the config already has. */
 CC_MUST_CHECK int enc_add_sgx(struct rt_spec *spec, const char *devroot, const char *aesmd_dir,
 			      struct cc_error **err);
+/* The read-only bind mount (nosuid, nodev, noexec) of source, the container's attestation
+ * directory on the host (an absolute path), at ENC_ATTEST_DIR (in-enclave.h), unless the config
+ * already mounts something there. */
+void enc_add_attest_mount(struct rt_spec *spec, const char *source);
 /* CPUID.(EAX=7,ECX=0):EBX bit 2. */
 bool enc_cpu_has_sgx(void);
 

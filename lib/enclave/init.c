@@ -4,12 +4,12 @@
  * runs inside the enclave through the PAL, so there is nothing to exec. Threads:
  *   main     pal_init at create; at start, the payload (create_process + exec), pal_destroy
  *   agent    accepts rune exec / rune attest connections on agent.sock, one thread each
+ *   attest   accepts the container's report and evidence requests on attest.sock, likewise
  *   signals  sigwaitinfo, then pal_kill to the payload (every signal is blocked elsewhere)
  */
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -17,9 +17,11 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#include "enclave/pal_api.h"
-#include "enclave/msg.h"
+#include "enclave/attest-service.h"
 #include "enclave/enclave.h"
+#include "enclave/msg.h"
+#include "enclave/pal_api.h"
+#include "enclave/service.h"
 #include "runtime/hooks.h"
 #include "runtime/init.h"
 #include "runtime/process.h"
@@ -127,6 +129,10 @@ int enc_init_load(struct enc_config *e, const struct init_args *a, struct cc_err
 	struct capture c;
 	ei.a = a;
 	ei.e = e;
+	/* The init holds the PAL's state and the simulated attestation key: the container's
+	 * processes must not ptrace it or read its memory, whatever identity they share with
+	 * it. Kept across the identity change below; the PAL's children lose it at exec. */
+	prctl(PR_SET_DUMPABLE, 0);
 	take_payload_env(a->spec->process);
 	atexit(pal_exit_report);
 	capture_begin(&c, "dlopen", a->sync_fd);
@@ -138,6 +144,8 @@ int enc_init_load(struct enc_config *e, const struct init_args *a, struct cc_err
 		add_stderr(*err, text);
 		return -1;
 	}
+	/* Still root on the host: the key file is readable only here. */
+	enc_attest_service_prepare(ei.pal, e->type);
 	return 0;
 }
 
@@ -195,143 +203,76 @@ static void *signal_thread(void *arg)
 	return arg;
 }
 
-static void report(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void report(const char *fmt, ...)
-{
-	struct cc_error *err = NULL;
-	va_list ap;
-	va_start(ap, fmt);
-	cc_error_setv(&err, 0, fmt, ap);
-	va_end(ap);
-	rt_init_report(err);
-	cc_error_free(&err);
-}
-
 static void start_thread(void *(*fn)(void *), void *arg)
 {
 	pthread_t t;
 	pthread_attr_t attr;
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	if (pthread_create(&t, &attr, fn, arg) != 0)
-		report("cannot start a thread: %s", strerror(errno));
+	int r = pthread_create(&t, &attr, fn, arg);
+	if (r != 0)
+		enc_service_report("cannot start a thread: %s", strerror(r));
 	pthread_attr_destroy(&attr);
 }
 
-/* ---- rune exec and rune attest ---- */
+/* ---- rune exec and rune attest, on agent.sock ---- */
 
-/*
- * Whoever can reach agent.sock can make the init hold memory: bound it. Sessions beyond the
- * cap wait in the listen backlog until one ends; every message must arrive within the timeout
- * once begun (and a session's request within it of connecting); messages hold ENC_MSG_FREE
- * each without asking, so exec and attest requests always pass, and what bigger ones hold
- * beyond that comes from one budget. A message that would take the budget over is refused
- * rather than waited for: its session ends at once and the sender can retry, and a thread
- * waiting would hold its session slot all the same.
- */
-#define AGENT_SESSIONS_MAX 128
-#define AGENT_MSG_BUDGET (16u << 20)
-#define AGENT_MSG_TIMEOUT_NS (10 * 1000000000LL)
+static struct enc_service agent_service, attest_service;
 
-static struct {
-	pthread_mutex_t lock;
-	pthread_cond_t ended;
-	unsigned n;
-	struct enc_msg_budget budget;
-} sessions = { .lock = PTHREAD_MUTEX_INITIALIZER,
-	       .ended = PTHREAD_COND_INITIALIZER,
-	       .budget = { .max = AGENT_MSG_BUDGET } };
-
-/* The request: it must come soon after connecting. */
-static const struct enc_msg_limits request_limits = {
-	.wait_ns = AGENT_MSG_TIMEOUT_NS,
-	.timeout_ns = AGENT_MSG_TIMEOUT_NS,
-	.budget = &sessions.budget,
-};
-/* Later messages of an exec (kill): the process may run for days before one. */
-static const struct enc_msg_limits later_limits = {
-	.timeout_ns = AGENT_MSG_TIMEOUT_NS,
-	.budget = &sessions.budget,
-};
-
-struct session {
-	int conn;
-	int stdio[3];
+/* An exec session: the process and its stdio, while it runs. */
+struct exec_session {
+	struct enc_session *s;
+	const int *stdio;
 	char **argv, **env;
 	int pid;
-	int status;
-	struct cc_error *err;
 	atomic_bool done;
-	pthread_mutex_t send_lock;
 };
-
-static void session_reply(struct session *s, json_t *msg)
-{
-	struct cc_error *err = NULL;
-	pthread_mutex_lock(&s->send_lock);
-	if (msg && enc_msg_send(s->conn, msg, NULL, 0, &err) < 0)
-		cc_error_free(&err);
-	pthread_mutex_unlock(&s->send_lock);
-	json_decref(msg);
-}
 
 /* Waits for the process; the exit (or the failure) is the session's last message. */
 static void *session_wait(void *arg)
 {
-	struct session *s = arg;
+	struct exec_session *x = arg;
 	struct cc_error *err = NULL;
 	int status = 0;
 	int ret;
 	if (enc_pal_version(ei.pal) == 1) {
-		_cleanup_free_ char *path = payload_path(s->argv, s->env);
-		ret = enc_pal_run(ei.pal, path, s->argv, s->env, s->stdio, &status, &err);
+		_cleanup_free_ char *path = payload_path(x->argv, x->env);
+		ret = enc_pal_run(ei.pal, path, x->argv, x->env, x->stdio, &status, &err);
 	} else {
-		ret = enc_pal_exec(ei.pal, s->pid, &status, &err);
+		ret = enc_pal_exec(ei.pal, x->pid, &status, &err);
 	}
-	atomic_store(&s->done, true);
-	session_reply(s, ret < 0 ? enc_msg_error("%s", err->msg)
-				 : enc_msg_int("exit", "status", status));
+	atomic_store(&x->done, true);
+	enc_session_reply(x->s, ret < 0 ? enc_msg_error("%s", err->msg)
+					: enc_msg_int("exit", "status", status));
 	cc_error_free(&err);
-	shutdown(s->conn, SHUT_RD);
+	shutdown(x->s->conn, SHUT_RD);
 	return NULL;
 }
 
-static void serve_kill(struct session *s, json_t *msg)
+static void serve_kill(struct exec_session *x, json_t *msg)
 {
 	json_int_t sig = 0;
 	struct cc_error *err = NULL;
 	if (json_unpack(msg, "{s:I}", "signal", &sig) < 0 || sig < 1 || sig >= NSIG) {
-		session_reply(s, enc_msg_error("kill: a signal number expected"));
+		enc_session_reply(x->s, enc_msg_error("kill: a signal number expected"));
 		return;
 	}
-	if (s->pid > 0 && enc_pal_kill(ei.pal, s->pid, (int)sig, &err) < 0) {
-		session_reply(s, enc_msg_error("%s", err->msg));
+	if (x->pid > 0 && enc_pal_kill(ei.pal, x->pid, (int)sig, &err) < 0) {
+		enc_session_reply(x->s, enc_msg_error("%s", err->msg));
 		cc_error_free(&err);
 	}
 }
 
-static void serve_exec(struct session *s, json_t *req)
+/* Later messages of an exec (kill) until the client hangs up or the process has ended. */
+static void relay_kills(struct exec_session *x)
 {
 	struct cc_error *err = NULL;
-	pthread_t waiter;
-	if (enc_msg_exec_decode(req, &s->argv, &s->env, &err) < 0)
-		goto fail;
-	if (enc_pal_version(ei.pal) >= 2) {
-		_cleanup_free_ char *path = payload_path(s->argv, s->env);
-		if (enc_pal_create_process(ei.pal, path, s->argv, s->env, s->stdio, &s->pid, &err) <
-		    0)
-			goto fail;
-	}
-	session_reply(s, enc_msg_int("started", "pid", s->pid));
-	if (pthread_create(&waiter, NULL, session_wait, s) != 0) {
-		cc_error_set(&err, 0, "exec: cannot start a thread");
-		goto fail;
-	}
 	for (;;) {
 		json_t *msg = NULL;
 		int fds[ENC_MSG_MAX_FDS];
 		size_t nfds = 0;
-		int ret = enc_msg_recv_limited(s->conn, &later_limits, &msg, fds, &nfds, &err);
+		int ret = enc_msg_recv_limited(x->s->conn, &x->s->svc->later_limits, &msg, fds,
+					       &nfds, &err);
 		for (size_t i = 0; i < nfds; i++)
 			close(fds[i]);
 		cc_error_free(&err);
@@ -340,119 +281,68 @@ static void serve_exec(struct session *s, json_t *req)
 			break;
 		}
 		if (!strcmp(json_string_value(json_object_get(msg, "op")), "kill"))
-			serve_kill(s, msg);
+			serve_kill(x, msg);
 		json_decref(msg);
 	}
-	/* The client went away while the process runs (rune exec was SIGKILLed): so does it. */
-	if (!atomic_load(&s->done) && s->pid > 0 && enc_pal_kill(ei.pal, s->pid, SIGKILL, &err) < 0)
-		cc_error_free(&err);
-	pthread_join(waiter, NULL);
-	return;
-fail:
-	session_reply(s, enc_msg_error("%s", err->msg));
-	cc_error_free(&err);
 }
 
-static void serve_attest(struct session *s, json_t *req)
+static void serve_exec(struct enc_session *s, json_t *req, const int stdio[3])
 {
 	struct cc_error *err = NULL;
-	uint8_t ti[PAL_TARGETINFO_SIZE], report[PAL_REPORT_SIZE] = { 0 };
-	/* REPORTDATA sits at offset 320 of the REPORT: the PAL takes it from there. */
-	if (enc_msg_hex_field(req, "target_info", ti, sizeof(ti), true, &err) < 0 ||
-	    enc_msg_hex_field(req, "report_data", report + 320, 64, true, &err) < 0 ||
-	    enc_pal_local_report(ei.pal, ti, report, &err) < 0) {
-		session_reply(s, enc_msg_error("%s", err->msg));
+	struct exec_session x = { .s = s, .stdio = stdio };
+	pthread_t waiter;
+	if (enc_msg_exec_decode(req, &x.argv, &x.env, &err) < 0)
+		goto fail;
+	if (enc_pal_version(ei.pal) >= 2) {
+		_cleanup_free_ char *path = payload_path(x.argv, x.env);
+		if (enc_pal_create_process(ei.pal, path, x.argv, x.env, stdio, &x.pid, &err) < 0)
+			goto fail;
+	}
+	enc_session_reply(s, enc_msg_int("started", "pid", x.pid));
+	if (pthread_create(&waiter, NULL, session_wait, &x) != 0) {
+		cc_error_set(&err, 0, "exec: cannot start a thread");
+		goto fail;
+	}
+	relay_kills(&x);
+	/* The client went away while the process runs (rune exec was SIGKILLed): so does it. */
+	if (!atomic_load(&x.done) && x.pid > 0 && enc_pal_kill(ei.pal, x.pid, SIGKILL, &err) < 0)
+		cc_error_free(&err);
+	pthread_join(waiter, NULL);
+	cc_strv_free(x.argv);
+	cc_strv_free(x.env);
+	return;
+fail:
+	enc_session_reply(s, enc_msg_error("%s", err->msg));
+	cc_error_free(&err);
+	cc_strv_free(x.argv);
+	cc_strv_free(x.env);
+}
+
+static void serve_attest(struct enc_session *s, json_t *req)
+{
+	struct cc_error *err = NULL;
+	uint8_t report[PAL_REPORT_SIZE];
+	if (enc_attest_report_for(ei.pal, req, false, report, &err) < 0) {
+		enc_session_reply(s, enc_msg_error("%s", err->msg));
 		cc_error_free(&err);
 		return;
 	}
 	json_t *msg = json_pack("{s:s}", "op", "report");
 	enc_msg_set_hex(msg, "report", report, sizeof(report));
-	session_reply(s, msg);
+	enc_session_reply(s, msg);
 }
 
-static void *session_thread(void *arg)
+static void serve_agent(struct enc_session *s, json_t *req, int fds[ENC_MSG_MAX_FDS], size_t nfds)
 {
-	struct session *s = arg;
-	struct cc_error *err = NULL;
-	json_t *req = NULL;
-	size_t nfds = 0;
-	if (enc_msg_recv_limited(s->conn, &request_limits, &req, s->stdio, &nfds, &err) > 0) {
-		const char *op = json_string_value(json_object_get(req, "op"));
-		if (!strcmp(op, "exec") && nfds == 3)
-			serve_exec(s, req);
-		else if (!strcmp(op, "exec"))
-			session_reply(s, enc_msg_error("exec: stdin, stdout and stderr expected"));
-		else if (!strcmp(op, "attest"))
-			serve_attest(s, req);
-		else
-			session_reply(s, enc_msg_error("unknown request \"%s\"", op));
-	}
-	cc_error_free(&err);
-	json_decref(req);
-	for (size_t i = 0; i < nfds; i++)
-		close(s->stdio[i]);
-	cc_strv_free(s->argv);
-	cc_strv_free(s->env);
-	close(s->conn);
-	pthread_mutex_destroy(&s->send_lock);
-	free(s);
-	pthread_mutex_lock(&sessions.lock);
-	sessions.n--;
-	pthread_cond_signal(&sessions.ended);
-	pthread_mutex_unlock(&sessions.lock);
-	return NULL;
-}
-
-static void session_start(int conn)
-{
-	struct session *s = xzalloc(sizeof(*s));
-	pthread_t t;
-	pthread_attr_t attr;
-	s->conn = conn;
-	pthread_mutex_init(&s->send_lock, NULL);
-	pthread_mutex_lock(&sessions.lock);
-	sessions.n++;
-	pthread_mutex_unlock(&sessions.lock);
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	int r = pthread_create(&t, &attr, session_thread, s);
-	pthread_attr_destroy(&attr);
-	if (r == 0)
-		return;
-	report("agent.sock: cannot start a session thread: %s", strerror(r));
-	close(conn);
-	pthread_mutex_destroy(&s->send_lock);
-	free(s);
-	pthread_mutex_lock(&sessions.lock);
-	sessions.n--;
-	pthread_mutex_unlock(&sessions.lock);
-	usleep(100 * 1000);
-}
-
-static void *agent_thread(void *arg)
-{
-	int listen_fd = (int)(intptr_t)arg;
-	for (;;) {
-		/* Only this thread adds sessions: a free slot now is still free at accept. */
-		pthread_mutex_lock(&sessions.lock);
-		while (sessions.n >= AGENT_SESSIONS_MAX)
-			pthread_cond_wait(&sessions.ended, &sessions.lock);
-		pthread_mutex_unlock(&sessions.lock);
-		int conn = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
-		if (conn < 0 && (errno == EBADF || errno == EINVAL || errno == ENOTSOCK)) {
-			report("agent.sock: %s; rune exec and attest are off", strerror(errno));
-			return NULL;
-		}
-		if (conn < 0) {
-			/* Out of descriptors or memory: give the sessions time to end. */
-			if (errno == EMFILE || errno == ENFILE || errno == ENOMEM ||
-			    errno == ENOBUFS)
-				usleep(100 * 1000);
-			continue;
-		}
-		session_start(conn);
-	}
-	return NULL;
+	const char *op = json_string_value(json_object_get(req, "op"));
+	if (!strcmp(op, "exec") && nfds == 3)
+		serve_exec(s, req, fds);
+	else if (!strcmp(op, "exec"))
+		enc_session_reply(s, enc_msg_error("exec: stdin, stdout and stderr expected"));
+	else if (!strcmp(op, "attest"))
+		serve_attest(s, req);
+	else
+		enc_session_reply(s, enc_msg_error("unknown request \"%s\"", op));
 }
 
 /* ---- the init's own course ---- */
@@ -537,7 +427,10 @@ void enc_init_run(struct enc_config *e, const struct init_args *a, bool seccomp_
 	    sync_expect(a->sync_fd, SYNC_COMMIT, NULL, &err) < 0)
 		_exit(1);
 	close(a->sync_fd);
-	start_thread(agent_thread, (void *)(intptr_t)ei.e->agent_fd);
+	enc_service_init(&agent_service, "agent.sock", ei.e->agent_fd, serve_agent);
+	enc_service_start(&agent_service);
+	enc_service_init(&attest_service, "attest.sock", ei.e->attest_fd, enc_attest_service_serve);
+	enc_service_start(&attest_service);
 
 	while (read(a->fifo_fd, &byte, 1) < 0 && errno == EINTR)
 		;

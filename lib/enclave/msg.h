@@ -12,6 +12,9 @@
  *   init → rune   {"op":"started","pid":N}  then  {"op":"exit","status":N}
  *                 {"op":"report","report":HEX864}
  *                 {"op":"error","message":"..."}
+ *
+ * attestation/attest.sock, which the container's own processes reach, has the same framing
+ * and other ops (in-enclave.h).
  */
 #pragma once
 
