@@ -1,0 +1,338 @@
+"""Keys and settings released by a Key Broker Service after attestation.
+
+The enclave-agent bundle runs under rune as an enclave container (skeleton PAL, simulated), with
+key_provider provider:attestation-agent:cc_kbc::http://127.0.0.1:PORT. The KBS is scripts/kbs.py
+(the protocol side of trustee's KBS, with its own JWE and JCS code, self-tested in
+test_kbs_fixture.py). An image encrypted by `rune-image encrypt` for an offline_fs_kbc key
+whose only other copy is the KBS's pulls only once the agent has attested: its evidence is made
+inside its container (attest.sock: a REPORT of the agent's enclave, signed as simulated evidence
+with this machine's key), bound to the session's nonce and TEE key, appraised by the KBS's
+policy, which names the agent binary's simulated MRENCLAVE computed here from its bytes.
+
+Refusals come with no key, PERMISSION_DENIED (or UNAVAILABLE for a KBS that cannot be reached
+in time) naming why, and nothing stored: another MRENCLAVE, simulated evidence not allowed,
+evidence by another machine's key, a resource policy that denies, a KBS that answers garbage,
+a JWE for another key, a KBS that never answers. The signature policy comes from the KBS the
+same way (kbs:///...), fetched at each pull under the one attestation. No key, token, nonce or
+cookie appears in the agent's log.
+"""
+
+import base64
+import json
+import os
+import secrets
+import subprocess
+import sys
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from conftest import PAL_DIR, REPO, build_path, is_rune, wait_until
+import registry as R
+from registry import D, F, free_port
+from test_agent import AGENT_BIN, CTL_BIN, Agent, expect_error
+from test_enclave_attest import KEY_PATH, SIM_SIGNER, machine_public_key, sim_measurement
+from test_image_pull import IMAGE_BIN
+
+sys.path.insert(0, str(REPO / "scripts"))
+import kbs as kbsmod  # noqa: E402
+
+KEY_PATH_IN_KBS = "default/image-key/app"
+POLICY_PATH = "default/security-policy/test"
+
+pytestmark = [
+    pytest.mark.skipif(not is_rune(), reason="the agent's enclave container is rune's"),
+    pytest.mark.skipif(not os.access(IMAGE_BIN, os.X_OK), reason="rune-image not built"),
+]
+
+
+@pytest.fixture(autouse=True)
+def _built():
+    missing = [str(p) for p in (AGENT_BIN, CTL_BIN, PAL_DIR / "liberpal-skeleton.so")
+               if not os.path.exists(p)]
+    if missing:
+        pytest.fail(f"not built next to rune: {missing}")
+
+
+def agent_policy(**enclave):
+    """The KBS's attestation policy for the agent: simulated evidence allowed (this machine has
+    no SGX), the agent binary's simulated measurement and the skeleton's signer."""
+    rules = {"mrenclave": [sim_measurement(AGENT_BIN).hex()], "mrsigner": [SIM_SIGNER.hex()]}
+    rules.update(enclave)
+    return {"insecure_allow_simulated": True, "tcb": {"allow_unknown": True}, "enclave": rules}
+
+
+class World:
+    """A registry with a plain image and the same image encrypted for a key only the KBS
+    (and this test) hold."""
+
+    def __init__(self, workdir, reg):
+        self.reg, self.workdir = reg, workdir
+        layers = [[D("etc"), F("etc/app.conf", "setting = 1\n"), D("bin")],
+                  [F("bin/app", "#!/bin/sh\necho secret app\n", mode=0o755)]]
+        self.plain = R.make_oci_image(workdir / "plain", layers, tag="t")
+        R.push(workdir / "plain", "t", reg, repo="kbs/plain")
+        self.key = secrets.token_bytes(32)
+        keys = workdir / "offline-fs-keys.json"
+        keys.write_text(json.dumps({KEY_PATH_IN_KBS: base64.b64encode(self.key).decode()}))
+        res = subprocess.run([IMAGE_BIN, "encrypt", "--offline-fs-keys", keys,
+                              "--encryption-key", "provider:attestation-agent:offline_fs_kbc::"
+                              f"kbs:///{KEY_PATH_IN_KBS}",
+                              f"oci:{workdir / 'plain'}:t", f"oci:{workdir / 'enc'}:t"],
+                             capture_output=True, text=True, timeout=120)
+        assert res.returncode == 0, res.stderr
+        keys.unlink()
+        R.push(workdir / "enc", "t", reg, repo="kbs/enc")
+        self.enc_ref = f"{reg.host}/kbs/enc:t"
+        self.plain_ref = f"{reg.host}/kbs/plain:t"
+
+    def diff_ids(self):
+        return [layer["diff_id"] for layer in self.plain["layers"]]
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("kbs-world")
+    with R.Registry("anonymous", tmp_parent=workdir) as reg:
+        yield World(workdir, reg)
+
+
+class EnclaveAgent:
+    """The agent bundle (scripts/agent_bundle.py) run by rune as an enclave container."""
+
+    def __init__(self, rune, workdir, name, kbs_url, policy=None, extra=()):
+        self.rune, self.name = rune, name
+        self.listen = f"tcp://127.0.0.1:{free_port()}"
+        self.bundle = workdir / name
+        self.log_path = workdir / f"{name}.log"
+        argv = [sys.executable, REPO / "scripts/agent_bundle.py", "--build", build_path(),
+                "--out", self.bundle, "--listen", self.listen,
+                "--pal", PAL_DIR / "liberpal-skeleton.so",
+                "--key-provider", f"provider:attestation-agent:cc_kbc::{kbs_url}",
+                "--agent-arg=--log-level=debug"]
+        if policy:
+            argv += ["--policy", policy]
+        argv += [f"--agent-arg={a}" for a in extra]
+        res = subprocess.run([str(a) for a in argv], capture_output=True, text=True,
+                             timeout=120)
+        assert res.returncode == 0, res.stderr
+        self.cid = rune.new_id(name[:6])
+
+    def start(self):
+        res = self.rune.cmd("run", "--detach", "--bundle", self.bundle, self.cid,
+                            stdin=subprocess.DEVNULL, stdout=self.log_path)
+        assert res.rc == 0, res
+        wait_until(lambda: self.ctl("status").returncode == 0, timeout=30,
+                   what="the enclave agent to answer")
+        return self
+
+    def ctl(self, *args, timeout=120):
+        return subprocess.run([CTL_BIN, "-c", self.listen, *map(str, args)],
+                              capture_output=True, text=True, timeout=timeout,
+                              stdin=subprocess.DEVNULL)
+
+    def pull(self, ref, cid):
+        return self.ctl("-i", ref, "--cid", cid)
+
+    def stop(self):
+        self.rune.cmd("delete", "--force", self.cid)
+
+    def log(self):
+        return self.log_path.read_text(errors="replace")
+
+    @property
+    def store(self):
+        return self.bundle / "rootfs/var/lib/enclave-agent"
+
+    def image_json(self, cid):
+        return json.loads((self.bundle / "rootfs/images" / cid / "image.json").read_text())
+
+    def stored(self):
+        """Image records and layers in the store, and layouts."""
+        records = sorted(p.name for p in (self.store / "images").glob("*.json"))
+        d = self.store / "layers/sha256"
+        layers = sorted(p.name for p in d.iterdir()) if d.exists() else []
+        layouts = sorted(p.name for p in (self.bundle / "rootfs/images").iterdir()
+                         if not p.name.startswith("."))
+        return records + layers + layouts
+
+
+@pytest.fixture
+def kbs():
+    with kbsmod.KBS() as k:
+        yield k
+
+
+def started(rune, workdir, kbs, name="agent", **kw):
+    agent = EnclaveAgent(rune, workdir, name, kbs.url, **kw).start()
+    # The machine's simulated attestation key exists once an enclave container was created.
+    assert KEY_PATH.exists()
+    kbs.set_sim_key(machine_public_key())
+    return agent
+
+
+def assert_no_secrets(agent, world, kbs):
+    """Neither the key (in any encoding), nor a session cookie, nor a JWT (its header always
+    starts "eyJ") in the agent's log, which is at debug level."""
+    log = agent.log()
+    assert base64.b64encode(world.key).decode() not in log
+    assert world.key.hex() not in log
+    for s in kbs.sessions():
+        assert s["id"] not in log
+    assert "eyJ" not in log
+
+
+def test_encrypted_image_pulls_with_its_key_from_the_kbs(rune, workdir, world, kbs):
+    kbs.set_policy(agent_policy())
+    kbs.add_resource(KEY_PATH_IN_KBS, world.key)
+    agent = started(rune, workdir, kbs)
+    try:
+        res = agent.pull(world.enc_ref, "app1")
+        assert res.returncode == 0, res.stderr + agent.log()[-3000:]
+        assert agent.image_json("app1")["diff_ids"] == world.diff_ids()
+        c = kbs.counters
+        assert (c["auth"], c["attest"], c["attested"]) == (1, 1, 1), c
+        assert c["resource"] >= 1
+        # One attestation per agent: more pulls, more layers, no new session.
+        for cid in ("app2", "app3"):
+            res = agent.pull(world.enc_ref, cid)
+            assert res.returncode == 0, res.stderr
+        c = kbs.counters
+        assert (c["auth"], c["attest"]) == (1, 1), c
+        # The session the KBS holds is the agent's enclave: its simulated measurement.
+        (session,) = kbs.sessions()
+        assert session["attested"] and session["tee"] == "rune-sim"
+        assert session["mr_enclave"] == sim_measurement(AGENT_BIN).hex()
+        assert_no_secrets(agent, world, kbs)
+    finally:
+        agent.stop()
+
+
+def test_without_the_kbs_key_the_image_does_not_pull(rune, workdir, world, kbs):
+    """The control: the same agent and KBS, the resource missing: the image stays locked."""
+    kbs.set_policy(agent_policy())
+    agent = started(rune, workdir, kbs)
+    try:
+        expect_error(agent.pull(world.enc_ref, "x"), "PERMISSION_DENIED",
+                     "no key could unwrap the layer key",
+                     f"/resource/{KEY_PATH_IN_KBS} failed (HTTP 404)")
+        assert agent.stored() == []
+    finally:
+        agent.stop()
+
+
+REFUSALS = {
+    "another-mrenclave": (lambda kbs: kbs.set_policy(agent_policy(mrenclave=["ab" * 32])),
+                          "/attest refused (HTTP 401)", "MRENCLAVE"),
+    "simulated-not-allowed": (
+        lambda kbs: kbs.set_policy({"tcb": {"allow_unknown": True}}),
+        "/attest refused (HTTP 401)", "simulated evidence"),
+    "another-machine-key": (
+        lambda kbs: kbs.set_sim_key(ec.generate_private_key(ec.SECP256R1()).public_key()),
+        "/attest refused (HTTP 401)", "key id"),
+    "resource-policy": (
+        lambda kbs: kbs.add_resource(KEY_PATH_IN_KBS, b"\0" * 32, allow_mrenclave=["cd" * 32]),
+        f"/resource/{KEY_PATH_IN_KBS} refused (HTTP 403)", "PolicyDeny"),
+    "garbage": (lambda kbs: kbs.misbehave("resource", "garbage"),
+                f"/resource/{KEY_PATH_IN_KBS}: the answer is not a JWE", None),
+    "wrong-key": (lambda kbs: kbs.misbehave("resource", "wrong-key"),
+                  "the answer does not decrypt with this session's TEE key", None),
+    "tampered": (lambda kbs: kbs.misbehave("resource", "tamper"),
+                 "the answer does not decrypt with this session's TEE key", None),
+    "auth-500": (lambda kbs: kbs.misbehave("auth", "status:500"), "/auth failed (HTTP 500)",
+                 None),
+    "stall": (lambda kbs: kbs.misbehave("attest", "stall"), "/attest: no answer within 2 s",
+              None),
+}
+
+
+@pytest.mark.parametrize("case", sorted(REFUSALS))
+def test_kbs_refusals_release_no_key(rune, workdir, world, kbs, case):
+    kbs.set_policy(agent_policy())
+    kbs.add_resource(KEY_PATH_IN_KBS, world.key)
+    agent = started(rune, workdir, kbs, extra=["--kbs-timeout=2s"])
+    try:
+        change, fragment, why = REFUSALS[case]
+        change(kbs)
+        res = agent.pull(world.enc_ref, "x")
+        expect_error(res, "PERMISSION_DENIED", "no key could unwrap the layer key", fragment,
+                     *([why] if why else []))
+        assert agent.stored() == [], agent.stored()
+        assert kbs.counters["attested"] == (1 if case in (
+            "resource-policy", "garbage", "wrong-key", "tampered") else 0)
+        assert_no_secrets(agent, world, kbs)
+    finally:
+        agent.stop()
+
+
+def test_signature_policy_from_the_kbs(rune, workdir, world, kbs):
+    """security_validate with --policy kbs:///...: fetched at each pull, so the KBS's current
+    policy decides; one attestation for the policy and the keys."""
+    kbs.set_policy(agent_policy())
+    kbs.add_resource(KEY_PATH_IN_KBS, world.key)
+    accept = {"default": [{"type": "reject"}],
+              "transports": {"docker": {world.reg.host: [{"type": "insecureAcceptAnything"}]}}}
+    kbs.add_resource(POLICY_PATH, json.dumps(accept).encode())
+    agent = started(rune, workdir, kbs, policy=f"kbs:///{POLICY_PATH}")
+    try:
+        res = agent.pull(world.plain_ref, "plain")
+        assert res.returncode == 0, res.stderr + agent.log()[-3000:]
+        res = agent.pull(world.enc_ref, "enc")
+        assert res.returncode == 0, res.stderr
+        assert (kbs.counters["auth"], kbs.counters["attest"]) == (1, 1)
+        # The KBS changes its policy: the next pull is refused by it, nothing stored anew.
+        kbs.add_resource(POLICY_PATH, json.dumps({"default": [{"type": "reject"}]}).encode())
+        before = agent.stored()
+        expect_error(agent.pull(world.plain_ref, "again"), "PERMISSION_DENIED",
+                     f"kbs:///{POLICY_PATH}")
+        assert agent.stored() == before
+        # A policy the KBS does not have: the agent cannot check, so it does not pull.
+        kbs.remove_resource(POLICY_PATH)
+        expect_error(agent.pull(world.plain_ref, "gone"), "FAILED_PRECONDITION",
+                     f"/resource/{POLICY_PATH} failed (HTTP 404)")
+        # A policy that is not one.
+        kbs.add_resource(POLICY_PATH, b"{not json")
+        expect_error(agent.pull(world.plain_ref, "bad"), "FAILED_PRECONDITION",
+                     f"kbs:///{POLICY_PATH}")
+        assert agent.stored() == before
+    finally:
+        agent.stop()
+
+
+def test_agent_outside_an_enclave_has_no_evidence(workdir, world, kbs):
+    """The agent run on the host: no attestation service, so no evidence and no key; the KBS
+    saw sessions begin (one per layer that needed a key) and no attestation."""
+    kbs.set_policy(agent_policy())
+    kbs.add_resource(KEY_PATH_IN_KBS, world.key)
+    conf = workdir / "decrypt.conf"
+    conf.write_text(json.dumps({"key_provider":
+                                f"provider:attestation-agent:cc_kbc::{kbs.url}",
+                                "security_validate": False}))
+    agent = Agent(workdir, name="host", extra=["-c", conf, "--attestation-socket",
+                                                workdir / "none.sock"]).start()
+    try:
+        expect_error(agent.ctl("-i", world.enc_ref, "--cid", "x"), "PERMISSION_DENIED",
+                     "evidence: enclave attestation service", "not running in an enclave "
+                     "container?")
+        assert agent.store_records() == [] and agent.layer_dirs() == []
+        c = kbs.counters
+        assert c["auth"] >= 1 and (c["attest"], c["resource"]) == (0, 0), c
+    finally:
+        assert agent.stop() == 0, agent.log()[-3000:]
+
+
+def test_kbs_settings_need_a_kbs(workdir):
+    """kbs:// settings without a cc_kbc key provider: the agent does not start, and says why."""
+    conf = workdir / "decrypt.conf"
+    conf.write_text(json.dumps({"security_validate": True}))
+    a = Agent(workdir, name="nokbs", extra=["-c", conf, "--policy", f"kbs:///{POLICY_PATH}"])
+    p = subprocess.run(a.argv, capture_output=True, text=True, timeout=60,
+                       stdin=subprocess.DEVNULL)
+    assert p.returncode == 1, p
+    assert p.stderr.strip().splitlines()[-1] == (
+        f"enclave-agent: signature policy kbs:///{POLICY_PATH}: kbs:// resources come from "
+        "the key broker: set key_provider to provider:attestation-agent:cc_kbc::<KBS URL>")
+    a = Agent(workdir, name="badkbs", extra=["-c", conf, "--policy", "kbs:///a/../b"])
+    p = subprocess.run(a.argv, capture_output=True, text=True, timeout=60,
+                       stdin=subprocess.DEVNULL)
+    assert p.returncode == 1 and "the path must be <repository>/<type>/<tag>" in p.stderr, p
