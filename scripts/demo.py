@@ -1,10 +1,13 @@
 #!/usr/bin/python3
 """The end-to-end demo, on an embedded default: a local registry on 127.0.0.1 seeded with an
-image built here and signed by `rune-image sign` (a cosign signature, P-256 key made here); the
+image built here, encrypted by `rune-image encrypt` for a key that only a key broker (KBS, on
+127.0.0.1) holds, and signed by `rune-image sign` (a cosign signature, P-256 key made here); the
 enclave-agent started by rune as an enclave container (skeleton PAL, simulated backend) with
-security_validate on and a policy that wants that signature; a pull through the agent with
-agent-ctl, and an unsigned image refused; the pulled layers mounted as the app's rootfs; the
-app run by rune, as an enclave container too; everything cleaned up.
+security_validate on, a policy that wants that signature, and the cc_kbc key broker client; a
+pull through the agent with agent-ctl, for which the agent attests to the KBS (simulated
+evidence of its enclave, bound to the KBS's nonce) and gets the image key; an unsigned image
+refused; the pulled layers mounted as the app's rootfs; the app run by rune, as an enclave
+container too; everything cleaned up.
 
     demo.py [--build DIR]      (scripts/demo.sh builds and then runs this)
 
@@ -12,7 +15,11 @@ Everything listens on 127.0.0.1 only. Exit status 0 when every step worked.
 """
 
 import argparse
+import base64
+import hashlib
 import json
+import secrets
+import struct
 import os
 import shutil
 import subprocess
@@ -26,6 +33,9 @@ sys.path.insert(0, str(REPO / "tests" / "integration"))
 sys.path.insert(0, str(REPO / "scripts"))
 from agent_bundle import mounts_under  # noqa: E402
 from registry import D, F, Registry, S, free_port, make_oci_image, push  # noqa: E402
+import kbs as kbsmod  # noqa: E402
+
+IMAGE_KEY = "default/image-key/hello"  # the KBS resource holding the image's key
 
 BUSYBOX = shutil.which("busybox", path="/bin:/usr/bin") or "/bin/busybox"
 HELLO = """#!/bin/sh
@@ -110,12 +120,46 @@ class Demo:
         self.registries_d.write_text(json.dumps(
             {"docker": {host: {"use-sigstore-attachments": True}}}))
 
+    def encrypt(self, image):
+        """The image encrypted for a fresh 32-byte key named kbs:///IMAGE_KEY; the key file is
+        removed once the KBS has the key."""
+        self.image_key = secrets.token_bytes(32)
+        keys = self.work / "offline-fs-keys.json"
+        keys.write_text(json.dumps({IMAGE_KEY: base64.b64encode(self.image_key).decode()}))
+        out = self.work / "image-encrypted"
+        run(self.build / "cmd/rune-image/rune-image", "encrypt", "--offline-fs-keys", keys,
+            "--encryption-key",
+            f"provider:attestation-agent:offline_fs_kbc::kbs:///{IMAGE_KEY}",
+            f"oci:{image['path']}:1", f"oci:{out}:1")
+        keys.unlink()
+        return out
+
+    def start_kbs(self):
+        """The KBS: the image key, released only to an enclave that attests as the agent
+        binary (its simulated measurement, computed from its bytes as the skeleton does)."""
+        agent = (self.build / "cmd/enclave-agent/enclave-agent").read_bytes()
+        mrenclave = hashlib.sha256(b"rune-skeleton-sim-enclave\0" +
+                                   struct.pack("<Q", len(agent)) + agent).hexdigest()
+        self.kbs = kbsmod.KBS(policy={
+            "insecure_allow_simulated": True, "tcb": {"allow_unknown": True},
+            "enclave": {"mrenclave": [mrenclave]}})
+        self.kbs.add_resource(IMAGE_KEY, self.image_key)
+        return mrenclave
+
+    def trust_machine_key(self):
+        """The KBS verifies simulated evidence with this machine's simulated attestation key
+        (its public half), which exists once an enclave container was created."""
+        from cryptography.hazmat.primitives import serialization
+        pem = Path("/var/lib/rune/sim-attestation-key.pem").read_bytes()
+        self.kbs.set_sim_key(serialization.load_pem_private_key(pem, None).public_key())
+
     def start_agent(self, listen):
         bundle = self.work / "agent-bundle"
         run(sys.executable, REPO / "scripts/agent_bundle.py", "--build", self.build,
             "--out", bundle, "--listen", listen, "--pal", self.pal,
             "--policy", self.policy_file, "--registries-d", self.registries_d,
-            "--key", self.pub)
+            "--key", self.pub,
+            "--key-provider", f"provider:attestation-agent:cc_kbc::{self.kbs.url}")
         log = open(self.work / "agent.log", "wb")
         self.containers.append("demo-agent")
         subprocess.run([*self.rune_argv(), "run", "--detach", "--bundle", bundle,
@@ -130,6 +174,8 @@ class Demo:
         return bundle
 
     def cleanup(self):
+        if getattr(self, "kbs", None):
+            self.kbs.stop()
         for cid in reversed(self.containers):
             self.rune_cmd("delete", "--force", cid, check=False)
         for target in reversed(self.mounted):
@@ -143,18 +189,24 @@ def demo(build, work):
         step("a local registry on 127.0.0.1, seeded with demo/hello:1 built here")
         with Registry(tmp_parent=work) as reg:
             image = sample_image(work)
-            push(image["path"], "1", reg, repo="demo/hello")
+            step(f"rune-image encrypt for kbs:///{IMAGE_KEY}, a key only the KBS keeps")
+            encrypted = d.encrypt(image)
+            push(encrypted, "1", reg, repo="demo/hello")
             ref = f"{reg.host}/demo/hello:1"
-            print(f"pushed {ref} ({len(image['layers'])} layers, {image['manifest_digest']})")
+            print(f"pushed {ref} ({len(image['layers'])} layers, encrypted)")
             step(f"rune-image sign --cosign-key cosign.key {ref}")
             print(d.sign(ref))
-            push(image["path"], "1", reg, repo="demo/unsigned")  # the same image, unsigned
+            push(encrypted, "1", reg, repo="demo/unsigned")  # the same image, unsigned
             d.policy(reg.host)
+            mrenclave = d.start_kbs()
+            print(f"KBS on {d.kbs.url}: releases {IMAGE_KEY} to the enclave "
+                  f"MRENCLAVE {mrenclave[:16]}… (simulated evidence allowed: no SGX here)")
 
             listen = f"tcp://127.0.0.1:{free_port()}"
             step(f"enclave-agent started by rune as an enclave container, serving {listen}, "
                  "security_validate on")
             agent_bundle = d.start_agent(listen)
+            d.trust_machine_key()
             state = json.loads(d.rune_cmd("state", "demo-agent").stdout)
             print(f"agent: {state['status']}, pid {state['pid']}, bundle {agent_bundle}")
             report = json.loads(d.rune_cmd("attest", "demo-agent").stdout)
@@ -165,6 +217,12 @@ def demo(build, work):
             step(f"agent-ctl -c {listen} -i {ref}")
             out = run(d.agent_ctl, "-c", listen, "-i", ref).stdout
             print(out.strip())
+            c = d.kbs.counters
+            (session,) = d.kbs.sessions()
+            print(f"KBS: {c['attested']} attestation ({session['tee']}, MRENCLAVE "
+                  f"{session['mr_enclave'][:16]}…), {c['resource']} key releases")
+            if c["attested"] != 1:
+                raise SystemExit("demo: the agent did not attest to the KBS")
             cid = "hello_1"
             bad = f"{reg.host}/demo/unsigned:1"
             step(f"agent-ctl -c {listen} -i {bad} (not signed: refused)")

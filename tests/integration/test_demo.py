@@ -91,7 +91,9 @@ def test_demo_end_to_end(workdir):
                    "app exited with status 0", "successful", "done",
                    "cosign signature: 127.0.0.1:", "security_validate on",
                    "agent-ctl: PERMISSION_DENIED: pull 127.0.0.1:",
-                   "(sigstoreSigned): a sigstore signature is required"):
+                   "(sigstoreSigned): a sigstore signature is required",
+                   "pushed 127.0.0.1:", "layers, encrypted)",
+                   "KBS: 1 attestation (rune-sim, MRENCLAVE"):
         assert marker in out, f"{marker!r} missing from the demo's output:\n{out}"
     assert set(mount_points()) <= before, set(mount_points()) - before
     # Everything the demo made was under its temporary directory, and it removed it.
