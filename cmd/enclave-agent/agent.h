@@ -97,6 +97,7 @@ struct agent {
 	struct sign_verifier *verifier;
 	struct img_pull_gate gate;
 	char *kbs_policy, *kbs_registries; /* kbs:// URIs fetched at each pull; NULL: files */
+	char *kbs_auth; /* registry credentials (auth.json) as a kbs:// URI; NULL: a file */
 	char *no_policy;
 	int64_t started_ns; /* CLOCK_MONOTONIC */
 
@@ -145,6 +146,8 @@ CC_MUST_CHECK int agent_kbs_check_uri(const char *what, const char *uri, struct 
 /* A kbs:// resource (the caller wipes *out); errors classified as image/error.h says: refused
  * IMG_ERR_POLICY, unreachable IMG_ERR_UNAVAILABLE, else IMG_ERR_POLICY_CONFIG. */
 CC_MUST_CHECK int agent_kbs_resource(const char *uri, struct crypt_buf *out, struct cc_error **err);
+/* --auth-file kbs://...: checked as agent_kbs_check_uri does, kept in a->kbs_auth. */
+CC_MUST_CHECK int agent_kbs_auth_init(struct agent *a, const char *uri, struct cc_error **err);
 
 /* Wipe the password part of a --decryption-key argument (it stays in /proc/PID/cmdline). */
 void agent_scrub_key_arg(char *arg);

@@ -168,3 +168,12 @@ int agent_kbs_resource(const char *uri, struct crypt_buf *out, struct cc_error *
 		return classify(err);
 	return 0;
 }
+
+int agent_kbs_auth_init(struct agent *a, const char *uri, struct cc_error **err)
+{
+	if (agent_kbs_check_uri("registry credentials", uri, err) < 0)
+		return -1;
+	a->kbs_auth = xstrdup(uri);
+	cc_info("registry credentials: %s, fetched from the key broker at each pull", uri);
+	return 0;
+}

@@ -78,7 +78,7 @@ static void usage(FILE *out)
 	    "      --images DIR            per-container layouts <DIR>/<cid>/ (default %s)\n"
 	    "      --insecure-registry HOST[:PORT]  plain HTTP / unchecked TLS (repeatable)\n"
 	    "      --tls-ca FILE           extra CA certificates for registries\n"
-	    "      --auth-file FILE        registry credentials (containers auth.json)\n"
+	    "      --auth-file FILE|kbs:///R/T/N  registry credentials (containers auth.json)\n"
 	    "      --workers N             requests served at once (default 16)\n"
 	    "      --shutdown-grace DURATION  time in-flight pulls get on SIGTERM (default 10s)\n"
 	    "      --frame-timeout DURATION   time a request may take to arrive once begun,\n"
@@ -401,6 +401,7 @@ void agent_destroy(struct agent *a)
 	agent_kbs_destroy();
 	sign_verifier_free(a->verifier);
 	free(a->kbs_policy);
+	free(a->kbs_auth);
 	free(a->kbs_registries);
 	free(a->no_policy);
 	free(a->store_root);
@@ -518,9 +519,10 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	a.store_root = xstrdup(o.root);
 	a.images_root = xstrdup(o.images);
+	bool kbs_auth = agent_is_kbs_uri(o.auth_file);
 	a.registry =
 	    (struct img_registry_opts){ .ca_file = o.tls_ca,
-					.auth_file = o.auth_file,
+					.auth_file = kbs_auth ? NULL : o.auth_file,
 					.insecure = o.insecure,
 					.stall_timeout_ms = (uint64_t)o.stall_ns / 1000000,
 					.transfer_timeout_ms = (uint64_t)o.transfer_ns / 1000000 };
@@ -529,6 +531,7 @@ int main(int argc, char **argv)
 	    agent_kbs_init(o.attestation_socket, o.kbs_ca,
 			   (unsigned)((o.kbs_timeout_ns + 999999999) / 1000000000), &err) < 0 ||
 	    agent_decrypt_init(&a, o.keys, o.ocicrypt_config, &err) < 0 ||
+	    (kbs_auth && agent_kbs_auth_init(&a, o.auth_file, &err) < 0) ||
 	    policy_init(&a, &o, &err) < 0) {
 		fail("%s", err->msg);
 		cc_error_free(&err);

@@ -210,7 +210,16 @@ static json_t *lead(struct agent *a, struct agent_flight *f, struct waiter *me,
 	o.cancelled = flight_cancelled;
 	o.cancel_ctx = f;
 	struct cc_error *e = NULL;
-	json_t *record = img_pull(a->store, p->ref, &o, &e);
+	json_t *record = NULL;
+	/* Registry credentials from the key broker: fetched for each pull, wiped after it. */
+	_cleanup_wipe_ struct crypt_buf auth = { 0 };
+	if (a->kbs_auth && !p->user && agent_kbs_resource(a->kbs_auth, &auth, &e) < 0) {
+		cc_error_prefix(&e, "registry credentials");
+	} else {
+		o.registry.auth_json = a->kbs_auth && !p->user ? (const char *)auth.p : NULL;
+		o.registry.auth_json_len = auth.len;
+		record = img_pull(a->store, p->ref, &o, &e);
+	}
 	pthread_mutex_lock(&a->lock);
 	f->done = true;
 	f->record = record;

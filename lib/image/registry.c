@@ -116,13 +116,20 @@ static char *default_auth_file(void)
 	return home ? xasprintf("%s/.docker/config.json", home) : NULL;
 }
 
-static void load_credentials(struct img_registry *r, const char *domain, const char *file)
+static void load_credentials(struct img_registry *r, const char *domain,
+			     const struct img_registry_opts *o)
 {
-	_cleanup_free_ char *path = file ? xstrdup(file) : default_auth_file();
-	if (!path || !cc_path_exists(path))
-		return;
 	struct cc_error *err = NULL;
-	_cleanup_json_ json_t *j = cc_json_load_file(path, &err);
+	_cleanup_json_ json_t *j = NULL;
+	if (o && o->auth_json) {
+		j = cc_json_load_buf("auth.json", o->auth_json, o->auth_json_len, &err);
+	} else {
+		_cleanup_free_ char *path =
+		    o && o->auth_file ? xstrdup(o->auth_file) : default_auth_file();
+		if (!path || !cc_path_exists(path))
+			return;
+		j = cc_json_load_file(path, &err);
+	}
 	cc_error_free(&err);
 	json_t *auths = json_object_get(j, "auths");
 	_cleanup_free_ char *https = xasprintf("https://%s", domain);
@@ -771,7 +778,7 @@ struct img_registry *img_registry_open(const struct img_ref *ref, const struct i
 		r->user = xstrdup(o->username);
 		r->pass = xstrdup(o->password ? o->password : "");
 	} else {
-		load_credentials(r, ref->domain, o ? o->auth_file : NULL);
+		load_credentials(r, ref->domain, o);
 	}
 	return r;
 }

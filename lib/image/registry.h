@@ -33,9 +33,13 @@ struct img_registry_opts {
 	const char *auth_file;		 /* NULL: $REGISTRY_AUTH_FILE, then
 					    $XDG_RUNTIME_DIR/containers/auth.json, then
 					    ~/.docker/config.json */
-	const char *ca_file;		 /* extra CA bundle, NULL: the system's */
-	char *const *insecure;		 /* "host[:port]" allowed over plain HTTP, no TLS checks */
-	unsigned retries;		 /* transient failures retried (0: the default, 3) */
+	/* An auth.json document in memory (a secret from a key broker, say), used instead of
+	 * auth_file when not NULL; the caller keeps and wipes it. */
+	const char *auth_json;
+	size_t auth_json_len;
+	const char *ca_file;   /* extra CA bundle, NULL: the system's */
+	char *const *insecure; /* "host[:port]" allowed over plain HTTP, no TLS checks */
+	unsigned retries;      /* transient failures retried (0: the default, 3) */
 	/* No byte received for this long: the transfer is dropped and retried. 0: 30 s. */
 	uint64_t stall_timeout_ms;
 	/* Each transfer (a manifest, a blob: every attempt and back-off) must end within this.

@@ -336,3 +336,35 @@ def test_kbs_settings_need_a_kbs(workdir):
     p = subprocess.run(a.argv, capture_output=True, text=True, timeout=60,
                        stdin=subprocess.DEVNULL)
     assert p.returncode == 1 and "the path must be <repository>/<type>/<tag>" in p.stderr, p
+
+
+def test_registry_credentials_from_the_kbs(rune, workdir, world, kbs):
+    """--auth-file kbs:///...: the auth.json for a registry that wants a password comes from the
+    KBS at each pull (and never shows in the log); without it the registry refuses."""
+    with R.Registry("basic", tmp_parent=workdir) as reg:
+        R.push(world.workdir / "plain", "t", reg, repo="kbs/private")
+        ref = f"{reg.host}/kbs/private:t"
+        auth = base64.b64encode(f"{reg.user}:{reg.password}".encode()).decode()
+        creds = json.dumps({"auths": {reg.host: {"auth": auth}}}).encode()
+        kbs.set_policy(agent_policy())
+        agent = started(rune, workdir, kbs,
+                        extra=["--auth-file=kbs:///default/credential/registry"])
+        try:
+            expect_error(agent.pull(ref, "nocreds"), "FAILED_PRECONDITION",
+                         "registry credentials",
+                         "/resource/default/credential/registry failed (HTTP 404)")
+            kbs.add_resource("default/credential/registry", creds)
+            res = agent.pull(ref, "private")
+            assert res.returncode == 0, res.stderr + agent.log()[-3000:]
+            assert agent.image_json("private")["diff_ids"] == world.diff_ids()
+            # Wrong credentials from the KBS: the registry's refusal, as with a file.
+            bad = base64.b64encode(f"{reg.user}:wrong".encode()).decode()
+            kbs.add_resource("default/credential/registry",
+                             json.dumps({"auths": {reg.host: {"auth": bad}}}).encode())
+            expect_error(agent.ctl("-i", f"{reg.host}/kbs/private:t", "--cid", "bad"),
+                         "UNAUTHENTICATED")
+            log = agent.log()
+            assert reg.password not in log and auth not in log
+            assert kbs.counters["attested"] == 1
+        finally:
+            agent.stop()
