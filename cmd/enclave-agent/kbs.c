@@ -11,6 +11,7 @@
 #include <string.h>
 #include "agent.h"
 #include "attest/kbs-client.h"
+#include "crypt/crypt.h"
 #include "crypt/kbc.h"
 #include "enclave/in-enclave.h"
 #include "image/error.h"
@@ -81,8 +82,12 @@ static int cc_decrypt(struct crypt_kbc *k, const struct crypt_kbc_packet *p, str
 		      struct cc_error **err)
 {
 	_cleanup_wipe_ struct crypt_buf key = { 0 };
-	if (cc_get_resource(k, p->kid, &key, err) < 0)
+	if (cc_get_resource(k, p->kid, &key, err) < 0) {
+		/* A KBS that cannot be reached now may answer later: not "no key". */
+		if ((*err)->code == ATTEST_KBS_ERR_UNAVAILABLE)
+			(*err)->code = CRYPT_ERR_UNAVAILABLE;
 		return -1;
+	}
 	if (key.len != 32)
 		return cc_error_set(err, 0, "%s: key %s is %zu bytes, not 32",
 				    attest_kbs_name(k->priv), p->kid, key.len);

@@ -40,6 +40,9 @@
 enum crypt_errc {
 	CRYPT_ERR_NO_KEY = 2001, /* crypt_layer_open: no given key unwraps the layer key */
 	CRYPT_ERR_HMAC,		 /* crypt_layer_final: the ciphertext does not match its HMAC */
+	/* A key broker that holds the key could not be reached (set by a KBC's decrypt); when it
+	 * is every key's failure, crypt_layer_open says so instead of CRYPT_ERR_NO_KEY. */
+	CRYPT_ERR_UNAVAILABLE,
 };
 
 /* ---- media types ---- */

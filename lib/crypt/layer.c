@@ -72,6 +72,7 @@ static int unwrap_provider(const struct crypt_keys *k, const char *name, const s
 	}
 	if (last) {
 		cc_error_set(err, last->errnum, "%s", last->msg);
+		(*err)->code = last->code;
 		cc_error_free(&last);
 		return -1;
 	}
@@ -133,6 +134,7 @@ static int unwrap_private(const struct crypt_keys *k, const struct crypt_annotat
 {
 	_cleanup_free_ char *why = NULL;
 	size_t failures = 0;
+	bool all_unavailable = true; /* every failure: a key broker that did not answer */
 
 	for (size_t i = 0; i < a->n_keys; i++) {
 		const struct crypt_wrapped *w = &a->keys[i];
@@ -142,6 +144,8 @@ static int unwrap_private(const struct crypt_keys *k, const struct crypt_annotat
 			if (unwrap_one(k, w, &w->blobs[j], &priv, &e) == 0 &&
 			    take_private(o, &priv, &e) == 0)
 				return 0;
+			if (!e || e->code != CRYPT_ERR_UNAVAILABLE)
+				all_unavailable = false;
 			if (failures++ < REASONS_MAX) {
 				char *entry =
 				    w->n_blobs > 1 ? xasprintf(" entry %zu", j + 1) : xstrdup("");
@@ -161,7 +165,8 @@ static int unwrap_private(const struct crypt_keys *k, const struct crypt_annotat
 	else
 		cc_error_set(err, 0, "no key could unwrap the layer key: %s", why);
 	if (err && *err && !(*err)->code)
-		(*err)->code = CRYPT_ERR_NO_KEY;
+		(*err)->code =
+		    failures && all_unavailable ? CRYPT_ERR_UNAVAILABLE : CRYPT_ERR_NO_KEY;
 	return -1;
 }
 

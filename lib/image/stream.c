@@ -347,7 +347,9 @@ int img_layer_decryptor(const struct img_descriptor *d, const struct crypt_keys 
 	if (crypt_layer_open(keys, d->media_type, d->annotations, out, &e) == 0)
 		return 0;
 	cc_error_set(err, 0, "layer %s: %s", d->digest, e->msg);
-	int code = e->code == CRYPT_ERR_NO_KEY ? IMG_ERR_DENIED : IMG_ERR_INVALID;
+	int code = e->code == CRYPT_ERR_NO_KEY	      ? IMG_ERR_DENIED
+		   : e->code == CRYPT_ERR_UNAVAILABLE ? IMG_ERR_UNAVAILABLE
+						      : IMG_ERR_INVALID;
 	cc_error_free(&e);
 	return img_error_code(err, code);
 }

@@ -243,7 +243,11 @@ REFUSALS = {
                  None),
     "stall": (lambda kbs: kbs.misbehave("attest", "stall"), "/attest: no answer within 2 s",
               None),
+    "auth-403": (lambda kbs: kbs.misbehave("auth", "status:403"), "/auth refused (HTTP 403)",
+                 None),
 }
+# A KBS that cannot be reached in time may answer later: UNAVAILABLE, which a client retries.
+UNAVAILABLE = {"auth-500", "stall"}
 
 
 @pytest.mark.parametrize("case", sorted(REFUSALS))
@@ -255,8 +259,8 @@ def test_kbs_refusals_release_no_key(rune, workdir, world, kbs, case):
         change, fragment, why = REFUSALS[case]
         change(kbs)
         res = agent.pull(world.enc_ref, "x")
-        expect_error(res, "PERMISSION_DENIED", "no key could unwrap the layer key", fragment,
-                     *([why] if why else []))
+        expect_error(res, "UNAVAILABLE" if case in UNAVAILABLE else "PERMISSION_DENIED",
+                     "no key could unwrap the layer key", fragment, *([why] if why else []))
         assert agent.stored() == [], agent.stored()
         assert kbs.counters["attested"] == (1 if case in (
             "resource-policy", "garbage", "wrong-key", "tampered") else 0)
