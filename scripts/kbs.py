@@ -1209,6 +1209,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def setup(self):
         super().setup()
+        # Headers and body go out in separate writes: without this, Nagle's algorithm holds
+        # the body until the client's delayed ACK of the headers (some 40 ms per answer).
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.kbs._track(self.connection, True)
 
     def finish(self):
