@@ -41,6 +41,7 @@ import collections
 import email.utils
 import hashlib
 import hmac
+import io
 import json
 import os
 import re
@@ -58,6 +59,7 @@ from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -471,6 +473,179 @@ def _int_field(v):
 # Appraisal policy (lib/attest/appraise.h's JSON, same defaults)
 
 
+# --------------------------------------------------------------------------------------------
+# RA-TLS client certificates (docs/ratls.md), read here independently of lib/attest
+
+TCG_EVIDENCE_OID = "2.23.133.5.4.9"
+CBOR_TAG_QUOTE = 60000  # an Intel TEE quote
+CBOR_TAG_SIMULATED = 0x72756E65  # "rune": SIMTEE01 evidence, a private tag no real verifier knows
+CBOR_DEPTH_MAX = 16
+
+
+def cbor_decode(buf, i=0, depth=0):
+    """One CBOR item of the kinds RA-TLS uses (uint, bstr, tstr, array, map, tag) at buf[i:]:
+    (value, next index); a tag comes back as ("tag", number, value). ValueError otherwise."""
+    if depth > CBOR_DEPTH_MAX:
+        raise ValueError("nested too deep")
+    if i >= len(buf):
+        raise ValueError("truncated")
+    major, info = buf[i] >> 5, buf[i] & 0x1F
+    i += 1
+    if info < 24:
+        arg = info
+    elif info in (24, 25, 26, 27):
+        n = 1 << (info - 24)
+        if i + n > len(buf):
+            raise ValueError("truncated")
+        arg = int.from_bytes(buf[i:i + n], "big")
+        i += n
+    else:
+        raise ValueError(f"additional information {info} is not supported")
+    if major == 0:
+        return arg, i
+    if major in (2, 3):
+        if i + arg > len(buf):
+            raise ValueError("a string runs past the end")
+        data = bytes(buf[i:i + arg])
+        return (data if major == 2 else data.decode("utf-8")), i + arg
+    if major in (4, 5):
+        if arg > len(buf):
+            raise ValueError("more items announced than bytes left")
+        items = []
+        for _ in range(arg * (2 if major == 5 else 1)):
+            v, i = cbor_decode(buf, i, depth + 1)
+            items.append(v)
+        if major == 4:
+            return items, i
+        return dict(zip(items[0::2], items[1::2])), i
+    if major == 6:
+        v, i = cbor_decode(buf, i, depth + 1)
+        return ("tag", arg, v), i
+    raise ValueError(f"major type {major} is not supported")
+
+
+def verify_ra_tls_cert(cert, sim_key, now, quote_verifier=None):
+    """The claims of the enclave behind an RA-TLS certificate (a cryptography x509 object), or
+    Refusal("RA-TLS client certificate: ..."): its self-signature and validity, the evidence in
+    its 2.23.133.5.4.9 extension (SIMTEE01 under the private tag, verified with sim_key; a quote
+    under 60000, by quote_verifier), report_data[0:32] = SHA-256(claims) with the rest zero, and
+    the claims' pubkey-hash = SHA-256 of the certificate's SubjectPublicKeyInfo."""
+    def refuse(why):
+        return Refusal(f"RA-TLS client certificate: {why}")
+    pub = cert.public_key()
+    try:
+        if not isinstance(pub, ec.EllipticCurvePublicKey):
+            raise InvalidSignature
+        pub.verify(cert.signature, cert.tbs_certificate_bytes,
+                   ec.ECDSA(cert.signature_hash_algorithm))
+    except (InvalidSignature, TypeError, ValueError):
+        raise refuse("its self-signature does not verify (an EC key is expected)") from None
+    def utc(t):
+        return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
+    before = getattr(cert, "not_valid_before_utc", None) or utc(cert.not_valid_before)
+    after = getattr(cert, "not_valid_after_utc", None) or utc(cert.not_valid_after)
+    if not before.timestamp() <= now <= after.timestamp():
+        raise refuse("outside its validity")
+    try:
+        ext = cert.extensions.get_extension_for_oid(x509.ObjectIdentifier(TCG_EVIDENCE_OID))
+        raw = ext.value.value
+    except x509.ExtensionNotFound:
+        raise refuse(f"no evidence extension ({TCG_EVIDENCE_OID})") from None
+    try:
+        item, end = cbor_decode(raw)
+        if end != len(raw) or item[0] != "tag" or not isinstance(item[2], list) or \
+                len(item[2]) != 2 or not all(isinstance(x, bytes) for x in item[2]):
+            raise ValueError("not a tag over [bstr evidence, bstr claims]")
+        tag, (evidence, claims_buf) = item[1], item[2]
+        claims_map, end = cbor_decode(claims_buf)
+        if end != len(claims_buf) or not isinstance(claims_map, dict):
+            raise ValueError("the claims are not a map")
+        ph = claims_map.get("pubkey-hash")
+        if isinstance(ph, bytes):
+            ph, _ = cbor_decode(ph)
+        if not (isinstance(ph, list) and len(ph) == 2 and ph[0] == 1 and
+                isinstance(ph[1], bytes)):
+            raise ValueError("no sha-256 pubkey-hash claim")
+    except (ValueError, TypeError, IndexError, UnicodeDecodeError) as e:
+        raise refuse(f"evidence extension: {e}") from None
+    if tag == CBOR_TAG_SIMULATED:
+        claims = verify_sim_evidence(evidence, sim_key)
+    elif tag == CBOR_TAG_QUOTE and quote_verifier:
+        claims = quote_verifier(evidence)
+    else:
+        raise refuse(f"evidence under CBOR tag {tag} is not accepted here")
+    want = hashlib.sha256(claims_buf).digest() + bytes(32)
+    if not hmac.compare_digest(claims["report_data"], want):
+        raise refuse("report_data does not bind the claims")
+    if not hmac.compare_digest(ph[1], hashlib.sha256(spki_der(pub)).digest()):
+        raise refuse("pubkey-hash does not match the certificate's key")
+    return claims
+
+
+def _tls_retry(conn, fn, deadline):
+    """fn() on a pyOpenSSL connection over a socket with a timeout (non-blocking underneath),
+    waiting while it wants to read or write, until deadline."""
+    import select
+    from OpenSSL import SSL
+    while True:
+        try:
+            return fn()
+        except (SSL.WantReadError, SSL.WantWriteError) as e:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise socket.timeout("TLS: timed out") from None
+            r, w = ([conn], []) if isinstance(e, SSL.WantReadError) else ([], [conn])
+            select.select(r, w, [], left)
+
+
+class _TLSRaw(io.RawIOBase):
+    """The read side of a pyOpenSSL connection as a raw stream (http.server reads rfile)."""
+
+    def __init__(self, conn, timeout):
+        self.conn, self.timeout = conn, timeout
+
+    def readable(self):
+        return True
+
+    def readinto(self, b):
+        from OpenSSL import SSL
+        try:
+            data = _tls_retry(self.conn, lambda: self.conn.recv(len(b)),
+                              time.monotonic() + self.timeout)
+        except (SSL.ZeroReturnError, SSL.SysCallError):
+            return 0
+        b[:len(data)] = data
+        return len(data)
+
+
+class _TLSWriter:
+    """The write side (http.server writes wfile, then flushes and closes it)."""
+
+    closed = False
+
+    def __init__(self, conn, timeout):
+        self.conn, self.timeout = conn, timeout
+
+    def write(self, data):
+        data = bytes(data)
+        deadline = time.monotonic() + self.timeout
+        while data:
+            n = _tls_retry(self.conn, lambda: self.conn.send(data[:16384]), deadline)
+            data = data[n:]
+
+    def flush(self):
+        pass
+
+    def close(self):
+        if not self.closed:
+            self.closed = True
+            try:
+                self.conn.shutdown()
+            except Exception:  # the peer went away first: nothing to say goodbye to
+                pass
+
+
+
 class Policy:
     """An appraisal policy in appraise.h's JSON shape, read strictly (unknown keys refused):
 
@@ -658,6 +833,10 @@ class KBS:
       runectl       path of runectl: enables tee "sgx" (`runectl verify-quote --at TIME FILE`,
                     TIME = runectl_at or the KBS clock's now; --collateral/--crl when given)
       log           a callable(line) or a file (lines also kept in .log_lines, the last 1000)
+      tls           (certificate PEM path, key PEM path): serve HTTPS (pyOpenSSL)
+      ra_tls        with tls: every connection must present an RA-TLS client certificate
+                    (docs/ratls.md) whose evidence verifies and passes the policy; others get
+                    401 AttestationError naming why. Counted in counters["ra_tls"].
 
     Attributes: url ("http://127.0.0.1:PORT"), base_url (url + "/kbs/v0"), port, clock (a
     callable returning the time in seconds: assign to move time), log_lines.
@@ -668,8 +847,10 @@ class KBS:
     def __init__(self, host="127.0.0.1", port=0, *, policy=None, sim_key=None, runectl=None,
                  runectl_at=None, collateral=None, crls=(), session_timeout=SESSION_TIMEOUT,
                  token_lifetime=TOKEN_LIFETIME, max_sessions=MAX_SESSIONS, max_body=MAX_BODY,
-                 read_timeout=READ_TIMEOUT, log=None):
+                 read_timeout=READ_TIMEOUT, log=None, tls=None, ra_tls=False):
         self.clock = time.time
+        self.tls_ctx = self._tls_context(tls, ra_tls) if tls else None
+        self.ra_tls = ra_tls
         self.session_timeout, self.token_lifetime = session_timeout, token_lifetime
         self.max_sessions, self.max_body, self.read_timeout = max_sessions, max_body, read_timeout
         self.runectl, self.runectl_at = runectl, runectl_at
@@ -682,7 +863,7 @@ class KBS:
         self._sessions = {}
         self._resources = {}
         self._knobs = {}
-        self._counters = {"auth": 0, "attest": 0, "resource": 0, "attested": 0}
+        self._counters = {"auth": 0, "attest": 0, "resource": 0, "attested": 0, "ra_tls": 0}
         self._policy = policy if isinstance(policy, Policy) else Policy(policy)
         self._sim_key = load_sim_public_key(sim_key)
         self._token_key = ec.generate_private_key(ec.SECP256R1())
@@ -699,7 +880,7 @@ class KBS:
         self._server.daemon_threads = True
         self.host = host
         self.port = self._server.server_address[1]
-        self.url = f"http://{host}:{self.port}"
+        self.url = f"{'https' if tls else 'http'}://{host}:{self.port}"
         self.base_url = self.url + PREFIX
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
                                         daemon=True, name="kbs")
@@ -791,6 +972,53 @@ class KBS:
     def __exit__(self, *exc):
         self.stop()
 
+    # ---- TLS
+    @staticmethod
+    def _tls_context(tls, ra_tls):
+        from OpenSSL import SSL
+        ctx = SSL.Context(SSL.TLS_SERVER_METHOD)
+        ctx.set_min_proto_version(SSL.TLS1_2_VERSION)
+        ctx.use_certificate_file(str(tls[0]))
+        ctx.use_privatekey_file(str(tls[1]))
+        # Any client certificate passes the handshake: an RA-TLS one is self-signed, and what
+        # makes it worth anything (its evidence) is checked after it, with a clear answer.
+        ctx.set_verify(SSL.VERIFY_PEER if ra_tls else SSL.VERIFY_NONE, lambda *a: True)
+        return ctx
+
+    def _tls_accept(self, h):
+        """Handshake on h's connection; its rfile/wfile then speak TLS. With ra_tls, the client
+        certificate's verdict is kept on h (h.ra_tls_claims or h.ra_tls_refusal)."""
+        from OpenSSL import SSL
+        conn = SSL.Connection(self.tls_ctx, h.connection)
+        conn.set_accept_state()
+        _tls_retry(conn, conn.do_handshake, time.monotonic() + self.read_timeout)
+        h.tls = conn
+        h.rfile = io.BufferedReader(_TLSRaw(conn, self.read_timeout))
+        h.wfile = _TLSWriter(conn, self.read_timeout)
+        h.ra_tls_claims = h.ra_tls_refusal = None
+        if not self.ra_tls:
+            return
+        peer = conn.get_peer_certificate()
+        try:
+            if peer is None:
+                raise Refusal("RA-TLS client certificate required (none was presented)")
+            claims = verify_ra_tls_cert(peer.to_cryptography(), self._sim_key, self.clock(),
+                                        self._quote_verifier())
+            self._policy.appraise(claims)
+        except Refusal as r:
+            h.ra_tls_refusal = r
+            return
+        h.ra_tls_claims = claims
+        with self._lock:
+            self._counters["ra_tls"] += 1
+
+    def _quote_verifier(self):
+        if not self.runectl:
+            return None
+        at = self.runectl_at or datetime.fromtimestamp(self.clock(), timezone.utc).strftime(
+            "%Y-%m-%dT%H:%M:%SZ")
+        return lambda q: verify_sgx_quote(q, self.runectl, at, self.collateral, self.crls)
+
     # ---- tokens
     def _sign_token(self, claims):
         header = {"alg": "ES256", "typ": "JWT", "jwk": self.token_jwk}
@@ -867,6 +1095,8 @@ class KBS:
     def _handle(self, h, method):
         path = urllib.parse.urlsplit(h.path).path
         shown = _printable(path)
+        if getattr(h, "ra_tls_refusal", None):
+            return self._problem(h, method, shown, h.ra_tls_refusal, close=True)
         routes = {PREFIX + "/auth": ("auth", "POST"), PREFIX + "/attest": ("attest", "POST")}
         if path in routes:
             endpoint, allowed = routes[path]
@@ -1213,6 +1443,13 @@ class _Handler(BaseHTTPRequestHandler):
         # the body until the client's delayed ACK of the headers (some 40 ms per answer).
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.kbs._track(self.connection, True)
+        if self.kbs.tls_ctx:
+            try:
+                self.kbs._tls_accept(self)
+            except Exception as e:  # a failed handshake: no HTTP on this connection
+                self.kbs._log(f"TLS handshake failed: {type(e).__name__}")
+                self.close_connection = True
+                self.rfile = io.BytesIO(b"")
 
     def finish(self):
         try:
@@ -1264,6 +1501,11 @@ def main(argv=None):
     ap.add_argument("--token-lifetime", type=int, default=TOKEN_LIFETIME, metavar="S")
     ap.add_argument("--misbehave", action="append", default=[], metavar="ENDPOINT=KNOB",
                     help="make an endpoint misbehave (tests)")
+    ap.add_argument("--tls-cert", metavar="PEM", help="serve HTTPS with this certificate")
+    ap.add_argument("--tls-key", metavar="PEM", help="and this private key")
+    ap.add_argument("--ra-tls", action="store_true",
+                    help="with --tls-*: require an RA-TLS client certificate that verifies "
+                         "and passes --policy")
     ap.add_argument("--port-file", metavar="FILE", help="write the port number there")
     a = ap.parse_args(argv)
 
@@ -1271,6 +1513,10 @@ def main(argv=None):
         print(f"kbs: {msg}", file=sys.stderr, flush=True)
         return 1
 
+    if bool(a.tls_cert) != bool(a.tls_key):
+        return die("--tls-cert and --tls-key go together")
+    if a.ra_tls and not a.tls_cert:
+        return die("--ra-tls needs --tls-cert and --tls-key")
     host, _, port = a.listen.rpartition(":")
     if not host or not port.isdigit():
         return die(f"--listen {a.listen}: expected HOST:PORT")
@@ -1289,7 +1535,8 @@ def main(argv=None):
         kbs = KBS(host, int(port), policy=policy, sim_key=sim_key, runectl=a.runectl,
                   runectl_at=a.runectl_at, collateral=a.collateral, crls=a.crl,
                   session_timeout=a.session_timeout, token_lifetime=a.token_lifetime,
-                  log=sys.stderr)
+                  log=sys.stderr, tls=(a.tls_cert, a.tls_key) if a.tls_cert else None,
+                  ra_tls=a.ra_tls)
     except (OSError, ValueError) as e:
         return die(str(e))
     try:

@@ -15,7 +15,8 @@ PACKAGES=(
 	# ttrpc interop peer (Go, built offline from Debian's sources)
 	golang-go golang-github-containerd-ttrpc-dev
 	# tests and peers
-	python3-pytest python3-pytest-timeout python3-bcrypt python3-cryptography busybox-static
+	python3-pytest python3-pytest-timeout python3-bcrypt python3-cryptography python3-openssl
+	busybox-static
 	runc crun podman containerd docker.io procps iproute2 time
 	docker-registry skopeo umoci apache2-utils zstd
 	libclang-rt-14-dev hyperfine

@@ -135,9 +135,10 @@ CC_MUST_CHECK int agent_security_check(const struct agent *a, struct cc_error **
 
 /* Register cc_kbc with lib/crypt (before the key provider is set up): its evidence comes from
  * the enclave attestation service at attestation_socket (NULL: ENC_ATTEST_SOCKET); ca_file
- * (NULL: the system's) checks an https:// KBS; each request gets timeout_s (0: 30 s). */
+ * (NULL: the system's) checks an https:// KBS; each request gets timeout_s (0: 30 s); ra_tls:
+ * the connection presents an RA-TLS client certificate with the enclave's evidence. */
 CC_MUST_CHECK int agent_kbs_init(const char *attestation_socket, const char *ca_file,
-				 unsigned timeout_s, struct cc_error **err);
+				 unsigned timeout_s, bool ra_tls, struct cc_error **err);
 void agent_kbs_destroy(void);
 bool agent_is_kbs_uri(const char *s);
 /* A kbs:///<repository>/<type>/<tag> setting (what: its name) the agent can fetch: the URI is

@@ -25,6 +25,7 @@ static struct {
 	const char *socket; /* the attestation service; NULL: ENC_ATTEST_SOCKET */
 	const char *ca_file;
 	unsigned timeout_s;
+	bool ra_tls;
 } kbs = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 static int self_evidence(void *ctx, const uint8_t report_data[64], uint8_t **evidence, size_t *len,
@@ -49,13 +50,17 @@ static struct attest_kbs *client_for(const char *url, struct cc_error **err)
 					     .tee = ATTEST_KBS_SIM,
 					     .evidence = self_evidence,
 					     .ca_file = kbs.ca_file,
-					     .timeout_s = kbs.timeout_s };
+					     .timeout_s = kbs.timeout_s,
+					     .ra_tls = kbs.ra_tls };
 		c = kbs.client = attest_kbs_new(&o, err);
 		if (c) {
 			kbs.url = xstrdup(url);
 			cc_info("%s: keys and kbs:// resources are released by this key broker "
-				"after attestation (simulated evidence: this machine has no SGX)",
-				attest_kbs_name(c));
+				"after attestation (simulated evidence: this machine has no SGX)%s",
+				attest_kbs_name(c),
+				kbs.ra_tls ? "; over RA-TLS (the client certificate carries the "
+					     "evidence)"
+					   : "");
 		}
 	}
 	pthread_mutex_unlock(&kbs.lock);
@@ -103,8 +108,9 @@ static const struct crypt_kbc_ops cc_kbc = {
 };
 
 int agent_kbs_init(const char *attestation_socket, const char *ca_file, unsigned timeout_s,
-		   struct cc_error **err)
+		   bool ra_tls, struct cc_error **err)
 {
+	kbs.ra_tls = ra_tls;
 	kbs.socket = attestation_socket;
 	kbs.ca_file = ca_file;
 	kbs.timeout_s = timeout_s;

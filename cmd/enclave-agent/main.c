@@ -39,6 +39,7 @@ struct options {
 	const char *tls_ca, *auth_file;
 	const char *attestation_socket, *kbs_ca; /* cc_kbc's evidence and https:// trust */
 	int64_t kbs_timeout_ns;			 /* 0: the KBS client's default */
+	bool kbs_ra_tls;
 	const char *policy, *registries_d; /* security_validate's policy and signature storage */
 	const char *image_config;	   /* image-rs's ImageConfig with the same, as URIs */
 	char **insecure;
@@ -72,6 +73,8 @@ static void usage(FILE *out)
 	    "                              evidence (default /run/rune/attestation/attest.sock)\n"
 	    "      --kbs-ca FILE           CA certificates for an https:// KBS\n"
 	    "      --kbs-timeout DURATION  the time one KBS request may take (default 30s)\n"
+	    "      --kbs-ra-tls            an https:// KBS connection presents an RA-TLS client\n"
+	    "                              certificate carrying the enclave's evidence\n"
 	    "      --image-config FILE     image-rs's config.json: file_paths.policy_path and\n"
 	    "                              file_paths.sigstore_config (the options win)\n"
 	    "      --root DIR              the image store (default %s)\n"
@@ -183,6 +186,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "attestation-socket", required_argument, NULL, 'a' },
 		{ "kbs-ca", required_argument, NULL, 'k' },
 		{ "kbs-timeout", required_argument, NULL, 'B' },
+		{ "kbs-ra-tls", no_argument, NULL, 'E' },
 		{ "workers", required_argument, NULL, 'W' },
 		{ "shutdown-grace", required_argument, NULL, 'G' },
 		{ "frame-timeout", required_argument, NULL, 'T' },
@@ -235,6 +239,9 @@ static int parse_args(int argc, char **argv, struct options *o)
 			break;
 		case 'k':
 			o->kbs_ca = optarg;
+			break;
+		case 'E':
+			o->kbs_ra_tls = true;
 			break;
 		case 'D':
 			cc_strv_push(&o->keys, optarg);
@@ -529,7 +536,8 @@ int main(int argc, char **argv)
 	a.jobs = 3;
 	if (agent_init(&a, &err) < 0 ||
 	    agent_kbs_init(o.attestation_socket, o.kbs_ca,
-			   (unsigned)((o.kbs_timeout_ns + 999999999) / 1000000000), &err) < 0 ||
+			   (unsigned)((o.kbs_timeout_ns + 999999999) / 1000000000), o.kbs_ra_tls,
+			   &err) < 0 ||
 	    agent_decrypt_init(&a, o.keys, o.ocicrypt_config, &err) < 0 ||
 	    (kbs_auth && agent_kbs_auth_init(&a, o.auth_file, &err) < 0) ||
 	    policy_init(&a, &o, &err) < 0) {

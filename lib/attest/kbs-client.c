@@ -6,10 +6,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <curl/curl.h>
 #include <openssl/evp.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 #include "attest/kbs-bind.h"
 #include "attest/kbs-client.h"
+#include "attest/ratls.h"
 #include "crypt/jwa.h"
 #include "crypt/jwe.h"
 #include "util/cleanup.h"
@@ -32,6 +36,9 @@ struct attest_kbs {
 	long timeout_s;
 	pthread_mutex_t lock;
 	CURL *curl; /* kept: the connection to the KBS is reused */
+	bool ra_tls;
+	EVP_PKEY *tls_key; /* RA-TLS: the client certificate's key and the certificate */
+	X509 *tls_cert;
 	/* The session. */
 	EVP_PKEY *tee_key;
 	char *cookie; /* "kbs-session-id=..." (wiped) */
@@ -188,6 +195,39 @@ static char *problem_text(const struct answer *a)
 	return xasprintf(": %s%s%s", t, t[0] ? ": " : "", d);
 }
 
+/* ---- RA-TLS ---- */
+
+/* libcurl calls this with each new connection's SSL_CTX (OpenSSL backend). */
+static CURLcode ssl_ctx_cb(CURL *c, void *ssl_ctx, void *arg)
+{
+	struct attest_kbs *k = arg;
+	(void)c;
+	if (SSL_CTX_use_certificate(ssl_ctx, k->tls_cert) != 1 ||
+	    SSL_CTX_use_PrivateKey(ssl_ctx, k->tls_key) != 1)
+		return CURLE_SSL_CERTPROBLEM;
+	return CURLE_OK;
+}
+
+/* The client certificate, made once: its evidence binds its key (ratls.h). */
+static int ra_tls_cert(struct attest_kbs *k, struct cc_error **err)
+{
+	if (k->tls_cert)
+		return 0;
+	time_t now = time(NULL);
+	struct attest_ratls_make_opts o = { .subject_cn = "rune enclave-agent",
+					    .not_before = now - 60,
+					    .not_after = now + 24 * 3600,
+					    .evidence = k->evidence,
+					    .evidence_ctx = k->evidence_ctx };
+	if (!(k->tls_key = o.key = attest_ratls_key_new(err)) ||
+	    !(k->tls_cert = attest_ratls_make(&o, err))) {
+		cc_error_prefix(err, "%s: RA-TLS client certificate", k->shown);
+		(*err)->code = ATTEST_KBS_ERR_EVIDENCE;
+		return -1;
+	}
+	return 0;
+}
+
 /*
  * One request to PREFIX + path: a POST of body (JSON) when body is not NULL, else a GET. 0 with
  * a 2xx answer in *a, or -1 naming what went wrong (a failed status is an error too).
@@ -200,6 +240,8 @@ static int request(struct attest_kbs *k, const char *path, const char *body, str
 	CURL *c = k->curl;
 
 	memset(a, 0, sizeof(*a));
+	if (k->ra_tls && ra_tls_cert(k, err) < 0)
+		return -1;
 	curl_easy_reset(c);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_URL, url);
@@ -209,6 +251,10 @@ static int request(struct attest_kbs *k, const char *path, const char *body, str
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, k->timeout_s < 10 ? k->timeout_s : 10L);
 	if (k->ca_file)
 		curl_easy_setopt(c, CURLOPT_CAINFO, k->ca_file);
+	if (k->ra_tls) {
+		curl_easy_setopt(c, CURLOPT_SSL_CTX_FUNCTION, ssl_ctx_cb);
+		curl_easy_setopt(c, CURLOPT_SSL_CTX_DATA, k);
+	}
 	h = curl_slist_append(h, "Accept: application/json");
 	h = curl_slist_append(h, "Expect:");
 	if (body) {
@@ -519,6 +565,12 @@ struct attest_kbs *attest_kbs_new(const struct attest_kbs_opts *o, struct cc_err
 		attest_kbs_free(k);
 		return NULL;
 	}
+	if (o->ra_tls && strncmp(k->base, "https://", 8) != 0) {
+		cc_error_set(err, 0, "%s: RA-TLS needs an https:// KBS", k->shown);
+		attest_kbs_free(k);
+		return NULL;
+	}
+	k->ra_tls = o->ra_tls;
 	k->tee = o->tee;
 	k->evidence = o->evidence;
 	k->evidence_ctx = o->evidence_ctx;
@@ -552,6 +604,8 @@ void attest_kbs_free(struct attest_kbs *k)
 	session_end(k);
 	if (k->curl)
 		curl_easy_cleanup(k->curl);
+	X509_free(k->tls_cert);
+	EVP_PKEY_free(k->tls_key);
 	pthread_mutex_destroy(&k->lock);
 	free(k->base);
 	free(k->shown);

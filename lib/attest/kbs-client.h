@@ -26,6 +26,10 @@
  * ({"evidence": base64}), a name no real KBS knows, so simulated evidence can never pass as
  * hardware evidence there.
  *
+ * Over https:// the connection can be RA-TLS (attest_kbs_opts.ra_tls): the KBS then sees the
+ * enclave's evidence in the TLS client certificate before any request, as upstream's EAA key
+ * broker client does over rats-tls; the RCAR exchange runs inside that connection as usual.
+ *
  * Everything the KBS sends is bounded (1 MiB per answer, a deadline per request) and checked
  * before use. Nonces, cookies, tokens and resources never appear in messages; cookies, tokens
  * and resources are wiped when freed. Plain HTTP is refused unless the KBS is on the loopback
@@ -70,6 +74,11 @@ struct attest_kbs_opts {
 	const char *ca_file;	  /* https: the CAs to trust (NULL: the system's) */
 	unsigned timeout_s;	  /* each request (0: ATTEST_KBS_TIMEOUT_S) */
 	bool insecure_plain_http; /* allow http:// to a host that is not loopback */
+	/* RA-TLS (https:// only): present a client certificate carrying this enclave's evidence,
+	 * as rats-tls does in mutual mode: a P-256 key made for this client, a self-signed
+	 * certificate whose 2.23.133.5.4.9 extension holds evidence (from evidence) binding the
+	 * key through its claims (ratls.h). Made on the first request, kept in memory only. */
+	bool ra_tls;
 };
 
 /* Counters, for tests and benchmarks. */

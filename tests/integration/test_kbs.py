@@ -119,9 +119,13 @@ class EnclaveAgent:
         self.cid = rune.new_id(name[:6])
 
     def start(self):
-        res = self.rune.cmd("run", "--detach", "--bundle", self.bundle, self.cid,
-                            stdin=subprocess.DEVNULL, stdout=self.log_path)
-        assert res.rc == 0, res
+        # The agent logs on stderr: both go to the log file (rune's own messages too).
+        with open(self.log_path, "wb") as log:
+            rc = subprocess.run([str(self.rune.binary), "--root", str(self.rune.root), "run",
+                                 "--detach", "--bundle", str(self.bundle), self.cid],
+                                stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                env=self.rune.env(None), timeout=60).returncode
+        assert rc == 0, self.log()
         wait_until(lambda: self.ctl("status").returncode == 0, timeout=30,
                    what="the enclave agent to answer")
         return self
@@ -163,8 +167,12 @@ def kbs():
         yield k
 
 
-def started(rune, workdir, kbs, name="agent", **kw):
-    agent = EnclaveAgent(rune, workdir, name, kbs.url, **kw).start()
+def started(rune, workdir, kbs, name="agent", files=None, **kw):
+    """An enclave agent for kbs, with files ({path in its rootfs: bytes}) added, started."""
+    agent = EnclaveAgent(rune, workdir, name, kbs.url, **kw)
+    for path, data in (files or {}).items():
+        (agent.bundle / "rootfs" / path.lstrip("/")).write_bytes(data)
+    agent.start()
     # The machine's simulated attestation key exists once an enclave container was created.
     assert KEY_PATH.exists()
     kbs.set_sim_key(machine_public_key())
@@ -175,6 +183,7 @@ def assert_no_secrets(agent, world, kbs):
     """Neither the key (in any encoding), nor a session cookie, nor a JWT (its header always
     starts "eyJ") in the agent's log, which is at debug level."""
     log = agent.log()
+    assert "cc_kbc" in log or "key broker" in log, log[-2000:]  # the log is the agent's
     assert base64.b64encode(world.key).decode() not in log
     assert world.key.hex() not in log
     for s in kbs.sessions():
@@ -372,3 +381,93 @@ def test_registry_credentials_from_the_kbs(rune, workdir, world, kbs):
             assert kbs.counters["attested"] == 1
         finally:
             agent.stop()
+
+
+def tls_files(workdir):
+    """A CA and its certificate for 127.0.0.1 (the KBS's), made here: (cert, key, CA PEM)."""
+    import datetime
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.x509.oid import NameOID
+    import ipaddress
+    now = datetime.datetime.now(datetime.timezone.utc)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test KBS CA")])
+    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
+          .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
+          .not_valid_before(now - datetime.timedelta(minutes=5))
+          .not_valid_after(now + datetime.timedelta(days=1))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+          .sign(ca_key, hashes.SHA256()))
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
+            .issuer_name(ca_name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    pem = serialization.Encoding.PEM
+    (workdir / "kbs-cert.pem").write_bytes(cert.public_bytes(pem))
+    (workdir / "kbs-key.pem").write_bytes(key.private_bytes(
+        pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    return workdir / "kbs-cert.pem", workdir / "kbs-key.pem", ca.public_bytes(pem)
+
+
+def test_the_kbs_connection_over_ra_tls(rune, workdir, world):
+    """A KBS that wants RA-TLS (scripts/kbs.py checks the client certificate with its own
+    CBOR and SIMTEE01 reading): the agent's connection presents a certificate whose evidence
+    binds its key, made inside the enclave; without it, or from an enclave the policy does not
+    name, no key."""
+    pytest.importorskip("OpenSSL", reason="the test KBS serves TLS with pyOpenSSL "
+                                          "(python3-openssl)")
+    cert, key, ca = tls_files(workdir)
+    files = {"/etc/kbs-ca.pem": ca}
+    with kbsmod.KBS(tls=(cert, key), ra_tls=True) as kbs:
+        assert kbs.url.startswith("https://127.0.0.1:")
+        kbs.set_policy(agent_policy())
+        kbs.add_resource(KEY_PATH_IN_KBS, world.key)
+        plain_tls = started(rune, workdir, kbs, name="tls", files=files,
+                            extra=["--kbs-ca=/etc/kbs-ca.pem"])
+        try:
+            expect_error(plain_tls.pull(world.enc_ref, "x"), "PERMISSION_DENIED",
+                         "refused (HTTP 401)", "RA-TLS client certificate required")
+            assert plain_tls.stored() == []
+        finally:
+            plain_tls.stop()
+        agent = started(rune, workdir, kbs, name="ratls", files=files,
+                        extra=["--kbs-ca=/etc/kbs-ca.pem", "--kbs-ra-tls"])
+        try:
+            res = agent.pull(world.enc_ref, "app")
+            assert res.returncode == 0, res.stderr + agent.log()[-3000:]
+            assert agent.image_json("app")["diff_ids"] == world.diff_ids()
+            c = kbs.counters
+            assert c["ra_tls"] >= 1 and c["attested"] == 1, c
+            assert "over RA-TLS" in agent.log()
+        finally:
+            agent.stop()
+        # The KBS's policy names another enclave: refused on the certificate already.
+        kbs.set_policy(agent_policy(mrenclave=["ab" * 32]))
+        other = started(rune, workdir, kbs, name="other", files=files,
+                        extra=["--kbs-ca=/etc/kbs-ca.pem", "--kbs-ra-tls"])
+        try:
+            expect_error(other.pull(world.enc_ref, "y"), "PERMISSION_DENIED",
+                         "refused (HTTP 401)", "appraisal: MRENCLAVE")
+            assert other.stored() == []
+        finally:
+            other.stop()
+
+
+def test_ra_tls_needs_https(workdir):
+    conf = workdir / "decrypt.conf"
+    conf.write_text(json.dumps({"key_provider":
+                                "provider:attestation-agent:cc_kbc::http://127.0.0.1:9",
+                                "security_validate": False}))
+    agent = Agent(workdir, name="ratlshttp", extra=["-c", conf, "--kbs-ra-tls"]).start()
+    try:
+        # The key provider is said unusable at start, as any that cannot be set up.
+        assert "KBS http://127.0.0.1:9: RA-TLS needs an https:// KBS" in agent.log()
+    finally:
+        assert agent.stop() == 0
