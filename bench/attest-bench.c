@@ -150,8 +150,8 @@ int main(int argc, char **argv)
 		  "2024-01-01T00:00:00Z" },
 		{ "SGX v3 + collateral (TCB, QE identity)", "dcap-qvl-sgx-quote.bin",
 		  "dcap-qvl-sgx-quote-collateral.json", "2025-07-01T00:00:00Z" },
-		{ "TDX v4 + collateral", "dcap-qvl-tdx-quote.bin", "dcap-qvl-tdx-quote-collateral.json",
-		  "2025-07-01T00:00:00Z" },
+		{ "TDX v4 + collateral", "dcap-qvl-tdx-quote.bin",
+		  "dcap-qvl-tdx-quote-collateral.json", "2025-07-01T00:00:00Z" },
 	};
 	struct ecdsa_case ec;
 	ecdsa_setup(&ec);
