@@ -426,7 +426,8 @@ def test_attest_sock_serves_no_exec_kill_or_attest(rune, bundle, workdir):
 
 def test_a_flood_on_attest_sock_does_not_hold_up_rune_exec(rune, bundle):
     """attest.sock has its own sessions: 128 silent connections (the cap; each is cut 10 s
-    after it connects) leave agent.sock free, so rune exec answers at once, not after 10 s."""
+    after it connects) leave agent.sock free, so rune exec answers while they are all still
+    open, not once they are cut."""
     cid = detached(rune, enclave(bundle(["sleep", "1000"])))
     sock = str(rune.root / cid / "attestation" / "attest.sock")
     conns = []
@@ -435,11 +436,15 @@ def test_a_flood_on_attest_sock_does_not_hold_up_rune_exec(rune, bundle):
             c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             c.connect(sock)
             conns.append(c)
-        started = time.monotonic()
         res = rune.exec(cid, "sh", "-c", "echo exec-ok", timeout=60)
-        took = time.monotonic() - started
         assert (res.rc, res.out) == (0, "exec-ok\n"), res
-        assert took < 5, f"rune exec took {took:.1f} s while attest.sock was flooded"
+        # Every silent connection is still open, so exec did not wait for their cut (with a
+        # pool shared with agent.sock it would have: their 10 s, then its turn).
+        for c in conns:
+            try:
+                assert c.recv(1, socket.MSG_DONTWAIT) != b"", "cut before exec answered"
+            except BlockingIOError:
+                pass
     finally:
         for c in conns:
             c.close()
