@@ -471,3 +471,47 @@ def test_ra_tls_needs_https(workdir):
         assert "KBS http://127.0.0.1:9: RA-TLS needs an https:// KBS" in agent.log()
     finally:
         assert agent.stop() == 0
+
+
+def test_registries_d_from_the_kbs(rune, workdir, world, kbs):
+    """--registries.d kbs:///...: where signatures are comes from the KBS too. The policy asks
+    for a cosign signature, which the image has as a .sig attachment: with the KBS's
+    registries.d turning attachments on the pull passes, with one that does not it is refused
+    for want of a signature, and one that is not YAML is FAILED_PRECONDITION naming it."""
+    from cryptography.hazmat.primitives import serialization
+    key = ec.generate_private_key(ec.SECP256R1())
+    key_file = workdir / "cosign.key"
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    key_file.chmod(0o600)
+    pub = key.public_key().public_bytes(serialization.Encoding.PEM,
+                                        serialization.PublicFormat.SubjectPublicKeyInfo)
+    with R.Registry("anonymous", tmp_parent=workdir) as reg:
+        R.push(world.workdir / "plain", "t", reg, repo="kbs/signed")
+        ref = f"{reg.host}/kbs/signed:t"
+        res = subprocess.run([IMAGE_BIN, "sign", "--cosign-key", key_file, ref],
+                             capture_output=True, text=True, timeout=60)
+        assert res.returncode == 0, res.stderr
+        policy = {"default": [{"type": "reject"}], "transports": {"docker": {reg.host: [{
+            "type": "sigstoreSigned", "keyPath": "/etc/cosign.pub",
+            "signedIdentity": {"type": "matchRepository"}}]}}}
+        attachments = json.dumps({"docker": {reg.host: {"use-sigstore-attachments": True}}})
+        kbs.set_policy(agent_policy())
+        kbs.add_resource(POLICY_PATH, json.dumps(policy).encode())
+        kbs.add_resource("default/registries/test", attachments.encode())
+        agent = started(rune, workdir, kbs, files={"/etc/cosign.pub": pub},
+                        policy=f"kbs:///{POLICY_PATH}",
+                        extra=["--registries.d=kbs:///default/registries/test"])
+        try:
+            res = agent.pull(ref, "signed")
+            assert res.returncode == 0, res.stderr + agent.log()[-3000:]
+            kbs.add_resource("default/registries/test", b"docker: {}")
+            expect_error(agent.pull(ref, "noattach"), "PERMISSION_DENIED",
+                         "a sigstore signature is required")
+            kbs.add_resource("default/registries/test", b"docker: [unclosed")
+            expect_error(agent.pull(ref, "bad"), "FAILED_PRECONDITION",
+                         "kbs:///default/registries/test")
+            assert kbs.counters["attested"] == 1
+        finally:
+            agent.stop()
