@@ -53,26 +53,10 @@ int enc_connect(const char *dir, struct cc_error **err)
 /* Wait for one reply. A reply of another op than `want` is an error. */
 static json_t *expect_reply(int conn, const char *want, struct cc_error **err)
 {
-	json_t *msg = NULL;
-	int fds[ENC_MSG_MAX_FDS];
-	size_t nfds = 0;
-	int ret = enc_msg_recv(conn, &msg, fds, &nfds, err);
-	for (size_t i = 0; i < nfds; i++)
-		close(fds[i]);
-	if (ret == 0)
-		cc_error_set(err, 0, "the enclave init closed the connection");
-	if (ret <= 0)
-		return NULL;
-	const char *op = json_string_value(json_object_get(msg, "op"));
-	if (!strcmp(op, want))
-		return msg;
-	const char *text = json_string_value(json_object_get(msg, "message"));
-	if (!strcmp(op, "error") && text)
-		cc_error_set(err, 0, "%s", text);
-	else
-		cc_error_set(err, 0, "the enclave init answered \"%s\"", op);
-	json_decref(msg);
-	return NULL;
+	json_t *msg = enc_msg_expect(conn, NULL, want, err);
+	if (!msg && (*err)->code != ENC_MSG_PEER_ERROR)
+		cc_error_prefix(err, "enclave init");
+	return msg;
 }
 
 static int send_exec(int conn, const struct rt_process *p, const int stdio[3],

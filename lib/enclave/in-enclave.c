@@ -47,18 +47,6 @@ static int connect_service(const char *path, struct cc_error **err)
 	return fd;
 }
 
-/* The service's error text as one line of at most TEXT_MAX bytes: control characters become
- * spaces. The caller frees. */
-#define TEXT_MAX 2048
-static char *one_line(const char *text)
-{
-	char *line = xstrndup(text, TEXT_MAX);
-	for (char *p = line; *p; p++)
-		if ((unsigned char)*p < ' ' || *p == 0x7f)
-			*p = ' ';
-	return line;
-}
-
 /* One request, one answer of op `want`; the service's error answer is the error. */
 static json_t *exchange(const char *path, json_t *req, const char *want, struct cc_error **err)
 {
@@ -67,38 +55,16 @@ static json_t *exchange(const char *path, json_t *req, const char *want, struct 
 		.timeout_ns = ENC_SELF_TIMEOUT_MS * 1000000LL,
 	};
 	_cleanup_close_ int fd = connect_service(path, err);
-	json_t *msg = NULL;
-	int fds[ENC_MSG_MAX_FDS];
-	size_t nfds = 0;
 	if (fd < 0)
 		return NULL;
 	if (enc_msg_send(fd, req, NULL, 0, err) < 0) {
 		cc_error_prefix(err, PREFIX, path);
 		return NULL;
 	}
-	int ret = enc_msg_recv_limited(fd, &lim, &msg, fds, &nfds, err);
-	for (size_t i = 0; i < nfds; i++)
-		close(fds[i]);
-	if (ret == 0)
-		cc_error_set(err, 0, PREFIX ": the connection closed without an answer", path);
-	else if (ret < 0)
+	json_t *answer = enc_msg_expect(fd, &lim, want, err);
+	if (!answer)
 		cc_error_prefix(err, PREFIX, path);
-	if (ret <= 0)
-		return NULL;
-	const char *op = json_string_value(json_object_get(msg, "op"));
-	if (!strcmp(op, want))
-		return msg;
-	const char *text = json_string_value(json_object_get(msg, "message"));
-	if (!strcmp(op, "error") && text) {
-		_cleanup_free_ char *line = one_line(text);
-		cc_error_set(err, 0, PREFIX ": %s", path, line);
-	} else {
-		char shown[CC_SHOWN_BUF];
-		cc_shown(op, strlen(op), shown);
-		cc_error_set(err, 0, PREFIX ": answered \"%s\", not \"%s\"", path, shown, want);
-	}
-	json_decref(msg);
-	return NULL;
+	return answer;
 }
 
 static json_t *request(const char *op, const uint8_t *report_data)

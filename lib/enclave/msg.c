@@ -281,6 +281,41 @@ int enc_msg_recv(int sock, json_t **msg, int *fds, size_t *nfds, struct cc_error
 	return enc_msg_recv_limited(sock, NULL, msg, fds, nfds, err);
 }
 
+#define ANSWER_TEXT_MAX 2048
+
+json_t *enc_msg_expect(int sock, const struct enc_msg_limits *lim, const char *want,
+		       struct cc_error **err)
+{
+	json_t *msg = NULL;
+	int fds[ENC_MSG_MAX_FDS];
+	size_t nfds = 0;
+	int ret = enc_msg_recv_limited(sock, lim, &msg, fds, &nfds, err);
+	for (size_t i = 0; i < nfds; i++)
+		close(fds[i]);
+	if (ret == 0)
+		cc_error_set(err, 0, "the connection closed without an answer");
+	if (ret <= 0)
+		return NULL;
+	const char *op = json_string_value(json_object_get(msg, "op"));
+	if (!strcmp(op, want))
+		return msg;
+	const char *text = json_string_value(json_object_get(msg, "message"));
+	if (!strcmp(op, "error") && text) {
+		_cleanup_free_ char *line = xstrndup(text, ANSWER_TEXT_MAX);
+		for (char *p = line; *p; p++)
+			if ((unsigned char)*p < ' ' || *p == 0x7f)
+				*p = ' ';
+		cc_error_set(err, 0, "%s", line);
+		(*err)->code = ENC_MSG_PEER_ERROR;
+	} else {
+		char shown[CC_SHOWN_BUF];
+		cc_shown(op, strlen(op), shown);
+		cc_error_set(err, 0, "answered \"%s\", not \"%s\"", shown, want);
+	}
+	json_decref(msg);
+	return NULL;
+}
+
 json_t *enc_msg_parse(const char *buf, size_t len, struct cc_error **err)
 {
 	json_error_t jerr;

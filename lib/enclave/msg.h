@@ -60,6 +60,16 @@ struct enc_msg_limits {
  * receiving other messages" (the budget). */
 CC_MUST_CHECK int enc_msg_recv_limited(int sock, const struct enc_msg_limits *lim, json_t **msg,
 				       int *fds, size_t *nfds, struct cc_error **err);
+/*
+ * The answer to a request sent on sock, which must be of op `want` (descriptors that come with
+ * it are closed): the message, or NULL with *err: "the connection closed without an answer",
+ * the peer's error answer (its "message", control characters as spaces, at most 2 KiB), or
+ * `answered "OP", not "WANT"`. lim as for enc_msg_recv_limited. The peer's error answer is
+ * told apart by err->code ENC_MSG_PEER_ERROR.
+ */
+#define ENC_MSG_PEER_ERROR 1
+CC_MUST_CHECK json_t *enc_msg_expect(int sock, const struct enc_msg_limits *lim, const char *want,
+				     struct cc_error **err);
 /* Parse a message body: a JSON object with a string "op". */
 CC_MUST_CHECK json_t *enc_msg_parse(const char *buf, size_t len, struct cc_error **err);
 

@@ -19,23 +19,11 @@
 #include "attest/kbs-bind.h"
 #include "attest/local.h"
 
+#include "attest-fuzz.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static const char key_pem[] = "-----BEGIN PRIVATE KEY-----\n"
-			      "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg7h9ds6XF9a4jY2oI\n"
-			      "LMRUM/e9hplLblxtPXJnV7x8+wuhRANCAAS3jJAZxk1Yjw5Wi4dL7jiOlNBgA3qT\n"
-			      "1bNfrpbyf3A6ZZ9xse+5N1HCQyFvpk2AkL+bXv9I3o4iW8ZnKt4hKesK\n"
-			      "-----END PRIVATE KEY-----\n";
-
 static struct attest_sim_key *key;
-
-static void one_line(struct cc_error **err, const char *prefix)
-{
-	if (!*err || !(*err)->msg || strchr((*err)->msg, '\n') ||
-	    strncmp((*err)->msg, prefix, strlen(prefix)))
-		abort();
-	cc_error_free(err);
-}
 
 static void check_evidence(const uint8_t *data, size_t size)
 {
@@ -167,7 +155,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	struct cc_error *err = NULL;
-	key = attest_sim_key_from_pem(key_pem, strlen(key_pem), &err);
+	key = attest_sim_key_from_pem(fuzz_sim_key_pem, strlen(fuzz_sim_key_pem), &err);
 	if (!key)
 		abort();
 	return 0;

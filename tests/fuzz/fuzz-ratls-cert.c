@@ -20,25 +20,13 @@
 #include "attest/evidence.h"
 #include "attest/ratls.h"
 
+#include "attest-fuzz.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define JAN_2024 1704067200
 
-static const char key_pem[] = "-----BEGIN PRIVATE KEY-----\n"
-			      "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg7h9ds6XF9a4jY2oI\n"
-			      "LMRUM/e9hplLblxtPXJnV7x8+wuhRANCAAS3jJAZxk1Yjw5Wi4dL7jiOlNBgA3qT\n"
-			      "1bNfrpbyf3A6ZZ9xse+5N1HCQyFvpk2AkL+bXv9I3o4iW8ZnKt4hKesK\n"
-			      "-----END PRIVATE KEY-----\n";
-
 static struct attest_sim_key *key;
-
-static void one_line(struct cc_error **err, const char *prefix)
-{
-	if (!*err || !(*err)->msg || strchr((*err)->msg, '\n') ||
-	    strncmp((*err)->msg, prefix, strlen(prefix)))
-		abort();
-	cc_error_free(err);
-}
 
 static void inside(const uint8_t *data, size_t size, const uint8_t *p, size_t len)
 {
@@ -158,7 +146,8 @@ static void check_cbor(const uint8_t *data, size_t size)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct cc_error *err = NULL;
-	if (!key && !(key = attest_sim_key_from_pem(key_pem, sizeof(key_pem) - 1, &err)))
+	if (!key &&
+	    !(key = attest_sim_key_from_pem(fuzz_sim_key_pem, sizeof(fuzz_sim_key_pem) - 1, &err)))
 		abort();
 	check_cert(data, size);
 	check_tcg(data, size);

@@ -105,3 +105,31 @@ static inline struct der der_integer(unsigned v)
 	tlv_raw(&d, 0x02, b + i, 3 - i);
 	return d;
 }
+
+/* ---- error expectations ---- */
+
+/* *err is exactly want (one line); it is freed. */
+static inline void expect_err(struct cc_error **err, const char *want)
+{
+	assert_non_null(*err);
+	if (strcmp((*err)->msg, want))
+		fail_msg("message\n  got:  %s\n  want: %s", (*err)->msg, want);
+	cc_error_free(err);
+}
+
+/* *err is one line starting with prefix; it is freed. */
+static inline void expect_prefix(struct cc_error **err, const char *prefix)
+{
+	assert_non_null(*err);
+	if (strncmp((*err)->msg, prefix, strlen(prefix)) || strchr((*err)->msg, '\n'))
+		fail_msg("message %s does not start with %s", (*err)->msg, prefix);
+	cc_error_free(err);
+}
+
+/* A call that must succeed without leaving an error. */
+static inline void ok(int r, struct cc_error **err)
+{
+	if (r < 0)
+		fail_msg("%s", *err ? (*err)->msg : "(no message)");
+	assert_null(*err);
+}

@@ -28,6 +28,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 #include "attest-helpers.h"
+#include "attest-skeleton.h"
 #include <openssl/bio.h>
 #include <openssl/bn.h>
 #include <openssl/ecdsa.h>
@@ -68,29 +69,6 @@ static char tmpdir[64];
 static struct attest_sim_key *key; /* tmpdir/keys/sim.pem */
 
 /* ---- helpers ---- */
-
-static void expect_err(struct cc_error **err, const char *want)
-{
-	assert_non_null(*err);
-	if (strcmp((*err)->msg, want))
-		fail_msg("message\n  got:  %s\n  want: %s", (*err)->msg, want);
-	cc_error_free(err);
-}
-
-static void expect_prefix(struct cc_error **err, const char *prefix)
-{
-	assert_non_null(*err);
-	if (strncmp((*err)->msg, prefix, strlen(prefix)) || strchr((*err)->msg, '\n'))
-		fail_msg("message %s does not start with %s", (*err)->msg, prefix);
-	cc_error_free(err);
-}
-
-static void ok(int r, struct cc_error **err)
-{
-	if (r < 0)
-		fail_msg("%s", *err ? (*err)->msg : "(no message)");
-	assert_null(*err);
-}
 
 static void put16(uint8_t *p, uint16_t v)
 {
@@ -188,20 +166,6 @@ static struct attest_evidence_opts sim_opts(void)
 
 /* ---- the real skeleton PAL ---- */
 
-static char *skeleton_path(void)
-{
-	const char *env = getenv("TEST_SKELETON_V3");
-	if (env)
-		return xstrdup(env);
-	/* BUILD/tests/unit/test-attest-evidence -> BUILD/pal/skeleton/liberpal-skeleton.so */
-	char exe[4096];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	assert_true(n > 0);
-	exe[n] = '\0';
-	char *build = dirname(dirname(dirname(exe)));
-	return xasprintf("%s/pal/skeleton/liberpal-skeleton.so", build);
-}
-
 /* MRENCLAVE of path as the skeleton measures it: SHA-256(tag with NUL || u64 LE size || file). */
 static void measure(const char *path, uint8_t mr[32])
 {
@@ -216,45 +180,6 @@ static void measure(const char *path, uint8_t mr[32])
 	put64(msg + 26, len);
 	memcpy(msg + 34, file, len);
 	sha256(msg, total, mr);
-}
-
-/* A REPORT from the skeleton (v3) for target ti with report data rd, of an enclave running
- * /bin/true; skips the test when the module is not there. */
-static void skeleton_report(const struct sgx_target_info *ti, const char *rd, uint8_t rep[432])
-{
-	_cleanup_free_ char *path = skeleton_path();
-	if (access(path, R_OK) < 0) {
-		print_message("no skeleton PAL at %s: skipped\n", path);
-		skip();
-	}
-	/* Loaded once and kept: pal_destroy returns it to its initial state. */
-	static void *h;
-	if (!h)
-		h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-	if (!h)
-		fail_msg("dlopen %s: %s", path, dlerror());
-	pal_init_v3_fn init = (pal_init_v3_fn)dlsym(h, "pal_init");
-	pal_create_process_fn create = (pal_create_process_fn)dlsym(h, "pal_create_process");
-	pal_get_local_report_fn report = (pal_get_local_report_fn)dlsym(h, "pal_get_local_report");
-	pal_destroy_fn destroy = (pal_destroy_fn)dlsym(h, "pal_destroy");
-	assert_true(init && create && report && destroy);
-
-	struct pal_attr_v3 a = { .attr_v1 = { "", "off" }, .fd = -1, .addr = 0 };
-	assert_int_equal(init(&a), 0);
-	static const char *argv[] = { "true", NULL }, *env[] = { "PATH=/usr/bin:/bin", NULL };
-	struct pal_stdio_fds stdio = { 0, 1, 2 };
-	int pid = -1;
-	struct pal_create_process_args c = { "/bin/true", argv, env, &stdio, &pid };
-	assert_int_equal(create(&c), 0);
-	uint8_t tinfo[512];
-	memcpy(tinfo, ti, sizeof(tinfo));
-	memset(rep, 0, 432);
-	memcpy(rep + 320, rd, strlen(rd));
-	int len = 432;
-	assert_int_equal(report(tinfo, sizeof(tinfo), rep, &len), 0);
-	assert_int_equal(len, 432);
-	assert_int_equal(destroy(), 0);
-	assert_true(kill(pid, 0) < 0 && errno == ESRCH);
 }
 
 /* ---- setup ---- */
@@ -607,7 +532,7 @@ static void test_skeleton_evidence(void **state)
 	struct sgx_target_info ti, other;
 	uint8_t rep[432], ev[ATTEST_SIM_EVIDENCE_SIZE], mr[32], signer[32];
 	attest_sim_qe_target_info(&ti);
-	skeleton_report(&ti, "kbs-binding", rep);
+	skeleton_report(&ti, "kbs-binding", 11, rep);
 	measure("/bin/true", mr);
 	sha256("rune-skeleton-sim-signer", 24, signer);
 	assert_memory_equal(rep + 64, mr, 32);
@@ -642,7 +567,7 @@ static void test_skeleton_evidence(void **state)
 	/* The skeleton's REPORT for another target is not signed. */
 	other = ti;
 	other.mr_enclave[31] ^= 0x80;
-	skeleton_report(&other, "", rep);
+	skeleton_report(&other, "", 0, rep);
 	assert_int_equal(attest_sim_evidence_make(key, &ti, rep, sizeof(rep), ev, &err), -1);
 	expect_err(&err, "evidence: " MAC_MISMATCH);
 }
@@ -1344,7 +1269,7 @@ static void test_local_skeleton(void **state)
 	uint8_t own[432], rep[432], mr[32];
 
 	/* Our own REPORT (for any target) gives our TARGETINFO. */
-	skeleton_report(&zero, "", own);
+	skeleton_report(&zero, "", 0, own);
 	attest_target_info_from_report(own, &self);
 	assert_memory_equal(self.mr_enclave, own + 64, 32);
 	assert_int_equal(self.attributes.flags, SGX_FLAGS_INIT | SGX_FLAGS_MODE64BIT);
@@ -1360,7 +1285,7 @@ static void test_local_skeleton(void **state)
 	assert_memory_equal((uint8_t *)&self + 128, rest, sizeof(rest));
 
 	/* The peer's REPORT for us passes, naming the peer; for zero it does not. */
-	skeleton_report(&self, "store-view-key", rep);
+	skeleton_report(&self, "store-view-key", 14, rep);
 	ok(attest_local_verify(&self, rep, sizeof(rep), true, &peer, &err), &err);
 	measure("/bin/true", mr);
 	assert_memory_equal(peer.enclave.mrenclave, mr, 32);
@@ -1369,7 +1294,7 @@ static void test_local_skeleton(void **state)
 	other.mr_enclave[0] ^= 1;
 	assert_int_equal(attest_local_verify(&other, rep, sizeof(rep), true, &peer, &err), -1);
 	expect_err(&err, MAC_MISMATCH);
-	skeleton_report(&zero, "store-view-key", rep);
+	skeleton_report(&zero, "store-view-key", 14, rep);
 	assert_int_equal(attest_local_verify(&self, rep, sizeof(rep), true, &peer, &err), -1);
 	expect_err(&err, MAC_MISMATCH);
 }

@@ -21,6 +21,7 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include "attest-helpers.h"
 #include "attest/kbs-client.h"
 #include "util/cleanup.h"
 
@@ -44,14 +45,6 @@ static struct attest_kbs *client(const char *url, unsigned timeout_s, struct cc_
 		.url = url, .tee = ATTEST_KBS_SIM, .evidence = fake_evidence, .timeout_s = timeout_s
 	};
 	return attest_kbs_new(&o, err);
-}
-
-static void expect_err(struct cc_error **err, const char *want)
-{
-	assert_non_null(*err);
-	if (strcmp((*err)->msg, want))
-		fail_msg("message\n  got:  %s\n  want: %s", (*err)->msg, want);
-	cc_error_free(err);
 }
 
 static void test_urls(void **state)

@@ -21,14 +21,6 @@
 #include "util/cleanup.h"
 #include "util/json.h"
 
-static void expect_err(struct cc_error **err, const char *want)
-{
-	assert_non_null(*err);
-	if (strcmp((*err)->msg, want))
-		fail_msg("message\n  got:  %s\n  want: %s", (*err)->msg, want);
-	cc_error_free(err);
-}
-
 /* Any JSON value, as strictly as lib/util reads documents. */
 static json_t *parse(const char *text)
 {

@@ -26,6 +26,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 #include "attest-helpers.h"
+#include "attest-skeleton.h"
 #include <openssl/bio.h>
 #include <openssl/evp.h>
 #include <openssl/objects.h>
@@ -67,29 +68,6 @@ static char tmpdir[64];
 static struct attest_sim_key *sim_key; /* tmpdir/sim.pem */
 
 /* ---- helpers ---- */
-
-static void expect_err(struct cc_error **err, const char *want)
-{
-	assert_non_null(*err);
-	if (strcmp((*err)->msg, want))
-		fail_msg("message\n  got:  %s\n  want: %s", (*err)->msg, want);
-	cc_error_free(err);
-}
-
-static void expect_prefix(struct cc_error **err, const char *prefix)
-{
-	assert_non_null(*err);
-	if (strncmp((*err)->msg, prefix, strlen(prefix)) || strchr((*err)->msg, '\n'))
-		fail_msg("message %s does not start with %s", (*err)->msg, prefix);
-	cc_error_free(err);
-}
-
-static void ok(int r, struct cc_error **err)
-{
-	if (r < 0)
-		fail_msg("%s", *err ? (*err)->msg : "(no message)");
-	assert_null(*err);
-}
 
 #define assert_hex(bytes, len, want)                       \
 	do {                                               \
@@ -1166,64 +1144,6 @@ static void test_tcg_parse(void **state)
 
 /* ---- our own certificates: simulated evidence from the real skeleton PAL ---- */
 
-static char *skeleton_path(void)
-{
-	const char *env = getenv("TEST_SKELETON_V3");
-	if (env)
-		return xstrdup(env);
-	/* BUILD/tests/unit/test-attest-ratls -> BUILD/pal/skeleton/liberpal-skeleton.so */
-	char exe[4096];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	assert_true(n > 0);
-	exe[n] = '\0';
-	char *build = dirname(dirname(dirname(exe)));
-	return xasprintf("%s/pal/skeleton/liberpal-skeleton.so", build);
-}
-
-/* Skips the test when the skeleton PAL is not there. */
-static void need_skeleton(void)
-{
-	_cleanup_free_ char *path = skeleton_path();
-	if (access(path, R_OK) < 0) {
-		print_message("no skeleton PAL at %s: skipped\n", path);
-		skip();
-	}
-}
-
-/* A REPORT from the skeleton (v3) for ti with report data rd, of an enclave running
- * /bin/true. */
-static void skeleton_report(const struct sgx_target_info *ti, const uint8_t rd[64],
-			    uint8_t rep[432])
-{
-	_cleanup_free_ char *path = skeleton_path();
-	static void *h; /* loaded once: pal_destroy returns it to its initial state */
-	if (!h)
-		h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-	if (!h)
-		fail_msg("dlopen %s: %s", path, dlerror());
-	pal_init_v3_fn init = (pal_init_v3_fn)dlsym(h, "pal_init");
-	pal_create_process_fn create = (pal_create_process_fn)dlsym(h, "pal_create_process");
-	pal_get_local_report_fn report = (pal_get_local_report_fn)dlsym(h, "pal_get_local_report");
-	pal_destroy_fn destroy = (pal_destroy_fn)dlsym(h, "pal_destroy");
-	assert_true(init && create && report && destroy);
-	struct pal_attr_v3 a = { .attr_v1 = { "", "off" }, .fd = -1, .addr = 0 };
-	assert_int_equal(init(&a), 0);
-	static const char *argv[] = { "true", NULL }, *env[] = { "PATH=/usr/bin:/bin", NULL };
-	struct pal_stdio_fds stdio = { 0, 1, 2 };
-	int pid = -1;
-	struct pal_create_process_args c = { "/bin/true", argv, env, &stdio, &pid };
-	assert_int_equal(create(&c), 0);
-	uint8_t tinfo[512];
-	memcpy(tinfo, ti, sizeof(tinfo));
-	memset(rep, 0, 432);
-	memcpy(rep + 320, rd, 64);
-	int len = 432;
-	assert_int_equal(report(tinfo, sizeof(tinfo), rep, &len), 0);
-	assert_int_equal(len, 432);
-	assert_int_equal(destroy(), 0);
-	assert_true(kill(pid, 0) < 0 && errno == ESRCH);
-}
-
 /* MRENCLAVE of path as the skeleton measures it: SHA-256(tag with NUL || u64 LE size || file). */
 static void measure(const char *path, uint8_t mr[32])
 {
@@ -1262,7 +1182,7 @@ static int sim_evidence(void *ctx, const uint8_t rd[64], uint8_t **evidence, siz
 	if (c->tail)
 		want[63] = 0x01;
 	attest_sim_qe_target_info(&ti);
-	skeleton_report(&ti, want, rep);
+	skeleton_report(&ti, want, 64, rep);
 	uint8_t *ev = xmalloc(ATTEST_SIM_EVIDENCE_SIZE);
 	if (attest_sim_evidence_make(sim_key, &ti, rep, sizeof(rep), ev, err) < 0) {
 		free(ev);
