@@ -2,7 +2,8 @@
 /*
  * String fields on the wire. protobuf-c hands a string out as a NUL-terminated copy, so one with
  * a NUL byte inside reaches C code cut short ("a\0b" reads as "a"). The wire bytes still have
- * its length: they are walked before unpacking, and such a message is refused.
+ * its length: they are walked before unpacking, and such a message is refused. The walk also
+ * refuses field number 0, which protobuf-c accepts in some spellings and not in others.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,8 +56,15 @@ static int walk(struct walk *w, const ProtobufCMessageDescriptor *d, const uint8
 		uint64_t key, n;
 		const uint8_t *nul;
 
+		size_t at = off;
 		if (!get_varint(p, len, &off, &key))
 			return 0;
+		/* Field number 0 does not exist; protobuf-c takes it as an unknown field when its
+		 * tag is spelt in two bytes (80 00) but not in one, so it would not survive a
+		 * repack: refused here, at any depth. */
+		if (key >> 3 == 0)
+			return tt_error_status(err, TT_INVALID_ARGUMENT,
+					       "%s: field number 0 at offset %zu", w->names[0], at);
 		switch (key & 7) {
 		case 0:
 			if (!get_varint(p, len, &off, &n))
