@@ -24,10 +24,11 @@
  * cmd-self-report.c). */
 extern const struct rc_cmd rc_cmd_evidence;
 extern const struct rc_cmd rc_cmd_self_report;
+extern const struct rc_cmd rc_cmd_seal_key;
 
 static const struct rc_cmd *const commands[] = {
 	&rc_cmd_gen_token,    &rc_cmd_gen_qe_target_info, &rc_cmd_gen_quote,   &rc_cmd_report,
-	&rc_cmd_verify_quote, &rc_cmd_evidence,		  &rc_cmd_self_report,
+	&rc_cmd_verify_quote, &rc_cmd_evidence,		  &rc_cmd_self_report, &rc_cmd_seal_key,
 };
 
 static void usage(FILE *out)

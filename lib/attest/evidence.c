@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <openssl/bio.h>
 #include <openssl/bn.h>
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/ecdsa.h>
 #include <openssl/err.h>
@@ -233,6 +234,20 @@ static struct attest_sim_key *key_create(const char *path, struct cc_error **err
 	}
 	_cleanup_free_ char *what = xasprintf("simulated attestation key %s", path);
 	return key_new(pkey, true, what, err);
+}
+
+int attest_sim_key_private(const struct attest_sim_key *k, uint8_t out[32], struct cc_error **err)
+{
+	BIGNUM *d = NULL;
+	if (!k->priv)
+		return cc_error_set(err, 0,
+				    "simulated attestation key: a public key, not the "
+				    "private key");
+	int ok = EVP_PKEY_get_bn_param(k->pkey, OSSL_PKEY_PARAM_PRIV_KEY, &d) == 1 &&
+		 BN_bn2binpad(d, out, 32) == 32;
+	BN_clear_free(d);
+	ERR_clear_error();
+	return ok ? 0 : cc_error_set(err, 0, "simulated attestation key: no private scalar");
 }
 
 struct attest_sim_key *attest_sim_key_open(const char *path, struct cc_error **err)

@@ -67,6 +67,10 @@ CC_MUST_CHECK char *attest_sim_key_public_pem(const struct attest_sim_key *k,
 					      struct cc_error **err);
 /* The key id evidence carries: SHA-256 of the public key's DER SubjectPublicKeyInfo. */
 void attest_sim_key_id(const struct attest_sim_key *k, uint8_t id[ATTEST_SIM_KEY_ID_SIZE]);
+/* The private key's scalar (32 bytes, big-endian): the machine secret other simulated keys are
+ * derived from (seal.h). The caller wipes it. Refused for a public-only key. */
+CC_MUST_CHECK int attest_sim_key_private(const struct attest_sim_key *k, uint8_t out[32],
+					 struct cc_error **err);
 void attest_sim_key_free(struct attest_sim_key *k);
 
 static inline void attest_sim_key_freep(struct attest_sim_key **k)

@@ -38,8 +38,6 @@ bool attest_time_parse(const char *s, time_t *out);
 /* An ASN1_TIME as time_t; false when it cannot be read. */
 bool attest_asn1_time(const ASN1_TIME *t, time_t *out);
 
-void attest_sgx_report_decode(const uint8_t *b, struct attest_sgx_report *r);
-
 /* The subject's common name of a certificate, shown escaped ("(no CN)" when absent). */
 void attest_cert_cn(const X509 *x, char out[CC_SHOWN_BUF]);
 

@@ -56,6 +56,9 @@ struct attest_sgx_report {
 	uint8_t report_data[64];
 };
 
+/* The 384-byte SGX report body at b (of a quote, a REPORT or simulated evidence). */
+void attest_sgx_report_decode(const uint8_t *b, struct attest_sgx_report *r);
+
 /* A TD report body of TDX 1.0 (584 bytes). */
 struct attest_td_report {
 	uint8_t tee_tcb_svn[16]; /* [0] TDX module ISVSVN, [1] module version, then components */

@@ -12,6 +12,7 @@
 #include <string.h>
 #include "attest/evidence.h"
 #include "attest/local.h"
+#include "attest/seal.h"
 #include "enclave/attest-service.h"
 #include "enclave/enclave.h"
 #include "enclave/in-enclave.h"
@@ -20,9 +21,10 @@
 static struct {
 	struct enc_pal *pal;
 	const char *type;
-	struct attest_sim_key *key; /* type simulated, once loaded */
-	char *key_error;	    /* why there is no key */
-	pthread_mutex_t lock;	    /* one signature at a time on the shared key */
+	struct attest_sim_key *key;		      /* type simulated, once loaded */
+	char *key_error;			      /* why there is no key */
+	uint8_t seal_secret[ATTEST_SEAL_SECRET_SIZE]; /* derived from key: simulated EGETKEY */
+	pthread_mutex_t lock; /* one signature at a time on the shared key */
 } svc = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 void enc_attest_service_prepare(struct enc_pal *pal, const char *type)
@@ -33,6 +35,10 @@ void enc_attest_service_prepare(struct enc_pal *pal, const char *type)
 	if (strcmp(type, ENC_TYPE_SIMULATED) != 0)
 		return;
 	svc.key = attest_sim_key_open(NULL, &err);
+	if (svc.key && attest_sim_seal_secret(svc.key, svc.seal_secret, &err) < 0) {
+		attest_sim_key_free(svc.key);
+		svc.key = NULL;
+	}
 	if (!svc.key) {
 		svc.key_error = xstrdup(err->msg);
 		cc_error_free(&err);
@@ -109,6 +115,38 @@ static json_t *serve_evidence(json_t *req, struct cc_error **err)
 	return msg;
 }
 
+/* The simulated EGETKEY: a sealing key for the enclave's own identity (seal.h). */
+static json_t *serve_seal_key(json_t *req, struct cc_error **err)
+{
+	uint8_t kr[ATTEST_KEYREQUEST_SIZE], any[PAL_TARGETINFO_SIZE] = { 0 },
+					    report[PAL_REPORT_SIZE] = { 0 },
+					    key[ATTEST_SEAL_KEY_SIZE];
+	struct attest_keyrequest r;
+	struct attest_sgx_report self;
+	if (strcmp(svc.type, ENC_TYPE_SIMULATED) != 0) {
+		cc_error_set(err, 0,
+			     "enclave type %s: sealing keys come from the CPU (EGETKEY inside the "
+			     "enclave), not from the PAL's init",
+			     svc.type);
+		return NULL;
+	}
+	if (!svc.key) {
+		cc_error_set(err, 0, "no simulated sealing key: %s", svc.key_error);
+		return NULL;
+	}
+	if (enc_msg_hex_field(req, "key_request", kr, sizeof(kr), false, err) < 0 ||
+	    attest_keyrequest_decode(kr, sizeof(kr), &r, err) < 0 ||
+	    enc_pal_local_report(svc.pal, any, report, err) < 0)
+		return NULL;
+	attest_sgx_report_decode(report, &self);
+	if (attest_sim_egetkey(svc.seal_secret, &self, &r, key, err) < 0)
+		return NULL;
+	json_t *msg = hex_reply(ENC_SELF_OP_SEAL_KEY, "key", key, sizeof(key));
+	explicit_bzero(key, sizeof(key));
+	json_object_set_new(msg, "simulated", json_true());
+	return msg;
+}
+
 void enc_attest_service_serve(struct enc_session *s, json_t *req, int fds[ENC_MSG_MAX_FDS],
 			      size_t nfds)
 {
@@ -123,13 +161,16 @@ void enc_attest_service_serve(struct enc_session *s, json_t *req, int fds[ENC_MS
 		reply = serve_target_info(&err);
 	} else if (!strcmp(op, ENC_SELF_OP_EVIDENCE)) {
 		reply = serve_evidence(req, &err);
+	} else if (!strcmp(op, ENC_SELF_OP_SEAL_KEY)) {
+		reply = serve_seal_key(req, &err);
 	} else {
 		char shown[CC_SHOWN_BUF];
 		cc_shown(op, strlen(op), shown);
-		reply = enc_msg_error("%s: unknown request \"%s\" (this socket answers %s, %s and "
-				      "%s)",
-				      s->svc->name, shown, ENC_SELF_OP_REPORT,
-				      ENC_SELF_OP_TARGET_INFO, ENC_SELF_OP_EVIDENCE);
+		reply =
+		    enc_msg_error("%s: unknown request \"%s\" (this socket answers %s, %s, %s "
+				  "and %s)",
+				  s->svc->name, shown, ENC_SELF_OP_REPORT, ENC_SELF_OP_TARGET_INFO,
+				  ENC_SELF_OP_EVIDENCE, ENC_SELF_OP_SEAL_KEY);
 	}
 	if (!reply) {
 		reply = enc_msg_error("%s", err->msg);

@@ -132,6 +132,23 @@ int enc_self_target_info(const char *socket, uint8_t ti[512], struct cc_error **
 	return answer_field(path, msg, "target_info", ti, 512, err);
 }
 
+int enc_self_seal_key(const char *socket, const uint8_t key_request[512], uint8_t key[16],
+		      struct cc_error **err)
+{
+	const char *path = path_or_default(socket);
+	_cleanup_json_ json_t *req = request(ENC_SELF_OP_SEAL_KEY, NULL);
+	enc_msg_set_hex(req, "key_request", key_request, 512);
+	_cleanup_json_ json_t *msg = exchange(path, req, ENC_SELF_OP_SEAL_KEY, err);
+	if (!msg)
+		return -1;
+	int r = answer_field(path, msg, "key", key, 16, err);
+	/* The answer held the key in hex: wipe it before it is freed. */
+	json_t *hex = json_object_get(msg, "key");
+	if (json_is_string(hex))
+		explicit_bzero((char *)json_string_value(hex), json_string_length(hex));
+	return r;
+}
+
 int enc_report_data_from_hex(const char *hex, uint8_t out[64])
 {
 	size_t n = strlen(hex);

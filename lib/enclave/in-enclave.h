@@ -37,6 +37,7 @@
 #define ENC_SELF_OP_REPORT "report"
 #define ENC_SELF_OP_TARGET_INFO "target_info"
 #define ENC_SELF_OP_EVIDENCE "evidence"
+#define ENC_SELF_OP_SEAL_KEY "seal_key"
 
 /* How long each step of a call may take: connecting (a full backlog blocks), sending, the
  * answer's first byte, and the rest of the answer. */
@@ -62,6 +63,13 @@ CC_MUST_CHECK int enc_self_report(const char *socket, const uint8_t *target_info
 /* This enclave's own TARGETINFO (512 bytes): what another enclave needs to make a REPORT this
  * one can verify. Errors as enc_self_evidence's. */
 CC_MUST_CHECK int enc_self_target_info(const char *socket, uint8_t ti[512], struct cc_error **err);
+
+/* A sealing key for this enclave's identity: the 16-byte key EGETKEY gives for the 512-byte
+ * KEYREQUEST key_request (lib/attest/seal.h's layout). SIMULATED on this hardware, as the
+ * service's answer says: derived from a per-machine secret the host's root can read. The
+ * caller wipes key. Errors as enc_self_evidence's. */
+CC_MUST_CHECK int enc_self_seal_key(const char *socket, const uint8_t key_request[512],
+				    uint8_t key[16], struct cc_error **err);
 
 /* Report data from hex: an even number of digits, at most 128 (64 bytes), zero-padded on the
  * right. 0, or -1 (nothing else is said: the caller names the option). */

@@ -518,3 +518,63 @@ def test_a_key_that_cannot_be_loaded_fails_evidence_not_the_container(rune, bund
     assert line.startswith(f"runectl: evidence: enclave attestation service {SOCKET}: "
                            f"no simulated evidence: simulated attestation key {KEY_PATH}: "), res
     assert "Read-only file system" in line, res
+
+
+# ---- sealing keys (simulated EGETKEY) ----------------------------------------------------------
+
+def expected_seal_key(mrenclave, policy, key_id=bytes(32)):
+    """seal.h's formula, computed here: the machine secret from the simulated attestation key's
+    private scalar, then the key for runectl seal-key's request (flags mask all ones, xfrm
+    mask 0, misc mask all ones) by an enclave with the skeleton's simulated identity."""
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+    priv = serialization.load_pem_private_key(KEY_PATH.read_bytes(), password=None)
+    scalar = priv.private_numbers().private_value.to_bytes(32, "big")
+    secret = HKDF(hashes.SHA256(), 32, None, b"rune-sim-seal-secret-v1").derive(scalar)
+    flags = 0b101  # INIT | MODE64BIT; the mask keeps every flag, the xfrm mask none (x87|SSE)
+    info = (struct.pack("<HH", 4, policy) +  # SEAL, the policy
+            (mrenclave if policy & 1 else bytes(32)) + (SIM_SIGNER if policy & 2 else bytes(32)) +
+            struct.pack("<HH", 0, 0) +  # ISVPRODID 0, requested ISVSVN 0
+            bytes(16) + struct.pack("<H", 0) +  # CPUSVN, CONFIGSVN
+            struct.pack("<QQI", flags, 0, 0) + key_id)  # flags, xfrm, MISCSELECT 0
+    return HKDF(hashes.SHA256(), 16, b"sim-sgx-egetkey-v1", info).derive(secret)
+
+
+def seal_key_in(rune, bundle, workdir, policy, exe_suffix=b""):
+    """runectl seal-key run as an enclave container's payload; exe_suffix makes it another
+    enclave (the skeleton measures the executable's bytes). Its key, and the payload's bytes."""
+    b = enclave(with_runectl(bundle(["/bin/runectl", "seal-key", "--policy", policy,
+                                     "--output", "/out/key.bin"])))
+    exe = b.rootfs / "bin" / "runectl"
+    if exe_suffix:
+        with open(exe, "ab") as f:
+            f.write(exe_suffix)
+    out = with_out(b, workdir)
+    res = rune.run(rune.new_id(), b)
+    assert res.rc == 0, res
+    return (out / "key.bin").read_bytes(), exe.read_bytes()
+
+
+def test_seal_keys_follow_the_enclave_identity(rune, bundle, workdir):
+    key, exe = seal_key_in(rune, bundle, workdir, "mrenclave")
+    mr = hashlib.sha256(b"rune-skeleton-sim-enclave\0" + struct.pack("<Q", len(exe)) +
+                        exe).digest()
+    assert key == expected_seal_key(mr, 1)
+    assert seal_key_in(rune, bundle, workdir, "mrenclave")[0] == key  # the same enclave
+    other, other_exe = seal_key_in(rune, bundle, workdir, "mrenclave", exe_suffix=b"\0v2")
+    assert other != key  # another enclave (measurement), another MRENCLAVE-bound key
+    signer, _ = seal_key_in(rune, bundle, workdir, "mrsigner")
+    signer_other, _ = seal_key_in(rune, bundle, workdir, "mrsigner", exe_suffix=b"\0v2")
+    assert signer == signer_other == expected_seal_key(mr, 2)  # the same signer: shared
+
+
+def test_seal_key_refusals(rune, bundle, workdir):
+    b = enclave(with_runectl(bundle(["/bin/runectl", "seal-key", "--isv-svn", "1"])))
+    res = rune.run(rune.new_id(), b)
+    assert res.rc == 1, res
+    assert res.err.strip().endswith("seal key: requested ISVSVN 1 is above the enclave's 0"), res
+    # A plain container has no service: the one-line message.
+    b = with_runectl(bundle(["/bin/runectl", "seal-key"]))
+    res = rune.run(rune.new_id(), b)
+    assert res.rc == 1 and res.err.strip().startswith(
+        f"runectl: seal-key: enclave attestation service {SOCKET}:"), res
