@@ -458,6 +458,10 @@ def test_the_kbs_connection_over_ra_tls(rune, workdir, world):
             assert other.stored() == []
         finally:
             other.stop()
+        # Every connection got as far as its answer: no handshake failed on the way (the
+        # agent's second layer reconnects and resumes its TLS session).
+        assert not [line for line in kbs.log_lines if "handshake failed" in line], \
+            list(kbs.log_lines)
 
 
 def test_ra_tls_needs_https(workdir):
