@@ -7,10 +7,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <openssl/core_names.h>
-#include <openssl/kdf.h>
 #include "store/pf-internal.h"
 #include "util/cleanup.h"
+#include "util/hkdf.h"
 #include "util/hex.h"
 
 #define PF_KDF_INFO "rune-store object v1"
@@ -137,23 +136,10 @@ static bool derive_key(uint8_t out[32], const struct store_pf_key *key,
 		       const uint8_t id[STORE_PF_ID_LEN], const uint8_t salt[PF_SALT_LEN])
 {
 	uint8_t info[sizeof(PF_KDF_INFO) - 1 + STORE_PF_ID_LEN];
-	OSSL_PARAM params[5], *p = params;
-	EVP_KDF *kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
-	EVP_KDF_CTX *ctx = kdf ? EVP_KDF_CTX_new(kdf) : NULL;
-	bool ok;
-
 	memcpy(info, PF_KDF_INFO, sizeof(PF_KDF_INFO) - 1);
 	memcpy(info + sizeof(PF_KDF_INFO) - 1, id, STORE_PF_ID_LEN);
-	*p++ = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)"SHA256", 0);
-	*p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)key->bytes,
-						 sizeof(key->bytes));
-	*p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, (void *)salt, PF_SALT_LEN);
-	*p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, info, sizeof(info));
-	*p = OSSL_PARAM_construct_end();
-	ok = ctx && EVP_KDF_derive(ctx, out, 32, params) == 1;
-	EVP_KDF_CTX_free(ctx);
-	EVP_KDF_free(kdf);
-	return ok;
+	return cc_hkdf_sha256(key->bytes, sizeof(key->bytes), salt, PF_SALT_LEN, info, sizeof(info),
+			      out, 32);
 }
 
 int pf_object_init(struct pf_object *o, const struct store_pf_key *key,
