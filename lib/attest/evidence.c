@@ -21,6 +21,7 @@
 #include "attest/internal.h"
 #include "attest/local.h"
 #include "util/cleanup.h"
+#include "util/le.h"
 #include "util/fs.h"
 
 /* A PEM P-256 key is about 250 bytes; anything much larger is not one. */
@@ -270,18 +271,6 @@ void attest_sim_qe_target_info(struct sgx_target_info *ti)
 	ti->attributes.xfrm = SGX_XFRM_LEGACY;
 }
 
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
 /* ECDSA P-256 with SHA-256, the signature as raw r||s. */
 static int sign_raw(EVP_PKEY *key, const uint8_t *msg, size_t len, uint8_t sig[64])
 {
@@ -320,11 +309,11 @@ int attest_sim_evidence_make(const struct attest_sim_key *key, const struct sgx_
 		return cc_error_prefix(err, "evidence");
 	memset(out, 0, ATTEST_SIM_EVIDENCE_SIZE);
 	memcpy(out, ATTEST_SIM_MAGIC, ATTEST_SIM_MAGIC_LEN);
-	put16(out + 8, ATTEST_SIM_VERSION);
-	put32(out + 12, SGX_REPORT_BODY_SIZE);
+	cc_put_le16(out + 8, ATTEST_SIM_VERSION);
+	cc_put_le32(out + 12, SGX_REPORT_BODY_SIZE);
 	memcpy(out + 16, key->id, ATTEST_SIM_KEY_ID_SIZE);
 	memcpy(out + 48, report, SGX_REPORT_BODY_SIZE);
-	put32(out + 432, 64);
+	cc_put_le32(out + 432, 64);
 	if (sign_raw(key->pkey, out, ATTEST_SIM_SIGNED_SIZE, out + ATTEST_SIM_SIGNED_SIZE) < 0)
 		return cc_error_set(err, 0,
 				    "evidence: signing with the simulated attestation key "
@@ -343,16 +332,16 @@ int attest_sim_evidence_parse(const void *buf, size_t len, struct attest_sim_evi
 	if (len < ATTEST_SIM_HEADER_SIZE)
 		return cc_error_set(err, 0, "evidence: truncated: %zu bytes, the header has %d",
 				    len, ATTEST_SIM_HEADER_SIZE);
-	uint16_t version = attest_le16(b + 8);
+	uint16_t version = cc_le16(b + 8);
 	if (version != ATTEST_SIM_VERSION)
 		return cc_error_set(
 		    err, 0,
 		    "evidence: simulated evidence version %u is not supported (only "
 		    "%d)",
 		    version, ATTEST_SIM_VERSION);
-	if (attest_le16(b + 10))
+	if (cc_le16(b + 10))
 		return cc_error_set(err, 0, "evidence: header: reserved bytes are not zero");
-	uint32_t body_size = attest_le32(b + 12);
+	uint32_t body_size = cc_le32(b + 12);
 	if (body_size != SGX_REPORT_BODY_SIZE)
 		return cc_error_set(err, 0, "evidence: body size %u, not %d (an SGX report body)",
 				    body_size, SGX_REPORT_BODY_SIZE);
@@ -367,7 +356,7 @@ int attest_sim_evidence_parse(const void *buf, size_t len, struct attest_sim_evi
 		return cc_error_set(
 		    err, 0, "evidence: truncated: the signature size needs 4 bytes, %zu left",
 		    left);
-	uint32_t sig_size = attest_le32(b + 432);
+	uint32_t sig_size = cc_le32(b + 432);
 	left -= 4;
 	if (sig_size != 64)
 		return cc_error_set(

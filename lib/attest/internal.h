@@ -14,21 +14,7 @@
 #include "attest/quote.h"
 #include "attest/verify.h"
 #include "util/error.h"
-
-static inline uint16_t attest_le16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static inline uint32_t attest_le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static inline uint64_t attest_le64(const uint8_t *p)
-{
-	return (uint64_t)attest_le32(p) | (uint64_t)attest_le32(p + 4) << 32;
-}
+#include "util/le.h"
 
 /* "2025-07-19T10:01:18Z" (21 bytes with the NUL). */
 #define ATTEST_TIME_BUF 21

@@ -77,7 +77,7 @@ static int take_u16(struct cursor *c, const char *what, uint16_t *out, struct cc
 	const uint8_t *p = NULL;
 	if (take(c, 2, what, &p, err) < 0)
 		return -1;
-	*out = attest_le16(p);
+	*out = cc_le16(p);
 	return 0;
 }
 
@@ -86,7 +86,7 @@ static int take_u32(struct cursor *c, const char *what, uint32_t *out, struct cc
 	const uint8_t *p = NULL;
 	if (take(c, 4, what, &p, err) < 0)
 		return -1;
-	*out = attest_le32(p);
+	*out = cc_le32(p);
 	return 0;
 }
 
@@ -101,17 +101,17 @@ static int region_done(const struct cursor *c, const char *last, struct cc_error
 void attest_sgx_report_decode(const uint8_t *b, struct attest_sgx_report *r)
 {
 	memcpy(r->cpusvn, b, 16);
-	r->miscselect = attest_le32(b + 16);
+	r->miscselect = cc_le32(b + 16);
 	memcpy(r->isvextprodid, b + 32, 16);
 	memcpy(r->attributes, b + 48, 16);
-	r->flags = attest_le64(b + 48);
-	r->xfrm = attest_le64(b + 56);
+	r->flags = cc_le64(b + 48);
+	r->xfrm = cc_le64(b + 56);
 	memcpy(r->mrenclave, b + 64, 32);
 	memcpy(r->mrsigner, b + 128, 32);
 	memcpy(r->configid, b + 192, 64);
-	r->isvprodid = attest_le16(b + 256);
-	r->isvsvn = attest_le16(b + 258);
-	r->configsvn = attest_le16(b + 260);
+	r->isvprodid = cc_le16(b + 256);
+	r->isvsvn = cc_le16(b + 258);
+	r->configsvn = cc_le16(b + 260);
 	memcpy(r->isvfamilyid, b + 304, 16);
 	memcpy(r->report_data, b + 320, 64);
 }
@@ -138,9 +138,9 @@ static int parse_header(struct attest_quote *q, struct cursor *c, struct cc_erro
 	const uint8_t *h = NULL;
 	if (take(c, HEADER_LEN, "header", &h, err) < 0)
 		return -1;
-	q->version = attest_le16(h);
-	q->att_key_type = attest_le16(h + 2);
-	q->tee_type = attest_le32(h + 4);
+	q->version = cc_le16(h);
+	q->att_key_type = cc_le16(h + 2);
+	q->tee_type = cc_le32(h + 4);
 	memcpy(q->vendor_id, h + 12, 16);
 	memcpy(q->user_data, h + 28, 20);
 	if (q->version != 3 && q->version != 4)
@@ -157,8 +157,8 @@ static int parse_header(struct attest_quote *q, struct cursor *c, struct cc_erro
 			    "quote: TEE type 0x%08x is not supported in a version 3 "
 			    "quote (SGX only)",
 			    q->tee_type);
-		q->qe_svn = attest_le16(h + 8);
-		q->pce_svn = attest_le16(h + 10);
+		q->qe_svn = cc_le16(h + 8);
+		q->pce_svn = cc_le16(h + 10);
 	} else if (q->tee_type != ATTEST_TEE_SGX && q->tee_type != ATTEST_TEE_TDX) {
 		return cc_error_set(err, 0,
 				    "quote: TEE type 0x%08x is not supported (0x00000000 SGX, "

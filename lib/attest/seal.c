@@ -5,6 +5,7 @@
 #include "attest/seal.h"
 #include "enclave/sgx_report.h"
 #include "util/hex.h"
+#include "util/le.h"
 #include "util/hkdf.h"
 
 #define SALT "sim-sgx-egetkey-v1"
@@ -28,24 +29,6 @@ enum {
 	KR_RESERVED2 = 78,
 };
 
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
 static bool all_zero(const uint8_t *p, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -61,13 +44,13 @@ int attest_keyrequest_decode(const uint8_t *b, size_t len, struct attest_keyrequ
 		return cc_error_set(err, 0, "key request: %zu bytes, not %d", len,
 				    ATTEST_KEYREQUEST_SIZE);
 	*r = (struct attest_keyrequest){
-		.key_name = attest_le16(b + KR_NAME),
-		.key_policy = attest_le16(b + KR_POLICY),
-		.isv_svn = attest_le16(b + KR_ISVSVN),
-		.flags_mask = attest_le64(b + KR_FLAGS_MASK),
-		.xfrm_mask = attest_le64(b + KR_XFRM_MASK),
-		.misc_mask = attest_le32(b + KR_MISC_MASK),
-		.config_svn = attest_le16(b + KR_CONFIGSVN),
+		.key_name = cc_le16(b + KR_NAME),
+		.key_policy = cc_le16(b + KR_POLICY),
+		.isv_svn = cc_le16(b + KR_ISVSVN),
+		.flags_mask = cc_le64(b + KR_FLAGS_MASK),
+		.xfrm_mask = cc_le64(b + KR_XFRM_MASK),
+		.misc_mask = cc_le32(b + KR_MISC_MASK),
+		.config_svn = cc_le16(b + KR_CONFIGSVN),
 	};
 	memcpy(r->cpu_svn, b + KR_CPUSVN, sizeof(r->cpu_svn));
 	memcpy(r->key_id, b + KR_KEYID, sizeof(r->key_id));
@@ -91,15 +74,15 @@ void attest_keyrequest_encode(const struct attest_keyrequest *r,
 			      uint8_t out[ATTEST_KEYREQUEST_SIZE])
 {
 	memset(out, 0, ATTEST_KEYREQUEST_SIZE);
-	put16(out + KR_NAME, r->key_name);
-	put16(out + KR_POLICY, r->key_policy);
-	put16(out + KR_ISVSVN, r->isv_svn);
+	cc_put_le16(out + KR_NAME, r->key_name);
+	cc_put_le16(out + KR_POLICY, r->key_policy);
+	cc_put_le16(out + KR_ISVSVN, r->isv_svn);
 	memcpy(out + KR_CPUSVN, r->cpu_svn, sizeof(r->cpu_svn));
-	put64(out + KR_FLAGS_MASK, r->flags_mask);
-	put64(out + KR_XFRM_MASK, r->xfrm_mask);
+	cc_put_le64(out + KR_FLAGS_MASK, r->flags_mask);
+	cc_put_le64(out + KR_XFRM_MASK, r->xfrm_mask);
 	memcpy(out + KR_KEYID, r->key_id, sizeof(r->key_id));
-	put32(out + KR_MISC_MASK, r->misc_mask);
-	put16(out + KR_CONFIGSVN, r->config_svn);
+	cc_put_le32(out + KR_MISC_MASK, r->misc_mask);
+	cc_put_le16(out + KR_CONFIGSVN, r->config_svn);
 }
 
 int attest_sim_seal_secret(const struct attest_sim_key *k, uint8_t secret[ATTEST_SEAL_SECRET_SIZE],
@@ -143,21 +126,21 @@ int attest_sim_egetkey(const uint8_t secret[ATTEST_SEAL_SECRET_SIZE],
 				    r->config_svn, self->configsvn);
 
 	uint8_t info[2 + 2 + 32 + 32 + 2 + 2 + 16 + 2 + 8 + 8 + 4 + 32] = { 0 }, *p = info;
-	put16(p, r->key_name), p += 2;
-	put16(p, r->key_policy), p += 2;
+	cc_put_le16(p, r->key_name), p += 2;
+	cc_put_le16(p, r->key_policy), p += 2;
 	if (r->key_policy & ATTEST_KEYPOLICY_MRENCLAVE)
 		memcpy(p, self->mrenclave, 32);
 	p += 32;
 	if (r->key_policy & ATTEST_KEYPOLICY_MRSIGNER)
 		memcpy(p, self->mrsigner, 32);
 	p += 32;
-	put16(p, r->key_policy & ATTEST_KEYPOLICY_NOISVPRODID ? 0 : self->isvprodid), p += 2;
-	put16(p, r->isv_svn), p += 2;
+	cc_put_le16(p, r->key_policy & ATTEST_KEYPOLICY_NOISVPRODID ? 0 : self->isvprodid), p += 2;
+	cc_put_le16(p, r->isv_svn), p += 2;
 	memcpy(p, r->cpu_svn, 16), p += 16;
-	put16(p, r->config_svn), p += 2;
-	put64(p, self->flags & (r->flags_mask | FLAGS_ALWAYS)), p += 8;
-	put64(p, self->xfrm & r->xfrm_mask), p += 8;
-	put32(p, self->miscselect & r->misc_mask), p += 4;
+	cc_put_le16(p, r->config_svn), p += 2;
+	cc_put_le64(p, self->flags & (r->flags_mask | FLAGS_ALWAYS)), p += 8;
+	cc_put_le64(p, self->xfrm & r->xfrm_mask), p += 8;
+	cc_put_le32(p, self->miscselect & r->misc_mask), p += 4;
 	memcpy(p, r->key_id, 32);
 	if (!cc_hkdf_sha256(secret, ATTEST_SEAL_SECRET_SIZE, SALT, sizeof(SALT) - 1, info,
 			    sizeof(info), key, ATTEST_SEAL_KEY_SIZE))

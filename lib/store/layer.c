@@ -9,6 +9,7 @@
 #include <string.h>
 #include "store/layer.h"
 #include "util/cleanup.h"
+#include "util/le.h"
 #include "util/hex.h"
 
 #define ATTR_VERSION 1
@@ -24,39 +25,6 @@
 #define DEPTH_MAX 2048
 /* Inodes of a reader holding an open object or parsed directory entries. */
 #define READER_HELD_MAX 32
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-	return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
-}
 
 /* "WHAT: MESSAGE" with errnum and no strerror text. Returns -1. */
 static int fail(struct cc_error **err, int errnum, const char *fmt, ...)
@@ -172,27 +140,27 @@ int store_attr_encode(const struct store_attr *a, uint8_t out[STORE_PF_ATTR_MAX]
 		return -1;
 	out[0] = ATTR_VERSION;
 	out[1] = a->type;
-	put16(out + 2, a->flags);
-	put32(out + 4, a->mode);
-	put32(out + 8, a->uid);
-	put32(out + 12, a->gid);
-	put64(out + 16, (uint64_t)a->mtime_sec);
-	put32(out + 24, a->mtime_nsec);
-	put64(out + 28, a->rdev);
+	cc_put_le16(out + 2, a->flags);
+	cc_put_le32(out + 4, a->mode);
+	cc_put_le32(out + 8, a->uid);
+	cc_put_le32(out + 12, a->gid);
+	cc_put_le64(out + 16, (uint64_t)a->mtime_sec);
+	cc_put_le32(out + 24, a->mtime_nsec);
+	cc_put_le64(out + 28, a->rdev);
 	area = STORE_ATTR_FIXED + total <= STORE_PF_ATTR_MAX ? out + STORE_ATTR_FIXED
 							     : xmalloc(total + 1);
 	for (size_t i = 0; i < a->n_xattrs; i++) {
 		size_t nl = strlen(sorted[i]->name);
-		put16(area + off, (uint16_t)nl);
+		cc_put_le16(area + off, (uint16_t)nl);
 		memcpy(area + off + 2, sorted[i]->name, nl);
 		off += 2 + nl;
-		put32(area + off, (uint32_t)sorted[i]->value_len);
+		cc_put_le32(area + off, (uint32_t)sorted[i]->value_len);
 		if (sorted[i]->value_len)
 			memcpy(area + off + 4, sorted[i]->value, sorted[i]->value_len);
 		off += 4 + sorted[i]->value_len;
 	}
 	if (area == out + STORE_ATTR_FIXED) {
-		put32(out + 36, (uint32_t)total);
+		cc_put_le32(out + 36, (uint32_t)total);
 		*len = STORE_ATTR_FIXED + total;
 	} else {
 		*xattrs = area;
@@ -205,7 +173,7 @@ int store_attr_encode(const struct store_attr *a, uint8_t out[STORE_PF_ATTR_MAX]
 void store_attr_set_spilled(uint8_t out[STORE_PF_ATTR_MAX], size_t *len,
 			    const uint8_t id[STORE_ID_LEN], const uint8_t mac[STORE_MAC_LEN])
 {
-	put32(out + 36, SPILL_MARKER);
+	cc_put_le32(out + 36, SPILL_MARKER);
 	memcpy(out + STORE_ATTR_FIXED, id, STORE_ID_LEN);
 	memcpy(out + STORE_ATTR_FIXED + STORE_ID_LEN, mac, STORE_MAC_LEN);
 	*len = STORE_ATTR_SPILLED;
@@ -218,12 +186,12 @@ static int xattrs_parse(const uint8_t *p, size_t len, struct store_attr *a, stru
 	while (off < len) {
 		struct store_xattr *x;
 		size_t nl, vl, i = a->n_xattrs;
-		if (len - off < 2 || (nl = get16(p + off)) == 0 || nl > STORE_NAME_MAX ||
+		if (len - off < 2 || (nl = cc_le16(p + off)) == 0 || nl > STORE_NAME_MAX ||
 		    len - off - 2 < nl + 4)
 			return fail(err, EIO, "xattr %zu: bad name length", i);
 		if (memchr(p + off + 2, 0, nl))
 			return fail(err, EIO, "xattr %zu: NUL in the name", i);
-		vl = get32(p + off + 2 + nl);
+		vl = cc_le32(p + off + 2 + nl);
 		if (vl > STORE_XATTR_VALUE_MAX || len - off - 6 - nl < vl)
 			return fail(err, EIO, "xattr %zu: bad value length %zu", i, vl);
 		if (i > 0) {
@@ -265,13 +233,13 @@ static int attr_fixed_parse(const uint8_t *p, struct store_attr *a, struct cc_er
 	if (p[0] != ATTR_VERSION)
 		return fail(err, EIO, "attributes: unknown version %u", p[0]);
 	a->type = p[1];
-	a->flags = get16(p + 2);
-	a->mode = get32(p + 4);
-	a->uid = get32(p + 8);
-	a->gid = get32(p + 12);
-	a->mtime_sec = (int64_t)get64(p + 16);
-	a->mtime_nsec = get32(p + 24);
-	a->rdev = get64(p + 28);
+	a->flags = cc_le16(p + 2);
+	a->mode = cc_le32(p + 4);
+	a->uid = cc_le32(p + 8);
+	a->gid = cc_le32(p + 12);
+	a->mtime_sec = (int64_t)cc_le64(p + 16);
+	a->mtime_nsec = cc_le32(p + 24);
+	a->rdev = cc_le64(p + 28);
 	if (a->type < STORE_TYPE_REG || a->type > STORE_TYPE_FIFO)
 		return fail(err, EIO, "attributes: unknown type %u", a->type);
 	if (a->flags & ~STORE_FLAG_OPAQUE || (a->flags && a->type != STORE_TYPE_DIR))
@@ -299,7 +267,7 @@ int store_attr_parse(const void *buf, size_t len, struct store_attr *a, bool *sp
 			    STORE_ATTR_FIXED);
 	if (attr_fixed_parse(p, a, err) < 0)
 		goto fail;
-	xl = get32(p + 36);
+	xl = cc_le32(p + 36);
 	if (xl == SPILL_MARKER) {
 		if (len != STORE_ATTR_SPILLED) {
 			fail(err, EIO, "attributes: spilled xattrs, but %zu bytes", len);
@@ -336,13 +304,13 @@ int store_dir_parse(const void *buf, size_t len, struct store_dir_entry **entrie
 
 	if (len < 4)
 		return fail(err, EIO, "directory: %zu bytes, too short", len);
-	n = get32(p);
+	n = cc_le32(p);
 	if (n > (len - 4) / DIRENT_MIN)
 		return fail(err, EIO, "directory: %zu entries cannot fit in %zu bytes", n, len);
 	e = xcalloc(n + 1, sizeof(*e));
 	for (size_t i = 0; i < n; i++) {
 		size_t nl;
-		if (len - off < 2 || (nl = get16(p + off)) == 0 || nl > STORE_NAME_MAX ||
+		if (len - off < 2 || (nl = cc_le16(p + off)) == 0 || nl > STORE_NAME_MAX ||
 		    len - off - 2 < nl + 2 + STORE_ID_LEN + STORE_MAC_LEN)
 			return fail(err, EIO, "directory: entry %zu: bad name length", i);
 		e[i].name = p + off + 2;
@@ -383,16 +351,16 @@ int store_record_parse(const void *buf, size_t len, struct store_record *r, stru
 	memset(r, 0, sizeof(*r));
 	if (len < RECORD_FIXED)
 		return fail(err, EIO, "layer record: %zu bytes, too short", len);
-	if (get32(p) != RECORD_VERSION)
-		return fail(err, EIO, "layer record: unknown version %u", get32(p));
-	n = get32(p + 4 + STORE_ID_LEN + STORE_MAC_LEN);
+	if (cc_le32(p) != RECORD_VERSION)
+		return fail(err, EIO, "layer record: unknown version %u", cc_le32(p));
+	n = cc_le32(p + 4 + STORE_ID_LEN + STORE_MAC_LEN);
 	if (n > (len - RECORD_FIXED) / RECORD_LINK_LEN || len != RECORD_FIXED + n * RECORD_LINK_LEN)
 		return fail(err, EIO, "layer record: %zu hard links in %zu bytes", n, len);
 	for (size_t i = 0; i < n; i++) {
 		const uint8_t *l = p + RECORD_FIXED + i * RECORD_LINK_LEN;
-		if (get32(l + STORE_ID_LEN) < 2)
+		if (cc_le32(l + STORE_ID_LEN) < 2)
 			return fail(err, EIO, "layer record: hard link %zu: count %u", i,
-				    get32(l + STORE_ID_LEN));
+				    cc_le32(l + STORE_ID_LEN));
 		if (i > 0 && memcmp(l - RECORD_LINK_LEN, l, STORE_ID_LEN) >= 0)
 			return fail(err, EIO, "layer record: hard link %zu: out of order", i);
 	}
@@ -1179,11 +1147,11 @@ static uint8_t *dir_encode(const struct wdir *d, size_t *len)
 	for (size_t i = 0; i < d->n; i++)
 		total += 2 + strlen(d->ents[i]->name) + 2 + STORE_ID_LEN + STORE_MAC_LEN;
 	p = xzalloc(total);
-	put32(p, (uint32_t)d->n);
+	cc_put_le32(p, (uint32_t)d->n);
 	for (size_t i = 0; i < d->n; i++) {
 		const struct wentry *e = d->ents[i];
 		size_t nl = strlen(e->name);
-		put16(p + off, (uint16_t)nl);
+		cc_put_le16(p + off, (uint16_t)nl);
 		memcpy(p + off + 2, e->name, nl);
 		off += 2 + nl;
 		p[off] = e->kind;
@@ -1244,17 +1212,17 @@ static uint8_t *record_encode(const uint8_t *root_id, const uint8_t *root_mac,
 	}
 	*len = RECORD_FIXED + links * RECORD_LINK_LEN;
 	p = xzalloc(*len);
-	put32(p, RECORD_VERSION);
+	cc_put_le32(p, RECORD_VERSION);
 	memcpy(p + 4, root_id, STORE_ID_LEN);
 	memcpy(p + 4 + STORE_ID_LEN, root_mac, STORE_MAC_LEN);
-	put32(p + 4 + STORE_ID_LEN + STORE_MAC_LEN, (uint32_t)links);
+	cc_put_le32(p + 4 + STORE_ID_LEN + STORE_MAC_LEN, (uint32_t)links);
 	for (size_t i = 0; i < refs->n;) {
 		size_t j = i + 1;
 		while (j < refs->n && !memcmp(refs->ids[i], refs->ids[j], STORE_ID_LEN))
 			j++;
 		if (j - i > 1) {
 			memcpy(p + off, refs->ids[i], STORE_ID_LEN);
-			put32(p + off + STORE_ID_LEN, (uint32_t)(j - i));
+			cc_put_le32(p + off + STORE_ID_LEN, (uint32_t)(j - i));
 			off += RECORD_LINK_LEN;
 		}
 		i = j;
@@ -1359,7 +1327,7 @@ struct store_layer_reader {
 
 static size_t id_hash(const uint8_t *id, size_t n_buckets)
 {
-	uint64_t h = get64(id); /* ids are random or HMAC output */
+	uint64_t h = cc_le64(id); /* ids are random or HMAC output */
 	return (size_t)(h % n_buckets);
 }
 
@@ -1682,7 +1650,7 @@ int store_layer_nlink(struct store_layer_reader *r, struct store_inode *ino, uin
 		const uint8_t *l = r->rec.links + mid * RECORD_LINK_LEN;
 		int c = memcmp(l, ino->id, STORE_ID_LEN);
 		if (c == 0) {
-			*nlink = get32(l + STORE_ID_LEN);
+			*nlink = cc_le32(l + STORE_ID_LEN);
 			return 0;
 		}
 		if (c < 0)

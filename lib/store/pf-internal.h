@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <openssl/evp.h>
 #include "store/pf.h"
+#include "util/le.h"
 
 #define PF_MAGIC "RUNEPF01"
 #define PF_MAGIC_LEN 8
@@ -123,36 +124,3 @@ CC_MUST_CHECK int pf_error_sys(struct cc_error **err, const char *name, int errn
 CC_MUST_CHECK int pf_fail(struct pf_object *o, struct cc_error **local, struct cc_error **err);
 /* When o has failed: the same error again into err, and true. */
 CC_MUST_CHECK bool pf_failed(const struct pf_object *o, struct cc_error **err);
-
-static inline void pf_put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static inline void pf_put32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static inline void pf_put64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static inline uint16_t pf_get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static inline uint32_t pf_get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static inline uint64_t pf_get64(const uint8_t *p)
-{
-	return (uint64_t)pf_get32(p) | (uint64_t)pf_get32(p + 4) << 32;
-}

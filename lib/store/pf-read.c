@@ -47,7 +47,7 @@ struct store_pf_reader {
 
 static int check_clear_header(const uint8_t *h, const char *name, struct cc_error **err)
 {
-	uint16_t version = pf_get16(h + PF_H_VERSION);
+	uint16_t version = cc_le16(h + PF_H_VERSION);
 	unsigned chunk_log2 = h[PF_H_CHUNK_LOG2];
 
 	if (memcmp(h, PF_MAGIC, PF_MAGIC_LEN))
@@ -60,7 +60,7 @@ static int check_clear_header(const uint8_t *h, const char *name, struct cc_erro
 				STORE_PF_CHUNK_LOG2_MIN, STORE_PF_CHUNK_LOG2_MAX);
 	if (h[PF_H_FLAGS])
 		return pf_error(err, name, EIO, "unknown flags 0x%02x", h[PF_H_FLAGS]);
-	if (pf_get32(h + PF_H_RESERVED))
+	if (cc_le32(h + PF_H_RESERVED))
 		return pf_error(err, name, EIO, "reserved header bytes are not zero");
 	return 0;
 }
@@ -70,9 +70,9 @@ static int check_clear_header(const uint8_t *h, const char *name, struct cc_erro
 static int parse_body(struct store_pf_reader *r, unsigned chunk_log2, const uint8_t *body,
 		      struct cc_error **err)
 {
-	uint64_t size = pf_get64(body + PF_B_SIZE);
-	uint32_t depth = pf_get32(body + PF_B_DEPTH);
-	uint32_t attr_len = pf_get32(body + PF_B_ATTR_LEN);
+	uint64_t size = cc_le64(body + PF_B_SIZE);
+	uint32_t depth = cc_le32(body + PF_B_DEPTH);
+	uint32_t attr_len = cc_le32(body + PF_B_ATTR_LEN);
 	const char *name = r->o.name;
 	uint32_t want;
 

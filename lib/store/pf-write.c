@@ -201,16 +201,16 @@ static int write_header(struct store_pf_writer *w, const struct pf_layout *l,
 	bool ok;
 
 	memcpy(h, PF_MAGIC, PF_MAGIC_LEN);
-	pf_put16(h + PF_H_VERSION, PF_VERSION);
+	cc_put_le16(h + PF_H_VERSION, PF_VERSION);
 	h[PF_H_CHUNK_LOG2] = (uint8_t)w->chunk_log2;
 	memcpy(h + PF_H_ID, w->o.id, STORE_PF_ID_LEN);
 	memcpy(h + PF_H_SALT, w->salt, PF_SALT_LEN);
 	if (random_bytes(w, h + PF_H_NONCE, PF_NONCE_LEN, err) < 0)
 		return -1;
-	pf_put64(body + PF_B_SIZE, l->size);
-	pf_put32(body + PF_B_DEPTH, l->depth);
+	cc_put_le64(body + PF_B_SIZE, l->size);
+	cc_put_le32(body + PF_B_DEPTH, l->depth);
 	memcpy(body + PF_B_ROOT, root, PF_ENTRY_LEN);
-	pf_put32(body + PF_B_ATTR_LEN, (uint32_t)w->attr_len);
+	cc_put_le32(body + PF_B_ATTR_LEN, (uint32_t)w->attr_len);
 	memcpy(body + PF_B_ATTRS, w->attrs, w->attr_len);
 	ok = pf_seal(&w->o, h + PF_H_NONCE, h, PF_H_AAD_LEN, body, h + PF_H_BODY, PF_BODY_LEN,
 		     h + PF_H_TAG);

@@ -202,8 +202,8 @@ void pf_chunk_aad(uint8_t aad[PF_AAD_CHUNK_LEN], const uint8_t id[STORE_PF_ID_LE
 {
 	memcpy(aad, "RPFD", 4);
 	memcpy(aad + 4, id, STORE_PF_ID_LEN);
-	pf_put64(aad + 20, index);
-	pf_put64(aad + 28, len);
+	cc_put_le64(aad + 20, index);
+	cc_put_le64(aad + 28, len);
 }
 
 void pf_node_aad(uint8_t aad[PF_AAD_NODE_LEN], const uint8_t id[STORE_PF_ID_LEN], uint32_t level,
@@ -211,9 +211,9 @@ void pf_node_aad(uint8_t aad[PF_AAD_NODE_LEN], const uint8_t id[STORE_PF_ID_LEN]
 {
 	memcpy(aad, "RPFN", 4);
 	memcpy(aad + 4, id, STORE_PF_ID_LEN);
-	pf_put32(aad + 20, level);
-	pf_put64(aad + 24, index);
-	pf_put64(aad + 32, len);
+	cc_put_le32(aad + 20, level);
+	cc_put_le64(aad + 24, index);
+	cc_put_le64(aad + 32, len);
 }
 
 void pf_entry_put(uint8_t e[PF_ENTRY_LEN], const uint8_t nonce[PF_NONCE_LEN],
@@ -221,12 +221,12 @@ void pf_entry_put(uint8_t e[PF_ENTRY_LEN], const uint8_t nonce[PF_NONCE_LEN],
 {
 	memcpy(e, nonce, PF_NONCE_LEN);
 	memcpy(e + PF_NONCE_LEN, tag, PF_TAG_LEN);
-	pf_put32(e + PF_NONCE_LEN + PF_TAG_LEN, len);
+	cc_put_le32(e + PF_NONCE_LEN + PF_TAG_LEN, len);
 }
 
 uint32_t pf_entry_len(const uint8_t e[PF_ENTRY_LEN])
 {
-	return pf_get32(e + PF_NONCE_LEN + PF_TAG_LEN);
+	return cc_le32(e + PF_NONCE_LEN + PF_TAG_LEN);
 }
 
 /* ---- host file I/O ---- */

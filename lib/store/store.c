@@ -21,6 +21,7 @@
 #include "store/store.h"
 #include "util/cleanup.h"
 #include "util/hkdf.h"
+#include "util/le.h"
 #include "util/fs.h"
 #include "util/hex.h"
 #include "util/strv.h"
@@ -48,39 +49,6 @@ struct store {
 	struct store_index_entry *layers; /* sorted by diff_id */
 	size_t n_layers;
 };
-
-static void le_put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static void le_put32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void le_put64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint16_t le_get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static uint32_t le_get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t le_get64(const uint8_t *p)
-{
-	return (uint64_t)le_get32(p) | (uint64_t)le_get32(p + 4) << 32;
-}
 
 /* "store ROOT: MESSAGE" with errnum and no strerror text. Returns -1. */
 static int store_fail(struct cc_error **err, const struct store *s, int errnum, const char *fmt,
@@ -468,7 +436,7 @@ int store_index_ptr_seal(const uint8_t key[STORE_KEY_LEN], uint64_t generation,
 	bool ok;
 
 	memcpy(out, PTR_MAGIC, PTR_MAGIC_LEN);
-	le_put64(body, generation);
+	cc_put_le64(body, generation);
 	memcpy(body + 8, id, STORE_ID_LEN);
 	memcpy(body + 8 + STORE_ID_LEN, mac, STORE_MAC_LEN);
 	ok = RAND_bytes(nonce, PTR_NONCE_LEN) == 1 && pointer_key(key, k) &&
@@ -505,7 +473,7 @@ int store_index_ptr_open(const uint8_t key[STORE_KEY_LEN], const void *buf, size
 		cc_error_set(err, 0, "wrong store key");
 		goto eio;
 	}
-	*generation = le_get64(body);
+	*generation = cc_le64(body);
 	memcpy(id, body + 8, STORE_ID_LEN);
 	memcpy(mac, body + 8 + STORE_ID_LEN, STORE_MAC_LEN);
 	return 0;
@@ -551,7 +519,7 @@ static int parse_entries(const uint8_t *p, size_t len, uint32_t count, struct st
 		size_t n;
 		if (len - off < 2)
 			return index_eio(err, "layer %u: ends early", i);
-		n = le_get16(p + off);
+		n = cc_le16(p + off);
 		off += 2;
 		if (n == 0 || n > STORE_DIFF_ID_MAX || len - off < n + STORE_ID_LEN + STORE_MAC_LEN)
 			return index_eio(err, "layer %u: bad diff_id length %zu", i, n);
@@ -579,9 +547,9 @@ int store_index_parse(const void *buf, size_t len, uint64_t *generation,
 
 	if (len < 16)
 		return index_eio(err, "%zu bytes, too short", len);
-	if (le_get32(p) != INDEX_VERSION)
-		return index_eio(err, "unknown version %u", le_get32(p));
-	n = le_get32(p + 12);
+	if (cc_le32(p) != INDEX_VERSION)
+		return index_eio(err, "unknown version %u", cc_le32(p));
+	n = cc_le32(p + 12);
 	/* Each layer takes at least 2 + 1 + 32 bytes. */
 	if (n > (len - 16) / 35)
 		return index_eio(err, "%u layers cannot fit in %zu bytes", n, len);
@@ -590,7 +558,7 @@ int store_index_parse(const void *buf, size_t len, uint64_t *generation,
 		store_index_entries_free(e, n);
 		return -1;
 	}
-	*generation = le_get64(p + 4);
+	*generation = cc_le64(p + 4);
 	*entries = e;
 	*count = n;
 	return 0;
@@ -605,12 +573,12 @@ static uint8_t *index_encode(const struct store_index_entry *e, size_t n, uint64
 	for (size_t i = 0; i < n; i++)
 		total += 2 + strlen(e[i].diff_id) + STORE_ID_LEN + STORE_MAC_LEN;
 	p = xmalloc(total);
-	le_put32(p, INDEX_VERSION);
-	le_put64(p + 4, generation);
-	le_put32(p + 12, (uint32_t)n);
+	cc_put_le32(p, INDEX_VERSION);
+	cc_put_le64(p + 4, generation);
+	cc_put_le32(p + 12, (uint32_t)n);
 	for (size_t i = 0; i < n; i++) {
 		size_t dl = strlen(e[i].diff_id);
-		le_put16(p + off, (uint16_t)dl);
+		cc_put_le16(p + off, (uint16_t)dl);
 		memcpy(p + off + 2, e[i].diff_id, dl);
 		off += 2 + dl;
 		memcpy(p + off, e[i].record_id, STORE_ID_LEN);
@@ -882,17 +850,26 @@ static int sweep_dir(struct store *s, const char *sub, const struct idset *set, 
 	return 0;
 }
 
+/* A directory stream of its own on the directory open at dirfd (NULL with errno). */
+static DIR *reopen_dir(int dirfd)
+{
+	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!d && fd >= 0) {
+		int e = errno;
+		close(fd);
+		errno = e;
+	}
+	return d;
+}
+
 static int sweep(struct store *s, const struct idset *set, size_t *removed, struct cc_error **err)
 {
-	int fd = openat(s->objfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	_cleanup_closedir_ DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	_cleanup_closedir_ DIR *d = reopen_dir(s->objfd);
 	struct dirent *de;
 
-	if (!d) {
-		if (fd >= 0)
-			close(fd);
+	if (!d)
 		return cc_error_errno(err, "store %s: open objects/", s->root);
-	}
 	while ((errno = 0, de = readdir(d))) {
 		if (strlen(de->d_name) != 2 || strspn(de->d_name, "0123456789abcdef") != 2)
 			continue;
@@ -965,15 +942,11 @@ static int open_dir_at(struct store *s, const char *name, bool create, struct cc
 /* Leftovers of writers that never committed: nobody else has the store (the lock). */
 static int clean_tmp(struct store *s, struct cc_error **err)
 {
-	int fd = openat(s->tmpfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	_cleanup_closedir_ DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	_cleanup_closedir_ DIR *d = reopen_dir(s->tmpfd);
 	struct dirent *de;
 
-	if (!d) {
-		if (fd >= 0)
-			close(fd);
+	if (!d)
 		return cc_error_errno(err, "store %s: open tmp/", s->root);
-	}
 	while ((errno = 0, de = readdir(d))) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
