@@ -404,7 +404,7 @@ def test_attest_sock_serves_no_exec_kill_or_attest(rune, bundle, workdir):
         answer = exchange(attest_sock, exec_req, fds=stdio)
         assert answer["op"] == "error", answer
         assert answer["message"] == ('attest.sock: unknown request "exec" (this socket '
-                                     'answers report, target_info and evidence)'), answer
+                                     'answers report, target_info, evidence and seal_key)'), answer
         for req in ({"op": "kill", "signal": 9}, {"op": "attest", "report_data": "00" * 64}):
             answer = exchange(attest_sock, req)
             assert answer["op"] == "error" and \
