@@ -188,7 +188,8 @@ def _jcs(value, depth):
         return "false"
     if isinstance(value, float):
         if value != value or value in (float("inf"), float("-inf")) or value != int(value):
-            raise ValueError(f"JCS: number {value!r} is not an integer (not implemented)")
+            raise ValueError(f"JCS: number {value!r} is not an integer (the KBS binding holds "
+                             "integers only, as lib/attest's JCS)")
         value = int(value)
     if isinstance(value, int):
         if abs(value) > 2 ** 53:

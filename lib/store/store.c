@@ -50,6 +50,17 @@ struct store {
 	size_t n_layers;
 };
 
+/* Set *err to the message with errnum (no strerror text); an error already there keeps its
+ * errnum. Returns -1. */
+static int fail_v(struct cc_error **err, int errnum, const char *fmt, va_list ap)
+{
+	bool fresh = err && !*err;
+	cc_error_setv(err, 0, fmt, ap);
+	if (fresh && *err)
+		(*err)->errnum = errnum;
+	return -1;
+}
+
 /* "store ROOT: MESSAGE" with errnum and no strerror text. Returns -1. */
 static int store_fail(struct cc_error **err, const struct store *s, int errnum, const char *fmt,
 		      ...) __attribute__((format(printf, 4, 5)));
@@ -57,17 +68,10 @@ static int store_fail(struct cc_error **err, const struct store *s, int errnum, 
 		      ...)
 {
 	va_list ap;
-	_cleanup_free_ char *what = NULL;
-	bool fresh = err && !*err;
-
 	va_start(ap, fmt);
-	if (vasprintf(&what, fmt, ap) < 0)
-		abort();
+	fail_v(err, errnum, fmt, ap);
 	va_end(ap);
-	cc_error_set(err, 0, "store %s: %s", s->root, what);
-	if (fresh && *err)
-		(*err)->errnum = errnum;
-	return -1;
+	return cc_error_prefix(err, "store %s", s->root);
 }
 
 /* "object NAME: MESSAGE" as the protected-object core words it. */
@@ -497,17 +501,10 @@ static int index_eio(struct cc_error **err, const char *fmt, ...)
 static int index_eio(struct cc_error **err, const char *fmt, ...)
 {
 	va_list ap;
-	_cleanup_free_ char *what = NULL;
-	bool fresh = err && !*err;
-
 	va_start(ap, fmt);
-	if (vasprintf(&what, fmt, ap) < 0)
-		abort();
+	fail_v(err, EIO, fmt, ap);
 	va_end(ap);
-	cc_error_set(err, 0, "index: %s", what);
-	if (fresh && *err)
-		(*err)->errnum = EIO;
-	return -1;
+	return cc_error_prefix(err, "index");
 }
 
 static int parse_entries(const uint8_t *p, size_t len, uint32_t count, struct store_index_entry *e,

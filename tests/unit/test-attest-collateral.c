@@ -30,6 +30,7 @@
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/strv.h"
+#include "util/le.h"
 
 #define DCAP_SGX "dcap-qvl-sgx-quote.bin"
 #define DCAP_SGX_COL "dcap-qvl-sgx-quote-collateral.json"
@@ -743,12 +744,6 @@ static uint32_t get32(const uint8_t *p)
 	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
-static void put32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
 /* The PKI, a quote re-signed under it, and the pieces of collateral signed by it. */
 struct pki {
 	EVP_PKEY *root_key, *ca_key, *leaf_key, *tcb_key, *att_key;
@@ -802,10 +797,11 @@ static void resign(struct pki *k, const char *file, void (*qe_edit)(uint8_t *qe)
 	memcpy(q.p + pem_at, pem, new_pem);
 	memcpy(q.p + pem_at + new_pem, b.p + end, tail);
 	long d = (long)new_pem - (long)old_pem;
-	put32(q.p + l.pem_len_at, (uint32_t)new_pem);
-	put32(q.p + l.sig_at - 4, (uint32_t)((long)get32(b.p + l.sig_at - 4) + d));
+	cc_put_le32(q.p + l.pem_len_at, (uint32_t)new_pem);
+	cc_put_le32(q.p + l.sig_at - 4, (uint32_t)((long)get32(b.p + l.sig_at - 4) + d));
 	if (l.outer_len_at)
-		put32(q.p + l.outer_len_at, (uint32_t)((long)get32(b.p + l.outer_len_at) + d));
+		cc_put_le32(q.p + l.outer_len_at,
+			    (uint32_t)((long)get32(b.p + l.outer_len_at) + d));
 
 	/* The attestation key (X||Y) and the QE report binding it. */
 	uint8_t point[65];

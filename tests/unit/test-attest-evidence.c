@@ -42,6 +42,7 @@
 #include "enclave/pal_api.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
+#include "util/le.h"
 
 /* The refusal, written out here rather than taken from the header. */
 #define REFUSED                                                                             \
@@ -69,24 +70,6 @@ static char tmpdir[64];
 static struct attest_sim_key *key; /* tmpdir/keys/sim.pem */
 
 /* ---- helpers ---- */
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
 
 static void sha256(const void *data, size_t len, uint8_t out[32])
 {
@@ -124,15 +107,15 @@ struct body {
 static void make_report(const struct body *b, const uint8_t target_mr[32], uint8_t r[432])
 {
 	memset(r, 0, 432);
-	put32(r + 16, 0); /* MISCSELECT */
-	put64(r + 48, b->flags);
-	put64(r + 56, 3);
+	cc_put_le32(r + 16, 0); /* MISCSELECT */
+	cc_put_le64(r + 48, b->flags);
+	cc_put_le64(r + 56, 3);
 	for (int i = 0; i < 32; i++) {
 		r[64 + i] = (uint8_t)(b->mr_seed + i);
 		r[128 + i] = (uint8_t)(0x40 + i);
 	}
-	put16(r + 256, b->prod_id);
-	put16(r + 258, b->svn);
+	cc_put_le16(r + 256, b->prod_id);
+	cc_put_le16(r + 258, b->svn);
 	if (b->rd)
 		memcpy(r + 320, b->rd, strlen(b->rd));
 	memcpy(r + 384, "RUNE-SKELETON-SIMULATED-REPORT", 30);
@@ -177,7 +160,7 @@ static void measure(const char *path, uint8_t mr[32])
 	size_t total = 26 + 8 + len;
 	_cleanup_free_ uint8_t *msg = xmalloc(total);
 	memcpy(msg, "rune-skeleton-sim-enclave", 26);
-	put64(msg + 26, len);
+	cc_put_le64(msg + 26, len);
 	memcpy(msg + 34, file, len);
 	sha256(msg, total, mr);
 }
@@ -594,10 +577,10 @@ static void test_tamper(void **state)
 
 	/* The version, the reserved bytes, the body size. */
 	memcpy(bad, ev, sizeof(ev));
-	put16(bad + 8, 2);
+	cc_put_le16(bad + 8, 2);
 	assert_int_equal(attest_evidence_verify(bad, sizeof(ev), &o, &r, &err), -1);
 	expect_err(&err, "evidence: simulated evidence version 2 is not supported (only 1)");
-	put16(bad + 8, 0);
+	cc_put_le16(bad + 8, 0);
 	assert_int_equal(attest_evidence_verify(bad, sizeof(ev), &o, &r, &err), -1);
 	expect_err(&err, "evidence: simulated evidence version 0 is not supported (only 1)");
 	memcpy(bad, ev, sizeof(ev));
@@ -605,19 +588,19 @@ static void test_tamper(void **state)
 	assert_int_equal(attest_evidence_verify(bad, sizeof(ev), &o, &r, &err), -1);
 	expect_err(&err, "evidence: header: reserved bytes are not zero");
 	memcpy(bad, ev, sizeof(ev));
-	put32(bad + 12, 383);
+	cc_put_le32(bad + 12, 383);
 	assert_int_equal(attest_evidence_verify(bad, sizeof(ev), &o, &r, &err), -1);
 	expect_err(&err, "evidence: body size 383, not 384 (an SGX report body)");
-	put32(bad + 12, 0xffffffff);
+	cc_put_le32(bad + 12, 0xffffffff);
 	assert_int_equal(attest_evidence_verify(bad, sizeof(ev), &o, &r, &err), -1);
 	expect_err(&err, "evidence: body size 4294967295, not 384 (an SGX report body)");
 
 	/* The signature size. */
 	memcpy(bad, ev, sizeof(ev));
-	put32(bad + 432, 65);
+	cc_put_le32(bad + 432, 65);
 	assert_int_equal(attest_evidence_verify(bad, sizeof(ev), &o, &r, &err), -1);
 	expect_err(&err, "evidence: signature size 65, not 64 (ECDSA P-256 r||s)");
-	put32(bad + 432, 0);
+	cc_put_le32(bad + 432, 0);
 	assert_int_equal(attest_evidence_verify(bad, sizeof(ev), &o, &r, &err), -1);
 	expect_err(&err, "evidence: signature size 0, not 64 (ECDSA P-256 r||s)");
 

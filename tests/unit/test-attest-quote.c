@@ -21,6 +21,7 @@
 #include "attest/verify.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
+#include "util/le.h"
 
 #define OCCLUM "trustee-occlum-quote.bin"
 #define DCAP_SGX "dcap-qvl-sgx-quote.bin"
@@ -64,18 +65,6 @@ static void expect_parse_error(const uint8_t *p, size_t len, const char *want)
 	assert_non_null(err);
 	assert_string_equal(err->msg, want);
 	cc_error_free(&err);
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
 }
 
 static uint32_t get32(const uint8_t *p)
@@ -124,10 +113,11 @@ static struct bytes with_pem(const struct bytes *b, const char *pem, size_t pem_
 	memcpy(o.p + l.pem_at, pem, pem_len);
 	memcpy(o.p + l.pem_at + pem_len, b->p + l.pem_at + l.pem_len, tail);
 	long d = (long)pem_len - (long)l.pem_len;
-	put32(o.p + l.cert_type_at + 2, (uint32_t)pem_len);
-	put32(o.p + l.sig_len_at, (uint32_t)((long)get32(b->p + l.sig_len_at) + d));
+	cc_put_le32(o.p + l.cert_type_at + 2, (uint32_t)pem_len);
+	cc_put_le32(o.p + l.sig_len_at, (uint32_t)((long)get32(b->p + l.sig_len_at) + d));
 	if (l.outer_at)
-		put32(o.p + l.outer_at + 2, (uint32_t)((long)get32(b->p + l.outer_at + 2) + d));
+		cc_put_le32(o.p + l.outer_at + 2,
+			    (uint32_t)((long)get32(b->p + l.outer_at + 2) + d));
 	return o;
 }
 
@@ -389,9 +379,9 @@ static void expect_field(const char *file, size_t at, int width, uint32_t v, con
 {
 	_cleanup_bytes_ struct bytes b = read_data(file);
 	if (width == 2)
-		put16(b.p + at, (uint16_t)v);
+		cc_put_le16(b.p + at, (uint16_t)v);
 	else
-		put32(b.p + at, v);
+		cc_put_le32(b.p + at, v);
 	expect_parse_error(b.p, b.len, want);
 }
 

@@ -23,6 +23,7 @@
 #include "util/cleanup.h"
 #include "util/hex.h"
 #include "tmproot.h"
+#include "util/le.h"
 
 #define HDR 4096
 #define KIB 1024
@@ -371,18 +372,6 @@ static bool spec_gcm(bool enc, const uint8_t key[32], const uint8_t *nonce, cons
 	return ok;
 }
 
-static void put32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
 static uint32_t get32(const uint8_t *p)
 {
 	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
@@ -403,17 +392,17 @@ static void node_aad(uint8_t aad[40], const uint8_t *id, uint32_t level, uint64_
 {
 	memcpy(aad, "RPFN", 4);
 	memcpy(aad + 4, id, 16);
-	put32(aad + 20, level);
-	put64(aad + 24, index);
-	put64(aad + 32, len);
+	cc_put_le32(aad + 20, level);
+	cc_put_le64(aad + 24, index);
+	cc_put_le64(aad + 32, len);
 }
 
 static void chunk_aad(uint8_t aad[36], const uint8_t *id, uint64_t index, uint64_t len)
 {
 	memcpy(aad, "RPFD", 4);
 	memcpy(aad + 4, id, 16);
-	put64(aad + 20, index);
-	put64(aad + 28, len);
+	cc_put_le64(aad + 20, index);
+	cc_put_le64(aad + 28, len);
 }
 
 /* Decrypt the node at (level, index) with entry e into out (e's length bytes). */
@@ -980,9 +969,9 @@ static void test_forged_header(void **state)
 		_cleanup_free_ char *want = xasprintf("object " NAME_A ": %s", cases[i].want);
 		spec_body(&t.m, key, body);
 		if (cases[i].width == 8)
-			put64(body + cases[i].off, cases[i].value);
+			cc_put_le64(body + cases[i].off, cases[i].value);
 		else
-			put32(body + cases[i].off, (uint32_t)cases[i].value);
+			cc_put_le32(body + cases[i].off, (uint32_t)cases[i].value);
 		reseal_header(&t.m, key, body);
 		expect_open_error(&t.m, key_a, id_a, NULL, want);
 		memcpy(t.m.p, saved, HDR);
@@ -992,12 +981,12 @@ static void test_forged_header(void **state)
 	uint8_t mac[16];
 	make(&empty, key_a, id_a, 12, NULL, 0, NULL, 0, mac);
 	spec_body(&empty, key, body);
-	put32(body + 12 + 28, 32);
+	cc_put_le32(body + 12 + 28, 32);
 	reseal_header(&empty, key, body);
 	expect_open_error(&empty, key_a, id_a, NULL,
 			  "object " NAME_A ": header: root entry says 32 bytes, the layout 0");
 	spec_body(&empty, key, body);
-	put32(body + 12 + 28, 0);
+	cc_put_le32(body + 12 + 28, 0);
 	body[12 + 3] = 1;
 	reseal_header(&empty, key, body);
 	expect_open_error(&empty, key_a, id_a, NULL,
@@ -1014,7 +1003,7 @@ static void reseal_node(struct mem *m, const uint8_t key[32], const struct spec 
 	assert_true(spec_gcm(true, key, e, aad, sizeof(aad), pt, len, tag));
 	memcpy(m->p + spec_node_off(s, level, index), pt, len);
 	memcpy(e + 12, tag, 16);
-	put32(e + 28, len);
+	cc_put_le32(e + 28, len);
 }
 
 static void test_forged_lengths(void **state)
@@ -1040,7 +1029,7 @@ static void test_forged_lengths(void **state)
 	spec_body(&t.m, key, body);
 	spec_node(&t.m, key, &t.s, 1, 0, body + 12, top);
 	spec_node(&t.m, key, &t.s, 0, 0, top, node);
-	put32(node + 7 * 32 + 28, 4095);
+	cc_put_le32(node + 7 * 32 + 28, 4095);
 	reseal_node(&t.m, key, &t.s, 0, 0, node, 128 * 32, top);
 	reseal_node(&t.m, key, &t.s, 1, 0, top, 96, body + 12);
 	reseal_header(&t.m, key, body);
