@@ -1133,8 +1133,9 @@ class KBS:
         except Exception as e:  # a bug: answer 500, log its type only
             return self._problem(h, method, shown, Refusal(
                 f"internal error ({type(e).__name__})", 500, "InternalError"))
-        self._send(h, status, compact_json(answer), headers)
+        # logged before the answer goes out, so a client that has its answer sees the line
         self._log(f"{method} {shown} {status}" + (f" {why}" if why else ""))
+        self._send(h, status, compact_json(answer), headers)
 
     def _read_body(self, h, method, shown):
         if h.headers.get("Transfer-Encoding"):
@@ -1186,8 +1187,8 @@ class KBS:
 
     def _problem(self, h, method, shown, r, headers=(), close=False):
         doc = {"type": ERROR_TYPE + r.kind, "detail": r.detail}
-        self._send(h, r.status, compact_json(doc), headers, close=close)
         self._log(f"{method} {shown} {r.status} {r.kind}: {r.detail}")
+        self._send(h, r.status, compact_json(doc), headers, close=close)
 
     def _misbehave(self, h, method, shown, knob):
         """Do what the knob says; False for the resource knobs, which the handler applies."""
@@ -1197,9 +1198,9 @@ class KBS:
                 f"injected status {code} (misbehaving on purpose)", code, "InjectedFault"))
             return True
         if knob == "garbage":
+            self._log(f"{method} {shown} 200 misbehaving: garbage")
             self._send(h, 200, b"\x00\xff<html>not json{{" + os.urandom(16),
                        ctype="application/json")
-            self._log(f"{method} {shown} 200 misbehaving: garbage")
             return True
         if knob == "close":
             h.close_connection = True
