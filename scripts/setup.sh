@@ -12,6 +12,8 @@ PACKAGES=(
 	libgpgme-dev gnupg gpg-agent
 	# lib/sign: registries.d (YAML)
 	libyaml-dev
+	# lib/store: the union view (FUSE)
+	libfuse3-dev fuse3
 	# ttrpc interop peer (Go, built offline from Debian's sources)
 	golang-go golang-github-containerd-ttrpc-dev
 	# tests and peers

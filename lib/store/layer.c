@@ -577,6 +577,7 @@ struct store_layer_writer {
 	char *file_path;
 	struct written file_w;
 	uint8_t file_type;
+	bool replace; /* store_layer_begin_replace: commit replaces the layer */
 };
 
 static void wentry_free(struct wentry *e);
@@ -871,6 +872,23 @@ int store_layer_begin(struct store *s, const char *diff_id, struct store_layer_w
 	return 0;
 }
 
+int store_layer_begin_replace(struct store *s, const char *diff_id, struct store_layer_writer **out,
+			      struct cc_error **err)
+{
+	struct store_layer_writer *w;
+
+	if (!store_diff_id_valid(diff_id) || !store_diff_id_replaceable(diff_id))
+		return fail(err, EINVAL, "layer: diff_id is not a replaceable layer's");
+	w = xzalloc(sizeof(*w));
+	w->s = s;
+	w->diff_id = xstrdup(diff_id);
+	w->root = wdir_new(NULL);
+	w->replace = true;
+	store_pin(s);
+	*out = w;
+	return 0;
+}
+
 /* Every entry point: the writer must be usable, and fails for good on an error. */
 static int check_usable(struct store_layer_writer *w, const char *path, bool root_ok, bool in_file,
 			struct cc_error **err)
@@ -1118,6 +1136,61 @@ int store_layer_opaque(struct store_layer_writer *w, const char *path, struct cc
 	return 0;
 }
 
+static int do_reference(struct store_layer_writer *w, const char *path, uint8_t type,
+			const uint8_t id[STORE_ID_LEN], const uint8_t mac[STORE_MAC_LEN],
+			struct cc_error **err)
+{
+	struct store_attr a;
+	int ret;
+
+	if (type < STORE_TYPE_REG || type > STORE_TYPE_FIFO || type == STORE_TYPE_DIR)
+		return wfail(w, err, EINVAL, path, "a reference to an object of type %u", type);
+	/* The object must be there, in that version, of that type: the layer is checked
+	 * against it as if it had written it. */
+	if (open_inode_object(w->s, id, mac, &a, NULL, NULL, NULL, err) < 0)
+		return wprefix(w, err, path);
+	ret = a.type == type
+		  ? 0
+		  : wfail(w, err, EIO, path, "the object is of type %u, not %u", a.type, type);
+	store_attr_clear(&a);
+	if (ret < 0)
+		return -1;
+	return put_inode(w, path, type, id, mac, err);
+}
+
+int store_layer_reference(struct store_layer_writer *w, const char *path, uint8_t type,
+			  const uint8_t id[STORE_ID_LEN], const uint8_t mac[STORE_MAC_LEN],
+			  struct cc_error **err)
+{
+	if (check_usable(w, path ? path : "/", false, false, err) < 0)
+		return done(w, -1);
+	return done(w, do_reference(w, path, type, id, mac, err));
+}
+
+int store_layer_entry(struct store_layer_writer *w, const char *path, uint8_t *type,
+		      uint8_t id[STORE_ID_LEN], uint8_t mac[STORE_MAC_LEN], struct cc_error **err)
+{
+	const char *base;
+	struct wdir *d;
+	struct wentry *e;
+	bool found;
+	size_t pos;
+
+	if (check_usable(w, path ? path : "/", false, false, err) < 0)
+		return -1;
+	d = parent_of(w, path, &base, false, err);
+	if (!d)
+		return -1;
+	pos = wdir_find(d, base, &found);
+	e = found ? d->ents[pos] : NULL;
+	if (!e || e->kind != STORE_ENTRY_INODE || e->type == STORE_TYPE_DIR)
+		return wfail(w, err, ENOENT, path, "no inode other than a directory there");
+	*type = e->type;
+	memcpy(id, e->id, STORE_ID_LEN);
+	memcpy(mac, e->mac, STORE_MAC_LEN);
+	return 0;
+}
+
 /* ---- commit ---- */
 
 struct refs {
@@ -1254,10 +1327,22 @@ static void writer_free(struct store_layer_writer *w)
 	free(w);
 }
 
+/* Whether the index names the record whose root MAC is mac for w's layer (a replace that
+ * failed after the pointer moved is committed all the same). */
+static bool record_current(struct store_layer_writer *w, const uint8_t mac[STORE_MAC_LEN])
+{
+	uint8_t id[STORE_ID_LEN], cur[STORE_MAC_LEN];
+	struct cc_error *e = NULL;
+	bool same =
+	    store_layer_ref(w->s, w->diff_id, id, cur, &e) == 0 && !memcmp(cur, mac, STORE_MAC_LEN);
+	cc_error_free(&e);
+	return same;
+}
+
 int store_layer_commit(struct store_layer_writer *w, struct cc_error **err)
 {
 	struct refs refs = { 0 };
-	uint8_t root_id[STORE_ID_LEN], root_mac[STORE_MAC_LEN], rmac[STORE_MAC_LEN];
+	uint8_t root_id[STORE_ID_LEN], root_mac[STORE_MAC_LEN], rmac[STORE_MAC_LEN] = { 0 };
 	_cleanup_free_ uint8_t *record = NULL;
 	size_t len;
 	int ret;
@@ -1271,9 +1356,11 @@ int store_layer_commit(struct store_layer_writer *w, struct cc_error **err)
 	if (ret == 0) {
 		qsort(refs.ids, refs.n, STORE_ID_LEN, id_cmp);
 		record = record_encode(root_id, root_mac, &refs, &len);
-		ret = store_index_add(w->s, w->diff_id, record, len, rmac, err);
+		ret = w->replace ? store_index_replace(w->s, w->diff_id, record, len, rmac, err)
+				 : store_index_add(w->s, w->diff_id, record, len, rmac, err);
 	}
-	if (ret == 0 || store_has_layer(w->s, w->diff_id)) {
+	if (ret == 0 || (!w->replace && store_has_layer(w->s, w->diff_id)) ||
+	    (w->replace && record_current(w, rmac))) {
 		/* Committed (maybe with an error after the pointer's rename): drop only what no
 		 * entry names. */
 		remove_written(w, &refs);
@@ -1463,7 +1550,8 @@ int store_layer_open(struct store *s, const char *diff_id, struct store_layer_re
 	if (store_layer_ref(s, diff_id, rid, rmac, err) < 0)
 		return -1;
 	store_record_id(s, diff_id, want);
-	if (memcmp(want, rid, STORE_ID_LEN))
+	/* A replaceable layer's record id is random (store_index_replace). */
+	if (memcmp(want, rid, STORE_ID_LEN) && !store_diff_id_replaceable(diff_id))
 		return fail(err, EIO, "layer %s: the index names a record of another diff_id",
 			    diff_id);
 	r = xzalloc(sizeof(*r));
@@ -1618,6 +1706,11 @@ int store_layer_readdir(struct store_layer_reader *r, struct store_inode *dir, s
 const struct store_attr *store_layer_getattr(const struct store_inode *ino)
 {
 	return &ino->attr;
+}
+
+const uint8_t *store_layer_inode_mac(const struct store_inode *ino)
+{
+	return ino->mac;
 }
 
 uint64_t store_layer_size(const struct store_inode *ino)

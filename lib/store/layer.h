@@ -204,6 +204,27 @@ CC_MUST_CHECK int store_layer_opaque(struct store_layer_writer *w, const char *p
  * and its objects are removed.
  */
 CC_MUST_CHECK int store_layer_commit(struct store_layer_writer *w, struct cc_error **err);
+/*
+ * Begin a new version of the replaceable layer diff_id (store.h, STORE_REPLACEABLE_PREFIX;
+ * EINVAL otherwise), whether or not the store has one: store_layer_commit then replaces the
+ * previous version with store_index_replace (a crash leaves the previous one whole).
+ */
+CC_MUST_CHECK int store_layer_begin_replace(struct store *s, const char *diff_id,
+					    struct store_layer_writer **out, struct cc_error **err);
+/*
+ * Place an object the store holds already (a version of the same layer wrote it) at path,
+ * without writing it again: type is its type (not a directory), id and mac name it. The
+ * object is opened and its type checked (EIO when it does not authenticate or differs).
+ * Giving one object at several paths makes them hard links.
+ */
+CC_MUST_CHECK int store_layer_reference(struct store_layer_writer *w, const char *path,
+					uint8_t type, const uint8_t id[STORE_ID_LEN],
+					const uint8_t mac[STORE_MAC_LEN], struct cc_error **err);
+/* The type, id and root MAC of the non-directory inode the writer has at path so far (ENOENT
+ * when there is none): what a caller references in the next version. */
+CC_MUST_CHECK int store_layer_entry(struct store_layer_writer *w, const char *path, uint8_t *type,
+				    uint8_t id[STORE_ID_LEN], uint8_t mac[STORE_MAC_LEN],
+				    struct cc_error **err);
 /* Remove every object written so far and free w; NULL is fine. The index is unchanged. */
 void store_layer_abort(struct store_layer_writer *w);
 
@@ -255,6 +276,9 @@ uint64_t store_layer_size(const struct store_inode *ino);
 /* The inode's object id (16 bytes): unique in the layer, stable for the layer's life (an
  * inode number for the view; host tools find its file under objects/ by it). */
 const uint8_t *store_layer_inode_id(const struct store_inode *ino);
+/* The inode's object root MAC (16 bytes): with the id, what opens its object on its own
+ * (store_object_open), e.g. one reader per open file. */
+const uint8_t *store_layer_inode_mac(const struct store_inode *ino);
 /* The link count: the record's count for a hard-linked object, 1 for another non-directory,
  * 2 + the number of subdirectories for a directory (its entries are read for it). */
 CC_MUST_CHECK int store_layer_nlink(struct store_layer_reader *r, struct store_inode *ino,

@@ -40,6 +40,9 @@
 struct store {
 	char *root;
 	int rootfd, objfd, tmpfd;
+	int lockfd; /* <root>/lock: flock'd around every use of the index, across processes */
+	/* The pointer the index in memory came from: another process may have moved it. */
+	uint8_t ptr[STORE_INDEX_PTR_LEN];
 	uint8_t key_bytes[STORE_KEY_LEN];
 	struct store_pf_key *key;
 	pthread_mutex_t lock; /* the index below, pins, and gc */
@@ -611,9 +614,59 @@ static int write_pointer(struct store *s, uint64_t generation, const uint8_t id[
 		return cc_error_set(err, e, "store %s: write index pointer", s->root);
 	}
 	*renamed = true;
+	memcpy(s->ptr, ptr, sizeof(ptr));
 	if (fsync_dir(s->rootfd) < 0)
 		return cc_error_errno(err, "store %s: fsync the root after the index pointer",
 				      s->root);
+	return 0;
+}
+
+/*
+ * Processes share a store: each holds a shared flock on the root while it has the store open
+ * (exclusive only to remove tmp/ leftovers at open and for gc, which need it alone), and takes
+ * <root>/lock around every use of the index, shared to read it, exclusive to change it; the
+ * index in memory is reloaded first when the pointer moved. s->lock (the mutex) is held too.
+ */
+static int index_lock(struct store *s, bool excl, struct cc_error **err)
+{
+	if (s->lockfd < 0)
+		return 0; /* read-only: the store is this opener's alone */
+	while (flock(s->lockfd, excl ? LOCK_EX : LOCK_SH) < 0)
+		if (errno != EINTR)
+			return cc_error_errno(err, "store %s: lock", s->root);
+	return 0;
+}
+
+static void index_unlock(struct store *s)
+{
+	if (s->lockfd >= 0)
+		CC_BEST_EFFORT(flock(s->lockfd, LOCK_UN)); /* only fails for a bad descriptor */
+}
+
+static int load_index(struct store *s, const uint8_t *ptr, size_t len, struct cc_error **err);
+
+/* The pointer as it is now, and the index it names when it moved. Lock held. */
+static int refresh_locked(struct store *s, struct cc_error **err)
+{
+	uint8_t ptr[STORE_INDEX_PTR_LEN + 1];
+	_cleanup_close_ int fd = openat(s->rootfd, "index", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	ssize_t n = fd >= 0 ? cc_read_all(fd, ptr, sizeof(ptr)) : -1;
+	if (n < 0)
+		return cc_error_errno(err, "store %s: read index", s->root);
+	if (n == STORE_INDEX_PTR_LEN && !memcmp(ptr, s->ptr, STORE_INDEX_PTR_LEN))
+		return 0;
+	return load_index(s, ptr, (size_t)n, err);
+}
+
+/* Lock the index (shared or exclusive) and bring it up to date; -1 leaves it unlocked. */
+static int index_begin(struct store *s, bool excl, struct cc_error **err)
+{
+	if (index_lock(s, excl, err) < 0)
+		return -1;
+	if (s->lockfd >= 0 && refresh_locked(s, err) < 0) {
+		index_unlock(s);
+		return -1;
+	}
 	return 0;
 }
 
@@ -653,6 +706,26 @@ static int index_replace(struct store *s, struct store_index_entry *layers, size
 	/* Unreferenced now; store_gc would remove it too. */
 	CC_BEST_EFFORT(store_object_remove(s, old, NULL));
 	return ret;
+}
+
+struct idset {
+	uint8_t (*ids)[STORE_ID_LEN];
+	size_t n, cap;
+};
+
+static void idset_add(void *ctx, const uint8_t id[STORE_ID_LEN])
+{
+	struct idset *set = ctx;
+	if (set->n == set->cap) {
+		set->cap = set->cap ? 2 * set->cap : 256;
+		set->ids = xreallocarray(set->ids, set->cap, STORE_ID_LEN);
+	}
+	memcpy(set->ids[set->n++], id, STORE_ID_LEN);
+}
+
+static int id_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, STORE_ID_LEN);
 }
 
 static struct store_index_entry *find_layer(struct store *s, const char *diff_id, size_t *pos)
@@ -718,7 +791,91 @@ int store_index_add(struct store *s, const char *diff_id, const void *record, si
 	if (!store_diff_id_valid(diff_id))
 		return store_fail(err, s, EINVAL, "layer: diff_id is not 1-255 printable bytes");
 	pthread_mutex_lock(&s->lock);
-	ret = index_add_locked(s, diff_id, record, record_len, record_mac, err);
+	ret = index_begin(s, true, err);
+	if (ret == 0) {
+		ret = index_add_locked(s, diff_id, record, record_len, record_mac, err);
+		index_unlock(s);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return ret;
+}
+
+bool store_diff_id_replaceable(const char *diff_id)
+{
+	return diff_id &&
+	       !strncmp(diff_id, STORE_REPLACEABLE_PREFIX, sizeof(STORE_REPLACEABLE_PREFIX) - 1);
+}
+
+/* The objects of (old_id, old_mac) that (new_id, new_mac) does not reach are removed. Best
+ * effort: when either walk fails, nothing is removed (store_gc removes them later). */
+static void drop_replaced(struct store *s, const uint8_t *old_id, const uint8_t *old_mac,
+			  const uint8_t *new_id, const uint8_t *new_mac)
+{
+	struct idset old = { 0 }, keep = { 0 };
+	struct cc_error *e = NULL;
+
+	if (store_record_objects(s, old_id, old_mac, idset_add, &old, &e) == 0 &&
+	    store_record_objects(s, new_id, new_mac, idset_add, &keep, &e) == 0) {
+		qsort(keep.ids, keep.n, STORE_ID_LEN, id_cmp);
+		for (size_t i = 0; i < old.n; i++)
+			if (!bsearch(old.ids[i], keep.ids, keep.n, STORE_ID_LEN, id_cmp))
+				CC_BEST_EFFORT(store_object_remove(s, old.ids[i], NULL));
+	}
+	cc_error_free(&e);
+	free(old.ids);
+	free(keep.ids);
+}
+
+static int index_replace_locked(struct store *s, const char *diff_id, const void *record,
+				size_t record_len, uint8_t record_mac[STORE_MAC_LEN],
+				struct cc_error **err)
+{
+	uint8_t rid[STORE_ID_LEN], old_id[STORE_ID_LEN], old_mac[STORE_MAC_LEN];
+	struct store_index_entry *e, *old;
+	size_t pos, n = s->n_layers;
+	bool had;
+
+	/* A random record id: the previous record stays whole until the pointer moves. */
+	if (write_object(s, NULL, record, record_len, rid, record_mac, err) < 0)
+		return cc_error_prefix(err, "store %s: layer %s: record", s->root, diff_id);
+	old = find_layer(s, diff_id, &pos);
+	had = old != NULL;
+	if (had) {
+		memcpy(old_id, old->record_id, STORE_ID_LEN);
+		memcpy(old_mac, old->record_mac, STORE_MAC_LEN);
+	}
+	e = copy_layers(s, 1);
+	if (!had) {
+		memmove(e + pos + 1, e + pos, (n - pos) * sizeof(*e));
+		e[pos].diff_id = xstrdup(diff_id);
+		n++;
+	}
+	memcpy(e[pos].record_id, rid, STORE_ID_LEN);
+	memcpy(e[pos].record_mac, record_mac, STORE_MAC_LEN);
+	if (index_replace(s, e, n, err) < 0) {
+		old = find_layer(s, diff_id, &pos);
+		if (!old || memcmp(old->record_id, rid, STORE_ID_LEN))
+			CC_BEST_EFFORT(store_object_remove(s, rid, NULL)); /* not referenced */
+		return cc_error_prefix(err, "layer %s", diff_id);
+	}
+	if (had)
+		drop_replaced(s, old_id, old_mac, rid, record_mac);
+	return 0;
+}
+
+int store_index_replace(struct store *s, const char *diff_id, const void *record, size_t record_len,
+			uint8_t record_mac[STORE_MAC_LEN], struct cc_error **err)
+{
+	int ret;
+
+	if (!store_diff_id_valid(diff_id) || !store_diff_id_replaceable(diff_id))
+		return store_fail(err, s, EINVAL, "layer: diff_id is not a replaceable layer's");
+	pthread_mutex_lock(&s->lock);
+	ret = index_begin(s, true, err);
+	if (ret == 0) {
+		ret = index_replace_locked(s, diff_id, record, record_len, record_mac, err);
+		index_unlock(s);
+	}
 	pthread_mutex_unlock(&s->lock);
 	return ret;
 }
@@ -730,10 +887,13 @@ int store_remove_layer(struct store *s, const char *diff_id, struct cc_error **e
 	int ret;
 
 	pthread_mutex_lock(&s->lock);
+	ret = index_begin(s, true, err);
+	if (ret < 0)
+		goto out;
 	if (!diff_id || !find_layer(s, diff_id, &pos)) {
 		ret = store_fail(err, s, ENOENT, "layer %s: not in the store",
 				 diff_id ? diff_id : "(null)");
-		goto out;
+		goto unlock;
 	}
 	e = copy_layers(s, 0);
 	free(e[pos].diff_id);
@@ -741,6 +901,8 @@ int store_remove_layer(struct store *s, const char *diff_id, struct cc_error **e
 	ret = index_replace(s, e, s->n_layers - 1, err);
 	if (ret < 0)
 		cc_error_prefix(err, "remove layer %s", diff_id);
+unlock:
+	index_unlock(s);
 out:
 	pthread_mutex_unlock(&s->lock);
 	return ret;
@@ -748,13 +910,16 @@ out:
 
 char **store_layer_ids(struct store *s, size_t *count, struct cc_error **err)
 {
-	char **v = xcalloc(1, sizeof(*v));
-	(void)err; /* a snapshot of what is in memory cannot fail; err is for a future reload */
+	char **v = NULL;
 	pthread_mutex_lock(&s->lock);
-	for (size_t i = 0; i < s->n_layers; i++)
-		cc_strv_push(&v, s->layers[i].diff_id);
-	if (count)
-		*count = s->n_layers;
+	if (index_begin(s, false, err) == 0) {
+		v = xcalloc(1, sizeof(*v));
+		for (size_t i = 0; i < s->n_layers; i++)
+			cc_strv_push(&v, s->layers[i].diff_id);
+		if (count)
+			*count = s->n_layers;
+		index_unlock(s);
+	}
 	pthread_mutex_unlock(&s->lock);
 	return v;
 }
@@ -763,8 +928,14 @@ bool store_has_layer(struct store *s, const char *diff_id)
 {
 	size_t pos;
 	bool has;
+	struct cc_error *err = NULL;
 	pthread_mutex_lock(&s->lock);
+	/* When the index cannot be brought up to date, the one in memory answers. */
+	bool locked = index_begin(s, false, &err) == 0;
+	cc_error_free(&err);
 	has = diff_id && find_layer(s, diff_id, &pos);
+	if (locked)
+		index_unlock(s);
 	pthread_mutex_unlock(&s->lock);
 	return has;
 }
@@ -774,9 +945,14 @@ int store_layer_ref(struct store *s, const char *diff_id, uint8_t record_id[STOR
 {
 	struct store_index_entry *e;
 	size_t pos;
-	int ret = 0;
+	int ret;
 
 	pthread_mutex_lock(&s->lock);
+	ret = index_begin(s, false, err);
+	if (ret < 0) {
+		pthread_mutex_unlock(&s->lock);
+		return -1;
+	}
 	e = diff_id ? find_layer(s, diff_id, &pos) : NULL;
 	if (e) {
 		memcpy(record_id, e->record_id, STORE_ID_LEN);
@@ -785,31 +961,12 @@ int store_layer_ref(struct store *s, const char *diff_id, uint8_t record_id[STOR
 		ret = store_fail(err, s, ENOENT, "layer %s: not in the store",
 				 diff_id ? diff_id : "(null)");
 	}
+	index_unlock(s);
 	pthread_mutex_unlock(&s->lock);
 	return ret;
 }
 
 /* ---- garbage collection ---- */
-
-struct idset {
-	uint8_t (*ids)[STORE_ID_LEN];
-	size_t n, cap;
-};
-
-static void idset_add(void *ctx, const uint8_t id[STORE_ID_LEN])
-{
-	struct idset *set = ctx;
-	if (set->n == set->cap) {
-		set->cap = set->cap ? 2 * set->cap : 256;
-		set->ids = xreallocarray(set->ids, set->cap, STORE_ID_LEN);
-	}
-	memcpy(set->ids[set->n++], id, STORE_ID_LEN);
-}
-
-static int id_cmp(const void *a, const void *b)
-{
-	return memcmp(a, b, STORE_ID_LEN);
-}
 
 /* Remove the objects of directory objects/<sub> that set does not hold. */
 static int sweep_dir(struct store *s, const char *sub, const struct idset *set, size_t *removed,
@@ -916,7 +1073,23 @@ int store_gc(struct store *s, size_t *removed, struct cc_error **err)
 	int ret;
 
 	pthread_mutex_lock(&s->lock);
-	ret = gc_locked(s, &n, err);
+	/* Another process's writer has objects nothing reaches yet: gc needs the store alone. A
+	 * failed conversion leaves no lock: the shared one is taken again. */
+	if (s->lockfd < 0) {
+		ret = gc_locked(s, &n, err); /* read-only: refuses */
+	} else if (flock(s->rootfd, LOCK_EX | LOCK_NB) < 0) {
+		ret = store_fail(err, s, EBUSY,
+				 "gc: in use by another process (garbage collection needs the "
+				 "store alone)");
+		CC_BEST_EFFORT(flock(s->rootfd, LOCK_SH)); /* blocks only behind another gc */
+	} else {
+		ret = index_begin(s, true, err);
+		if (ret == 0) {
+			ret = gc_locked(s, &n, err);
+			index_unlock(s);
+		}
+		CC_BEST_EFFORT(flock(s->rootfd, LOCK_SH)); /* a downgrade: cannot conflict */
+	}
 	pthread_mutex_unlock(&s->lock);
 	if (removed)
 		*removed = n;
@@ -962,21 +1135,33 @@ static int load_index(struct store *s, const uint8_t *ptr, size_t len, struct cc
 	uint64_t gen, igen;
 	size_t clen;
 
-	if (store_index_ptr_open(s->key_bytes, ptr, len, &gen, s->index_id, s->index_mac, err) < 0)
+	uint8_t id[STORE_ID_LEN], mac[STORE_MAC_LEN];
+	struct store_index_entry *layers;
+	size_t n;
+
+	if (store_index_ptr_open(s->key_bytes, ptr, len, &gen, id, mac, err) < 0)
 		return cc_error_prefix(err, "store %s", s->root);
-	if (store_object_open(s, s->index_id, s->index_mac, &o, err) < 0)
+	if (store_object_open(s, id, mac, &o, err) < 0)
 		return cc_error_prefix(err, "store %s: index", s->root);
 	content = store_object_read_all(o, STORE_INDEX_MAX, &clen, err);
 	store_object_close(o);
 	if (!content)
 		return cc_error_prefix(err, "store %s: index", s->root);
-	if (store_index_parse(content, clen, &igen, &s->layers, &s->n_layers, err) < 0)
+	if (store_index_parse(content, clen, &igen, &layers, &n, err) < 0)
 		return cc_error_prefix(err, "store %s", s->root);
-	if (igen != gen)
+	if (igen != gen) {
+		store_index_entries_free(layers, n);
 		return store_fail(err, s, EIO,
 				  "index: generation %" PRIu64 ", the pointer says %" PRIu64, igen,
 				  gen);
+	}
+	store_index_entries_free(s->layers, s->n_layers);
+	s->layers = layers;
+	s->n_layers = n;
 	s->generation = gen;
+	memcpy(s->index_id, id, STORE_ID_LEN);
+	memcpy(s->index_mac, mac, STORE_MAC_LEN);
+	memcpy(s->ptr, ptr, STORE_INDEX_PTR_LEN);
 	return 0;
 }
 
@@ -998,7 +1183,10 @@ static int init_index(struct store *s, struct cc_error **err)
 static int open_layout(struct store *s, bool create, struct cc_error **err)
 {
 	uint8_t ptr[STORE_INDEX_PTR_LEN + 1];
+	uint8_t id[STORE_ID_LEN], mac[STORE_MAC_LEN];
 	_cleanup_close_ int fd = -1;
+	uint64_t gen;
+	bool alone;
 	ssize_t n;
 
 	if (create && cc_mkdir_p(s->root, 0700, err) < 0)
@@ -1006,9 +1194,13 @@ static int open_layout(struct store *s, bool create, struct cc_error **err)
 	s->rootfd = open(s->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (s->rootfd < 0)
 		return cc_error_errno(err, "store %s: open", s->root);
-	if (flock(s->rootfd, LOCK_EX | LOCK_NB) < 0)
-		return store_fail(err, s, errno == EWOULDBLOCK ? EBUSY : errno,
-				  "in use (locked by another opener)");
+	/* Alone (exclusive), tmp/ leftovers are nobody's: they go. Else shared. */
+	alone = flock(s->rootfd, LOCK_EX | LOCK_NB) == 0;
+	if (!alone && errno != EWOULDBLOCK)
+		return cc_error_errno(err, "store %s: lock", s->root);
+	while (!alone && flock(s->rootfd, LOCK_SH) < 0)
+		if (errno != EINTR)
+			return cc_error_errno(err, "store %s: lock", s->root);
 	s->objfd = open_dir_at(s, "objects", create, err);
 	if (s->objfd < 0)
 		return -1;
@@ -1016,19 +1208,33 @@ static int open_layout(struct store *s, bool create, struct cc_error **err)
 	if (s->tmpfd < 0)
 		return -1;
 	fd = openat(s->rootfd, "index", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0 && errno == ENOENT && create)
-		return clean_tmp(s, err) < 0 ? -1 : init_index(s, err);
-	if (fd < 0 && errno == ENOENT)
+	if (fd < 0 && errno == ENOENT && !create)
 		return store_fail(err, s, ENOENT, "no index (not a store)");
-	if (fd < 0)
+	if (fd < 0 && errno != ENOENT)
 		return cc_error_errno(err, "store %s: open index", s->root);
-	n = cc_read_all(fd, ptr, sizeof(ptr));
-	if (n < 0)
-		return cc_error_errno(err, "store %s: read index", s->root);
-	/* The key is checked before anything else is touched. */
-	if (load_index(s, ptr, (size_t)n, err) < 0)
+	if (fd >= 0) {
+		/* The key is checked before anything else is touched. */
+		n = cc_read_all(fd, ptr, sizeof(ptr));
+		if (n < 0)
+			return cc_error_errno(err, "store %s: read index", s->root);
+		if (store_index_ptr_open(s->key_bytes, ptr, (size_t)n, &gen, id, mac, err) < 0)
+			return cc_error_prefix(err, "store %s", s->root);
+	}
+	s->lockfd = openat(s->rootfd, "lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (s->lockfd < 0)
+		return cc_error_errno(err, "store %s: open lock", s->root);
+	if (alone && clean_tmp(s, err) < 0)
 		return -1;
-	return clean_tmp(s, err);
+	if (index_lock(s, true, err) < 0)
+		return -1;
+	/* Made by another process meanwhile, or not. */
+	int ret = faccessat(s->rootfd, "index", F_OK, AT_SYMLINK_NOFOLLOW) == 0
+		      ? refresh_locked(s, err)
+		      : init_index(s, err);
+	index_unlock(s);
+	if (alone)
+		CC_BEST_EFFORT(flock(s->rootfd, LOCK_SH)); /* a downgrade: cannot conflict */
+	return ret;
 }
 
 int store_open(const char *root, const uint8_t key[STORE_KEY_LEN], bool create, struct store **out,
@@ -1040,7 +1246,7 @@ int store_open(const char *root, const uint8_t key[STORE_KEY_LEN], bool create, 
 		return cc_error_set(err, EINVAL, "store: missing root, key or result");
 	s = xzalloc(sizeof(*s));
 	s->root = xstrdup(root);
-	s->rootfd = s->objfd = s->tmpfd = -1;
+	s->rootfd = s->objfd = s->tmpfd = s->lockfd = -1;
 	memcpy(s->key_bytes, key, STORE_KEY_LEN);
 	s->key = store_pf_key_new(key);
 	pthread_mutex_init(&s->lock, NULL);
@@ -1060,6 +1266,8 @@ void store_close(struct store *s)
 		close(s->tmpfd);
 	if (s->objfd >= 0)
 		close(s->objfd);
+	if (s->lockfd >= 0)
+		close(s->lockfd);
 	if (s->rootfd >= 0)
 		close(s->rootfd); /* releases the flock */
 	store_pf_key_free(s->key);
@@ -1068,4 +1276,59 @@ void store_close(struct store *s)
 	pthread_mutex_destroy(&s->lock);
 	free(s->root);
 	free(s);
+}
+
+/* ---- read-only open (fsck) ---- */
+
+int store_open_readonly(const char *root, const uint8_t key[STORE_KEY_LEN], struct store **out,
+			struct cc_error **err)
+{
+	uint8_t ptr[STORE_INDEX_PTR_LEN + 1];
+	_cleanup_close_ int fd = -1;
+	struct store *s;
+	ssize_t n;
+
+	if (!root || !*root || !key || !out)
+		return cc_error_set(err, EINVAL, "store: missing root, key or result");
+	s = xzalloc(sizeof(*s));
+	s->root = xstrdup(root);
+	s->rootfd = s->objfd = s->tmpfd = s->lockfd = -1; /* no tmp/: nothing can be created */
+	memcpy(s->key_bytes, key, STORE_KEY_LEN);
+	s->key = store_pf_key_new(key);
+	pthread_mutex_init(&s->lock, NULL);
+	s->pins = 1; /* store_gc refuses for good: nothing is removed */
+	s->rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (s->rootfd < 0) {
+		cc_error_errno(err, "store %s: open", root);
+		goto fail;
+	}
+	if (flock(s->rootfd, LOCK_EX | LOCK_NB) < 0) {
+		store_fail(err, s, errno == EWOULDBLOCK ? EBUSY : errno,
+			   "in use (locked by another opener)");
+		goto fail;
+	}
+	s->objfd = open_dir_at(s, "objects", false, err);
+	if (s->objfd < 0)
+		goto fail;
+	fd = openat(s->rootfd, "index", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			store_fail(err, s, ENOENT, "no index (not a store)");
+		else
+			cc_error_errno(err, "store %s: open index", root);
+		goto fail;
+	}
+	n = cc_read_all(fd, ptr, sizeof(ptr));
+	if (n < 0) {
+		cc_error_errno(err, "store %s: read index", root);
+		goto fail;
+	}
+	/* The key is checked before anything else is read. */
+	if (load_index(s, ptr, (size_t)n, err) < 0)
+		goto fail;
+	*out = s;
+	return 0;
+fail:
+	store_close(s);
+	return -1;
 }

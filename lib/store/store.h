@@ -12,9 +12,13 @@
  * EEXIST, ENOENT or EBUSY for the caller's own mistakes.
  *
  * Threads: one struct store may be shared by threads. Layer writers run in parallel (each
- * writer is used by one thread at a time); changes to the index are serialised inside. A
- * process holds the store alone: store_open takes an exclusive lock (flock) on the root
- * directory, so a second opener (another process, or the same one twice) gets EBUSY.
+ * writer is used by one thread at a time); changes to the index are serialised inside.
+ * Processes share a store too: each opener holds a shared flock on the root directory, and
+ * every use of the index takes <root>/lock (shared to read, exclusive to change) and first
+ * reloads the index when another opener moved the pointer. What needs the store alone takes
+ * the root's lock exclusively: removing tmp/ leftovers at open (skipped when others have it
+ * open: they may be theirs), store_gc (EBUSY while another opener has it), and
+ * store_open_readonly (EBUSY likewise).
  */
 #pragma once
 
@@ -79,6 +83,21 @@ CC_MUST_CHECK int store_layer_ref(struct store *s, const char *diff_id,
 CC_MUST_CHECK int store_index_add(struct store *s, const char *diff_id, const void *record,
 				  size_t record_len, uint8_t record_mac[STORE_MAC_LEN],
 				  struct cc_error **err);
+/* Replaceable layers (a container's writable layer, "upper:<name>") have diff_ids with this
+ * prefix: a new version replaces the old one in the index (store_index_replace), and their
+ * record ids are random rather than derived from the diff_id. */
+#define STORE_REPLACEABLE_PREFIX "upper:"
+bool store_diff_id_replaceable(const char *diff_id);
+/*
+ * Add or replace the replaceable layer diff_id: write its record under a new random id, then
+ * a new index (generation + 1) naming it, then the pointer (rename): a crash leaves the
+ * previous version whole, never a mix. Once the pointer is in place, the previous version's
+ * objects that the new one does not reference are removed (best effort: store_gc removes
+ * what is left). EINVAL for a diff_id without STORE_REPLACEABLE_PREFIX.
+ */
+CC_MUST_CHECK int store_index_replace(struct store *s, const char *diff_id, const void *record,
+				      size_t record_len, uint8_t record_mac[STORE_MAC_LEN],
+				      struct cc_error **err);
 /* Remove diff_id from the index (generation + 1); its objects stay until store_gc. ENOENT
  * when it is not listed. */
 CC_MUST_CHECK int store_remove_layer(struct store *s, const char *diff_id, struct cc_error **err);
@@ -88,7 +107,8 @@ CC_MUST_CHECK int store_remove_layer(struct store *s, const char *diff_id, struc
  * else under objects/ (an old index, a removed layer, what a failed writer left) goes. Every
  * reachable object is opened and authenticated first: when one fails, nothing is removed and
  * the error names it. EBUSY while a layer writer is open (its objects are not in the index
- * yet). *removed (when not NULL) is the number of objects removed.
+ * yet) or another opener has the store ("garbage collection needs the store alone"). *removed
+ * (when not NULL) is the number of objects removed.
  */
 CC_MUST_CHECK int store_gc(struct store *s, size_t *removed, struct cc_error **err);
 /* A writer of objects that the index does not reach yet pins the store until it is done:
@@ -178,3 +198,17 @@ CC_MUST_CHECK int store_index_parse(const void *buf, size_t len, uint64_t *gener
 				    struct store_index_entry **entries, size_t *count,
 				    struct cc_error **err);
 void store_index_entries_free(struct store_index_entry *entries, size_t count);
+
+/* ---- read-only open (fsck) ---- */
+
+/*
+ * Open the store at root like store_open without create, but changing nothing on the host:
+ * tmp/ leftovers stay (fsck reports them), and the store cannot be written through: objects
+ * cannot be created (EBADF), store_gc refuses (EBUSY), and so do a layer writer's commit and
+ * store_remove_layer (they create objects); store_object_remove must not be called on it. It
+ * takes the same exclusive lock (EBUSY while another opener holds the store) and checks the
+ * key and the index the same way (a wrong key: "store ROOT: wrong store key", EIO). Readers
+ * (layers, objects) work as on any store. *out is the caller's (store_close).
+ */
+CC_MUST_CHECK int store_open_readonly(const char *root, const uint8_t key[STORE_KEY_LEN],
+				      struct store **out, struct cc_error **err);
