@@ -32,6 +32,10 @@
 #include "util/json.h"
 #include "util/log.h"
 #include "util/strv.h"
+#include "store/fsck.h"
+#include "store/store.h"
+#include "store/view.h"
+#include <sys/wait.h>
 
 static const char *default_root(void)
 {
@@ -72,14 +76,20 @@ static void usage(FILE *out)
 	    "                                  (new or empty; made 0700: private to its owner)\n"
 	    "   mount REFERENCE DIR            the image as an overlayfs at DIR, writable\n"
 	    "   unmount DIR                    unmount it and drop its writable layer\n"
+	    "                                  (encrypted store: served by a daemon through\n"
+	    "                                  FUSE, its writable layer encrypted in the store;\n"
+	    "                                  it logs to /run/rune-image/view-NAME.log)\n"
 	    "   bundle [--copy] REFERENCE DIR  an OCI bundle (rootfs + config.json) for rune\n"
 	    "   encrypt --encryption-key SPEC SRC DST  copy an image into an OCI layout with\n"
 	    "                       encrypted layers (ocicrypt; see rune-image encrypt --help)\n"
 	    "   sign REFERENCE      sign an image in its registry: GPG simple signing and/or\n"
 	    "                       cosign (see rune-image sign --help)\n"
-	    "   gc                  remove layers and blobs no image uses\n\n"
+	    "   gc                  remove layers and blobs no image uses\n"
+	    "   fsck                verify every object of an encrypted store (--store-key)\n\n"
 	    "Global options:\n"
 	    "   --root DIR          the store (default: %s)\n"
+	    "   --store-key FILE    the layers are in an encrypted, integrity-protected store\n"
+	    "                       under this key (32 bytes or 64 hex digits, mode 0600)\n"
 	    "   --version           print the version\n\n"
 	    "pull options:\n"
 	    "   --platform OS/ARCH[/VARIANT]   from a multi-platform image (default: this host)\n"
@@ -455,6 +465,33 @@ static int cmd_remove(struct img_store *store, int argc, char **argv)
 	return 0;
 }
 
+/* A flattened copy of the layer directories dirs in dir. */
+static int unpack_into(const char *ref, char **dirs, const char *dir, struct cc_error **err)
+{
+	/* DIR holds the image's tree (setuid files, file capabilities, devices): only its owner
+	 * may reach it, as umoci makes its bundles, whether it is made here or was there empty. */
+	struct stat st;
+	bool made = mkdir(dir, 0700) == 0;
+	_cleanup_close_ int fd = made || errno == EEXIST
+				     ? open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+				     : -1;
+	if (fd < 0 || fstat(fd, &st) < 0 || (!made && fchmod(fd, 0700) < 0))
+		return cc_error_set(err, errno == ELOOP ? ENOTDIR : errno, "unpack %s: %s", ref,
+				    dir);
+	if (img_flatten(dirs, cc_strv_len(dirs), dir, err) < 0) {
+		/* img_flatten has removed what it made: DIR is as it was, or goes. */
+		if (made)
+			rmdir(dir);
+		else
+			fchmod(fd, st.st_mode & 07777);
+		return cc_error_prefix(err, "unpack %s", ref);
+	}
+	return 0;
+}
+
+static char **layer_dirs(struct img_store *store, const char *text, char **ref_out,
+			 struct img_config **config_out);
+
 static int cmd_unpack(struct img_store *store, int argc, char **argv)
 {
 	struct cc_error *err = NULL;
@@ -463,49 +500,38 @@ static int cmd_unpack(struct img_store *store, int argc, char **argv)
 			"rune-image: unpack: an image reference and a directory expected\n");
 		return 1;
 	}
-	_cleanup_free_ char *ref = canonical(argv[1], &err);
-	_cleanup_json_ json_t *rec = ref ? img_store_get_image(store, ref, &err) : NULL;
-	if (!rec)
-		return fail(err);
-	json_t *layers = json_object_get(rec, "layers"), *l;
-	size_t i;
-	_cleanup_strv_ char **dirs = NULL;
-	json_array_foreach (layers, i, l) {
-		_cleanup_free_ char *p =
-		    img_store_layer_path(store, json_string_value(json_object_get(l, "diff_id")));
-		if (!p || access(p, F_OK) != 0) {
-			fprintf(stderr,
-				"rune-image: unpack %s: layer %zu is missing from the store\n", ref,
-				i);
-			return 1;
+	_cleanup_free_ char *ref = NULL;
+	_cleanup_strv_ char **dirs = layer_dirs(store, argv[1], &ref, NULL);
+	if (!dirs)
+		return 1;
+	/* An encrypted store's layers are read through a read-only view at a private mount
+	 * point, served for the time of the copy. */
+	char tmp[] = "/run/rune-image/unpack-XXXXXX";
+	pid_t view = 0;
+	if (img_store_encrypted(store)) {
+		if (cc_mkdir_p("/run/rune-image", 0700, &err) < 0 || !mkdtemp(tmp) ||
+		    ri_view_start(store, dirs, tmp, NULL, &view, &err) < 0) {
+			if (!err)
+				cc_error_errno(&err, "unpack %s: %s", ref, tmp);
+			rmdir(tmp);
+			return fail(err);
 		}
-		cc_strv_push(&dirs, p);
+		cc_strv_free(dirs);
+		dirs = NULL;
+		cc_strv_push(&dirs, tmp);
 	}
-	/* DIR holds the image's tree (setuid files, file capabilities, devices): only its owner
-	 * may reach it, as umoci makes its bundles, whether it is made here or was there empty. */
-	const char *dir = argv[2];
-	struct stat st;
-	bool made = mkdir(dir, 0700) == 0;
-	_cleanup_close_ int fd = made || errno == EEXIST
-				     ? open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-				     : -1;
-	if (fd < 0 || fstat(fd, &st) < 0 || (!made && fchmod(fd, 0700) < 0)) {
-		cc_error_set(&err, errno == ELOOP ? ENOTDIR : errno, "unpack %s: %s", ref, dir);
-		return fail(err);
+	int ret = unpack_into(ref, dirs, argv[2], &err);
+	if (view > 0) {
+		CC_BEST_EFFORT(umount2(tmp, MNT_DETACH)); /* the daemon ends with the mount */
+		while (waitpid(view, NULL, 0) < 0 && errno == EINTR)
+			;
+		CC_BEST_EFFORT(rmdir(tmp)); /* a leftover under /run is harmless */
 	}
-	if (img_flatten(dirs, i, dir, &err) < 0) {
-		/* img_flatten has removed what it made: DIR is as it was, or goes. */
-		if (made)
-			rmdir(dir);
-		else
-			fchmod(fd, st.st_mode & 07777);
-		cc_error_prefix(&err, "unpack %s", ref);
-		return fail(err);
-	}
-	return 0;
+	return ret < 0 ? fail(err) : 0;
 }
 
-/* The image's layer directories, bottom first; NULL after printing why. */
+/* The image's layer directories, bottom first, or for an encrypted store their diff_ids;
+ * NULL after printing why. */
 static char **layer_dirs(struct img_store *store, const char *text, char **ref_out,
 			 struct img_config **config_out)
 {
@@ -520,9 +546,12 @@ static char **layer_dirs(struct img_store *store, const char *text, char **ref_o
 	json_t *l;
 	size_t i;
 	json_array_foreach (json_object_get(rec, "layers"), i, l) {
-		char *p =
-		    img_store_layer_path(store, json_string_value(json_object_get(l, "diff_id")));
-		if (!p || access(p, F_OK) != 0) {
+		const char *id = json_string_value(json_object_get(l, "diff_id"));
+		bool enc = img_store_encrypted(store);
+		char *p = !enc				   ? img_store_layer_path(store, id)
+			  : img_store_has_layer(store, id) ? xstrdup(id)
+							   : NULL;
+		if (!p || (!enc && access(p, F_OK) != 0)) {
 			fprintf(stderr, "rune-image: %s: layer %zu is missing from the store\n",
 				ref, i);
 			free(p);
@@ -572,6 +601,12 @@ static int cmd_mount(struct img_store *store, int argc, char **argv)
 		return 1;
 	if (cc_mkdir_p(argv[2], 0755, &err) < 0)
 		return fail(err);
+	if (img_store_encrypted(store)) {
+		_cleanup_free_ char *name = ri_view_upper_name(argv[2]);
+		if (ri_view_start(store, dirs, argv[2], name, NULL, &err) < 0)
+			return fail(err);
+		return 0;
+	}
 	_cleanup_free_ char *cdir = container_dir(store, argv[2]);
 	_cleanup_free_ char *upper = cc_path_join(cdir, "upper");
 	_cleanup_free_ char *work = cc_path_join(cdir, "work");
@@ -625,8 +660,20 @@ static int cmd_bundle(struct img_store *store, int argc, char **argv)
 	int ret = cc_mkdir_p(argv[2], 0700, &err);
 	if (ret == 0 && chmod(argv[2], 0700) < 0)
 		ret = cc_error_errno(&err, "bundle %s: chmod", argv[2]);
-	if (ret == 0 && !copy &&
-	    img_mount_overlay(dirs, cc_strv_len(dirs), upper, work, rootfs, &err) < 0) {
+	bool enc = img_store_encrypted(store);
+	if (ret == 0 && enc && copy)
+		ret = cc_error_set(
+		    &err, 0,
+		    "bundle %s: --copy would write the encrypted store's rootfs in the "
+		    "clear; the view serves it",
+		    argv[2]);
+	if (ret == 0 && enc) {
+		_cleanup_free_ char *name = ri_view_upper_name(rootfs);
+		ret = cc_mkdir_p(rootfs, 0755, &err);
+		if (ret == 0)
+			ret = ri_view_start(store, dirs, rootfs, name, NULL, &err);
+	} else if (ret == 0 && !copy &&
+		   img_mount_overlay(dirs, cc_strv_len(dirs), upper, work, rootfs, &err) < 0) {
 		/* No overlayfs here (or not for us): a flattened copy serves the same purpose. */
 		fprintf(stderr, "rune-image: %s; using a flattened copy instead\n", err->msg);
 		cc_error_free(&err);
@@ -660,6 +707,77 @@ static int cmd_gc(struct img_store *store, int argc, char **argv)
 	return 0;
 }
 
+static void fsck_line(void *ctx, int severity, const char *text)
+{
+	printf("%s %s\n", severity == STORE_FSCK_DAMAGE ? "damaged:" : "warning:", text);
+}
+
+/* fsck: the encrypted store checked in place, read-only; exit 0 whole, 1 damaged, 2 when it
+ * could not be checked. */
+static int cmd_fsck(const char *root, const uint8_t *key, int argc)
+{
+	struct cc_error *err = NULL;
+	struct store_fsck_report rep = { 0 };
+	if (argc != 1) {
+		fprintf(stderr, "rune-image: fsck: no argument expected\n");
+		return 2;
+	}
+	if (!key) {
+		fprintf(stderr, "rune-image: fsck: checks an encrypted store: give --store-key\n");
+		return 2;
+	}
+	_cleanup_free_ char *enc = cc_path_join(root, "encrypted");
+	int r = store_fsck(enc, key, fsck_line, NULL, &rep, &err);
+	if (r < 0) {
+		rune_image_fail(err);
+		return 2;
+	}
+	printf("fsck: %s: %zu layers, %zu objects (%zu bytes) verified; %zu damaged, %zu "
+	       "unreferenced, "
+	       "%zu leftovers, %zu strays\n",
+	       r ? "damaged" : "whole", rep.layers, rep.objects_checked, rep.bytes_checked,
+	       rep.damaged, rep.unreferenced, rep.leftovers, rep.strays);
+	return r ? 1 : 0;
+}
+
+/* unmount over an encrypted store: the daemon serving the view drops the writable layer after
+ * its last write to it, asked by the mark left before unmounting; if it is gone (killed), the
+ * drop is done here. */
+static int cmd_unmount_encrypted(const char *root, const uint8_t *key, int argc, char **argv)
+{
+	struct cc_error *err = NULL;
+	if (argc != 2) {
+		fprintf(stderr, "rune-image: unmount: a directory expected\n");
+		return 1;
+	}
+	_cleanup_free_ char *name = ri_view_upper_name(argv[1]);
+	_cleanup_free_ char *drop = ri_view_drop_path(argv[1]);
+	if (cc_mkdir_p(RI_VIEW_DIR, 0700, &err) < 0 ||
+	    cc_write_file_atomic(drop, "", 0, 0600, &err) < 0)
+		return fail(err);
+	if (umount2(argv[1], UMOUNT_NOFOLLOW) < 0) {
+		fprintf(stderr, "rune-image: unmount %s: %s\n", argv[1], strerror(errno));
+		CC_BEST_EFFORT(unlink(drop)); /* nothing was unmounted */
+		return 1;
+	}
+	for (int i = 0; i < 200 && access(drop, F_OK) == 0; i++) {
+		struct timespec ts = { 0, 50 * 1000000L };
+		nanosleep(&ts, NULL);
+	}
+	if (access(drop, F_OK) != 0)
+		return 0;
+	struct img_store *store = img_store_open_encrypted(root, key, &err);
+	if (!store)
+		return fail(err);
+	int ret = 0;
+	if (store_view_drop(img_store_backend(store), name, &err) < 0 && err->errnum != ENOENT)
+		ret = fail(err);
+	cc_error_free(&err);
+	img_store_close(store);
+	CC_BEST_EFFORT(unlink(drop)); /* done either way */
+	return ret;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct {
@@ -671,9 +789,16 @@ int main(int argc, char **argv)
 		{ "mount", cmd_mount },	  { "unmount", cmd_unmount }, { "bundle", cmd_bundle },
 	};
 	const char *root = default_root();
+	const char *key_file = NULL;
 	int i = 1;
 	while (i < argc && argv[i][0] == '-') {
-		if (!strcmp(argv[i], "--root") && i + 1 < argc) {
+		if (!strcmp(argv[i], "--store-key") && i + 1 < argc) {
+			key_file = argv[i + 1];
+			i += 2;
+		} else if (!strncmp(argv[i], "--store-key=", 12)) {
+			key_file = argv[i] + 12;
+			i++;
+		} else if (!strcmp(argv[i], "--root") && i + 1 < argc) {
 			root = argv[i + 1];
 			i += 2;
 		} else if (!strncmp(argv[i], "--root=", 7)) {
@@ -699,17 +824,26 @@ int main(int argc, char **argv)
 		return cmd_encrypt(argc - i, argv + i);
 	if (!strcmp(argv[i], "sign")) /* works on a registry, not on the store */
 		return cmd_sign(argc - i, argv + i);
-	for (size_t k = 0; k < ARRAY_SIZE(commands); k++) {
+	uint8_t key[STORE_KEY_LEN];
+	struct cc_error *err = NULL;
+	if (key_file && ri_read_store_key(key_file, key, &err) < 0)
+		return fail(err);
+	int ret = -1;
+	if (!strcmp(argv[i], "fsck"))
+		ret = cmd_fsck(root, key_file ? key : NULL, argc - i);
+	else if (key_file && !strcmp(argv[i], "unmount"))
+		ret = cmd_unmount_encrypted(root, key, argc - i, argv + i);
+	for (size_t k = 0; ret < 0 && k < ARRAY_SIZE(commands); k++) {
 		if (strcmp(argv[i], commands[k].name) != 0)
 			continue;
-		struct cc_error *err = NULL;
-		struct img_store *store = img_store_open(root, &err);
-		if (!store)
-			return fail(err);
-		int ret = commands[k].run(store, argc - i, argv + i);
+		struct img_store *store = key_file ? img_store_open_encrypted(root, key, &err)
+						   : img_store_open(root, &err);
+		ret = store ? commands[k].run(store, argc - i, argv + i) : fail(err);
 		img_store_close(store);
-		return ret;
 	}
+	explicit_bzero(key, sizeof(key));
+	if (ret >= 0)
+		return ret;
 	fprintf(stderr, "rune-image: unknown command \"%s\"\n", argv[i]);
 	return 1;
 }

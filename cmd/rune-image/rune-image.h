@@ -68,3 +68,26 @@ const char *policy_args_registries_d(const struct policy_args *a);
 
 /* rune-image sign (sign.c). */
 int cmd_sign(int argc, char **argv);
+
+/* ---- an encrypted store (view.c) ---- */
+
+#include <stdint.h>
+#include <sys/types.h>
+struct img_store;
+/* --store-key FILE: 32 bytes, or 64 hex digits (and a newline); the file must not be
+ * readable or writable by others. The key is wiped on failure. */
+CC_MUST_CHECK int ri_read_store_key(const char *path, uint8_t key[32], struct cc_error **err);
+/* The writable layer's name for a view at mountpoint (from its real path), and where the
+ * daemon serving it logs (/run/rune-image/view-NAME.log); the caller frees both. */
+char *ri_view_upper_name(const char *mountpoint);
+char *ri_view_log_path(const char *mountpoint);
+/* `rune-image unmount` asks the daemon to drop the writable layer once unmounted by making
+ * this file (RI_VIEW_DIR/view-NAME.drop); the daemon removes it when done. */
+char *ri_view_drop_path(const char *mountpoint);
+#define RI_VIEW_DIR "/run/rune-image"
+/* Serve the view of diff_ids (lowest first) at mountpoint from a daemon of its own, with the
+ * writable layer upper (NULL: read-only); returns once it is mounted (the daemon's pid in
+ * *pid_out when not NULL), or -1 with the daemon's error. The daemon holds the store until
+ * the view is unmounted. */
+CC_MUST_CHECK int ri_view_start(struct img_store *store, char **diff_ids, const char *mountpoint,
+				const char *upper, pid_t *pid_out, struct cc_error **err);

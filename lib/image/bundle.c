@@ -13,6 +13,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 #include "image/bundle.h"
+#include "store/layer.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/json.h"
@@ -403,5 +404,97 @@ json_t *img_bundle_config_layers(const struct img_config *c, const char *default
 {
 	_cleanup_free_ char *passwd = img_layers_read_file(layers, n, "/etc/passwd");
 	_cleanup_free_ char *group = img_layers_read_file(layers, n, "/etc/group");
+	return bundle_config(c, default_spec, passwd, group, err);
+}
+
+/* ---- files of an encrypted store's layers ---- */
+
+/* The file ino of layer r names (path, in the layer): a link at the end followed within the
+ * layer (8 links at most); 1 with *out, -1 when it cannot be read. */
+static int store_read_file(struct store_layer_reader *r, struct store_inode *ino, const char *path,
+			   char **out, struct cc_error **err)
+{
+	_cleanup_free_ char *cur = xstrdup(path);
+	for (int links = 0; store_layer_getattr(ino)->type == STORE_TYPE_SYMLINK; links++) {
+		_cleanup_free_ char *target = links < 8 ? store_layer_readlink(r, ino, err) : NULL;
+		if (!target)
+			return -1;
+		char *slash = strrchr(cur, '/');
+		*(slash ? slash : cur) = '\0';
+		_cleanup_free_ char *joined =
+		    target[0] == '/' ? xstrdup(target) : xasprintf("/%s/%s", cur, target);
+		/* lexically, inside the layer's root: ".." stops at the root */
+		_cleanup_free_ char *clean = cc_path_clean(joined);
+		const char *rel = clean;
+		while (*rel == '/')
+			rel++;
+		free(cur);
+		cur = xstrdup(rel);
+		if (store_layer_lookup_path(r, cur, &ino, err) != STORE_FOUND)
+			return -1;
+	}
+	if (store_layer_getattr(ino)->type != STORE_TYPE_REG || store_layer_size(ino) > PASSWD_MAX)
+		return -1;
+	size_t size = (size_t)store_layer_size(ino);
+	char *buf = xmalloc(size + 1);
+	if (store_layer_read(r, ino, buf, size, 0, err) != (ssize_t)size) {
+		free(buf);
+		return -1;
+	}
+	buf[size] = '\0';
+	*out = buf;
+	return 1;
+}
+
+/* path in one layer of the encrypted store, as layer_lookup in a directory: 1 with *out, 0
+ * when the layer does not have it, -1 when it hides the lower ones' (or cannot be read). */
+static int store_lookup(struct store *s, const char *diff_id, const char *path, char **out)
+{
+	struct cc_error *err = NULL;
+	struct store_layer_reader *r = NULL;
+	_cleanup_strv_ char **parts = cc_strv_split(path[0] == '/' ? path + 1 : path, '/');
+	size_t n = cc_strv_len(parts);
+	int ret = store_layer_open(s, diff_id, &r, &err) < 0 || n == 0 ? -1 : 0;
+	struct store_inode *dir = r ? store_layer_root(r) : NULL, *ino = NULL;
+	bool opaque = false;
+	for (size_t i = 0; i < n && ret == 0; i++) {
+		int k = store_layer_lookup(r, dir, parts[i], &ino, &err);
+		if (k == STORE_ABSENT) {
+			ret = opaque ? -1 : 0;
+			break;
+		}
+		if (k != STORE_FOUND)
+			ret = -1;
+		else if (i + 1 == n)
+			ret = store_read_file(r, ino, path[0] == '/' ? path + 1 : path, out, &err);
+		else if (store_layer_getattr(ino)->type != STORE_TYPE_DIR)
+			ret = -1;
+		else
+			opaque = store_layer_getattr(dir = ino)->flags & STORE_FLAG_OPAQUE;
+	}
+	if (err) {
+		cc_warn("layer %s: %s: %s", diff_id, path, err->msg);
+		cc_error_free(&err);
+	}
+	store_layer_close(r);
+	return ret;
+}
+
+char *img_store_layers_read_file(struct store *s, char *const *diff_ids, size_t n, const char *path)
+{
+	for (size_t i = n; i-- > 0;) {
+		char *text = NULL;
+		if (store_lookup(s, diff_ids[i], path, &text) != 0)
+			return text;
+	}
+	return NULL;
+}
+
+json_t *img_bundle_config_store(const struct img_config *c, const char *default_spec,
+				struct store *s, char *const *diff_ids, size_t n,
+				struct cc_error **err)
+{
+	_cleanup_free_ char *passwd = img_store_layers_read_file(s, diff_ids, n, "/etc/passwd");
+	_cleanup_free_ char *group = img_store_layers_read_file(s, diff_ids, n, "/etc/group");
 	return bundle_config(c, default_spec, passwd, group, err);
 }

@@ -39,6 +39,16 @@ CC_MUST_CHECK json_t *img_bundle_config_layers(const struct img_config *c, const
  * unreadable. Caller frees. */
 char *img_layers_read_file(char *const *layers, size_t n, const char *path);
 
+/* The same two from the layers of an encrypted store (lib/store), by diff_id, bottom first:
+ * each layer's objects verified as they are read (damage is a warning, and the file is then
+ * taken as unreadable). */
+struct store;
+CC_MUST_CHECK json_t *img_bundle_config_store(const struct img_config *c, const char *default_spec,
+					      struct store *s, char *const *diff_ids, size_t n,
+					      struct cc_error **err);
+char *img_store_layers_read_file(struct store *s, char *const *diff_ids, size_t n,
+				 const char *path);
+
 /* Why, for the messages that name what img_bundle_strip_enclave removed. */
 #define IMG_ENCLAVE_DROPPED_WHY "enclave settings come only from the operator"
 

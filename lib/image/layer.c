@@ -76,8 +76,9 @@ int img_layer_apply(struct img_store *store, const struct img_descriptor *d, con
 	struct cc_error *uerr = NULL;
 	/* The tar ends before the stream does (padding): read on to the end so that both digests
 	 * are checked before anything is committed. */
-	if (img_unpack(txn.dirfd, stream_read, top, &o, &st, &uerr) < 0 ||
-	    img_stream_drain(top) < 0) {
+	int u = txn.writer ? img_unpack_store(txn.writer, stream_read, top, &o, &st, &uerr)
+			   : img_unpack(txn.dirfd, stream_read, top, &o, &st, &uerr);
+	if (u < 0 || img_stream_drain(top) < 0) {
 		report(blob, top, &uerr, name, err);
 		img_stream_free(top);
 		img_store_layer_abort(&txn);

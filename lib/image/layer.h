@@ -3,7 +3,7 @@
  * One layer, from its blob's bytes to a committed directory in the store, in one pass:
  *
  *   src -> verify(blob digest, size) -> [decrypt, HMAC] -> decompress -> verify(diff_id)
- *       -> unpack (overlay format)
+ *       -> unpack (overlay format; or, for an encrypted store, into its layer writer)
  *
  * The unpacked tree is staged and committed only after every check has passed (both digests
  * and an encrypted layer's HMAC are known only at the end of the stream), so a layer that

@@ -19,10 +19,16 @@
 #include "util/fs.h"
 #include "util/json.h"
 #include "util/strv.h"
+#include "store/store.h"
+#include "store/layer.h"
+
+/* Where the encrypted backend keeps its store, under the root. */
+#define ENCRYPTED_DIR "encrypted"
 
 struct img_store {
 	char *root;
-	int lockfd; /* locks/store: shared while open, exclusive for cleanup and gc */
+	struct store *enc; /* the encrypted backend: layers in lib/store at <root>/encrypted */
+	int lockfd;	   /* locks/store: shared while open, exclusive for cleanup and gc */
 	unsigned counter;
 };
 
@@ -72,7 +78,49 @@ static void clean_tmp(struct img_store *s)
 	}
 }
 
+/* Whether the plain layers directory holds any layer. */
+static bool has_plain_layers(const char *root)
+{
+	_cleanup_free_ char *p = cc_path_join(root, "layers");
+	_cleanup_closedir_ DIR *d = opendir(p);
+	struct dirent *de;
+	while (d && (de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		_cleanup_free_ char *alg = cc_path_join(p, de->d_name);
+		_cleanup_closedir_ DIR *a = opendir(alg);
+		struct dirent *ae;
+		while (a && (ae = readdir(a)))
+			if (ae->d_name[0] != '.')
+				return true;
+	}
+	return false;
+}
+
+static struct img_store *open_store(const char *root, const uint8_t *key, struct cc_error **err);
+
 struct img_store *img_store_open(const char *root, struct cc_error **err)
+{
+	return open_store(root, NULL, err);
+}
+
+struct img_store *img_store_open_encrypted(const char *root, const uint8_t key[STORE_KEY_LEN],
+					   struct cc_error **err)
+{
+	return open_store(root, key, err);
+}
+
+bool img_store_encrypted(const struct img_store *s)
+{
+	return s->enc != NULL;
+}
+
+struct store *img_store_backend(struct img_store *s)
+{
+	return s->enc;
+}
+
+static struct img_store *open_store(const char *root, const uint8_t *key, struct cc_error **err)
 {
 	/* 0700: layers, staging and mounts' writable layers hold images' trees (setuid files,
 	 * file capabilities, device nodes) that only the store's owner may reach. */
@@ -103,6 +151,30 @@ struct img_store *img_store_open(const char *root, struct cc_error **err)
 		img_store_close(s);
 		return NULL;
 	}
+	/* One root holds one kind of layers: a plain reader must not miss encrypted layers, an
+	 * encrypted store must not mix in plaintext ones. */
+	_cleanup_free_ char *enc = cc_path_join(root, ENCRYPTED_DIR);
+	_cleanup_free_ char *index = cc_path_join(enc, "index");
+	if (!key && access(index, F_OK) == 0) {
+		cc_error_set(err, 0,
+			     "image store %s: its layers are in an encrypted store; its key is "
+			     "needed",
+			     root);
+		img_store_close(s);
+		return NULL;
+	}
+	if (key && has_plain_layers(root)) {
+		cc_error_set(err, 0,
+			     "image store %s: holds plain layers; an encrypted store needs a root "
+			     "of its own",
+			     root);
+		img_store_close(s);
+		return NULL;
+	}
+	if (key && store_open(enc, key, true, &s->enc, err) < 0) {
+		img_store_close(s);
+		return NULL;
+	}
 	return s;
 }
 
@@ -110,6 +182,7 @@ void img_store_close(struct img_store *s)
 {
 	if (!s)
 		return;
+	store_close(s->enc);
 	if (s->lockfd >= 0)
 		close(s->lockfd);
 	free(s->root);
@@ -190,19 +263,22 @@ char *img_store_get_blob(struct img_store *s, const char *digest, size_t max, si
 
 /* ---- layers ---- */
 
+static bool layer_present(struct img_store *s, const char *diff_id, const char *path);
+
 bool img_store_has_layer(struct img_store *s, const char *diff_id)
 {
 	_cleanup_free_ char *path = digest_path(s, "layers", diff_id);
-	return path && access(path, F_OK) == 0;
+	return path && layer_present(s, diff_id, path);
 }
 
 char *img_store_layer_path(struct img_store *s, const char *diff_id)
 {
-	return digest_path(s, "layers", diff_id);
+	return s->enc ? NULL : digest_path(s, "layers", diff_id);
 }
 
 static void txn_clear(struct img_layer_txn *txn)
 {
+	store_layer_abort(txn->writer);
 	if (txn->dirfd >= 0)
 		close(txn->dirfd);
 	if (txn->lockfd >= 0)
@@ -210,6 +286,13 @@ static void txn_clear(struct img_layer_txn *txn)
 	free(txn->diff_id);
 	free(txn->staging);
 	*txn = (struct img_layer_txn){ .dirfd = -1, .lockfd = -1 };
+}
+
+/* Whether the layer is committed (in the index of an encrypted store, a directory in a plain
+ * one at path). */
+static bool layer_present(struct img_store *s, const char *diff_id, const char *path)
+{
+	return s->enc ? store_has_layer(s->enc, diff_id) : access(path, F_OK) == 0;
 }
 
 static char *layer_lock_path(struct img_store *s, const char *diff_id)
@@ -253,7 +336,7 @@ int img_store_layer_begin(struct img_store *s, const char *diff_id, struct img_l
 	_cleanup_free_ char *path = digest_path(s, "layers", diff_id);
 	if (!path)
 		return cc_error_set(err, 0, "image store: invalid layer diff_id \"%s\"", diff_id);
-	if (access(path, F_OK) == 0)
+	if (layer_present(s, diff_id, path))
 		return 1;
 	_cleanup_free_ char *lock = layer_lock_path(s, diff_id);
 	txn->lockfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
@@ -267,11 +350,19 @@ int img_store_layer_begin(struct img_store *s, const char *diff_id, struct img_l
 			return -1;
 		}
 	}
-	if (access(path, F_OK) == 0) {
+	if (layer_present(s, diff_id, path)) {
 		txn_clear(txn);
 		return 1;
 	}
 	txn->diff_id = xstrdup(diff_id);
+	if (s->enc) {
+		/* The layer goes straight into the encrypted store: no staging directory. */
+		if (store_layer_begin(s->enc, diff_id, &txn->writer, err) < 0) {
+			txn_clear(txn);
+			return -1;
+		}
+		return 0;
+	}
 	txn->staging = staging_path(s, "layer");
 	if (mkdir(txn->staging, 0700) < 0) {
 		cc_error_errno(err, "image store: mkdir %s", txn->staging);
@@ -289,6 +380,13 @@ int img_store_layer_begin(struct img_store *s, const char *diff_id, struct img_l
 
 int img_store_layer_commit(struct img_layer_txn *txn, struct cc_error **err)
 {
+	if (txn->writer) {
+		struct store_layer_writer *w = txn->writer;
+		txn->writer = NULL; /* commit frees it, on failure too */
+		int r = store_layer_commit(w, err);
+		txn_clear(txn);
+		return r;
+	}
 	_cleanup_free_ char *path = digest_path(txn->store, "layers", txn->diff_id);
 	if (syncfs(txn->dirfd) < 0 || ensure_parent(path, err) < 0 ||
 	    rename(txn->staging, path) < 0) {
@@ -483,8 +581,32 @@ static int sweep(struct img_store *s, const char *dir, char **refs, size_t *remo
 	return 0;
 }
 
+/* The encrypted backend: layers no record uses leave the index (not the writable layers of
+ * views, "upper:NAME"), then the store drops every object the index does not reach. */
+static int sweep_encrypted(struct img_store *s, char **refs, size_t *removed, struct cc_error **err)
+{
+	_cleanup_strv_ char **ids = store_layer_ids(s->enc, NULL, err);
+	if (!ids)
+		return -1;
+	for (size_t i = 0; ids[i]; i++) {
+		if (strncmp(ids[i], IMG_STORE_UPPER_PREFIX, strlen(IMG_STORE_UPPER_PREFIX)) == 0 ||
+		    cc_strv_contains(refs, ids[i]))
+			continue;
+		if (store_remove_layer(s->enc, ids[i], err) < 0)
+			return -1;
+		(*removed)++;
+	}
+	return store_gc(s->enc, NULL, err);
+}
+
 int img_store_gc(struct img_store *s, size_t *layers_removed, size_t *blobs_removed,
 		 struct cc_error **err)
+{
+	return img_store_gc_keep(s, NULL, layers_removed, blobs_removed, err);
+}
+
+int img_store_gc_keep(struct img_store *s, char *const *keep, size_t *layers_removed,
+		      size_t *blobs_removed, struct cc_error **err)
 {
 	*layers_removed = *blobs_removed = 0;
 	if (flock(s->lockfd, LOCK_EX | LOCK_NB) < 0) {
@@ -510,8 +632,11 @@ int img_store_gc(struct img_store *s, size_t *layers_removed, size_t *blobs_remo
 			add_ref(&refs, json_object_get(l, "digest"));
 		}
 	}
+	for (char *const *kept = keep; kept && *kept; kept++)
+		cc_strv_push(&refs, *kept);
 	if (ret == 0)
-		ret = sweep(s, "layers", refs, layers_removed, err);
+		ret = s->enc ? sweep_encrypted(s, refs, layers_removed, err)
+			     : sweep(s, "layers", refs, layers_removed, err);
 	if (ret == 0)
 		ret = sweep(s, "blobs", refs, blobs_removed, err);
 	flock(s->lockfd, LOCK_SH);

@@ -22,12 +22,30 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <jansson.h>
 #include "util/error.h"
 
 struct img_store;
 
 CC_MUST_CHECK struct img_store *img_store_open(const char *root, struct cc_error **err);
+/*
+ * The encrypted backend: the same store, but layers are unpacked straight into the encrypted,
+ * integrity-protected store of lib/store (docs/store.md) at <root>/encrypted, opened with key
+ * (32 bytes, copied) and made when missing; blobs and image records stay as in a plain store
+ * (what a registry serves to anyone). A root holds one kind of layers: img_store_open of an
+ * encrypted root, or this of a root with plain layers, is refused with a one-line error.
+ * Processes share it as a plain store (gc needs it alone: refused while another has it).
+ */
+struct store;
+CC_MUST_CHECK struct img_store *img_store_open_encrypted(const char *root, const uint8_t key[32],
+							 struct cc_error **err);
+bool img_store_encrypted(const struct img_store *s);
+/* The encrypted backend's store (for the view and fsck), NULL for a plain store. */
+struct store *img_store_backend(struct img_store *s);
+/* The diff_ids of views' writable layers in an encrypted store start with this; gc keeps
+ * them. */
+#define IMG_STORE_UPPER_PREFIX "upper:"
 void img_store_close(struct img_store *s);
 const char *img_store_root(const struct img_store *s);
 
@@ -48,6 +66,8 @@ struct img_layer_txn {
 	char *staging; /* path under tmp/ */
 	int dirfd;     /* O_DIRECTORY fd of the staging directory */
 	int lockfd;
+	/* The encrypted backend: the layer's writer (staging and dirfd unused, -1). */
+	struct store_layer_writer *writer;
 };
 CC_MUST_CHECK int img_store_layer_begin(struct img_store *s, const char *diff_id,
 					struct img_layer_txn *txn, struct cc_error **err);
@@ -60,7 +80,8 @@ CC_MUST_CHECK int img_store_layer_wait(struct img_store *s, const char *diff_id,
 				       struct cc_error **err);
 void img_store_layer_abort(struct img_layer_txn *txn);
 bool img_store_has_layer(struct img_store *s, const char *diff_id);
-/* Path of a committed layer directory (caller frees), NULL if invalid digest. */
+/* Path of a committed layer directory (caller frees), NULL if invalid digest or for an
+ * encrypted store (its layers are read through the view, lib/store/view.h). */
 char *img_store_layer_path(struct img_store *s, const char *diff_id);
 
 /* Image records: a JSON object that must hold "ref" (string), "manifest" (digest), "config"
@@ -77,3 +98,7 @@ CC_MUST_CHECK int img_store_remove_image(struct img_store *s, const char *ref,
  * the record ("image store: image record PATH: REASON: garbage collection refused ..."). */
 CC_MUST_CHECK int img_store_gc(struct img_store *s, size_t *layers_removed, size_t *blobs_removed,
 			       struct cc_error **err);
+/* The same, keeping also the layers and blobs keep names (digests; NULL-terminated; NULL for
+ * none): those in use by something other than an image record, e.g. a served view. */
+CC_MUST_CHECK int img_store_gc_keep(struct img_store *s, char *const *keep, size_t *layers_removed,
+				    size_t *blobs_removed, struct cc_error **err);

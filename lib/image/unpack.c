@@ -8,13 +8,10 @@
  *    and the new one created with O_EXCL/mkdirat/symlinkat/mknodat/linkat;
  *  - metadata goes through the fd of the new object or *at calls with AT_SYMLINK_NOFOLLOW.
  */
-#include <archive.h>
-#include <archive_entry.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <locale.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,149 +20,24 @@
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <unistd.h>
+#include "image/tar-internal.h"
 #include "image/unpack.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/strv.h"
 
-#define READ_BUF_SIZE (64u << 10)
-#define XATTR_NAME_LIMIT 255
-#define XATTR_VALUE_LIMIT (64u << 10)
 /* Deepest tree clear_lower walks (APPLY mode only; one fd per level). Removal itself
  * (cc_remove_at) has no depth limit. */
 #define MAX_TREE_DEPTH 256
-#define WH_PREFIX ".wh."
-#define WH_OPAQUE ".wh..wh..opq"
-
-/*
- * One path of the layer, cleaned and relative to the root ("." is the root). Used for two things:
- *  - directories whose mode and times are applied after all entries (dir = true);
- *  - in APPLY mode, every path the layer created (and its ancestors), so that an opaque whiteout
- *    keeps what this layer made, whatever the order in the tar.
- * Cost: sizeof(struct node) (~72 bytes) + path length + 1, per directory (both modes) and per
- * created path (APPLY mode); paths are bounded by PATH_MAX.
- */
-struct node {
-	struct node *next;
-	uint32_t hash;
-	bool dir;    /* a directory entry of the layer: mode and times at the end */
-	bool own;    /* the layer has this path (an entry, or the parent of one), not only
-		      * whiteouts in it */
-	bool opaque; /* OVERLAY: marked opaque */
-	mode_t mode;
-	dev_t dev;
-	ino_t ino;
-	struct timespec ts[2];
-	char path[];
-};
-
-struct pathset {
-	struct node **tab;
-	size_t cap, n;
-};
 
 struct unpacker {
 	int rootfd;
 	const struct img_unpack_opts *o;
 	struct img_unpack_stats *st;
-	struct archive *a;
-	img_read_fn read_fn;
-	void *ctx;
-	int read_errno;
-	char *buf;
-	struct pathset set;
+	struct img_tar t;
+	struct img_pathset set;
 	char **whiteouts; /* OVERLAY: the whiteout devices made, for drop_moot_whiteouts */
 };
-
-/* Like cc_error_set() but with an errno value that is not appended to the message. */
-static int fail(struct cc_error **err, int errnum, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int fail(struct cc_error **err, int errnum, const char *fmt, ...)
-{
-	bool fresh = *err == NULL;
-	va_list ap;
-	va_start(ap, fmt);
-	cc_error_setv(err, 0, fmt, ap);
-	va_end(ap);
-	if (fresh && *err)
-		(*err)->errnum = errnum;
-	return -1;
-}
-
-/* ---- path set ---- */
-
-static uint32_t hash_path(const char *s, size_t len)
-{
-	uint32_t h = 2166136261u;
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ (unsigned char)s[i]) * 16777619u;
-	return h;
-}
-
-static struct node *set_find(struct pathset *s, const char *p, size_t len)
-{
-	if (!s->cap)
-		return NULL;
-	uint32_t h = hash_path(p, len);
-	for (struct node *n = s->tab[h & (s->cap - 1)]; n; n = n->next)
-		if (n->hash == h && strlen(n->path) == len && memcmp(n->path, p, len) == 0)
-			return n;
-	return NULL;
-}
-
-static void set_grow(struct pathset *s)
-{
-	size_t cap = s->cap ? s->cap * 2 : 256;
-	struct node **tab = xcalloc(cap, sizeof(*tab));
-	for (size_t i = 0; i < s->cap; i++) {
-		struct node *n = s->tab[i], *next;
-		for (; n; n = next) {
-			next = n->next;
-			n->next = tab[n->hash & (cap - 1)];
-			tab[n->hash & (cap - 1)] = n;
-		}
-	}
-	free(s->tab);
-	s->tab = tab;
-	s->cap = cap;
-}
-
-static struct node *set_add(struct pathset *s, const char *p, size_t len)
-{
-	struct node *n = set_find(s, p, len);
-	if (n)
-		return n;
-	if (s->n >= s->cap)
-		set_grow(s);
-	n = xzalloc(sizeof(*n) + len + 1);
-	memcpy(n->path, p, len);
-	n->hash = hash_path(p, len);
-	n->next = s->tab[n->hash & (s->cap - 1)];
-	s->tab[n->hash & (s->cap - 1)] = n;
-	s->n++;
-	return n;
-}
-
-/* The layer has the path as its own (see struct node). */
-static bool set_own(struct pathset *s, const char *p, size_t len)
-{
-	struct node *n = set_find(s, p, len);
-	return n && n->own;
-}
-
-static void set_free(struct pathset *s)
-{
-	for (size_t i = 0; i < s->cap; i++) {
-		struct node *n = s->tab[i], *next;
-		for (; n; n = next) {
-			next = n->next;
-			free(n);
-		}
-	}
-	free(s->tab);
-	s->tab = NULL;
-	s->cap = s->n = 0;
-}
 
 /* Remember that the layer created `path` (APPLY mode; in OVERLAY mode only if a directory)
  * and, implicitly, its ancestors: the layer's own directories, as opposed to those made only
@@ -179,71 +51,18 @@ static void record_created(struct unpacker *u, const char *path, bool is_dir)
 	 * with their own ancestors, so the walk up stops at the first one found. OVERLAY only
 	 * needs the directories (whose whiteout makes them opaque rather than removing them). */
 	if (u->o->mode == IMG_UNPACK_APPLY || is_dir)
-		set_add(&u->set, path, len)->own = true;
+		img_pathset_add(&u->set, path, len)->own = true;
 	for (;;) {
 		while (len > 0 && path[len - 1] != '/')
 			len--;
 		if (len == 0)
 			return;
 		len--; /* drop the '/' */
-		struct node *n = set_add(&u->set, path, len);
+		struct img_path *n = img_pathset_add(&u->set, path, len);
 		if (n->own)
 			return;
 		n->own = true;
 	}
-}
-
-/* ---- names ---- */
-
-/* Cleaned relative path of a tar name; absolute names are rooted at the layer root. */
-static char *clean_name(const char *raw, struct cc_error **err)
-{
-	if (!raw || !*raw) {
-		fail(err, EINVAL, "empty name");
-		return NULL;
-	}
-	if (strlen(raw) >= PATH_MAX) {
-		fail(err, ENAMETOOLONG, "name longer than %d bytes", PATH_MAX - 1);
-		return NULL;
-	}
-	while (*raw == '/')
-		raw++;
-	if (!*raw)
-		return xstrdup(".");
-	char *c = cc_path_clean(raw);
-	if (strcmp(c, "..") == 0 || strncmp(c, "../", 3) == 0) {
-		free(c);
-		fail(err, EXDEV, "escapes the layer root");
-		return NULL;
-	}
-	return c;
-}
-
-/* Splits a cleaned path (not ".") into its directory (allocated; "." for the root) and base. */
-static char *split_path(const char *path, const char **base)
-{
-	const char *slash = strrchr(path, '/');
-	if (!slash) {
-		*base = path;
-		return xstrdup(".");
-	}
-	*base = slash + 1;
-	return xstrndup(path, (size_t)(slash - path));
-}
-
-/* A printable, bounded copy of a tar name for error messages. */
-static char *printable(const char *raw)
-{
-	if (!raw)
-		return xstrdup("");
-	size_t len = strnlen(raw, 256);
-	char *s = xmalloc(len + 4);
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)raw[i];
-		s[i] = c < 0x20 || c == 0x7f || c == '"' ? '?' : (char)c;
-	}
-	strcpy(s + len, raw[len] ? "..." : "");
-	return s;
 }
 
 static void proc_fd_path(char buf[static 32], int fd)
@@ -293,7 +112,7 @@ static int set_opaque(struct unpacker *u, int fd, const char *path, struct cc_er
 	    !(u->o->rootless && errno == EPERM &&
 	      fsetxattr(fd, "user.overlay.opaque", "y", 1, 0) == 0))
 		return cc_error_errno(err, "set opaque xattr");
-	set_add(&u->set, path, strlen(path))->opaque = true;
+	img_pathset_add(&u->set, path, strlen(path))->opaque = true;
 	return 0;
 }
 
@@ -328,7 +147,7 @@ static int whiteouts_to_dirs(struct unpacker *u, const char *dir, struct cc_erro
 		if (slash)
 			*slash = '\0';
 		const char *base;
-		_cleanup_free_ char *parent = split_path(p, &base);
+		_cleanup_free_ char *parent = img_tar_split_path(p, &base);
 		_cleanup_close_ int pfd =
 		    cc_open_in_root(u->rootfd, parent, O_PATH | O_DIRECTORY, 0);
 		struct stat st;
@@ -375,19 +194,13 @@ static int set_owner(struct unpacker *u, int fd, struct archive_entry *e, struct
 {
 	int64_t uid = archive_entry_uid(e), gid = archive_entry_gid(e);
 	if (uid < 0 || uid >= UINT32_MAX || gid < 0 || gid >= UINT32_MAX)
-		return fail(err, EINVAL, "owner %lld:%lld out of range", (long long)uid,
-			    (long long)gid);
+		return img_unpack_fail(err, EINVAL, "owner %lld:%lld out of range", (long long)uid,
+				       (long long)gid);
 	if (fchownat(fd, "", (uid_t)uid, (gid_t)gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) == 0)
 		return 0;
 	if (u->o->rootless && (errno == EPERM || errno == EINVAL))
 		return 0;
 	return cc_error_errno(err, "chown %lld:%lld", (long long)uid, (long long)gid);
-}
-
-static bool is_overlay_xattr(const char *name)
-{
-	return strncmp(name, "trusted.overlay.", 16) == 0 ||
-	       strncmp(name, "user.overlay.", 13) == 0;
 }
 
 /*
@@ -406,16 +219,16 @@ static int set_xattrs(struct unpacker *u, int fd, bool opath, bool is_link, stru
 	if (count <= 0)
 		return 0;
 	if (count > IMG_UNPACK_MAX_XATTRS)
-		return fail(err, E2BIG, "more than %d xattrs", IMG_UNPACK_MAX_XATTRS);
+		return img_unpack_fail(err, E2BIG, "more than %d xattrs", IMG_UNPACK_MAX_XATTRS);
 	proc_fd_path(path, fd);
 	while (archive_entry_xattr_next(e, &name, &value, &size) == ARCHIVE_OK) {
-		if (!name || !*name || strlen(name) > XATTR_NAME_LIMIT)
-			return fail(err, EINVAL, "invalid xattr name");
-		if (size > XATTR_VALUE_LIMIT)
-			return fail(err, E2BIG, "xattr %s: value larger than %u bytes", name,
-				    XATTR_VALUE_LIMIT);
+		if (!name || !*name || strlen(name) > IMG_XATTR_NAME_LIMIT)
+			return img_unpack_fail(err, EINVAL, "invalid xattr name");
+		if (size > IMG_XATTR_VALUE_LIMIT)
+			return img_unpack_fail(err, E2BIG, "xattr %s: value larger than %u bytes",
+					       name, IMG_XATTR_VALUE_LIMIT);
 		/* The layer must not forge overlayfs metadata (whiteouts are the only way). */
-		if (is_overlay_xattr(name))
+		if (img_tar_overlay_xattr(name))
 			continue;
 		/* The kernel refuses user.* xattrs on symlinks. */
 		if (is_link && strncmp(name, "user.", 5) == 0)
@@ -474,18 +287,14 @@ static int copy_data(struct unpacker *u, int fd, struct archive_entry *e, struct
 {
 	const void *block;
 	size_t size;
-	la_int64_t off, end = 0;
+	int64_t off, end = 0;
 	for (;;) {
-		int r = archive_read_data_block(u->a, &block, &size, &off);
-		if (r == ARCHIVE_EOF)
+		int r = img_tar_data(&u->t, &block, &size, &off, err);
+		if (r <= 0) {
+			if (r < 0)
+				return -1;
 			break;
-		if (r != ARCHIVE_OK) {
-			if (u->read_errno)
-				return cc_error_set(err, u->read_errno, "read layer");
-			return fail(err, EIO, "read data: %s", archive_error_string(u->a));
 		}
-		if (off < 0)
-			return fail(err, EINVAL, "read data: negative offset");
 		/* The file is new: blocks of zeros stay holes, like the holes of a sparse entry
 		 * (a small layer must not fill the disk with a huge file of zeros). Only beyond
 		 * what was written already: a sparse map may overlap itself. */
@@ -556,7 +365,7 @@ static int do_directory(struct unpacker *u, int pfd, const char *name, const cha
 	if (fstat(fd, &st) < 0)
 		return cc_error_errno(err, "stat");
 	/* Mode and times last: later entries change the mtime (and need a writable directory). */
-	struct node *n = set_add(&u->set, path, strlen(path));
+	struct img_path *n = img_pathset_add(&u->set, path, strlen(path));
 	n->dir = true;
 	n->mode = entry_perm(e);
 	n->dev = st.st_dev;
@@ -590,9 +399,10 @@ static int do_symlink(struct unpacker *u, int pfd, const char *name, struct arch
 {
 	const char *target = archive_entry_symlink(e);
 	if (!target || !*target)
-		return fail(err, EINVAL, "empty symlink target");
+		return img_unpack_fail(err, EINVAL, "empty symlink target");
 	if (strlen(target) >= PATH_MAX)
-		return fail(err, ENAMETOOLONG, "symlink target longer than %d bytes", PATH_MAX - 1);
+		return img_unpack_fail(err, ENAMETOOLONG, "symlink target longer than %d bytes",
+				       PATH_MAX - 1);
 	if (make_room(pfd, name, false, err) < 0)
 		return -1;
 	if (symlinkat(target, pfd, name) < 0)
@@ -617,20 +427,20 @@ static int do_hardlink(struct unpacker *u, int pfd, const char *name, const char
 		       const char *rawtarget, struct cc_error **err)
 {
 	struct stat st;
-	_cleanup_free_ char *target = clean_name(rawtarget, err);
+	_cleanup_free_ char *target = img_tar_clean_name(rawtarget, err);
 	if (!target)
 		return cc_error_prefix(err, "hardlink target");
 	if (strcmp(target, ".") == 0)
-		return fail(err, EPERM, "hardlink to a directory");
+		return img_unpack_fail(err, EPERM, "hardlink to a directory");
 	if (strcmp(target, path) == 0)
 		return 0; /* a link to itself: nothing to do */
 	const char *tbase;
-	_cleanup_free_ char *tdir = split_path(target, &tbase);
+	_cleanup_free_ char *tdir = img_tar_split_path(target, &tbase);
 	_cleanup_close_ int tfd = cc_open_in_root(u->rootfd, tdir, O_PATH | O_DIRECTORY, 0);
 	if (tfd < 0 || fstatat(tfd, tbase, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return cc_error_errno(err, "hardlink target \"%s\"", target);
 	if (S_ISDIR(st.st_mode))
-		return fail(err, EPERM, "hardlink target \"%s\" is a directory", target);
+		return img_unpack_fail(err, EPERM, "hardlink target \"%s\" is a directory", target);
 	/* Already a link to the same inode (e.g. through a symlinked parent): nothing to do, and
 	 * unlinking it first would remove the target. */
 	struct stat cur;
@@ -672,13 +482,13 @@ static int clear_lower(struct unpacker *u, int dfd, char *path, size_t len, int 
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
 		size_t nlen = strlen(de->d_name);
-		struct node *n = NULL;
+		struct img_path *n = NULL;
 		/* Longer paths were never created by the layer (names are < PATH_MAX). */
 		if (off + nlen < PATH_MAX) {
 			if (!root)
 				path[len] = '/';
 			memcpy(path + off, de->d_name, nlen + 1);
-			n = set_find(&u->set, path, off + nlen);
+			n = img_pathset_find(&u->set, path, off + nlen);
 			if (n && !n->own)
 				n = NULL;
 		}
@@ -748,7 +558,7 @@ static int whiteout_apply(struct unpacker *u, const char *dir, const char *victi
 			return 0; /* nothing below to hide */
 		return cc_error_errno(err, "open parent directory \"%s\"", dir);
 	}
-	if (!set_own(&u->set, vpath, strlen(vpath))) {
+	if (!img_pathset_own(&u->set, vpath, strlen(vpath))) {
 		if (cc_remove_at(pfd, victim) < 0)
 			return cc_error_errno(err, "whiteout: remove \"%s\"", victim);
 		return 0;
@@ -785,7 +595,7 @@ static int whiteout_overlay(struct unpacker *u, const char *dir, const char *vic
 	if (fstatat(pfd, victim, &st, AT_SYMLINK_NOFOLLOW) == 0) {
 		if (!S_ISDIR(st.st_mode))
 			return 0;
-		if (set_own(&u->set, vpath, strlen(vpath))) {
+		if (img_pathset_own(&u->set, vpath, strlen(vpath))) {
 			_cleanup_close_ int fd =
 			    openat(pfd, victim, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			if (fd < 0)
@@ -824,13 +634,13 @@ static int drop_moot_whiteouts(struct unpacker *u, struct cc_error **err)
 			if (len == 0)
 				break;
 			len--;
-			struct node *n = set_find(&u->set, w, len);
+			struct img_path *n = img_pathset_find(&u->set, w, len);
 			moot = n && n->opaque;
 		}
 		if (!moot)
 			continue;
 		const char *base;
-		_cleanup_free_ char *dir = split_path(w, &base);
+		_cleanup_free_ char *dir = img_tar_split_path(w, &base);
 		_cleanup_close_ int pfd = cc_open_in_root(u->rootfd, dir, O_PATH | O_DIRECTORY, 0);
 		struct stat st;
 		if (pfd < 0 || fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
@@ -845,15 +655,15 @@ static int drop_moot_whiteouts(struct unpacker *u, struct cc_error **err)
 static int do_whiteout(struct unpacker *u, const char *dir, const char *base,
 		       struct archive_entry *e, struct cc_error **err)
 {
-	const char *victim = base + strlen(WH_PREFIX);
-	if (strcmp(base, WH_OPAQUE) == 0)
+	const char *victim = base + strlen(IMG_WH_PREFIX);
+	if (strcmp(base, IMG_WH_OPAQUE) == 0)
 		return do_opaque(u, dir, err);
-	if (strncmp(victim, WH_PREFIX, strlen(WH_PREFIX)) == 0) {
+	if (strncmp(victim, IMG_WH_PREFIX, strlen(IMG_WH_PREFIX)) == 0) {
 		u->st->skipped++; /* aufs metadata (.wh..wh.plnk, ...): meaningless here */
 		return 0;
 	}
 	if (!*victim || strcmp(victim, ".") == 0 || strcmp(victim, "..") == 0)
-		return fail(err, EINVAL, "invalid whiteout name");
+		return img_unpack_fail(err, EINVAL, "invalid whiteout name");
 
 	/* A whiteout hides what lower layers have, never an entry of its own layer, before or
 	 * after it in the tar (image-spec: "files that are present in the same layer as a
@@ -869,7 +679,7 @@ static int do_whiteout(struct unpacker *u, const char *dir, const char *base,
 
 static int do_entry(struct unpacker *u, struct archive_entry *e, struct cc_error **err)
 {
-	_cleanup_free_ char *path = clean_name(archive_entry_pathname(e), err);
+	_cleanup_free_ char *path = img_tar_clean_name(archive_entry_pathname(e), err);
 	if (!path)
 		return -1;
 	const char *hardlink = archive_entry_hardlink(e);
@@ -878,7 +688,7 @@ static int do_entry(struct unpacker *u, struct archive_entry *e, struct cc_error
 	if (strcmp(path, ".") == 0) {
 		/* The root itself: only a directory entry makes sense (mode, owner, times). */
 		if (hardlink || type != AE_IFDIR)
-			return fail(err, EPERM, "cannot replace the layer root");
+			return img_unpack_fail(err, EPERM, "cannot replace the layer root");
 		_cleanup_close_ int fd = cc_open_in_root(u->rootfd, ".", O_PATH | O_DIRECTORY, 0);
 		if (fd < 0)
 			return cc_error_errno(err, "open root");
@@ -886,8 +696,8 @@ static int do_entry(struct unpacker *u, struct archive_entry *e, struct cc_error
 	}
 
 	const char *base;
-	_cleanup_free_ char *dir = split_path(path, &base);
-	if (strncmp(base, WH_PREFIX, strlen(WH_PREFIX)) == 0)
+	_cleanup_free_ char *dir = img_tar_split_path(path, &base);
+	if (strncmp(base, IMG_WH_PREFIX, strlen(IMG_WH_PREFIX)) == 0)
 		return do_whiteout(u, dir, base, e, err);
 
 	if (!hardlink &&
@@ -897,7 +707,7 @@ static int do_entry(struct unpacker *u, struct archive_entry *e, struct cc_error
 	}
 	if (!hardlink && type != AE_IFREG && type != AE_IFDIR && type != AE_IFLNK &&
 	    type != AE_IFCHR && type != AE_IFBLK && type != AE_IFIFO)
-		return fail(err, EINVAL, "unsupported entry type 0%o", (unsigned)type);
+		return img_unpack_fail(err, EINVAL, "unsupported entry type 0%o", (unsigned)type);
 
 	_cleanup_close_ int pfd = open_parent(u, dir, err);
 	if (pfd < 0)
@@ -923,7 +733,7 @@ static int do_entry(struct unpacker *u, struct archive_entry *e, struct cc_error
 static int fix_directories(struct unpacker *u, struct cc_error **err)
 {
 	for (size_t i = 0; i < u->set.cap; i++) {
-		for (struct node *n = u->set.tab[i]; n; n = n->next) {
+		for (struct img_path *n = u->set.tab[i]; n; n = n->next) {
 			struct stat st;
 			if (!n->dir)
 				continue;
@@ -944,31 +754,6 @@ static int fix_directories(struct unpacker *u, struct cc_error **err)
 	return 0;
 }
 
-static la_ssize_t read_cb(struct archive *a, void *data, const void **buf)
-{
-	struct unpacker *u = data;
-	for (;;) {
-		ssize_t n = u->read_fn(u->ctx, u->buf, READ_BUF_SIZE);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 || n > (ssize_t)READ_BUF_SIZE) {
-			u->read_errno = n < 0 && errno ? errno : EIO;
-			archive_set_error(a, u->read_errno, "read: %s", strerror(u->read_errno));
-			return -1;
-		}
-		*buf = u->buf;
-		return n;
-	}
-}
-
-static int archive_fail(struct unpacker *u, struct cc_error **err, const char *what)
-{
-	if (u->read_errno)
-		return cc_error_set(err, u->read_errno, "read layer");
-	const char *msg = archive_error_string(u->a);
-	return fail(err, EIO, "%s: %s", what, msg ? msg : "unknown error");
-}
-
 int img_unpack(int rootfd, img_read_fn read_fn, void *ctx, const struct img_unpack_opts *o,
 	       struct img_unpack_stats *stats, struct cc_error **err)
 {
@@ -977,54 +762,26 @@ int img_unpack(int rootfd, img_read_fn read_fn, void *ctx, const struct img_unpa
 		.rootfd = rootfd,
 		.o = o,
 		.st = stats ? stats : &dummy,
-		.read_fn = read_fn,
-		.ctx = ctx,
 	};
 	struct archive_entry *e;
-	int ret = -1;
+	int ret = -1, r;
 
-	/* libarchive converts pax (UTF-8) names to the locale's charset: make that a no-op, for
-	 * this thread only, so names come out as the bytes in the tar. */
-	locale_t loc = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
-	locale_t old = loc ? uselocale(loc) : (locale_t)0;
-
-	u.buf = xmalloc(READ_BUF_SIZE);
-	u.a = archive_read_new();
-	if (!u.a)
-		abort();
-	archive_read_support_filter_none(u.a);
-	archive_read_support_format_tar(u.a);
-	archive_read_support_format_gnutar(u.a);
-	if (archive_read_open(u.a, &u, NULL, read_cb, NULL) != ARCHIVE_OK) {
-		archive_fail(&u, err, "open layer");
-		goto out;
-	}
-	for (;;) {
-		int r = archive_read_next_header(u.a, &e);
-		if (r == ARCHIVE_EOF)
-			break;
-		if (r < ARCHIVE_WARN) {
-			archive_fail(&u, err, "read layer");
-			goto out;
-		}
+	if (img_tar_open(&u.t, read_fn, ctx, err) < 0)
+		return -1;
+	while ((r = img_tar_next(&u.t, &e, err)) > 0) {
 		u.st->entries++;
 		if (do_entry(&u, e, err) < 0) {
-			_cleanup_free_ char *name = printable(archive_entry_pathname(e));
+			_cleanup_free_ char *name = img_tar_printable(archive_entry_pathname(e));
 			cc_error_prefix(err, "layer entry \"%s\"", name);
 			goto out;
 		}
 	}
-	if (drop_moot_whiteouts(&u, err) < 0 || fix_directories(&u, err) < 0)
+	if (r < 0 || drop_moot_whiteouts(&u, err) < 0 || fix_directories(&u, err) < 0)
 		goto out;
 	ret = 0;
 out:
-	archive_read_free(u.a);
-	free(u.buf);
-	set_free(&u.set);
+	img_tar_close(&u.t);
+	img_pathset_free(&u.set);
 	cc_strv_free(u.whiteouts);
-	if (loc) {
-		uselocale(old);
-		freelocale(loc);
-	}
 	return ret;
 }
