@@ -5,9 +5,11 @@ image built here, encrypted by `rune-image encrypt` for a key that only a key br
 enclave-agent started by rune as an enclave container (skeleton PAL, simulated backend) with
 security_validate on, a policy that wants that signature, and the cc_kbc key broker client; a
 pull through the agent with agent-ctl, for which the agent attests to the KBS (simulated
-evidence of its enclave, bound to the KBS's nonce) and gets the image key; an unsigned image
-refused; the pulled layers mounted as the app's rootfs; the app run by rune, as an enclave
-container too; everything cleaned up.
+evidence of its enclave, bound to the KBS's nonce) and gets the image key, and unpacks the
+layers straight into its encrypted, integrity-protected store (key sealed to its enclave
+identity; nothing of the image readable on the host disk); an unsigned image refused; the
+image's view, served by the agent through FUSE, mounted as the app's rootfs; the app run by
+rune from it, as an enclave container too; everything cleaned up.
 
     demo.py [--build DIR]      (scripts/demo.sh builds and then runs this)
 
@@ -159,7 +161,8 @@ class Demo:
             "--out", bundle, "--listen", listen, "--pal", self.pal,
             "--policy", self.policy_file, "--registries-d", self.registries_d,
             "--key", self.pub,
-            "--key-provider", f"provider:attestation-agent:cc_kbc::{self.kbs.url}")
+            "--key-provider", f"provider:attestation-agent:cc_kbc::{self.kbs.url}",
+            "--agent-arg=--store-key=sealed")
         log = open(self.work / "agent.log", "wb")
         self.containers.append("demo-agent")
         subprocess.run([*self.rune_argv(), "run", "--detach", "--bundle", bundle,
@@ -176,10 +179,12 @@ class Demo:
     def cleanup(self):
         if getattr(self, "kbs", None):
             self.kbs.stop()
+        # the views first, while the agent that serves them runs (it drops their writable
+        # layers), then the containers
+        for target, agent_root in reversed(self.mounted):
+            run(self.agent_ctl, "umount", "--agent-root", agent_root, target, check=False)
         for cid in reversed(self.containers):
             self.rune_cmd("delete", "--force", cid, check=False)
-        for target in reversed(self.mounted):
-            run(self.agent_ctl, "umount", target, check=False)
         shutil.rmtree(self.pal_dir, ignore_errors=True)
 
 
@@ -204,7 +209,7 @@ def demo(build, work):
 
             listen = f"tcp://127.0.0.1:{free_port()}"
             step(f"enclave-agent started by rune as an enclave container, serving {listen}, "
-                 "security_validate on")
+                 "security_validate on, its store encrypted (key sealed to its enclave)")
             agent_bundle = d.start_agent(listen)
             d.trust_machine_key()
             state = json.loads(d.rune_cmd("state", "demo-agent").stdout)
@@ -223,6 +228,14 @@ def demo(build, work):
                   f"{session['mr_enclave'][:16]}…), {c['resource']} key releases")
             if c["attested"] != 1:
                 raise SystemExit("demo: the agent did not attest to the KBS")
+            store = agent_bundle / "rootfs/var/lib/enclave-agent/encrypted"
+            objects = [p for p in store.rglob("*") if p.is_file()]
+            leaked = [p for p in objects if b"rune demo image" in p.read_bytes()]
+            print(f"encrypted store: {len(objects)} files, "
+                  f"{sum(p.stat().st_size for p in objects) >> 10} KiB; the image's text in "
+                  f"none of them" if not leaked else f"demo: plaintext in {leaked[0]}")
+            if leaked or not objects:
+                raise SystemExit("demo: the layers are not in the encrypted store")
             cid = "hello_1"
             bad = f"{reg.host}/demo/unsigned:1"
             step(f"agent-ctl -c {listen} -i {bad} (not signed: refused)")
@@ -231,10 +244,12 @@ def demo(build, work):
             if res.returncode == 0 or "PERMISSION_DENIED" not in res.stdout + res.stderr:
                 raise SystemExit("demo: the agent did not refuse the unsigned image")
 
-            step("the pulled layers mounted as the app's rootfs")
+            step("the image's view, served by the agent (FUSE), mounted as the app's rootfs")
             app = work / "app"
             run(d.agent_ctl, "mount", "--agent-root", agent_bundle / "rootfs", cid, app)
-            d.mounted.append(app)
+            print(run("findmnt", "-n", "-o", "SOURCE,FSTYPE", app / "rootfs",
+                      check=False).stdout.strip())
+            d.mounted.append((app, agent_bundle / "rootfs"))
             print(f"{app}/rootfs: {' '.join(sorted(os.listdir(app / 'rootfs')))}")
 
             step("the app, run by rune as an enclave container")

@@ -23,7 +23,7 @@ int ctl_list(const struct ctl_options *o);
 int ctl_remove(const struct ctl_options *o, const char *cid);
 int ctl_status(const struct ctl_options *o);
 int ctl_mount(const struct ctl_options *o, const char *cid, const char *bundle);
-int ctl_umount(const char *bundle);
+int ctl_umount(const struct ctl_options *o, const char *bundle);
 
 /* "agent-ctl: " + message + newline on stderr; returns 1. */
 int ctl_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -181,7 +181,7 @@ static int run(struct ctl_options *o, int argc, char **argv)
 			   ? 2
 			   : ctl_mount(o, argv[1], argv[2]);
 	if (!strcmp(cmd, "umount") || !strcmp(cmd, "unmount"))
-		return want_args(cmd, n, 1, "a bundle directory") < 0 ? 2 : ctl_umount(argv[1]);
+		return want_args(cmd, n, 1, "a bundle directory") < 0 ? 2 : ctl_umount(o, argv[1]);
 	ctl_fail("unknown command \"%s\" (see --help)", cmd);
 	return 2;
 }

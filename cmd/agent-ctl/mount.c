@@ -18,7 +18,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include "agent-ctl.h"
@@ -146,6 +149,115 @@ static bool mounted(const char *path)
 	       (a.stx_mask & b.stx_mask & STATX_MNT_ID) && a.stx_mnt_id != b.stx_mnt_id;
 }
 
+/* ---- an encrypted store: the agent serves the view ---- */
+
+#define VIEW_ANSWER_MAX 4096
+#define VIEW_TIMEOUT_MS 30000
+
+/* Connect to the agent's view socket, resolved inside its root: a link planted there cannot
+ * send the request (and the FUSE descriptor) to another socket of the host. */
+static int view_connect(int rootfd, const char *images)
+{
+	_cleanup_close_ int dirfd = cc_open_in_root(rootfd, images, O_PATH | O_DIRECTORY, 0);
+	_cleanup_close_ int sockfd =
+	    dirfd < 0 ? -1 : openat(dirfd, AGENT_VIEW_SOCKET, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	struct stat st;
+	if (sockfd < 0 || fstat(sockfd, &st) < 0)
+		return ctl_fail("the agent's view socket %s/%s (in its root): %s", images,
+				AGENT_VIEW_SOCKET, strerror(errno)),
+		       -1;
+	if (!S_ISSOCK(st.st_mode))
+		return ctl_fail("%s/%s in the agent's root is not a socket", images,
+				AGENT_VIEW_SOCKET),
+		       -1;
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "/proc/self/fd/%d", sockfd);
+	int c = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (c < 0 || connect(c, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		ctl_fail("the agent's view socket %s/%s: %s", images, AGENT_VIEW_SOCKET,
+			 strerror(errno));
+		if (c >= 0)
+			close(c);
+		return -1;
+	}
+	return c;
+}
+
+/* One request (with fd when >= 0) and its answer: 0, or 1 after printing the agent's error. */
+static int view_request(int rootfd, const char *images, const char *op, const char *cid, int fd)
+{
+	_cleanup_close_ int c = view_connect(rootfd, images);
+	if (c < 0)
+		return 1;
+	_cleanup_json_ json_t *req = json_pack("{s:s,s:s}", "op", op, "cid", cid);
+	_cleanup_free_ char *text = json_dumps(req, JSON_COMPACT);
+	union {
+		struct cmsghdr h;
+		char b[CMSG_SPACE(sizeof(int))];
+	} ctl = { 0 };
+	struct iovec iov = { text, strlen(text) };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1 };
+	if (fd >= 0) {
+		m.msg_control = ctl.b;
+		m.msg_controllen = sizeof(ctl.b);
+		struct cmsghdr *h = CMSG_FIRSTHDR(&m);
+		h->cmsg_level = SOL_SOCKET;
+		h->cmsg_type = SCM_RIGHTS;
+		h->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(h), &fd, sizeof(int));
+	}
+	if (sendmsg(c, &m, MSG_NOSIGNAL) != (ssize_t)iov.iov_len)
+		return ctl_fail("%s %s: send to the agent: %s", op, cid, strerror(errno));
+	char ans[VIEW_ANSWER_MAX + 1];
+	size_t len = 0;
+	for (;;) {
+		struct pollfd p = { c, POLLIN, 0 };
+		if (poll(&p, 1, VIEW_TIMEOUT_MS) != 1)
+			return ctl_fail("%s %s: no answer from the agent within %d s", op, cid,
+					VIEW_TIMEOUT_MS / 1000);
+		ssize_t n = read(c, ans + len, VIEW_ANSWER_MAX - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0 || (len += (size_t)n) == VIEW_ANSWER_MAX)
+			break;
+	}
+	struct cc_error *err = NULL;
+	_cleanup_json_ json_t *a = cc_json_load_buf("the agent's answer", ans, len, &err);
+	if (!a) {
+		ctl_fail("%s %s: %s", op, cid, err->msg);
+		cc_error_free(&err);
+		return 1;
+	}
+	if (json_is_true(json_object_get(a, "ok")))
+		return 0;
+	const char *why = json_string_value(json_object_get(a, "error"));
+	char shown[CC_SHOWN_BUF];
+	cc_shown(why ? why : "no reason given", why ? strlen(why) : 15, shown);
+	return ctl_fail("%s %s: the agent: %s", op, cid, shown);
+}
+
+/* rootfs as a FUSE mount whose server is the agent: /dev/fuse opened and mounted here (the
+ * agent needs no mount privilege), the descriptor handed to the agent. */
+static int mount_view(int rootfd, const char *images, const char *cid, const char *rootfs)
+{
+	_cleanup_close_ int fd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return ctl_fail("mount %s: /dev/fuse: %s", cid, strerror(errno));
+	_cleanup_free_ char *opts =
+	    xasprintf("fd=%d,rootmode=40000,user_id=0,group_id=0,allow_other,default_permissions,"
+		      "max_read=%u",
+		      fd, 1u << 20);
+	if (mkdir(rootfs, 0755) < 0 && errno != EEXIST)
+		return ctl_fail("mount %s: %s: %s", cid, rootfs, strerror(errno));
+	if (mount("store-view", rootfs, "fuse.store", 0, opts) < 0)
+		return ctl_fail("mount %s: %s: %s", cid, rootfs, strerror(errno));
+	if (view_request(rootfd, images, "serve", cid, fd) != 0) {
+		CC_BEST_EFFORT(umount2(rootfs, MNT_DETACH)); /* nobody serves it */
+		return 1;
+	}
+	return 0;
+}
+
 int ctl_mount(const struct ctl_options *o, const char *cid, const char *bundle)
 {
 	struct cc_error *err = NULL;
@@ -163,7 +275,10 @@ int ctl_mount(const struct ctl_options *o, const char *cid, const char *bundle)
 	size_t len, config_len;
 	_cleanup_free_ char *text = read_in_agent(rootfd, info_path, &len);
 	_cleanup_json_ json_t *info = text ? cc_json_load_buf(info_path, text, len, &err) : NULL;
-	_cleanup_strv_ char **dirs = info ? layer_dirs(rootfd, info, info_path) : NULL;
+	bool enc = info && json_is_true(json_object_get(info, "encrypted"));
+	_cleanup_strv_ char **dirs = info && !enc ? layer_dirs(rootfd, info, info_path) : NULL;
+	if (enc)
+		dirs = xcalloc(1, sizeof(char *));
 	_cleanup_free_ char *config = dirs ? read_in_agent(rootfd, config_path, &config_len) : NULL;
 	if (err) {
 		ctl_fail("mount: %s", err->msg);
@@ -179,30 +294,68 @@ int ctl_mount(const struct ctl_options *o, const char *cid, const char *bundle)
 	_cleanup_free_ char *cfg_out = cc_path_join(bundle, "config.json");
 	if (cc_path_exists(rootfs) && mounted(rootfs))
 		return ctl_fail("mount: %s is mounted already", rootfs);
-	if (cc_mkdir_p(bundle, 0755, &err) < 0 ||
-	    cc_write_file_atomic(cfg_out, bundle_cfg, strlen(bundle_cfg), 0644, &err) < 0 ||
-	    img_mount_overlay(dirs, cc_strv_len(dirs), upper, work, rootfs, &err) < 0) {
+	_cleanup_free_ char *layer = cc_path_join(bundle, ".layer");
+	_cleanup_free_ char *view = cc_path_join(bundle, ".layer/view");
+	if (enc) {
+		/* the writable layer is the agent's; .layer/view names the container for umount */
+		if (cc_mkdir_p(layer, 0700, &err) < 0 ||
+		    cc_write_file_atomic(view, cid, strlen(cid), 0600, &err) < 0 ||
+		    cc_write_file_atomic(cfg_out, bundle_cfg, strlen(bundle_cfg), 0644, &err) < 0) {
+			ctl_fail("mount %s: %s", cid, err->msg);
+			cc_error_free(&err);
+			return 1;
+		}
+		if (mount_view(rootfd, o->images, cid, rootfs) != 0) {
+			unlink(cfg_out);
+			unlink(view);
+			rmdir(layer);
+			return 1;
+		}
+	} else if (cc_mkdir_p(bundle, 0755, &err) < 0 ||
+		   cc_write_file_atomic(cfg_out, bundle_cfg, strlen(bundle_cfg), 0644, &err) < 0 ||
+		   img_mount_overlay(dirs, cc_strv_len(dirs), upper, work, rootfs, &err) < 0) {
 		ctl_fail("mount %s: %s", cid, err->msg);
 		cc_error_free(&err);
 		unlink(cfg_out);
 		return 1;
 	}
 	if (o->json)
-		printf("{\"bundle\": \"%s\", \"layers\": %zu}\n", bundle, cc_strv_len(dirs));
+		printf("{\"bundle\": \"%s\", \"layers\": %zu}\n", bundle,
+		       enc ? json_array_size(json_object_get(info, "diff_ids"))
+			   : cc_strv_len(dirs));
 	else
 		printf("%s\n", bundle);
 	return 0;
 }
 
-int ctl_umount(const char *bundle)
+int ctl_umount(const struct ctl_options *o, const char *bundle)
 {
 	_cleanup_free_ char *rootfs = cc_path_join(bundle, "rootfs");
 	_cleanup_free_ char *layer = cc_path_join(bundle, ".layer");
 	_cleanup_free_ char *cfg = cc_path_join(bundle, "config.json");
 	struct cc_error *err = NULL;
+	/* A view of the agent's encrypted store: its writable layer is dropped by the agent. */
+	_cleanup_free_ char *view = cc_path_join(layer, "view");
+	char cid[AGENT_CID_MAX + 1];
+	_cleanup_close_ int vfd = open(view, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	ssize_t n = vfd >= 0 ? cc_read_all(vfd, cid, sizeof(cid) - 1) : -1;
+	cid[n > 0 ? n : 0] = '\0';
+	if (vfd >= 0 && agent_cid_check(cid, &err) < 0) {
+		ctl_fail("umount: %s: %s", view, err->msg);
+		cc_error_free(&err);
+		return 1;
+	}
 	if (umount2(rootfs, UMOUNT_NOFOLLOW) < 0)
 		return ctl_fail("umount %s: %s", rootfs,
 				errno == EINVAL ? "not a mount point" : strerror(errno));
+	if (vfd >= 0) {
+		_cleanup_close_ int rootfd = open(o->agent_root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (rootfd < 0)
+			return ctl_fail("umount: agent root %s: %s", o->agent_root,
+					strerror(errno));
+		if (view_request(rootfd, o->images, "drop", cid, -1) != 0)
+			return 1;
+	}
 	/* What mount made, and only that: the bundle directory goes if it is empty then. */
 	if (cc_rm_rf(layer, &err) < 0) {
 		ctl_fail("umount: %s", err->msg);

@@ -12,6 +12,7 @@
 #include "util/fs.h"
 #include "util/json.h"
 #include "util/log.h"
+#include "util/strv.h"
 
 /* Pack any generated message into a malloc'd buffer for a handler's answer. */
 static int answer(const ProtobufCMessage *m, uint8_t **resp, size_t *resp_len)
@@ -37,7 +38,8 @@ static int run_gc(struct agent *a, size_t *layers, size_t *blobs, struct cc_erro
 	pthread_mutex_lock(&a->lock);
 	a->gc_pending = false;
 	pthread_mutex_unlock(&a->lock);
-	int r = img_store_gc(a->store, layers, blobs, err);
+	_cleanup_strv_ char **in_use = agent_views_layers();
+	int r = img_store_gc_keep(a->store, in_use, layers, blobs, err);
 	pthread_rwlock_unlock(&a->gc_lock);
 	return r;
 }

@@ -30,6 +30,9 @@
 /* Staging for layouts, inside the images directory (same filesystem, so renames are atomic);
  * a container id cannot start with '.', so it never collides with one. */
 #define AGENT_STAGING ".staging"
+/* With an encrypted store: the socket agent-ctl mount asks for views on (view.c), in the
+ * images directory. */
+#define AGENT_VIEW_SOCKET ".view.sock"
 
 /* ---- pure parts (unit-tested, fuzzed) ---- */
 
@@ -113,7 +116,23 @@ struct agent {
 	pthread_rwlock_t gc_lock;    /* pulls hold it shared, the store's gc exclusively */
 };
 
-CC_MUST_CHECK int agent_init(struct agent *a, struct cc_error **err);
+/* The store (encrypted under store_key when not NULL), the images directory, the locks. */
+CC_MUST_CHECK int agent_init(struct agent *a, const uint8_t *store_key, struct cc_error **err);
+/* ---- view.c: views of an encrypted store for agent-ctl mount ---- */
+
+/* Listen on <images>/.view.sock when the store is encrypted (nothing otherwise). */
+CC_MUST_CHECK int agent_views_start(struct agent *a, struct cc_error **err);
+char *agent_view_socket(const struct agent *a);
+/* The diff_ids of every layer a view serves now (gc keeps them); the caller frees. */
+char **agent_views_layers(void);
+
+/* ---- storekey.c ---- */
+
+/* The encrypted store's key from --store-key SOURCE: sealed (or sealed:mrenclave),
+ * sealed:mrsigner (the enclave's sealing key through attestation_socket, NULL:
+ * ENC_ATTEST_SOCKET), or kbs:///R/T/N (a 32-byte resource from the key broker). */
+CC_MUST_CHECK int agent_store_key(const char *source, const char *attestation_socket,
+				  uint8_t key[32], struct cc_error **err);
 
 /* ---- decrypt.c ---- */
 
@@ -179,7 +198,7 @@ bool agent_busy_has(struct agent *a, const char *ref);
 
 /* What <images>/<cid>/image.json holds for a store record (pure). */
 json_t *agent_image_json(const char *cid, const char *image, const json_t *record,
-			 const char *store_root);
+			 const char *store_root, bool encrypted);
 /* Lay out <images>/<cid>/ for a pulled image record: image.json, config.json (the OCI runtime
  * config from the image config) and an empty rootfs/, staged and renamed into place; an
  * existing layout of the cid is replaced in one step. */

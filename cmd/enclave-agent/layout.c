@@ -37,7 +37,7 @@ static void set_string(json_t *o, const char *key, const json_t *from)
 }
 
 json_t *agent_image_json(const char *cid, const char *image, const json_t *record,
-			 const char *store_root)
+			 const char *store_root, bool encrypted)
 {
 	json_t *diff_ids = json_array(), *paths = json_array(), *l;
 	json_int_t size = 0;
@@ -60,22 +60,32 @@ json_t *agent_image_json(const char *cid, const char *image, const json_t *recor
 	set_string(o, "pulled", record);
 	json_object_set_new(o, "size", json_integer(size));
 	json_object_set_new(o, "diff_ids", diff_ids);
-	json_object_set_new(o, "layers", paths);
+	/* An encrypted store's layers are no directories: the agent serves their view. */
+	if (encrypted) {
+		json_object_set_new(o, "encrypted", json_true());
+		json_decref(paths);
+	} else {
+		json_object_set_new(o, "layers", paths);
+	}
 	return o;
 }
 
 /* ---- config.json ---- */
 
-/* The record's layer directories, bottom first; each must be in the store. */
+/* The record's layer directories (for an encrypted store, their diff_ids), bottom first; each
+ * must be in the store. */
 static char **layer_dirs(struct agent *a, const json_t *record, struct cc_error **err)
 {
 	_cleanup_strv_ char **dirs = xcalloc(1, sizeof(char *));
+	bool enc = img_store_encrypted(a->store);
 	json_t *l;
 	size_t i;
 	json_array_foreach (json_object_get(record, "layers"), i, l) {
 		const char *d = json_string_value(json_object_get(l, "diff_id"));
-		_cleanup_free_ char *p = img_store_layer_path(a->store, d);
-		if (!p || access(p, F_OK) != 0) {
+		_cleanup_free_ char *p = !enc ? img_store_layer_path(a->store, d)
+					 : d && img_store_has_layer(a->store, d) ? xstrdup(d)
+										 : NULL;
+		if (!p || (!enc && access(p, F_OK) != 0)) {
 			tt_error_status(err, TT_INTERNAL,
 					"layer %zu (%s) is missing from the store", i, d);
 			return NULL;
@@ -96,7 +106,10 @@ static json_t *runtime_config(struct agent *a, const json_t *record, struct cc_e
 	if (!c)
 		return NULL;
 	_cleanup_free_ char *spec = rt_spec_default(false);
-	json_t *cfg = img_bundle_config_layers(c, spec, dirs, cc_strv_len(dirs), err);
+	json_t *cfg = img_store_encrypted(a->store)
+			  ? img_bundle_config_store(c, spec, img_store_backend(a->store), dirs,
+						    cc_strv_len(dirs), err)
+			  : img_bundle_config_layers(c, spec, dirs, cc_strv_len(dirs), err);
 	img_config_free(c);
 	if (!cfg) {
 		/* The image cannot be run as it is (no command, unknown user). */
@@ -173,7 +186,8 @@ static int install(struct agent *a, const char *staging, const char *cid, struct
 int agent_layout_write(struct agent *a, const char *cid, const char *image, const json_t *record,
 		       struct cc_error **err)
 {
-	_cleanup_json_ json_t *info = agent_image_json(cid, image, record, a->store_root);
+	_cleanup_json_ json_t *info =
+	    agent_image_json(cid, image, record, a->store_root, img_store_encrypted(a->store));
 	_cleanup_json_ json_t *config = runtime_config(a, record, err);
 	if (!config)
 		return -1;

@@ -42,6 +42,7 @@ struct options {
 	bool kbs_ra_tls;
 	const char *policy, *registries_d; /* security_validate's policy and signature storage */
 	const char *image_config;	   /* image-rs's ImageConfig with the same, as URIs */
+	const char *store_key;		   /* --store-key: the encrypted store's key source */
 	char **insecure;
 	char **keys; /* --decryption-key specs (copies; wiped) */
 	unsigned workers;
@@ -78,6 +79,11 @@ static void usage(FILE *out)
 	    "      --image-config FILE     image-rs's config.json: file_paths.policy_path and\n"
 	    "                              file_paths.sigstore_config (the options win)\n"
 	    "      --root DIR              the image store (default %s)\n"
+	    "      --store-key SOURCE      layers go to an encrypted, integrity-protected store\n"
+	    "                              whose key is sealed (sealed, sealed:mrenclave,\n"
+	    "                              sealed:mrsigner) or released by the key broker\n"
+	    "                              (kbs:///R/T/N); the views of its images are served\n"
+	    "                              to agent-ctl mount through <images>/.view.sock\n"
 	    "      --images DIR            per-container layouts <DIR>/<cid>/ (default %s)\n"
 	    "      --insecure-registry HOST[:PORT]  plain HTTP / unchecked TLS (repeatable)\n"
 	    "      --tls-ca FILE           extra CA certificates for registries\n"
@@ -175,6 +181,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "decrypt-config", required_argument, NULL, 'c' },
 		{ "ocicrypt-config", required_argument, NULL, 'o' },
 		{ "root", required_argument, NULL, 'R' },
+		{ "store-key", required_argument, NULL, 'Y' },
 		{ "images", required_argument, NULL, 'I' },
 		{ "insecure-registry", required_argument, NULL, 'K' },
 		{ "tls-ca", required_argument, NULL, 'C' },
@@ -212,6 +219,9 @@ static int parse_args(int argc, char **argv, struct options *o)
 			break;
 		case 'R':
 			o->root = optarg;
+			break;
+		case 'Y':
+			o->store_key = optarg;
 			break;
 		case 'I':
 			o->images = optarg;
@@ -375,10 +385,11 @@ static int make_absolute(char **path, struct cc_error **err)
 	return 0;
 }
 
-int agent_init(struct agent *a, struct cc_error **err)
+int agent_init(struct agent *a, const uint8_t *store_key, struct cc_error **err)
 {
 	_cleanup_free_ char *staging = cc_path_join(a->images_root, AGENT_STAGING);
-	a->store = img_store_open(a->store_root, err);
+	a->store = store_key ? img_store_open_encrypted(a->store_root, store_key, err)
+			     : img_store_open(a->store_root, err);
 	if (!a->store || make_absolute(&a->store_root, err) < 0 ||
 	    cc_mkdir_p(staging, 0755, err) < 0 || make_absolute(&a->images_root, err) < 0)
 		return -1;
@@ -457,7 +468,7 @@ fail:
 static int serve(struct agent *a, const struct options *o, const sigset_t *signals)
 {
 	struct cc_error *err = NULL;
-	struct tt_server *s = start_server(a, o, &err);
+	struct tt_server *s = agent_views_start(a, &err) < 0 ? NULL : start_server(a, o, &err);
 	int sig;
 	if (!s) {
 		fail("%s", err->msg);
@@ -534,19 +545,27 @@ int main(int argc, char **argv)
 					.stall_timeout_ms = (uint64_t)o.stall_ns / 1000000,
 					.transfer_timeout_ms = (uint64_t)o.transfer_ns / 1000000 };
 	a.jobs = 3;
-	if (agent_init(&a, &err) < 0 ||
-	    agent_kbs_init(o.attestation_socket, o.kbs_ca,
+	/* The store last: its key may come from the key broker. */
+	uint8_t store_key[32];
+	if (agent_kbs_init(o.attestation_socket, o.kbs_ca,
 			   (unsigned)((o.kbs_timeout_ns + 999999999) / 1000000000), o.kbs_ra_tls,
 			   &err) < 0 ||
 	    agent_decrypt_init(&a, o.keys, o.ocicrypt_config, &err) < 0 ||
 	    (kbs_auth && agent_kbs_auth_init(&a, o.auth_file, &err) < 0) ||
-	    policy_init(&a, &o, &err) < 0) {
+	    policy_init(&a, &o, &err) < 0 ||
+	    (o.store_key &&
+	     agent_store_key(o.store_key, o.attestation_socket, store_key, &err) < 0) ||
+	    agent_init(&a, o.store_key ? store_key : NULL, &err) < 0) {
 		fail("%s", err->msg);
 		cc_error_free(&err);
 		r = -1;
 	} else {
+		explicit_bzero(store_key, sizeof(store_key));
+		if (o.store_key)
+			cc_info("store %s: encrypted (key: %s)", a.store_root, o.store_key);
 		r = serve(&a, &o, &signals);
 	}
+	explicit_bzero(store_key, sizeof(store_key));
 	agent_destroy(&a);
 	free_options(&o);
 	return r < 0 ? 1 : 0;
