@@ -11,7 +11,7 @@ import subprocess
 import sys
 
 EXEMPT = {'cc_error_set', 'cc_error_setv', 'cc_error_prefix', 'cc_error_free', 'tt_error_status',
-          'rt_process_exec', 'img_error_code'}
+          'rt_process_exec', 'img_error_code', 'img_unpack_fail', 'img_tar_fail'}
 
 
 def declarations(text):

@@ -3,6 +3,7 @@
  * docs/store.md). */
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 #include "util/cleanup.h"
 #include "util/le.h"
 #include "util/hex.h"
+#include <openssl/rand.h>
 
 #define ATTR_VERSION 1
 #define RECORD_VERSION 1
@@ -544,11 +546,49 @@ int store_record_objects(struct store *s, const uint8_t record_id[STORE_ID_LEN],
 
 struct wdir;
 
+struct ajob;
+
 struct wentry {
 	char *name;
 	uint8_t kind, type;
 	uint8_t id[STORE_ID_LEN], mac[STORE_MAC_LEN]; /* inodes other than directories */
-	struct wdir *dir;			      /* directories */
+	struct ajob *job; /* a small file a worker writes: its mac is the job's once done */
+	struct wdir *dir; /* directories */
+};
+
+/*
+ * Small files are written by workers: a regular file of at most ASYNC_MAX bytes whose
+ * attributes fit its header is kept in memory from file_begin to file_end, then a worker
+ * encrypts it into its object (id chosen here) while the caller goes on with the next entries.
+ * commit (and abort, and store_layer_entry) wait for every job; a job's failure fails the
+ * commit, naming the file. At most ASYNC_QUEUE bytes wait for a worker.
+ */
+#define ASYNC_MAX (64u << 10)
+#define ASYNC_QUEUE (16u << 20)
+#define ASYNC_THREADS 2
+
+struct ajob {
+	struct ajob *next; /* in the queue */
+	struct ajob *all;  /* every job of the writer, freed with it */
+	char *path;
+	uint8_t id[STORE_ID_LEN], mac[STORE_MAC_LEN];
+	uint8_t area[STORE_PF_ATTR_MAX];
+	size_t area_len;
+	uint8_t *data; /* plaintext: wiped when written */
+	size_t len, cap;
+	struct cc_error *err;
+};
+
+struct apool {
+	struct store *s;
+	pthread_mutex_t lock;
+	pthread_cond_t work, idle; /* a job is queued; a job is done */
+	struct ajob *head, *tail;
+	size_t queued; /* bytes of jobs queued or being written */
+	unsigned busy; /* jobs queued or being written */
+	bool stop;
+	pthread_t threads[ASYNC_THREADS];
+	unsigned n_threads;
 };
 
 struct wdir {
@@ -572,8 +612,12 @@ struct store_layer_writer {
 	struct written *written;
 	size_t n_written, cap_written;
 	bool failed;
-	/* The regular file between file_begin and file_end. */
+	/* The regular file between file_begin and file_end: written as it comes (file), or
+	 * kept for a worker (pend). */
 	struct store_object_writer *file;
+	struct ajob *pend;
+	struct ajob *jobs; /* every job given to the pool */
+	struct apool *pool;
 	char *file_path;
 	struct written file_w;
 	uint8_t file_type;
@@ -833,10 +877,21 @@ static int entry_attr(struct store_layer_writer *w, const char *path, const stru
 	return 0;
 }
 
+static int put_inode_job(struct store_layer_writer *w, const char *path, uint8_t type,
+			 const uint8_t id[STORE_ID_LEN], const uint8_t mac[STORE_MAC_LEN],
+			 struct ajob *job, struct cc_error **err);
+
 /* Place a non-directory inode (x, mac, type) at path. */
 static int put_inode(struct store_layer_writer *w, const char *path, uint8_t type,
 		     const uint8_t id[STORE_ID_LEN], const uint8_t mac[STORE_MAC_LEN],
 		     struct cc_error **err)
+{
+	return put_inode_job(w, path, type, id, mac, NULL, err);
+}
+
+static int put_inode_job(struct store_layer_writer *w, const char *path, uint8_t type,
+			 const uint8_t id[STORE_ID_LEN], const uint8_t mac[STORE_MAC_LEN],
+			 struct ajob *job, struct cc_error **err)
 {
 	const char *base;
 	struct wdir *d = parent_of(w, path, &base, true, err);
@@ -849,8 +904,139 @@ static int put_inode(struct store_layer_writer *w, const char *path, uint8_t typ
 	e->type = type;
 	memcpy(e->id, id, STORE_ID_LEN);
 	memcpy(e->mac, mac, STORE_MAC_LEN);
+	e->job = job;
 	wdir_put(d, e);
 	return 0;
+}
+
+/* ---- the workers ---- */
+
+static void job_run(struct store *s, struct ajob *j)
+{
+	struct store_object_writer *ow = NULL;
+	int r = store_object_create(s, j->id, j->area, j->area_len, &ow, &j->err);
+	if (r == 0 && j->len)
+		r = store_object_write(ow, j->data, j->len, &j->err);
+	if (r == 0)
+		r = store_object_commit(ow, NULL, j->mac, &j->err);
+	store_object_writer_free(ow);
+	if (j->data)
+		explicit_bzero(j->data, j->cap);
+	free(j->data);
+	j->data = NULL;
+}
+
+static void *worker(void *arg)
+{
+	struct apool *p = arg;
+	pthread_mutex_lock(&p->lock);
+	for (;;) {
+		while (!p->head && !p->stop)
+			pthread_cond_wait(&p->work, &p->lock);
+		if (!p->head)
+			break;
+		struct ajob *j = p->head;
+		p->head = j->next;
+		if (!p->head)
+			p->tail = NULL;
+		size_t len = j->len;
+		pthread_mutex_unlock(&p->lock);
+		job_run(p->s, j);
+		pthread_mutex_lock(&p->lock);
+		p->queued -= len;
+		p->busy--;
+		pthread_cond_broadcast(&p->idle);
+	}
+	pthread_mutex_unlock(&p->lock);
+	return NULL;
+}
+
+static struct apool *pool_new(struct store *s)
+{
+	struct apool *p = xzalloc(sizeof(*p));
+	p->s = s;
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_cond_init(&p->work, NULL);
+	pthread_cond_init(&p->idle, NULL);
+	for (unsigned i = 0; i < ASYNC_THREADS; i++)
+		if (pthread_create(&p->threads[p->n_threads], NULL, worker, p) == 0)
+			p->n_threads++;
+	return p;
+}
+
+/* Queue j, waiting while too much is queued; run it here when there is no worker. */
+static void pool_put(struct apool *p, struct ajob *j)
+{
+	if (!p->n_threads) {
+		job_run(p->s, j);
+		return;
+	}
+	pthread_mutex_lock(&p->lock);
+	while (p->queued && p->queued + j->len > ASYNC_QUEUE)
+		pthread_cond_wait(&p->idle, &p->lock);
+	p->queued += j->len;
+	p->busy++;
+	if (p->tail)
+		p->tail->next = j;
+	else
+		p->head = j;
+	p->tail = j;
+	pthread_cond_signal(&p->work);
+	pthread_mutex_unlock(&p->lock);
+}
+
+/* Wait for every job given so far. */
+static void pool_wait(struct apool *p)
+{
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->lock);
+	while (p->busy)
+		pthread_cond_wait(&p->idle, &p->lock);
+	pthread_mutex_unlock(&p->lock);
+}
+
+static void pool_free(struct apool *p)
+{
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->lock);
+	p->stop = true;
+	pthread_cond_broadcast(&p->work);
+	pthread_mutex_unlock(&p->lock);
+	for (unsigned i = 0; i < p->n_threads; i++)
+		pthread_join(p->threads[i], NULL);
+	pthread_mutex_destroy(&p->lock);
+	pthread_cond_destroy(&p->work);
+	pthread_cond_destroy(&p->idle);
+	free(p);
+}
+
+/* Every job done; the first failure into *err (naming its file), -1. */
+static int jobs_finish(struct store_layer_writer *w, struct cc_error **err)
+{
+	pool_wait(w->pool);
+	for (struct ajob *j = w->jobs; j; j = j->all)
+		if (j->err) {
+			cc_error_set(err, 0, "%s", j->err->msg);
+			if (*err)
+				(*err)->errnum = j->err->errnum;
+			return wprefix(w, err, j->path);
+		}
+	return 0;
+}
+
+static void jobs_free(struct store_layer_writer *w)
+{
+	pool_free(w->pool);
+	w->pool = NULL;
+	for (struct ajob *j = w->jobs, *next; j; j = next) {
+		next = j->all;
+		cc_error_free(&j->err);
+		free(j->path);
+		free(j);
+	}
+	w->jobs = NULL;
 }
 
 int store_layer_begin(struct store *s, const char *diff_id, struct store_layer_writer **out,
@@ -898,10 +1084,10 @@ static int check_usable(struct store_layer_writer *w, const char *path, bool roo
 	if (w->failed)
 		return fail(err, EINVAL, "layer %s: an earlier entry failed: abort the layer",
 			    w->diff_id);
-	if (!in_file && w->file)
+	if (!in_file && (w->file || w->pend))
 		return fail(err, EINVAL, "layer %s: %s: the file is not ended yet", w->diff_id,
 			    w->file_path);
-	if (in_file && !w->file)
+	if (in_file && !w->file && !w->pend)
 		return fail(err, EINVAL, "layer %s: no file begun", w->diff_id);
 	if (path && !path_valid(path, root_ok))
 		return wfail(w, err, EINVAL, path, "not a valid path in a layer");
@@ -975,12 +1161,25 @@ int store_layer_file_begin(struct store_layer_writer *w, const char *path,
 {
 	struct store_attr attr;
 	const char *base;
+	uint8_t area[STORE_PF_ATTR_MAX];
+	_cleanup_free_ uint8_t *spill = NULL;
+	size_t len, slen;
 
 	if (check_usable(w, path ? path : "/", false, false, err) < 0)
 		return done(w, -1);
 	if (entry_attr(w, path, a, STORE_TYPE_REG, &attr, err) < 0 ||
 	    !parent_of(w, path, &base, true, err))
 		return done(w, -1);
+	if (store_attr_encode(&attr, area, &len, &spill, &slen, err) < 0)
+		return done(w, wprefix(w, err, path));
+	if (!spill) {
+		/* Kept for a worker unless it grows past ASYNC_MAX. */
+		w->pend = xzalloc(sizeof(*w->pend));
+		memcpy(w->pend->area, area, len);
+		w->pend->area_len = len;
+		w->file_path = xstrdup(path);
+		return 0;
+	}
 	if (inode_create(w, &attr, &w->file, &w->file_w, err) < 0)
 		return done(w, wprefix(w, err, path));
 	w->file_w.inode = true;
@@ -988,11 +1187,49 @@ int store_layer_file_begin(struct store_layer_writer *w, const char *path,
 	return 0;
 }
 
+/* The pending file is too large for a worker: its object is written from here on. */
+static int pend_to_file(struct store_layer_writer *w, struct cc_error **err)
+{
+	struct ajob *j = steal_pointer(&w->pend);
+	int r = store_object_create(w->s, NULL, j->area, j->area_len, &w->file, err);
+	memset(&w->file_w, 0, sizeof(w->file_w));
+	w->file_w.inode = true;
+	if (r == 0 && j->len)
+		r = store_object_write(w->file, j->data, j->len, err);
+	if (j->data)
+		explicit_bzero(j->data, j->cap);
+	free(j->data);
+	free(j);
+	return r;
+}
+
 int store_layer_file_write(struct store_layer_writer *w, const void *buf, size_t len,
 			   struct cc_error **err)
 {
 	if (check_usable(w, NULL, false, true, err) < 0)
 		return done(w, -1);
+	struct ajob *j = w->pend;
+	if (j && len <= ASYNC_MAX - j->len) {
+		if (j->len + len > j->cap) {
+			size_t cap = j->cap ? j->cap : 4096;
+			while (cap < j->len + len)
+				cap *= 2;
+			uint8_t *p = xmalloc(cap);
+			if (j->len)
+				memcpy(p, j->data, j->len);
+			if (j->data)
+				explicit_bzero(j->data, j->cap);
+			free(j->data);
+			j->data = p;
+			j->cap = cap;
+		}
+		if (len)
+			memcpy(j->data + j->len, buf, len);
+		j->len += len;
+		return 0;
+	}
+	if (j && pend_to_file(w, err) < 0)
+		return done(w, wprefix(w, err, w->file_path));
 	if (store_object_write(w->file, buf, len, err) < 0)
 		return done(w, wprefix(w, err, w->file_path));
 	return 0;
@@ -1007,6 +1244,25 @@ int store_layer_file_end(struct store_layer_writer *w, struct cc_error **err)
 	if (check_usable(w, NULL, false, true, err) < 0)
 		return done(w, -1);
 	path = steal_pointer(&w->file_path);
+	if (w->pend) {
+		struct ajob *j = steal_pointer(&w->pend);
+		struct written x = { .inode = true };
+		if (RAND_bytes(j->id, STORE_ID_LEN) != 1) {
+			free(j->data);
+			free(j);
+			return done(w, wfail(w, err, EIO, path, "no random bytes from OpenSSL"));
+		}
+		j->path = xstrdup(path);
+		j->all = w->jobs;
+		w->jobs = j;
+		memcpy(x.id, j->id, STORE_ID_LEN);
+		add_written(w, &x); /* removed again if nothing names it at commit */
+		if (!w->pool)
+			w->pool = pool_new(w->s);
+		pool_put(w->pool, j);
+		memset(mac, 0, sizeof(mac));
+		return done(w, put_inode_job(w, path, STORE_TYPE_REG, j->id, mac, j, err));
+	}
 	ow = steal_pointer(&w->file);
 	if (inode_commit(w, ow, &w->file_w, mac, err) < 0)
 		return done(w, wprefix(w, err, path));
@@ -1070,9 +1326,10 @@ static int do_hardlink(struct store_layer_writer *w, const char *path, const cha
 		return wfail(w, err, EISDIR, path, "hard link to directory %s", target);
 	/* Copied before put_inode: it may replace e itself. */
 	uint8_t id[STORE_ID_LEN], mac[STORE_MAC_LEN], type = e->type;
+	struct ajob *job = e->job;
 	memcpy(id, e->id, STORE_ID_LEN);
 	memcpy(mac, e->mac, STORE_MAC_LEN);
-	return put_inode(w, path, type, id, mac, err);
+	return put_inode_job(w, path, type, id, mac, job, err);
 }
 
 int store_layer_hardlink(struct store_layer_writer *w, const char *path, const char *target_path,
@@ -1185,6 +1442,12 @@ int store_layer_entry(struct store_layer_writer *w, const char *path, uint8_t *t
 	e = found ? d->ents[pos] : NULL;
 	if (!e || e->kind != STORE_ENTRY_INODE || e->type == STORE_TYPE_DIR)
 		return wfail(w, err, ENOENT, path, "no inode other than a directory there");
+	if (e->job) {
+		if (jobs_finish(w, err) < 0)
+			return done(w, -1);
+		memcpy(e->mac, e->job->mac, STORE_MAC_LEN);
+		e->job = NULL;
+	}
 	*type = e->type;
 	memcpy(id, e->id, STORE_ID_LEN);
 	memcpy(mac, e->mac, STORE_MAC_LEN);
@@ -1256,6 +1519,10 @@ static int write_dir(struct store_layer_writer *w, struct wdir *d, const char *p
 			if (write_dir(w, e->dir, sub, refs, e->id, e->mac, err) < 0)
 				return -1;
 		} else if (e->kind == STORE_ENTRY_INODE) {
+			if (e->job) { /* every job is done by now */
+				memcpy(e->mac, e->job->mac, STORE_MAC_LEN);
+				e->job = NULL;
+			}
 			refs_add(refs, e->id);
 		}
 	}
@@ -1318,6 +1585,13 @@ static void remove_written(struct store_layer_writer *w, const struct refs *keep
 
 static void writer_free(struct store_layer_writer *w)
 {
+	jobs_free(w);
+	if (w->pend) {
+		if (w->pend->data)
+			explicit_bzero(w->pend->data, w->pend->cap);
+		free(w->pend->data);
+		free(w->pend);
+	}
 	store_object_writer_free(w->file);
 	free(w->file_path);
 	wdir_free(w->root);
@@ -1352,7 +1626,9 @@ int store_layer_commit(struct store_layer_writer *w, struct cc_error **err)
 			store_layer_abort(w);
 		return -1;
 	}
-	ret = write_dir(w, w->root, "", &refs, root_id, root_mac, err);
+	ret = jobs_finish(w, err);
+	if (ret == 0)
+		ret = write_dir(w, w->root, "", &refs, root_id, root_mac, err);
 	if (ret == 0) {
 		qsort(refs.ids, refs.n, STORE_ID_LEN, id_cmp);
 		record = record_encode(root_id, root_mac, &refs, &len);
@@ -1382,6 +1658,7 @@ void store_layer_abort(struct store_layer_writer *w)
 		if (w->file_w.has_spill)
 			CC_BEST_EFFORT(store_object_remove(w->s, w->file_w.spill, NULL));
 	}
+	pool_wait(w->pool); /* their objects are in written: removed below */
 	remove_written(w, NULL);
 	writer_free(w);
 }

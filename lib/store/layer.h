@@ -170,8 +170,9 @@ CC_MUST_CHECK int store_layer_begin(struct store *s, const char *diff_id,
 CC_MUST_CHECK int store_layer_mkdir(struct store_layer_writer *w, const char *path,
 				    const struct store_attr *a, struct cc_error **err);
 /* A regular file (a->type is 0 or STORE_TYPE_REG): begin, write its content in pieces of
- * any size (encrypted into its object as they come), end. No other call may come between
- * begin and end. */
+ * any size (encrypted into its object as they come; a file of at most 64 KiB is kept in
+ * memory and encrypted by a worker thread after end, and an error there fails the commit),
+ * end. No other call may come between begin and end. */
 CC_MUST_CHECK int store_layer_file_begin(struct store_layer_writer *w, const char *path,
 					 const struct store_attr *a, struct cc_error **err);
 CC_MUST_CHECK int store_layer_file_write(struct store_layer_writer *w, const void *buf, size_t len,

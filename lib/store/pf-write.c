@@ -15,8 +15,14 @@ struct store_pf_writer {
 	uint8_t salt[PF_SALT_LEN];
 	uint8_t attrs[STORE_PF_ATTR_MAX];
 	size_t attr_len;
-	uint8_t *pt; /* the chunk being filled */
-	size_t fill;
+	uint8_t *pt; /* the chunk being filled (pt_cap bytes, grown as it fills) */
+	size_t fill, pt_cap;
+	size_t ct_cap;
+	/* Nonces: this base with a counter in its last 8 bytes, one per seal. The object's key
+	 * is its own (derived from its random salt), so nonces need only be distinct within the
+	 * object. */
+	uint8_t nonce_base[PF_NONCE_LEN];
+	uint64_t nonces;
 	uint8_t *ct; /* one chunk or node of ciphertext on its way out */
 	uint64_t size;
 	uint64_t chunks;
@@ -25,21 +31,56 @@ struct store_pf_writer {
 	bool committed;
 };
 
-static int random_bytes(struct store_pf_writer *w, uint8_t *buf, size_t len, struct cc_error **err)
+/* The next nonce of this object: never the same twice under its key. */
+static void next_nonce(struct store_pf_writer *w, uint8_t nonce[PF_NONCE_LEN])
 {
-	if (RAND_bytes(buf, (int)len) != 1)
-		return pf_error(err, w->o.name, EIO, "no random bytes from OpenSSL");
-	return 0;
+	uint64_t n = ++w->nonces;
+	memcpy(nonce, w->nonce_base, PF_NONCE_LEN);
+	for (int i = 0; i < 8; i++)
+		nonce[PF_NONCE_LEN - 1 - i] ^= (uint8_t)(n >> (8 * i));
+}
+
+/* Room for need bytes of plaintext in pt (plaintext: the old buffer is wiped). */
+static void pt_reserve(struct store_pf_writer *w, size_t need)
+{
+	if (need <= w->pt_cap)
+		return;
+	size_t cap = w->pt_cap ? 2 * w->pt_cap : 4096;
+	while (cap < need)
+		cap *= 2;
+	if (cap > w->chunk)
+		cap = w->chunk;
+	uint8_t *p = xmalloc(cap);
+	if (w->fill)
+		memcpy(p, w->pt, w->fill);
+	if (w->pt)
+		explicit_bzero(w->pt, w->pt_cap);
+	free(w->pt);
+	w->pt = p;
+	w->pt_cap = cap;
+}
+
+/* Room for len bytes of ciphertext in ct. */
+static void ct_reserve(struct store_pf_writer *w, size_t len)
+{
+	if (len <= w->ct_cap)
+		return;
+	free(w->ct);
+	w->ct_cap = len < 4096 ? 4096 : len;
+	w->ct = xmalloc(w->ct_cap);
 }
 
 static int writer_setup(struct store_pf_writer *w, const struct store_pf_key *key,
 			const struct store_pf_io *io, const uint8_t *id, unsigned chunk_log2,
 			const void *attrs, size_t attr_len, struct cc_error **err)
 {
-	if (id)
-		memcpy(w->o.id, id, STORE_PF_ID_LEN);
-	else if (RAND_bytes(w->o.id, STORE_PF_ID_LEN) != 1)
+	/* One call to the random generator per object: id, salt and the nonces' base. */
+	uint8_t rnd[STORE_PF_ID_LEN + PF_SALT_LEN + PF_NONCE_LEN];
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
 		return pf_error(err, "(new)", EIO, "no random bytes from OpenSSL");
+	memcpy(w->o.id, id ? id : rnd, STORE_PF_ID_LEN);
+	memcpy(w->salt, rnd + STORE_PF_ID_LEN, PF_SALT_LEN);
+	memcpy(w->nonce_base, rnd + STORE_PF_ID_LEN + PF_SALT_LEN, PF_NONCE_LEN);
 	pf_object_name(w->o.name, w->o.id);
 	if (!chunk_log2)
 		chunk_log2 = STORE_PF_CHUNK_LOG2_DEFAULT;
@@ -52,16 +93,13 @@ static int writer_setup(struct store_pf_writer *w, const struct store_pf_key *ke
 	if (attr_len > STORE_PF_ATTR_MAX)
 		return pf_error(err, w->o.name, EINVAL, "%zu bytes of attributes, at most %d fit",
 				attr_len, STORE_PF_ATTR_MAX);
-	if (random_bytes(w, w->salt, sizeof(w->salt), err) < 0 ||
-	    pf_object_init(&w->o, key, io, w->o.id, w->salt, true, err) < 0)
+	if (pf_object_init(&w->o, key, io, w->o.id, w->salt, true, err) < 0)
 		return -1;
 	w->chunk_log2 = chunk_log2;
 	w->chunk = UINT32_C(1) << chunk_log2;
 	if (attr_len)
 		memcpy(w->attrs, attrs, attr_len);
 	w->attr_len = attr_len;
-	w->pt = xmalloc(w->chunk);
-	w->ct = xmalloc(w->chunk);
 	return 0;
 }
 
@@ -91,8 +129,8 @@ static int seal_chunk(struct store_pf_writer *w, const uint8_t *src, uint32_t le
 	uint8_t nonce[PF_NONCE_LEN], tag[PF_TAG_LEN], aad[PF_AAD_CHUNK_LEN];
 	uint64_t i = w->chunks;
 
-	if (random_bytes(w, nonce, sizeof(nonce), err) < 0)
-		return -1;
+	next_nonce(w, nonce);
+	ct_reserve(w, len);
 	pf_chunk_aad(aad, w->o.id, i, len);
 	if (!pf_seal(&w->o, nonce, aad, sizeof(aad), src, w->ct, len, tag))
 		return pf_error(err, w->o.name, EIO, "chunk %" PRIu64 ": AES-GCM failed", i);
@@ -121,6 +159,7 @@ static int write_chunks(struct store_pf_writer *w, const uint8_t *p, size_t len,
 			take = w->chunk;
 		} else {
 			take = w->chunk - w->fill < len ? w->chunk - w->fill : len;
+			pt_reserve(w, w->fill + take);
 			memcpy(w->pt + w->fill, p, take);
 			w->fill += take;
 			if (w->fill == w->chunk) {
@@ -159,8 +198,8 @@ static int seal_node(struct store_pf_writer *w, const struct pf_layout *l, uint3
 	uint32_t len = PF_ENTRY_LEN * pf_node_entries(l, level, j);
 
 	pf_node_aad(aad, w->o.id, level, j, len);
-	if (random_bytes(w, nonce, sizeof(nonce), err) < 0)
-		return -1;
+	next_nonce(w, nonce);
+	ct_reserve(w, len);
 	if (!pf_seal(&w->o, nonce, aad, sizeof(aad), src, w->ct, len, tag))
 		return pf_error(err, w->o.name, EIO,
 				"tree level %u node %" PRIu64 ": AES-GCM failed", level, j);
@@ -205,8 +244,7 @@ static int write_header(struct store_pf_writer *w, const struct pf_layout *l,
 	h[PF_H_CHUNK_LOG2] = (uint8_t)w->chunk_log2;
 	memcpy(h + PF_H_ID, w->o.id, STORE_PF_ID_LEN);
 	memcpy(h + PF_H_SALT, w->salt, PF_SALT_LEN);
-	if (random_bytes(w, h + PF_H_NONCE, PF_NONCE_LEN, err) < 0)
-		return -1;
+	next_nonce(w, h + PF_H_NONCE);
 	cc_put_le64(body + PF_B_SIZE, l->size);
 	cc_put_le32(body + PF_B_DEPTH, l->depth);
 	memcpy(body + PF_B_ROOT, root, PF_ENTRY_LEN);
@@ -234,7 +272,8 @@ static int commit(struct store_pf_writer *w, uint8_t root_mac[STORE_PF_MAC_LEN],
 			return -1;
 		w->fill = 0;
 	}
-	explicit_bzero(w->pt, w->chunk);
+	if (w->pt)
+		explicit_bzero(w->pt, w->pt_cap);
 	pf_layout_init(&l, w->chunk_log2, w->size);
 	if (l.chunks != w->chunks)
 		return pf_error(err, w->o.name, EIO,
@@ -265,7 +304,7 @@ void store_pf_writer_free(struct store_pf_writer *w)
 	if (!w)
 		return;
 	if (w->pt)
-		explicit_bzero(w->pt, w->chunk);
+		explicit_bzero(w->pt, w->pt_cap);
 	explicit_bzero(w->attrs, sizeof(w->attrs));
 	free(w->pt);
 	free(w->ct);

@@ -4,6 +4,7 @@
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -142,6 +143,16 @@ static bool derive_key(uint8_t out[32], const struct store_pf_key *key,
 			      out, 32);
 }
 
+/* AES-256-GCM fetched once: an implicit fetch at every init costs more than sealing a small
+ * object. */
+static EVP_CIPHER *aes_gcm;
+static pthread_once_t aes_gcm_once = PTHREAD_ONCE_INIT;
+
+static void fetch_aes_gcm(void)
+{
+	aes_gcm = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
+}
+
 int pf_object_init(struct pf_object *o, const struct store_pf_key *key,
 		   const struct store_pf_io *io, const uint8_t id[STORE_PF_ID_LEN],
 		   const uint8_t salt[PF_SALT_LEN], bool encrypt, struct cc_error **err)
@@ -152,10 +163,11 @@ int pf_object_init(struct pf_object *o, const struct store_pf_key *key,
 	memcpy(o->id, id, STORE_PF_ID_LEN);
 	pf_object_name(o->name, id);
 	o->io = *io;
+	pthread_once(&aes_gcm_once, fetch_aes_gcm);
 	o->gcm = EVP_CIPHER_CTX_new();
 	/* Keyed once; every chunk and node after that only sets its nonce. */
-	ok = o->gcm && derive_key(okey, key, id, salt) &&
-	     EVP_CipherInit_ex(o->gcm, EVP_aes_256_gcm(), NULL, okey, NULL, encrypt) == 1;
+	ok = o->gcm && aes_gcm && derive_key(okey, key, id, salt) &&
+	     EVP_CipherInit_ex2(o->gcm, aes_gcm, okey, NULL, encrypt, NULL) == 1;
 	explicit_bzero(okey, sizeof(okey));
 	if (!ok)
 		return pf_error(err, o->name, EIO, "cannot set up AES-256-GCM with HKDF-SHA-256");

@@ -41,6 +41,8 @@ struct store {
 	char *root;
 	int rootfd, objfd, tmpfd;
 	int lockfd; /* <root>/lock: flock'd around every use of the index, across processes */
+	uint8_t tmp_prefix[8]; /* names under tmp/: this prefix and a counter */
+	uint64_t tmp_counter;
 	/* The pointer the index in memory came from: another process may have moved it. */
 	uint8_t ptr[STORE_INDEX_PTR_LEN];
 	uint8_t key_bytes[STORE_KEY_LEN];
@@ -190,11 +192,14 @@ struct store_object_writer {
 	bool committed;
 };
 
-static int random_name(char out[2 * STORE_ID_LEN + 1])
+/* A name under tmp/ no other writer uses: random per opener (processes share tmp/), a
+ * counter within it. */
+static int random_name(struct store *s, char out[2 * STORE_ID_LEN + 1])
 {
 	uint8_t r[STORE_ID_LEN];
-	if (RAND_bytes(r, sizeof(r)) != 1)
-		return -1;
+	uint64_t n = __atomic_add_fetch(&s->tmp_counter, 1, __ATOMIC_RELAXED);
+	memcpy(r, s->tmp_prefix, 8);
+	cc_put_le64(r + 8, n);
 	cc_hex_encode(r, sizeof(r), out);
 	return 0;
 }
@@ -207,7 +212,7 @@ int store_object_create(struct store *s, const uint8_t *id, const void *attrs, s
 
 	w->s = s;
 	w->fd = -1;
-	if (random_name(w->tmpname) < 0) {
+	if (random_name(s, w->tmpname) < 0) {
 		free(w);
 		return store_fail(err, s, EIO, "no random bytes from OpenSSL");
 	}
@@ -239,49 +244,33 @@ const uint8_t *store_object_writer_id(const struct store_object_writer *w)
 	return store_pf_writer_id(w->pw);
 }
 
-/* objects/<2 hex>/, made (and objects/ made durable) when missing; an fd or -1. */
-static int object_dir(struct store *s, const char *path, struct cc_error **err)
-{
-	char sub[3] = { path[0], path[1], 0 };
-	int fd = openat(s->objfd, sub, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-
-	if (fd >= 0 || errno != ENOENT)
-		goto out;
-	if (mkdirat(s->objfd, sub, 0700) < 0 && errno != EEXIST)
-		return cc_error_errno(err, "store %s: mkdir objects/%s", s->root, sub);
-	if (fsync_dir(s->objfd) < 0)
-		return cc_error_errno(err, "store %s: fsync objects/", s->root);
-	fd = openat(s->objfd, sub, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-out:
-	if (fd < 0)
-		return cc_error_errno(err, "store %s: open objects/%s", s->root, sub);
-	return fd;
-}
-
+/*
+ * Commit: the temporary file is renamed to objects/<2 hex>/<30 hex> (the directory made when
+ * missing). Nothing is synced here: an object matters once the index reaches it, and
+ * index_replace syncs the file system before it moves the pointer, so every object written
+ * before is durable by then (one syncfs for a layer of any number of files).
+ */
 int store_object_commit(struct store_object_writer *w, uint8_t *id, uint8_t *root_mac,
 			struct cc_error **err)
 {
 	struct store *s = w->s;
 	uint8_t mac[STORE_MAC_LEN];
 	char path[OBJ_NAME_LEN + 1];
-	_cleanup_close_ int dfd = -1;
 
 	if (w->committed)
 		return store_fail(err, s, EINVAL, "object committed twice");
 	if (store_pf_commit(w->pw, mac, err) < 0)
 		return -1;
 	object_path(store_pf_writer_id(w->pw), path);
-	if (fsync(w->fd) < 0)
-		return cc_error_errno(err, "store %s: fsync tmp/%s", s->root, w->tmpname);
-	dfd = object_dir(s, path, err);
-	if (dfd < 0)
-		return -1;
-	if (renameat(s->tmpfd, w->tmpname, s->objfd, path) < 0)
-		return cc_error_errno(err, "store %s: rename tmp/%s to objects/%s", s->root,
-				      w->tmpname, path);
+	if (renameat(s->tmpfd, w->tmpname, s->objfd, path) < 0) {
+		char sub[3] = { path[0], path[1], 0 };
+		if (errno != ENOENT || (mkdirat(s->objfd, sub, 0700) < 0 && errno != EEXIST))
+			return cc_error_errno(err, "store %s: mkdir objects/%s", s->root, sub);
+		if (renameat(s->tmpfd, w->tmpname, s->objfd, path) < 0)
+			return cc_error_errno(err, "store %s: rename tmp/%s to objects/%s", s->root,
+					      w->tmpname, path);
+	}
 	w->committed = true;
-	if (fsync_dir(dfd) < 0)
-		return cc_error_errno(err, "store %s: fsync objects/%.2s", s->root, path);
 	if (id)
 		memcpy(id, store_pf_writer_id(w->pw), STORE_ID_LEN);
 	if (root_mac)
@@ -602,7 +591,7 @@ static int write_pointer(struct store *s, uint64_t generation, const uint8_t id[
 	*renamed = false;
 	if (store_index_ptr_seal(s->key_bytes, generation, id, mac, ptr, err) < 0)
 		return cc_error_prefix(err, "store %s", s->root);
-	if (random_name(name) < 0)
+	if (random_name(s, name) < 0)
 		return store_fail(err, s, EIO, "no random bytes from OpenSSL");
 	fd = openat(s->tmpfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
@@ -689,6 +678,13 @@ static int index_replace(struct store *s, struct store_index_entry *layers, size
 	if (write_object(s, NULL, content, len, id, mac, err) < 0) {
 		store_index_entries_free(layers, n);
 		return cc_error_prefix(err, "store %s: new index", s->root);
+	}
+	/* Every object the new index reaches is durable before the pointer names it. */
+	if (syncfs(s->objfd) < 0) {
+		int e = errno;
+		CC_BEST_EFFORT(store_object_remove(s, id, NULL)); /* nothing names it */
+		store_index_entries_free(layers, n);
+		return cc_error_set(err, e, "store %s: sync", s->root);
 	}
 	ret = write_pointer(s, gen, id, mac, &renamed, err);
 	if (!renamed) {
@@ -1177,6 +1173,8 @@ static int init_index(struct store *s, struct cc_error **err)
 	s->n_layers = 0;
 	s->generation = 0;
 	bool renamed;
+	if (syncfs(s->objfd) < 0)
+		return cc_error_errno(err, "store %s: sync", s->root);
 	return write_pointer(s, 0, s->index_id, s->index_mac, &renamed, err);
 }
 
@@ -1250,6 +1248,11 @@ int store_open(const char *root, const uint8_t key[STORE_KEY_LEN], bool create, 
 	memcpy(s->key_bytes, key, STORE_KEY_LEN);
 	s->key = store_pf_key_new(key);
 	pthread_mutex_init(&s->lock, NULL);
+	if (RAND_bytes(s->tmp_prefix, sizeof(s->tmp_prefix)) != 1) {
+		store_fail(err, s, EIO, "no random bytes from OpenSSL");
+		store_close(s);
+		return -1;
+	}
 	if (open_layout(s, create, err) < 0) {
 		store_close(s);
 		return -1;

@@ -2013,6 +2013,59 @@ static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	fuse_reply_buf(req, buf, used);
 }
 
+/*
+ * READDIRPLUS: the entries with their attributes, as many lookups answered in one request (a
+ * walk that stats every file costs a round trip per directory, not per file). Each entry
+ * given with attributes counts as a lookup of it; "." and ".." are given without.
+ */
+static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+			   struct fuse_file_info *fi)
+{
+	struct view *v = req_view(req);
+	struct vdir *d = (struct vdir *)(uintptr_t)fi->fh;
+	_cleanup_free_ char *buf = xmalloc(size + 1);
+	size_t used = 0;
+
+	for (size_t i = (size_t)off; i < d->n + 2; i++) {
+		struct fuse_entry_param e;
+		const char *name = i == 0 ? "." : i == 1 ? ".." : d->ents[i - 2].name;
+		size_t need = fuse_add_direntry_plus(req, NULL, 0, name, NULL, 0);
+		if (need > size - used)
+			break;
+		memset(&e, 0, sizeof(e));
+		if (i < 2) {
+			e.attr.st_ino = i == 0 ? d->self : d->parent;
+			e.attr.st_mode = S_IFDIR;
+		} else {
+			struct cc_error *err = NULL;
+			struct found f = { .top = -1 };
+			struct vnode *dir, *n = NULL;
+			pthread_mutex_lock(&v->lock);
+			dir = vnode_of(v, ino);
+			int r = resolve(v, dir, name, &f, &err);
+			if (r > 0)
+				n = vnode_get(v, dir, name, &f, &err);
+			found_clear(&f);
+			if (n) {
+				e.ino = nodeid_of(v, n);
+				e.generation = n->gen;
+				fill_stat(n, &e.attr);
+				e.attr_timeout = e.entry_timeout = ttl_of(v, n);
+			} else {
+				/* Gone since opendir, or damaged: a plain entry; a lookup of it
+				 * then fails as it should (and logs the damage). */
+				cc_error_free(&err);
+				e.attr.st_ino = d->ents[i - 2].ino;
+				e.attr.st_mode = type_ifmt(d->ents[i - 2].type);
+			}
+			pthread_mutex_unlock(&v->lock);
+		}
+		used +=
+		    fuse_add_direntry_plus(req, buf + used, size - used, name, &e, (off_t)i + 1);
+	}
+	fuse_reply_buf(req, buf, used);
+}
+
 static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct vdir *d = (struct vdir *)(uintptr_t)fi->fh;
@@ -2093,6 +2146,7 @@ static const struct fuse_lowlevel_ops view_ops = {
 	.fsync = op_fsync,
 	.opendir = op_opendir,
 	.readdir = op_readdir,
+	.readdirplus = op_readdirplus,
 	.releasedir = op_releasedir,
 	.fsyncdir = op_fsyncdir,
 	.statfs = op_statfs,

@@ -1051,8 +1051,11 @@ static void test_abort_and_crash(void **state)
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	_cleanup_strv_ char **crashed = list_files(dir, "objects");
 	_cleanup_strv_ char **crashed_tmp = list_files(dir, "tmp");
-	assert_true(cc_strv_len(crashed) >= cc_strv_len(before) + 2);
-	assert_int_equal(cc_strv_len(crashed_tmp), 1);
+	/* the large file's object is being written under tmp/; the two small ones were with the
+	 * workers: written, being written, or not yet begun */
+	assert_true(cc_strv_len(crashed) >= cc_strv_len(before));
+	assert_true(cc_strv_len(crashed) <= cc_strv_len(before) + 2);
+	assert_true(cc_strv_len(crashed_tmp) >= 1 && cc_strv_len(crashed_tmp) <= 3);
 	s = open_store(dir, false);
 	_cleanup_strv_ char **tmp2 = list_files(dir, "tmp");
 	assert_int_equal(cc_strv_len(tmp2), 0);

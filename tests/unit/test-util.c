@@ -16,6 +16,8 @@
 #include "util/cleanup.h"
 #include "util/error.h"
 #include "util/fs.h"
+#include "util/hex.h"
+#include "util/hkdf.h"
 #include "util/json.h"
 #include "util/log.h"
 #include "util/strv.h"
@@ -516,6 +518,42 @@ static void test_json_getters(void **state)
 	expect_json_error(&err, "doc.json: v: expected object, got array");
 }
 
+/* RFC 5869, appendix A: test cases 1 (salt and info), 2 (long inputs, 82 bytes out) and 3
+ * (no salt, no info). */
+static void test_hkdf_rfc5869(void **state)
+{
+	(void)state;
+	uint8_t ikm[80], salt[80], info[80], out[82];
+	char hex[2 * sizeof(out) + 1];
+
+	memset(ikm, 0x0b, 22);
+	for (int i = 0; i < 13; i++)
+		salt[i] = (uint8_t)i;
+	for (int i = 0; i < 10; i++)
+		info[i] = (uint8_t)(0xf0 + i);
+	assert_true(cc_hkdf_sha256(ikm, 22, salt, 13, info, 10, out, 42));
+	cc_hex_encode(out, 42, hex);
+	assert_string_equal(hex, "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf3"
+				 "4007208d5b887185865");
+	for (int i = 0; i < 80; i++) {
+		ikm[i] = (uint8_t)i;
+		salt[i] = (uint8_t)(0x60 + i);
+		info[i] = (uint8_t)(0xb0 + i);
+	}
+	assert_true(cc_hkdf_sha256(ikm, 80, salt, 80, info, 80, out, 82));
+	cc_hex_encode(out, 82, hex);
+	assert_string_equal(hex, "b11e398dc80327a1c8e7f78c596a49344f012eda2d4efad8a050cc4c19afa97c5"
+				 "9045a99cac7827271cb41c65e590e09da3275600c2f09b8367793a9aca3db71cc"
+				 "30c58179ec3e87c14c01d5c1f3434f1d87");
+	memset(ikm, 0x0b, 22);
+	assert_true(cc_hkdf_sha256(ikm, 22, NULL, 0, NULL, 0, out, 42));
+	cc_hex_encode(out, 42, hex);
+	assert_string_equal(hex, "8da4e775a563c18f715f802a063c5a31b8a11f5c5ee1879ec3454e5f3c738d2d9"
+				 "d201395faa4b61a96c8");
+	/* more than 255 blocks cannot be made */
+	assert_false(cc_hkdf_sha256(ikm, 22, NULL, 0, NULL, 0, out, 255 * 32 + 1));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -533,6 +571,7 @@ int main(void)
 		cmocka_unit_test(test_pwrite_sparse),
 		cmocka_unit_test(test_json_reader),
 		cmocka_unit_test(test_json_getters),
+		cmocka_unit_test(test_hkdf_rfc5869),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
