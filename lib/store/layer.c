@@ -566,6 +566,7 @@ struct wentry {
 #define ASYNC_MAX (64u << 10)
 #define ASYNC_QUEUE (16u << 20)
 #define ASYNC_THREADS 2
+#define ASYNC_BATCH 32
 
 struct ajob {
 	struct ajob *next; /* in the queue */
@@ -584,8 +585,9 @@ struct apool {
 	pthread_mutex_t lock;
 	pthread_cond_t work, idle; /* a job is queued; a job is done */
 	struct ajob *head, *tail;
-	size_t queued; /* bytes of jobs queued or being written */
-	unsigned busy; /* jobs queued or being written */
+	size_t queued;	      /* bytes of jobs queued or being written */
+	unsigned busy;	      /* jobs queued or being written */
+	unsigned unsignalled; /* jobs queued since the workers were last woken */
 	bool stop;
 	pthread_t threads[ASYNC_THREADS];
 	unsigned n_threads;
@@ -913,13 +915,8 @@ static int put_inode_job(struct store_layer_writer *w, const char *path, uint8_t
 
 static void job_run(struct store *s, struct ajob *j)
 {
-	struct store_object_writer *ow = NULL;
-	int r = store_object_create(s, j->id, j->area, j->area_len, &ow, &j->err);
-	if (r == 0 && j->len)
-		r = store_object_write(ow, j->data, j->len, &j->err);
-	if (r == 0)
-		r = store_object_commit(ow, NULL, j->mac, &j->err);
-	store_object_writer_free(ow);
+	CC_BEST_EFFORT(store_object_put(s, j->id, j->area, j->area_len, j->data, j->len, NULL,
+					j->mac, &j->err)); /* j->err says what failed */
 	if (j->data)
 		explicit_bzero(j->data, j->cap);
 	free(j->data);
@@ -972,8 +969,10 @@ static void pool_put(struct apool *p, struct ajob *j)
 		return;
 	}
 	pthread_mutex_lock(&p->lock);
-	while (p->queued && p->queued + j->len > ASYNC_QUEUE)
+	while (p->queued && p->queued + j->len > ASYNC_QUEUE) {
+		pthread_cond_broadcast(&p->work);
 		pthread_cond_wait(&p->idle, &p->lock);
+	}
 	p->queued += j->len;
 	p->busy++;
 	if (p->tail)
@@ -981,7 +980,12 @@ static void pool_put(struct apool *p, struct ajob *j)
 	else
 		p->head = j;
 	p->tail = j;
-	pthread_cond_signal(&p->work);
+	/* Workers are woken for a batch, not for every small file (a wake-up costs more than
+	 * writing one); pool_wait wakes them for the rest. */
+	if (++p->unsignalled >= ASYNC_BATCH || p->queued >= ASYNC_QUEUE / 2) {
+		p->unsignalled = 0;
+		pthread_cond_broadcast(&p->work);
+	}
 	pthread_mutex_unlock(&p->lock);
 }
 
@@ -991,6 +995,8 @@ static void pool_wait(struct apool *p)
 	if (!p)
 		return;
 	pthread_mutex_lock(&p->lock);
+	p->unsignalled = 0;
+	pthread_cond_broadcast(&p->work);
 	while (p->busy)
 		pthread_cond_wait(&p->idle, &p->lock);
 	pthread_mutex_unlock(&p->lock);

@@ -278,6 +278,95 @@ int store_object_commit(struct store_object_writer *w, uint8_t *id, uint8_t *roo
 	return 0;
 }
 
+/* ---- a whole object at once ---- */
+
+/* The object built in memory (pf's writes land here), then written with one pwrite. */
+struct memio {
+	uint8_t *buf;
+	size_t len, cap;
+};
+
+static ssize_t mem_pwrite(void *ctx, const void *buf, size_t len, uint64_t off)
+{
+	struct memio *m = ctx;
+	if (off > SIZE_MAX - len) {
+		errno = EFBIG;
+		return -1;
+	}
+	size_t end = (size_t)off + len;
+	if (end > m->cap) {
+		size_t cap = m->cap ? m->cap : 16384;
+		while (cap < end)
+			cap *= 2;
+		m->buf = xrealloc(m->buf, cap);
+		memset(m->buf + m->cap, 0, cap - m->cap);
+		m->cap = cap;
+	}
+	memcpy(m->buf + off, buf, len);
+	if (end > m->len)
+		m->len = end;
+	return (ssize_t)len;
+}
+
+int store_object_put(struct store *s, const uint8_t *id, const void *attrs, size_t attr_len,
+		     const void *content, size_t len, uint8_t *out_id, uint8_t *root_mac,
+		     struct cc_error **err)
+{
+	struct memio m = { 0 };
+	struct store_pf_io io = { NULL, mem_pwrite, NULL, &m };
+	char name[2 * STORE_ID_LEN + 1], path[OBJ_NAME_LEN + 1];
+	uint8_t mac[STORE_MAC_LEN];
+	unsigned log2 = STORE_PF_CHUNK_LOG2_MIN;
+	int ret = -1;
+	_cleanup_close_ int fd = -1;
+
+	if (len > STORE_OBJECT_PUT_MAX)
+		return store_fail(err, s, EINVAL, "object of %zu bytes: at most %u at once", len,
+				  STORE_OBJECT_PUT_MAX);
+	/* One chunk just large enough: header, chunk and root node lie together (the room
+	 * between them zeros, never read), one write. */
+	while (((size_t)1 << log2) < len)
+		log2++;
+	struct store_pf_writer *pw =
+	    store_pf_writer_new(s->key, &io, id, log2, attrs, attr_len, err);
+	if (!pw)
+		return -1;
+	if ((len && store_pf_write(pw, content, len, err) < 0) || store_pf_commit(pw, mac, err) < 0)
+		goto out;
+	object_path(store_pf_writer_id(pw), path);
+	if (random_name(s, name) < 0)
+		goto out;
+	fd = openat(s->tmpfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		cc_error_errno(err, "store %s: create tmp/%s", s->root, name);
+		goto out;
+	}
+	if (cc_write_all(fd, m.buf, m.len) < 0) {
+		cc_error_errno(err, "store %s: write tmp/%s", s->root, name);
+		unlinkat(s->tmpfd, name, 0);
+		goto out;
+	}
+	if (renameat(s->tmpfd, name, s->objfd, path) < 0) {
+		char sub[3] = { path[0], path[1], 0 };
+		if (errno != ENOENT || (mkdirat(s->objfd, sub, 0700) < 0 && errno != EEXIST) ||
+		    renameat(s->tmpfd, name, s->objfd, path) < 0) {
+			cc_error_errno(err, "store %s: rename tmp/%s to objects/%s", s->root, name,
+				       path);
+			unlinkat(s->tmpfd, name, 0);
+			goto out;
+		}
+	}
+	if (out_id)
+		memcpy(out_id, store_pf_writer_id(pw), STORE_ID_LEN);
+	if (root_mac)
+		memcpy(root_mac, mac, STORE_MAC_LEN);
+	ret = 0;
+out:
+	store_pf_writer_free(pw);
+	free(m.buf); /* ciphertext only */
+	return ret;
+}
+
 void store_object_writer_free(struct store_object_writer *w)
 {
 	if (!w)

@@ -142,6 +142,16 @@ CC_MUST_CHECK int store_object_commit(struct store_object_writer *w, uint8_t *id
 				      struct cc_error **err);
 /* The new object's id. */
 const uint8_t *store_object_writer_id(const struct store_object_writer *w);
+/*
+ * A whole object at once, content len bytes (at most STORE_OBJECT_PUT_MAX): sealed in memory
+ * with one chunk just large enough for it (4 KiB at least), written to tmp/ with one write and
+ * renamed into objects/, as store_object_commit does. id: as store_object_create; id and
+ * root_mac (either may be NULL) receive the object's.
+ */
+#define STORE_OBJECT_PUT_MAX (1u << 20)
+CC_MUST_CHECK int store_object_put(struct store *s, const uint8_t *id, const void *attrs,
+				   size_t attr_len, const void *content, size_t len,
+				   uint8_t *out_id, uint8_t *root_mac, struct cc_error **err);
 /* Frees; an uncommitted object's temporary file is removed. NULL is fine. */
 void store_object_writer_free(struct store_object_writer *w);
 
