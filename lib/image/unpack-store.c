@@ -32,17 +32,12 @@
 /* What the layer has at a path (struct img_path's kind). */
 enum { HAS_NOTHING = 0, HAS_DIR, HAS_OTHER, HAS_WHITEOUT };
 
-/* Zeros written for the holes of sparse entries, per layer: the store has no holes, so a small
- * layer could otherwise make it write a file of a terabyte. */
-#define HOLES_MAX (UINT64_C(1) << 30)
-
 struct sunpacker {
 	struct store_layer_writer *w;
 	const struct img_unpack_opts *o;
 	struct img_unpack_stats *st;
 	struct img_tar t;
 	struct img_pathset set;
-	uint64_t holes;
 	struct store_xattr xattrs[IMG_UNPACK_MAX_XATTRS];
 };
 
@@ -155,23 +150,10 @@ static int entry_attr(struct sunpacker *u, struct archive_entry *e, uint8_t type
 	return 0;
 }
 
+/* The holes of a sparse entry: holes of the file's object (no limit: they cost nothing). */
 static int zeros(struct sunpacker *u, uint64_t len, struct cc_error **err)
 {
-	static const char zero[64 << 10];
-	if (len > HOLES_MAX - u->holes)
-		return img_unpack_fail(
-		    err, EFBIG,
-		    "sparse file: holes over %llu MiB in the layer (the encrypted "
-		    "store writes holes out)",
-		    (unsigned long long)(HOLES_MAX >> 20));
-	u->holes += len;
-	while (len > 0) {
-		size_t n = len < sizeof(zero) ? (size_t)len : sizeof(zero);
-		if (store_layer_file_write(u->w, zero, n, err) < 0)
-			return -1;
-		len -= n;
-	}
-	return 0;
+	return len ? store_layer_file_zeros(u->w, len, err) : 0;
 }
 
 static int do_regular(struct sunpacker *u, const char *path, struct archive_entry *e,

@@ -85,10 +85,10 @@ CC_MUST_CHECK int img_unpack(int rootfd, img_read_fn read_fn, void *ctx,
  * Unpack one layer into the encrypted store's layer writer w (lib/store/layer.h): what
  * IMG_UNPACK_OVERLAY makes of the layer, in the store's terms (a whiteout entry for each
  * whiteout device, the opaque flag for the opaque xattr), file contents encrypted as they
- * stream. o->mode must be IMG_UNPACK_OVERLAY. The caller commits or aborts w. Differences from
- * the plain unpacker: holes of sparse files are written out (at most 1 GiB of them per layer,
- * EFBIG beyond), and an entry below a symbolic link of the layer is refused (ENOTDIR) where
- * the plain unpacker follows the link inside the root.
+ * stream, the holes of sparse entries kept as holes. o->mode must be IMG_UNPACK_OVERLAY. The
+ * caller commits or aborts w. One difference from the plain unpacker: an entry below a
+ * symbolic link of the layer is refused (ENOTDIR) where the plain unpacker follows the link
+ * inside the root.
  */
 struct store_layer_writer;
 CC_MUST_CHECK int img_unpack_store(struct store_layer_writer *w, img_read_fn read_fn, void *ctx,

@@ -1241,6 +1241,28 @@ int store_layer_file_write(struct store_layer_writer *w, const void *buf, size_t
 	return 0;
 }
 
+int store_layer_file_zeros(struct store_layer_writer *w, uint64_t len, struct cc_error **err)
+{
+	if (check_usable(w, NULL, false, true, err) < 0)
+		return done(w, -1);
+	struct ajob *j = w->pend;
+	if (j && len <= ASYNC_MAX - j->len) {
+		static const uint8_t zero[4096];
+		for (uint64_t left = len; left;) {
+			size_t n = left < sizeof(zero) ? (size_t)left : sizeof(zero);
+			if (store_layer_file_write(w, zero, n, err) < 0)
+				return -1;
+			left -= n;
+		}
+		return 0;
+	}
+	if (j && pend_to_file(w, err) < 0)
+		return done(w, wprefix(w, err, w->file_path));
+	if (store_object_write_zeros(w->file, len, err) < 0)
+		return done(w, wprefix(w, err, w->file_path));
+	return 0;
+}
+
 int store_layer_file_end(struct store_layer_writer *w, struct cc_error **err)
 {
 	uint8_t mac[STORE_MAC_LEN];

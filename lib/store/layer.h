@@ -177,6 +177,10 @@ CC_MUST_CHECK int store_layer_file_begin(struct store_layer_writer *w, const cha
 					 const struct store_attr *a, struct cc_error **err);
 CC_MUST_CHECK int store_layer_file_write(struct store_layer_writer *w, const void *buf, size_t len,
 					 struct cc_error **err);
+/* len zero bytes of the file: a sparse file's hole, kept as holes of its object (nothing
+ * written for whole chunks of them: the host sees where they are, in whole chunks). */
+CC_MUST_CHECK int store_layer_file_zeros(struct store_layer_writer *w, uint64_t len,
+					 struct cc_error **err);
 CC_MUST_CHECK int store_layer_file_end(struct store_layer_writer *w, struct cc_error **err);
 /* A symbolic link to target (1 to STORE_LINK_MAX bytes, no NUL; a->type 0 or SYMLINK). */
 CC_MUST_CHECK int store_layer_symlink(struct store_layer_writer *w, const char *path,

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <string.h>
+#include <unistd.h>
 #include <openssl/crypto.h>
 #include "store/pf-internal.h"
 #include "util/cleanup.h"
@@ -41,7 +42,17 @@ struct store_pf_reader {
 	uint8_t *cache; /* one chunk of plaintext, for reads of part of a chunk */
 	uint64_t cached;
 	bool have_cached;
+	uint8_t *holes; /* a node of hole entries (zeros): what a hole node's children are */
 };
+
+/* A hole: an entry of zeros (a real entry's length is never 0). */
+static bool is_hole(const uint8_t e[PF_ENTRY_LEN])
+{
+	for (int i = 0; i < PF_ENTRY_LEN; i++)
+		if (e[i])
+			return false;
+	return true;
+}
 
 /* ---- open ---- */
 
@@ -265,6 +276,13 @@ static int get_node(struct store_pf_reader *r, uint32_t level, uint64_t index, c
 		return -1;
 	/* Copied: loading this node may evict the parent (with a cache of a few nodes). */
 	memcpy(e, parent + (index % l->fanout) * PF_ENTRY_LEN, PF_ENTRY_LEN);
+	if (is_hole(e)) {
+		/* A hole node: every child is a hole. */
+		if (!r->holes)
+			r->holes = xcalloc(l->fanout, PF_ENTRY_LEN);
+		*out = r->holes;
+		return 0;
+	}
 	want = PF_ENTRY_LEN * pf_node_entries(l, level, index);
 	if (pf_entry_len(e) != want)
 		return pf_error(err, r->o.name, EIO,
@@ -287,7 +305,7 @@ static int get_node(struct store_pf_reader *r, uint32_t level, uint64_t index, c
 	return 0;
 }
 
-/* Chunk i's verified entry, whose length must be the chunk's. */
+/* Chunk i's verified entry, whose length must be the chunk's: 0, 1 for a hole, or -1. */
 static int chunk_entry(struct store_pf_reader *r, uint64_t i, uint8_t e[PF_ENTRY_LEN],
 		       struct cc_error **err)
 {
@@ -297,6 +315,8 @@ static int chunk_entry(struct store_pf_reader *r, uint64_t i, uint8_t e[PF_ENTRY
 	if (get_node(r, 0, i / r->l.fanout, &node, err) < 0)
 		return -1;
 	memcpy(e, node + (i % r->l.fanout) * PF_ENTRY_LEN, PF_ENTRY_LEN);
+	if (is_hole(e))
+		return 1;
 	if (pf_entry_len(e) != want)
 		return pf_error(err, r->o.name, EIO,
 				"chunk %" PRIu64 ": its entry says %u bytes, the layout %u", i,
@@ -312,8 +332,13 @@ static int open_chunk(struct store_pf_reader *r, uint64_t i, uint8_t *buf, struc
 	uint8_t e[PF_ENTRY_LEN], aad[PF_AAD_CHUNK_LEN];
 	uint32_t len = pf_chunk_len(&r->l, i);
 
-	if (chunk_entry(r, i, e, err) < 0)
+	int k = chunk_entry(r, i, e, err);
+	if (k < 0)
 		return -1;
+	if (k == 1) { /* a hole: zeros, whatever the host has there */
+		memset(buf, 0, len);
+		return 0;
+	}
 	pf_chunk_aad(aad, r->o.id, i, len);
 	if (!pf_open(&r->o, e, aad, sizeof(aad), buf, len, e + PF_NONCE_LEN)) {
 		explicit_bzero(buf, len);
@@ -374,14 +399,21 @@ static int read_range(struct store_pf_reader *r, uint8_t *p, size_t len, uint64_
 		uint64_t i = pos >> l->chunk_log2;
 		size_t within = (size_t)(pos & (l->chunk - 1));
 		size_t clen = pf_chunk_len(l, i), take;
+		uint8_t e[PF_ENTRY_LEN];
+		int k = chunk_entry(r, i, e, err);
 
-		if (within == 0 && len >= clen) {
-			uint64_t k = 1;
+		if (k < 0)
+			return -1;
+		if (k == 1) { /* a hole: nothing to read */
+			take = clen - within < len ? clen - within : len;
+			memset(p, 0, take);
+		} else if (within == 0 && len >= clen) {
+			uint64_t n = 1;
 			take = clen;
-			while (k < batch && i + k < l->chunks &&
-			       len - take >= pf_chunk_len(l, i + k))
-				take += pf_chunk_len(l, i + k++);
-			if (read_whole_chunks(r, i, k, p, take, err) < 0)
+			while (n < batch && i + n < l->chunks &&
+			       len - take >= pf_chunk_len(l, i + n))
+				take += pf_chunk_len(l, i + n++);
+			if (read_whole_chunks(r, i, n, p, take, err) < 0)
 				return -1;
 		} else {
 			if (fill_cache(r, i, err) < 0)
@@ -415,6 +447,63 @@ ssize_t store_pf_pread(struct store_pf_reader *r, void *buf, size_t len, uint64_
 	return (ssize_t)len;
 }
 
+/* Whether the node (level, index) above chunks is a hole: its entry in its parent is zeros
+ * (the root never is). */
+static int node_is_hole(struct store_pf_reader *r, uint32_t level, uint64_t index,
+			struct cc_error **err)
+{
+	const uint8_t *parent;
+	if (level + 1 >= r->l.depth)
+		return 0;
+	if (get_node(r, level + 1, index / r->l.fanout, &parent, err) < 0)
+		return -1;
+	return is_hole(parent + (index % r->l.fanout) * PF_ENTRY_LEN);
+}
+
+int64_t store_pf_seek(struct store_pf_reader *r, uint64_t off, int whence, struct cc_error **err)
+{
+	const struct pf_layout *l = &r->l;
+	struct cc_error *local = NULL;
+	uint8_t e[PF_ENTRY_LEN];
+
+	if (pf_failed(&r->o, err))
+		return -1;
+	if (whence != SEEK_DATA && whence != SEEK_HOLE)
+		return pf_error(err, r->o.name, EINVAL, "seek: SEEK_DATA or SEEK_HOLE expected");
+	if (off >= l->size) {
+		errno = ENXIO;
+		return -1;
+	}
+	for (uint64_t i = off >> l->chunk_log2; i < l->chunks;) {
+		/* The largest hole that starts at chunk i: a node whose first chunk it is. */
+		uint64_t span = 0, width = l->fanout;
+		for (uint32_t level = 0; level + 1 < l->depth && i % width == 0;
+		     level++, width *= l->fanout) {
+			int h = node_is_hole(r, level, i / width, &local);
+			if (h < 0)
+				return pf_fail(&r->o, &local, err);
+			if (!h)
+				break;
+			span = width;
+		}
+		if (!span) {
+			int k = chunk_entry(r, i, e, &local);
+			if (k < 0)
+				return pf_fail(&r->o, &local, err);
+			span = k == 1;
+		}
+		if (span && whence == SEEK_HOLE)
+			return (int64_t)((i << l->chunk_log2) > off ? i << l->chunk_log2 : off);
+		if (!span && whence == SEEK_DATA)
+			return (int64_t)((i << l->chunk_log2) > off ? i << l->chunk_log2 : off);
+		i += span ? span : 1;
+	}
+	if (whence == SEEK_HOLE)
+		return (int64_t)l->size; /* the end is a hole */
+	errno = ENXIO;
+	return -1;
+}
+
 void store_pf_reader_free(struct store_pf_reader *r)
 {
 	if (!r)
@@ -426,6 +515,7 @@ void store_pf_reader_free(struct store_pf_reader *r)
 	for (unsigned s = 0; s < r->n_slots; s++)
 		free(r->slots[s].pt);
 	free(r->slots);
+	free(r->holes);
 	free(r->root);
 	pf_object_clear(&r->o);
 	free(r);

@@ -26,10 +26,94 @@ struct store_pf_writer {
 	uint8_t *ct; /* one chunk or node of ciphertext on its way out */
 	uint64_t size;
 	uint64_t chunks;
-	uint8_t *entries; /* PF_ENTRY_LEN per chunk written, for the tree */
-	uint64_t entries_cap;
+	/* The chunks' entries, for the tree: runs of chunks, each either holes (no entry kept) or
+	 * sealed chunks (their entries in dense, PF_ENTRY_LEN each, in order). */
+	struct run *runs;
+	size_t n_runs, runs_cap;
+	uint8_t *dense;
+	uint64_t n_dense, dense_cap;
 	bool committed;
 };
+
+struct run {
+	uint64_t first, count; /* chunks first .. first + count - 1 */
+	uint64_t dense;	       /* index of the first's entry in dense; UINT64_MAX: holes */
+};
+
+#define HOLES UINT64_MAX
+
+/* Chunk i is the next one: a hole (e NULL) or sealed with entry e. */
+static void add_entry(struct store_pf_writer *w, const uint8_t *e)
+{
+	struct run *last = w->n_runs ? &w->runs[w->n_runs - 1] : NULL;
+	bool hole = !e;
+	if (!last || (last->dense == HOLES) != hole) {
+		if (w->n_runs == w->runs_cap) {
+			w->runs_cap = w->runs_cap ? 2 * w->runs_cap : 8;
+			w->runs = xreallocarray(w->runs, w->runs_cap, sizeof(*w->runs));
+		}
+		last = &w->runs[w->n_runs++];
+		*last = (struct run){ w->chunks, 0, hole ? HOLES : w->n_dense };
+	}
+	last->count++;
+	if (!hole) {
+		if (w->n_dense == w->dense_cap) {
+			w->dense_cap = w->dense_cap ? 2 * w->dense_cap : 64;
+			w->dense = xreallocarray(w->dense, w->dense_cap, PF_ENTRY_LEN);
+		}
+		memcpy(w->dense + w->n_dense++ * PF_ENTRY_LEN, e, PF_ENTRY_LEN);
+	}
+	w->chunks++;
+}
+
+/* n whole chunks of holes at once. */
+static void add_holes(struct store_pf_writer *w, uint64_t n)
+{
+	if (!n)
+		return;
+	add_entry(w, NULL);
+	w->runs[w->n_runs - 1].count += n - 1;
+	w->chunks += n - 1;
+}
+
+/* The run holding chunk i (there is one: i < w->chunks). */
+static const struct run *run_of(const struct store_pf_writer *w, uint64_t i)
+{
+	size_t lo = 0, hi = w->n_runs;
+	while (hi - lo > 1) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (w->runs[mid].first <= i)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return &w->runs[lo];
+}
+
+/* The entries of chunks first .. first + count - 1 into out; false when all are holes (out is
+ * then untouched). */
+static bool chunk_entries(const struct store_pf_writer *w, uint64_t first, uint64_t count,
+			  uint8_t *out)
+{
+	const struct run *r = run_of(w, first);
+	if (r->dense == HOLES && r->first + r->count >= first + count)
+		return false;
+	for (uint64_t k = 0; k < count;) {
+		uint64_t i = first + k, n;
+		r = run_of(w, i);
+		n = r->first + r->count - i;
+		if (n > count - k)
+			n = count - k;
+		if (r->dense == HOLES)
+			memset(out + k * PF_ENTRY_LEN, 0, n * PF_ENTRY_LEN);
+		else
+			memcpy(out + k * PF_ENTRY_LEN,
+			       w->dense + (r->dense + i - r->first) * PF_ENTRY_LEN,
+			       n * PF_ENTRY_LEN);
+		k += n;
+	}
+	return true;
+}
 
 /* The next nonce of this object: never the same twice under its key. */
 static void next_nonce(struct store_pf_writer *w, uint8_t nonce[PF_NONCE_LEN])
@@ -136,12 +220,9 @@ static int seal_chunk(struct store_pf_writer *w, const uint8_t *src, uint32_t le
 		return pf_error(err, w->o.name, EIO, "chunk %" PRIu64 ": AES-GCM failed", i);
 	if (pf_write_full(&w->o, w->ct, len, STORE_PF_HEADER_SIZE + i * w->chunk) < 0)
 		return pf_error_sys(err, w->o.name, errno, "write chunk %" PRIu64, i);
-	if (w->chunks == w->entries_cap) {
-		w->entries_cap = w->entries_cap ? 2 * w->entries_cap : 64;
-		w->entries = xreallocarray(w->entries, w->entries_cap, PF_ENTRY_LEN);
-	}
-	pf_entry_put(w->entries + i * PF_ENTRY_LEN, nonce, tag, len);
-	w->chunks++;
+	uint8_t e[PF_ENTRY_LEN];
+	pf_entry_put(e, nonce, tag, len);
+	add_entry(w, e);
 	return 0;
 }
 
@@ -190,6 +271,46 @@ int store_pf_write(struct store_pf_writer *w, const void *buf, size_t len, struc
 	return 0;
 }
 
+int store_pf_write_zeros(struct store_pf_writer *w, uint64_t len, struct cc_error **err)
+{
+	struct cc_error *local = NULL;
+
+	if (pf_failed(&w->o, err))
+		return -1;
+	if (w->committed)
+		return pf_error(err, w->o.name, EINVAL, "write after commit");
+	if (len > STORE_PF_SIZE_MAX - w->size)
+		return pf_error(err, w->o.name, EFBIG, "more than 2^48 bytes written");
+	while (len) {
+		if (w->fill == 0 && len >= w->chunk) {
+			/* Whole chunks of zeros: holes, nothing written. */
+			uint64_t n = len >> w->chunk_log2;
+			add_holes(w, n);
+			w->size += n << w->chunk_log2;
+			len -= n << w->chunk_log2;
+			continue;
+		}
+		size_t take = w->chunk - w->fill < len ? w->chunk - w->fill : (size_t)len;
+		pt_reserve(w, w->fill + take);
+		memset(w->pt + w->fill, 0, take);
+		w->fill += take;
+		w->size += take;
+		len -= take;
+		if (w->fill == w->chunk) {
+			/* Zeros and data, or zeros after zeros in pieces: a hole when all zeros. */
+			bool zero = true;
+			for (size_t i = 0; zero && i < w->chunk; i++)
+				zero = !w->pt[i];
+			if (zero)
+				add_holes(w, 1);
+			else if (seal_chunk(w, w->pt, w->chunk, &local) < 0)
+				return pf_fail(&w->o, &local, err);
+			w->fill = 0;
+		}
+	}
+	return 0;
+}
+
 /* Seal node (level, j) of the entries in src, write it, put its entry in up. */
 static int seal_node(struct store_pf_writer *w, const struct pf_layout *l, uint32_t level,
 		     uint64_t j, const uint8_t *src, uint8_t *up, struct cc_error **err)
@@ -210,20 +331,41 @@ static int seal_node(struct store_pf_writer *w, const struct pf_layout *l, uint3
 	return 0;
 }
 
-/* Seal and write the tree level by level from the chunks' entries; the root's entry in root. */
+/* Seal and write the tree level by level from the chunks' entries; the root's entry in root.
+ * A node whose children are all holes is a hole itself (not written), except the root. */
 static int write_tree(struct store_pf_writer *w, const struct pf_layout *l,
 		      uint8_t root[PF_ENTRY_LEN], struct cc_error **err)
 {
-	_cleanup_free_ uint8_t *level_entries = NULL;
-	const uint8_t *below = w->entries;
+	_cleanup_free_ uint8_t *level_entries = NULL, *node = NULL;
+	const uint8_t *below = NULL;
 
 	memset(root, 0, PF_ENTRY_LEN);
+	if (l->depth)
+		node = xmalloc((size_t)l->fanout * PF_ENTRY_LEN);
 	for (uint32_t level = 0; level < l->depth; level++) {
 		_cleanup_free_ uint8_t *up = xcalloc(l->nodes[level], PF_ENTRY_LEN);
-		for (uint64_t j = 0; j < l->nodes[level]; j++)
-			if (seal_node(w, l, level, j, below + j * l->fanout * PF_ENTRY_LEN,
-				      up + j * PF_ENTRY_LEN, err) < 0)
+		bool top = level + 1 == l->depth;
+		for (uint64_t j = 0; j < l->nodes[level]; j++) {
+			uint64_t first = j * l->fanout, n = pf_node_entries(l, level, j);
+			const uint8_t *src;
+			if (level == 0) {
+				if (!chunk_entries(w, first, n, node)) {
+					if (!top)
+						continue; /* a hole: its entry stays zero */
+					memset(node, 0, n * PF_ENTRY_LEN);
+				}
+				src = node;
+			} else {
+				src = below + first * PF_ENTRY_LEN;
+				bool holes = true;
+				for (uint64_t k = 0; holes && k < n * PF_ENTRY_LEN; k++)
+					holes = !src[k];
+				if (holes && !top)
+					continue;
+			}
+			if (seal_node(w, l, level, j, src, up + j * PF_ENTRY_LEN, err) < 0)
 				return -1;
+		}
 		free(level_entries);
 		below = level_entries = steal_pointer(&up);
 	}
@@ -308,7 +450,8 @@ void store_pf_writer_free(struct store_pf_writer *w)
 	explicit_bzero(w->attrs, sizeof(w->attrs));
 	free(w->pt);
 	free(w->ct);
-	free(w->entries);
+	free(w->runs);
+	free(w->dense);
 	pf_object_clear(&w->o);
 	free(w);
 }

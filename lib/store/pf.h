@@ -69,7 +69,8 @@ struct store_pf_writer;
  * A writer of one new object into an empty host file. id: 16 bytes, or NULL for a random one
  * (store_pf_writer_id tells it); chunk_log2: 12 to 20, or 0 for the default (16, 64 KiB
  * chunks); attrs: attr_len bytes (at most STORE_PF_ATTR_MAX) kept, encrypted, in the header.
- * The writer holds one chunk of plaintext and 32 bytes per chunk written until commit.
+ * The writer holds one chunk of plaintext and 32 bytes per chunk written until commit (none
+ * for a run of holes).
  */
 CC_MUST_CHECK struct store_pf_writer *
 store_pf_writer_new(const struct store_pf_key *key, const struct store_pf_io *io, const uint8_t *id,
@@ -78,6 +79,10 @@ store_pf_writer_new(const struct store_pf_key *key, const struct store_pf_io *io
  * at once. After a failure the writer stays failed. */
 CC_MUST_CHECK int store_pf_write(struct store_pf_writer *w, const void *buf, size_t len,
 				 struct cc_error **err);
+/* Append len zero bytes (a sparse file's hole): every whole chunk of them is a hole (an
+ * entry of zeros, nothing written; docs/store.md), at any size up to the format's. */
+CC_MUST_CHECK int store_pf_write_zeros(struct store_pf_writer *w, uint64_t len,
+				       struct cc_error **err);
 /* Write the last chunk, the tree and the header (last), and store the object's root MAC (the
  * header tag) in root_mac. The caller then makes the host file durable and visible (fsync,
  * rename). Nothing can be written after. */
@@ -115,5 +120,11 @@ const uint8_t *store_pf_root_mac(const struct store_pf_reader *r);
  */
 CC_MUST_CHECK ssize_t store_pf_pread(struct store_pf_reader *r, void *buf, size_t len, uint64_t off,
 				     struct cc_error **err);
+/* Where the next data (SEEK_DATA) or hole (SEEK_HOLE) at or after off starts, as lseek(2)
+ * says it for a sparse file: holes are the object's holes (whole chunks; every other byte is
+ * data), and the end is a hole. -1 with ENXIO when off is at or past the end (errno set, no
+ * error made: as lseek), -1 with *err on damage (the reader is then failed). */
+CC_MUST_CHECK int64_t store_pf_seek(struct store_pf_reader *r, uint64_t off, int whence,
+				    struct cc_error **err);
 /* Wipes the cached plaintext and the key schedule and frees; NULL is fine. */
 void store_pf_reader_free(struct store_pf_reader *r);

@@ -239,6 +239,11 @@ int store_object_write(struct store_object_writer *w, const void *buf, size_t le
 	return store_pf_write(w->pw, buf, len, err);
 }
 
+int store_object_write_zeros(struct store_object_writer *w, uint64_t len, struct cc_error **err)
+{
+	return store_pf_write_zeros(w->pw, len, err);
+}
+
 const uint8_t *store_object_writer_id(const struct store_object_writer *w)
 {
 	return store_pf_writer_id(w->pw);

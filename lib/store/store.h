@@ -136,6 +136,9 @@ CC_MUST_CHECK int store_object_create(struct store *s, const uint8_t *id, const 
 				      struct cc_error **err);
 CC_MUST_CHECK int store_object_write(struct store_object_writer *w, const void *buf, size_t len,
 				     struct cc_error **err);
+/* len zero bytes, whole chunks of them holes (store_pf_write_zeros). */
+CC_MUST_CHECK int store_object_write_zeros(struct store_object_writer *w, uint64_t len,
+					   struct cc_error **err);
 /* Seal, fsync, rename into objects/ and fsync its directory; id and root_mac receive the
  * object's (either may be NULL). Nothing can be written after. */
 CC_MUST_CHECK int store_object_commit(struct store_object_writer *w, uint8_t *id, uint8_t *root_mac,

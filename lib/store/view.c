@@ -706,8 +706,30 @@ static int content_copy(struct view *v, const uint8_t *id, const uint8_t *mac, i
 		return -1;
 	total = store_pf_size(store_object_reader(o));
 	buf = xmalloc(IO_CHUNK);
+	if (ftruncate(fd, (off_t)total) < 0) {
+		store_object_close(o);
+		return cc_error_errno(err, "size the memfd");
+	}
 	while (off < total) {
-		ssize_t n = store_pf_pread(store_object_reader(o), buf, IO_CHUNK, off, err);
+		/* Holes of the object stay holes of the memfd. */
+		struct cc_error *e = NULL;
+		int64_t data = store_pf_seek(store_object_reader(o), off, SEEK_DATA, &e);
+		if (data < 0 && e) {
+			store_object_close(o);
+			*err = e;
+			return -1;
+		}
+		if (data < 0)
+			break; /* zeros to the end */
+		off = (uint64_t)data;
+		int64_t hole = store_pf_seek(store_object_reader(o), off, SEEK_HOLE, err);
+		if (hole < 0) {
+			store_object_close(o);
+			return -1;
+		}
+		size_t want =
+		    (uint64_t)hole - off < IO_CHUNK ? (size_t)((uint64_t)hole - off) : IO_CHUNK;
+		ssize_t n = store_pf_pread(store_object_reader(o), buf, want, off, err);
 		if (n <= 0) {
 			store_object_close(o);
 			if (n == 0)
@@ -803,7 +825,20 @@ static int persist_node(struct view *v, struct store_layer_writer *w, struct uno
 		uint64_t off = 0;
 		ret = store_layer_file_begin(w, path, &u->attr, err);
 		while (ret == 0 && off < u->size) {
-			size_t want = u->size - off < IO_CHUNK ? (size_t)(u->size - off) : IO_CHUNK;
+			/* The memfd's holes stay holes. */
+			off_t data = lseek(u->fd, (off_t)off, SEEK_DATA);
+			uint64_t to = data < 0 ? u->size : (uint64_t)data;
+			if (to > u->size)
+				to = u->size;
+			if (to > off) {
+				ret = store_layer_file_zeros(w, to - off, err);
+				off = to;
+				continue;
+			}
+			off_t hole = lseek(u->fd, (off_t)off, SEEK_HOLE);
+			uint64_t end =
+			    hole < 0 || (uint64_t)hole > u->size ? u->size : (uint64_t)hole;
+			size_t want = end - off < IO_CHUNK ? (size_t)(end - off) : IO_CHUNK;
 			ssize_t n = pread(u->fd, buf, want, (off_t)off);
 			if (n <= 0) {
 				cc_error_set(err, n < 0 ? errno : EIO, "%s: read the memfd", path);
@@ -1796,6 +1831,45 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	fuse_reply_buf(req, (const char *)buf, (size_t)n);
 }
 
+/* SEEK_DATA and SEEK_HOLE (cp, tar and the flattening copy keep a sparse file's holes). */
+static void op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
+		     struct fuse_file_info *fi)
+{
+	struct view *v = req_view(req);
+	struct vfile *h = (struct vfile *)(uintptr_t)fi->fh;
+	struct cc_error *err = NULL;
+	int64_t at;
+	(void)ino;
+
+	if (whence != SEEK_DATA && whence != SEEK_HOLE) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	if (off < 0) {
+		fuse_reply_err(req, ENXIO);
+		return;
+	}
+	if (h->up) {
+		off_t r = lseek(h->up->fd, off, whence);
+		if (r < 0)
+			fuse_reply_err(req, errno);
+		else
+			fuse_reply_lseek(req, r);
+		return;
+	}
+	pthread_mutex_lock(&h->lock);
+	errno = 0;
+	at = store_pf_seek(store_object_reader(h->obj), (uint64_t)off, whence, &err);
+	int e = errno;
+	pthread_mutex_unlock(&h->lock);
+	if (at < 0 && err)
+		fuse_reply_err(req, log_fail(v, "seek", h->path, &err));
+	else if (at < 0)
+		fuse_reply_err(req, e ? e : ENXIO);
+	else
+		fuse_reply_lseek(req, at);
+}
+
 static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
 		     struct fuse_file_info *fi)
 {
@@ -2147,6 +2221,7 @@ static const struct fuse_lowlevel_ops view_ops = {
 	.opendir = op_opendir,
 	.readdir = op_readdir,
 	.readdirplus = op_readdirplus,
+	.lseek = op_lseek,
 	.releasedir = op_releasedir,
 	.fsyncdir = op_fsyncdir,
 	.statfs = op_statfs,

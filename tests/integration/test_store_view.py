@@ -20,8 +20,9 @@ import pytest
 from conftest import RUNE_BIN, PAL_DIR, umount, wait_until
 import registry as R
 from registry import CHR, D, F, FIFO, H, OPQ, S, WH
-from test_image_pull import (IMAGE_BIN, WH_LOWER, WH_ORDERS, ROOT_OPAQUE, anon,  # noqa: F401
-                             busybox_layers)
+from test_image_pull import (IMAGE_BIN, TIB, WH_LOWER, WH_ORDERS, anon,  # noqa: F401
+                             bottom_of, busybox_layers, deep_layer, rm_deep, sparse_tar, tmpfs,
+                             used_kib)
 from test_registry_fixtures import CAP, LOWER, UPPER, need
 
 pytestmark = [
@@ -185,8 +186,7 @@ def test_view_matches_overlayfs_in_every_whiteout_order(anon, stores, workdir):
     plain, enc = stores("plain", False), stores("enc", True)
     wrong = {}
     for i, (case, upper) in enumerate(WH_ORDERS.items()):
-        if case in ROOT_OPAQUE:
-            continue  # overlayfs ignores a lower root's opaque mark; so does the view
+        # ROOT_OPAQUE too: overlayfs ignores a lower root's opaque mark, and so does the view
         ref = push(workdir, anon, [WH_LOWER, upper], "wh/img", f"o{i}")
         plain.ok("pull", ref)
         enc.ok("pull", ref)
@@ -214,6 +214,74 @@ def test_unpack_from_the_encrypted_store_is_umocis(anon, stores, workdir):
     enc.ok("unpack", f"{anon.host}/u/img:u", workdir / "flat")
     theirs = tree(R.umoci_unpack(workdir / "img", "u", workdir / "ref"))
     assert R.diff_trees(tree(workdir / "flat"), theirs) == []
+
+
+@pytest.mark.parametrize("fmt", ["posix", "gnu"])
+def test_sparse_file_stays_sparse_in_the_encrypted_store(anon, stores, workdir, fmt):
+    """The 1 TiB sparse file of the pipeline tests: pulled into the encrypted store on a
+    64 MiB tmpfs, its holes stay holes of its object; the view shows the file with its data at
+    the right offsets and its holes to SEEK_DATA/SEEK_HOLE, so the flattened copy made through
+    the view is as sparse."""
+    layer = sparse_tar(workdir, fmt)
+    R.make_oci_image(workdir / "img", [layer], tag="t")
+    R.push(workdir / "img", "t", anon, repo="sparse/img")
+    ref = f"{anon.host}/sparse/img:t"
+    disk = workdir / "disk"
+    tmpfs(disk, "size=64m")
+    key = write_key(workdir / "sparse.key")
+    enc = Store(disk / "store", key)
+    try:
+        enc.ok("pull", ref)
+        assert used_kib(disk) <= 4 << 10
+        mnt = workdir / "mnt"
+        enc.mount(ref, mnt)
+        big = mnt / "big"
+        assert big.stat().st_size == TIB
+        with open(big, "rb") as f:
+            for off, data in ((0, b"HEAD"), (TIB // 2 + 12345, b"MIDDLE"), (TIB - 4, b"TAIL"),
+                              (4096, b"\0" * 4096), (TIB // 2, b"\0" * 12345)):
+                f.seek(off)
+                assert f.read(len(data)) == data, off
+            assert os.lseek(f.fileno(), 0, os.SEEK_DATA) == 0
+            assert os.lseek(f.fileno(), 0, os.SEEK_HOLE) == 65536
+            assert os.lseek(f.fileno(), 65536, os.SEEK_DATA) // 65536 == \
+                (TIB // 2 + 12345) // 65536
+        assert enc.unmount(mnt).returncode == 0
+        res = enc.run("unpack", ref, disk / "flat", timeout=300)
+        assert res.returncode == 0, res.stderr
+        st = (disk / "flat" / "big").stat()
+        assert st.st_size == TIB and st.st_blocks * 512 <= 1 << 20
+        with open(disk / "flat" / "big", "rb") as f:
+            f.seek(TIB // 2 + 12345)
+            assert f.read(6) == b"MIDDLE"
+        res = enc.run("fsck")
+        assert res.returncode == 0, res
+    finally:
+        enc.cleanup()
+        umount(str(disk))
+
+
+def test_deep_tree_in_the_encrypted_store(anon, stores, workdir):
+    """The pipeline tests' layer 1000 directories deep: pulled, seen at the bottom of the
+    view as through overlayfs, collected by gc once removed."""
+    plain, enc = stores("plain", False), stores("enc", True)
+    ref = push(workdir, anon, [deep_layer()], "deep/img", "t")
+    try:
+        plain.ok("pull", ref)
+        enc.ok("pull", ref)
+        plain.mount(ref, workdir / "overlay")
+        enc.mount(ref, workdir / "view")
+        assert bottom_of(workdir / "view") == bottom_of(workdir / "overlay") == b"deep\n"
+        assert enc.unmount(workdir / "view").returncode == 0
+        assert plain.unmount(workdir / "overlay").returncode == 0
+        enc.ok("remove", ref)
+        res = enc.ok("gc")
+        assert res.stdout.startswith("removed 1 layers"), res.stdout
+        assert enc.objects() and len(enc.objects()) == 1  # the index alone
+    finally:
+        enc.cleanup()
+        plain.cleanup()
+        rm_deep(plain.root, enc.root)
 
 
 # ---- the app runs from the view ----------------------------------------------------------------

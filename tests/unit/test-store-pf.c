@@ -16,11 +16,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <cmocka.h>
 #include <openssl/evp.h>
 #include <openssl/kdf.h>
 #include "store/pf.h"
 #include "util/cleanup.h"
+#include "util/fs.h"
 #include "util/hex.h"
 #include "tmproot.h"
 #include "util/le.h"
@@ -1173,13 +1175,13 @@ static void test_reader_errors(void **state)
 	expect_error(&err, EACCES, "object (unknown id): read header: Permission denied");
 	t.m.read_errno = 0;
 	r = open_ok(&t.m, key_a, id_a, t.mac);
-	t.m.read_errno = EIO;
+	t.m.read_errno = EIO; /* the chunk's entry is read first: its level-0 node */
 	assert_int_equal(store_pf_pread(r, buf, 8, 5 * T_C, &err), -1);
-	expect_error(&err, EIO, "object " NAME_A ": read chunk 5: Input/output error");
+	expect_error(&err, EIO, "object " NAME_A ": read tree level 0 node 0: Input/output error");
 	t.m.read_errno = 0;
 	/* Failed for good, even now that the host file reads again. */
 	assert_int_equal(store_pf_pread(r, buf, 8, 0, &err), -1);
-	expect_error(&err, EIO, "object " NAME_A ": read chunk 5: Input/output error");
+	expect_error(&err, EIO, "object " NAME_A ": read tree level 0 node 0: Input/output error");
 	store_pf_reader_free(r);
 
 	/* The caller's own mistake does not fail the reader. */
@@ -1258,6 +1260,124 @@ static int teardown(void **state)
 	return tmproot_teardown(state);
 }
 
+/* ---- holes ---- */
+
+static int64_t seek_ok(struct store_pf_reader *r, uint64_t off, int whence)
+{
+	struct cc_error *err = NULL;
+	int64_t at = store_pf_seek(r, off, whence, &err);
+	if (at < 0 && err)
+		fail_msg("%s", err->msg);
+	return at;
+}
+
+/* Zeros written as zeros: whole chunks of them are holes, not on the host; partial ones and
+ * chunks mixing data and zeros are sealed chunks. Reads give the zeros, seeks find the holes
+ * (whole 4 KiB chunks here) and the data. */
+static void test_holes(void **state)
+{
+	_cleanup_mem_ struct mem m = { 0 };
+	struct store_pf_io io = mem_io(&m);
+	struct cc_error *err = NULL;
+	const size_t size = 5000 + 12388 + 3000 + 8192;
+	_cleanup_free_ uint8_t *want = xcalloc(1, size);
+	uint8_t mac[16];
+
+	memset(want, 'A', 5000);
+	memset(want + 17388, 'B', 3000);
+	struct store_pf_writer *w = store_pf_writer_new(key_a, &io, id_a, 12, NULL, 0, &err);
+	assert_non_null(w);
+	assert_int_equal(store_pf_write(w, want, 5000, &err), 0);
+	assert_int_equal(store_pf_write_zeros(w, 12388, &err), 0);
+	assert_int_equal(store_pf_write(w, want + 17388, 3000, &err), 0);
+	assert_int_equal(store_pf_write_zeros(w, 8192, &err), 0);
+	assert_int_equal(store_pf_commit(w, mac, &err), 0);
+	store_pf_writer_free(w);
+	/* chunks 2, 3 and 5 are holes: nothing of them was written on the host */
+	for (uint64_t c = 0; c < 7; c++) {
+		bool hole = c == 2 || c == 3 || c == 5, zero = true;
+		for (size_t b = 0; b < 4096 && HDR + c * 4096 + b < m.len; b++)
+			zero = zero && !m.p[HDR + c * 4096 + b];
+		assert_true(zero == hole || !hole);
+		if (hole)
+			assert_true(zero);
+	}
+	struct store_pf_reader *r = open_ok(&m, key_a, id_a, mac);
+	check_content(r, want, size, 13);
+	assert_int_equal(seek_ok(r, 0, SEEK_DATA), 0);
+	assert_int_equal(seek_ok(r, 0, SEEK_HOLE), 8192);
+	assert_int_equal(seek_ok(r, 5000, SEEK_HOLE), 8192);
+	assert_int_equal(seek_ok(r, 8192, SEEK_DATA), 16384);
+	assert_int_equal(seek_ok(r, 9000, SEEK_HOLE), 9000);
+	assert_int_equal(seek_ok(r, 16384, SEEK_HOLE), 20480);
+	assert_int_equal(seek_ok(r, 20480, SEEK_DATA), 24576);
+	assert_int_equal(seek_ok(r, 24576, SEEK_HOLE), (int64_t)size);
+	assert_int_equal(seek_ok(r, size - 1, SEEK_DATA), (int64_t)size - 1);
+	errno = 0;
+	assert_int_equal(store_pf_seek(r, size, SEEK_DATA, &err), -1);
+	assert_int_equal(errno, ENXIO);
+	assert_null(err);
+	assert_int_equal(store_pf_seek(r, 0, SEEK_SET, &err), -1);
+	expect_error(&err, EINVAL, "object " NAME_A ": seek: SEEK_DATA or SEEK_HOLE expected");
+	store_pf_reader_free(r);
+
+	/* A hole is its parent's entry of zeros, authenticated with it: zeroing the entries of
+	 * the tree (here the root, after the 7 chunks) on the host does not make holes, it fails.
+	 */
+	memset(m.p + HDR + 7 * 4096, 0, 32);
+	r = NULL;
+	assert_int_equal(store_pf_open(key_a, &io, id_a, mac, &r, &err), -1);
+	expect_error(&err, EIO, "object " NAME_A ": tree level 0 node 0: does not authenticate");
+	assert_null(r);
+}
+
+/* A file of 1 TiB with 14 bytes of data in a sparse host file: the tree keeps a node for each
+ * part that has data and holes for the rest. */
+static void test_terabyte_of_holes(void **state)
+{
+	const uint64_t tib = UINT64_C(1) << 40;
+	_cleanup_free_ char *path = cc_path_join(root, "sparse");
+	_cleanup_close_ int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	struct store_pf_io io = store_pf_io_fd(fd);
+	struct cc_error *err = NULL;
+	struct store_pf_reader *r = NULL;
+	uint8_t mac[16], buf[16];
+	struct stat st;
+
+	assert_true(fd >= 0);
+	struct store_pf_writer *w = store_pf_writer_new(key_a, &io, id_a, 0, NULL, 0, &err);
+	assert_non_null(w);
+	assert_int_equal(store_pf_write(w, "HEAD", 4, &err), 0);
+	assert_int_equal(store_pf_write_zeros(w, tib / 2 + 12345 - 4, &err), 0);
+	assert_int_equal(store_pf_write(w, "MIDDLE", 6, &err), 0);
+	assert_int_equal(store_pf_write_zeros(w, tib - 4 - (tib / 2 + 12345 + 6), &err), 0);
+	assert_int_equal(store_pf_write(w, "TAIL", 4, &err), 0);
+	assert_int_equal(store_pf_commit(w, mac, &err), 0);
+	store_pf_writer_free(w);
+	assert_int_equal(fstat(fd, &st), 0);
+	assert_true((uint64_t)st.st_size > tib);
+	assert_true(st.st_blocks * 512 <= (2 << 20));
+
+	assert_int_equal(store_pf_open(key_a, &io, id_a, mac, &r, &err), 0);
+	assert_true(store_pf_size(r) == tib);
+	assert_int_equal(store_pf_pread(r, buf, 4, 0, &err), 4);
+	assert_memory_equal(buf, "HEAD", 4);
+	assert_int_equal(store_pf_pread(r, buf, 6, tib / 2 + 12345, &err), 6);
+	assert_memory_equal(buf, "MIDDLE", 6);
+	assert_int_equal(store_pf_pread(r, buf, 8, tib - 8, &err), 8);
+	assert_memory_equal(buf, "\0\0\0\0TAIL", 8);
+	assert_int_equal(store_pf_pread(r, buf, 16, tib / 4, &err), 16);
+	for (int i = 0; i < 16; i++)
+		assert_int_equal(buf[i], 0);
+	assert_int_equal(seek_ok(r, 0, SEEK_HOLE), 65536);
+	assert_true(seek_ok(r, 65536, SEEK_DATA) ==
+		    (int64_t)((tib / 2 + 12345) & ~UINT64_C(65535)));
+	assert_true(seek_ok(r, tib / 2 + 12345, SEEK_HOLE) ==
+		    (int64_t)((tib / 2 + 12345 + 65536) & ~UINT64_C(65535)));
+	assert_true(seek_ok(r, tib / 2 + 65536 * 2, SEEK_DATA) == (int64_t)(tib - 65536));
+	store_pf_reader_free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1281,6 +1401,8 @@ int main(void)
 		cmocka_unit_test(test_writer_errors),
 		cmocka_unit_test(test_reader_errors),
 		cmocka_unit_test(test_real_file),
+		cmocka_unit_test(test_holes),
+		cmocka_unit_test(test_terabyte_of_holes),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
