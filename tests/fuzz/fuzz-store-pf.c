@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "store/pf.h"
 #include "util/cleanup.h"
 
@@ -158,12 +159,17 @@ static void as_plaintext(const uint8_t *data, size_t size)
 	    store_pf_writer_new(key, &io, fuzz_id, chunk_log2, attrs, attr_len, &err);
 	if (!w)
 		__builtin_trap();
-	/* Pieces of changing sizes, from the input's hash. */
+	/* Pieces of changing sizes, from the input's hash; some of them holes (zeros). */
 	for (size_t off = 0, total = size * reps; off < total;) {
 		size_t n = 1 + (size_t)((h >> (off % 32)) % 20000);
 		n = n < total - off ? n : total - off;
-		if (store_pf_write(w, plain + off, n, &err) < 0)
+		if ((h >> (off % 61)) & (h >> 7) & 1) {
+			memset(plain + off, 0, n);
+			if (store_pf_write_zeros(w, n, &err) < 0)
+				__builtin_trap();
+		} else if (store_pf_write(w, plain + off, n, &err) < 0) {
 			__builtin_trap();
+		}
 		off += n;
 	}
 	if (store_pf_commit(w, mac, &err) < 0)
@@ -175,6 +181,22 @@ static void as_plaintext(const uint8_t *data, size_t size)
 		__builtin_trap();
 	if (!read_all(r, 1 << 16, buf, plain) || !read_all(r, 777, buf, plain))
 		__builtin_trap();
+	/* What SEEK_DATA and SEEK_HOLE give: holes are zeros, and the file alternates. */
+	for (uint64_t off = 0, total = size * reps; off < total;) {
+		int64_t d = store_pf_seek(r, off, SEEK_DATA, &err), e;
+		if (err)
+			__builtin_trap();
+		uint64_t data = d < 0 ? total : (uint64_t)d;
+		for (uint64_t i = off; i < data; i++)
+			if (plain[i])
+				__builtin_trap();
+		if (d < 0)
+			break;
+		e = store_pf_seek(r, data, SEEK_HOLE, &err);
+		if (e <= d || err)
+			__builtin_trap();
+		off = (uint64_t)e;
+	}
 	store_pf_reader_free(r);
 
 	/* One bit flipped anywhere: the same bytes, or EIO. */
