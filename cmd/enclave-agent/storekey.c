@@ -54,9 +54,10 @@ int agent_store_key(const char *source, const char *attestation_socket, uint8_t 
 		    "kbs:///REPOSITORY/TYPE/TAG expected",
 		    source);
 	_cleanup_wipe_ struct crypt_buf b = { 0 };
-	if (agent_kbs_check_uri("--store-key", source, err) < 0 ||
-	    agent_kbs_resource(source, &b, err) < 0)
+	if (agent_kbs_check_uri("--store-key", source, err) < 0)
 		return -1;
+	if (agent_kbs_resource(source, &b, err) < 0)
+		return cc_error_prefix(err, "--store-key %s", source);
 	if (b.len != 32)
 		return cc_error_set(err, 0,
 				    "--store-key %s: the key broker's resource is %zu "

@@ -11,8 +11,10 @@ enclave's (the same agent started again opens its store; another agent binary, a
 MRENCLAVE, is refused with "wrong store key" unless it seals to MRSIGNER); the writable layer
 stays encrypted and goes at umount."""
 
+import base64
 import json
 import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -46,7 +48,8 @@ def _need():
 
 
 class StoreAgent:
-    def __init__(self, rune, workdir, name, store_key="sealed", agent_bin=None, enclave=True):
+    def __init__(self, rune, workdir, name, store_key="sealed", agent_bin=None, enclave=True,
+                 key_provider=None):
         self.rune, self.name = rune, name
         self.listen = f"tcp://127.0.0.1:{free_port()}"
         self.bundle = workdir / name
@@ -57,6 +60,8 @@ class StoreAgent:
         argv += ["--pal", PAL_DIR / "liberpal-skeleton.so"] if enclave else ["--no-enclave"]
         if agent_bin:
             argv += ["--agent", agent_bin]
+        if key_provider:
+            argv += ["--key-provider", key_provider]
         res = subprocess.run([str(a) for a in argv], capture_output=True, text=True,
                              timeout=120)
         assert res.returncode == 0, res.stderr
@@ -250,6 +255,54 @@ def bare_agent(workdir, *args):
         "attestation-agent": {"native": "attestation-agent"}}}))
     return subprocess.run([AGENT_BIN, "-o", conf, *args], capture_output=True, text=True,
                           timeout=30, stdin=subprocess.DEVNULL)
+
+
+def test_store_key_from_the_kbs(rune, workdir, agents, anon):
+    """--store-key kbs:///R/T/N: the store key is a resource the KBS releases to the attested
+    agent (one attestation, at start); never in the agent's log; a KBS that refuses it keeps
+    the agent from starting, saying why."""
+    sys.path.insert(0, str(REPO / "scripts"))
+    import kbs as kbsmod
+    from test_enclave_attest import machine_public_key
+    from test_kbs import agent_policy
+
+    ref = app_image(workdir, anon)
+    # the machine's simulated attestation key exists once an enclave container was made
+    agents("warmup").start().stop()
+    store_key = secrets.token_bytes(32)
+    with kbsmod.KBS() as kbs:
+        kbs.set_sim_key(machine_public_key())
+        kbs.set_policy(agent_policy())
+        kbs.add_resource("default/store-key/agent", store_key)
+        provider = f"provider:attestation-agent:cc_kbc::{kbs.url}"
+        agent = agents("agent", store_key="kbs:///default/store-key/agent",
+                       key_provider=provider).start()
+        res = agent.ctl("-i", ref, "--cid", "app1")
+        assert res.returncode == 0, res.stderr + agent.log()[-3000:]
+        assert kbs.counters["attested"] == 1
+        store = agent.root / "var/lib/enclave-agent"
+        assert no_plaintext(store, [MARKER]) == []
+        log = agent.log()
+        assert "encrypted (key: kbs:///default/store-key/agent)" in log
+        assert store_key.hex() not in log and base64.b64encode(store_key).decode() not in log
+        bundle = workdir / "b"
+        agent.mount("app1", bundle)
+        assert (bundle / "rootfs/etc/motd").read_text() == "from the upper layer\n"
+        agent.stop()
+
+        # released only to another enclave now: this agent does not get its store key
+        kbs.add_resource("default/store-key/agent", store_key, allow_mrenclave=["00" * 32])
+        agent.start(expect_ok=False)
+        def refused():
+            return [x for x in agent.log().splitlines()
+                    if x.startswith("enclave-agent:") and "store" in x]
+        try:
+            wait_until(refused, timeout=30, what="the agent to refuse to start")
+        except AssertionError:
+            pytest.fail("no refusal in the agent's log:\n" + agent.log()[-3000:])
+        line = refused()[-1]
+        assert "kbs:///default/store-key/agent" in line, line
+        assert agent.ctl("status").returncode != 0
 
 
 def test_sealed_store_key_needs_an_enclave(workdir):
