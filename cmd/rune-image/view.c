@@ -19,19 +19,9 @@
 #include "store/view.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
+#include "util/hex.h"
 #include "util/log.h"
 #include "util/strv.h"
-
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 int ri_read_store_key(const char *path, uint8_t key[STORE_KEY_LEN], struct cc_error **err)
 {
@@ -53,13 +43,9 @@ int ri_read_store_key(const char *path, uint8_t key[STORE_KEY_LEN], struct cc_er
 	if (n == STORE_KEY_LEN) {
 		memcpy(key, buf, STORE_KEY_LEN);
 	} else if (n == 2 * STORE_KEY_LEN || (n == 2 * STORE_KEY_LEN + 1 && buf[n - 1] == '\n')) {
-		for (size_t i = 0; i < STORE_KEY_LEN && ret == 0; i++) {
-			int hi = hexval(buf[2 * i]), lo = hexval(buf[2 * i + 1]);
-			if (hi < 0 || lo < 0)
-				ret = cc_error_set(err, 0, "store key %s: not hexadecimal", path);
-			else
-				key[i] = (uint8_t)(hi << 4 | lo);
-		}
+		buf[2 * STORE_KEY_LEN] = '\0';
+		if (!cc_hex_decode((const char *)buf, key, STORE_KEY_LEN))
+			ret = cc_error_set(err, 0, "store key %s: not hexadecimal", path);
 	} else {
 		ret = n < 0 ? cc_error_errno(err, "store key %s", path)
 			    : cc_error_set(err, 0,

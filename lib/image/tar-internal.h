@@ -40,6 +40,11 @@ CC_MUST_CHECK int img_tar_next(struct img_tar *t, struct archive_entry **e, stru
  * end, -1. */
 CC_MUST_CHECK int img_tar_data(struct img_tar *t, const void **block, size_t *size, int64_t *off,
 			       struct cc_error **err);
+/* Every entry in turn to fn (counted in stats->entries); an error of fn is prefixed with the
+ * entry's name ("layer entry \"NAME\": ..."). 0 at the end of the tar, or -1. */
+CC_MUST_CHECK int img_tar_each(struct img_tar *t, struct img_unpack_stats *stats,
+			       int (*fn)(void *ctx, struct archive_entry *e, struct cc_error **err),
+			       void *ctx, struct cc_error **err);
 /* An error of the reader (what failed: "read data", ...) into *err; -1. */
 int img_tar_fail(struct img_tar *t, struct cc_error **err, const char *what);
 void img_tar_close(struct img_tar *t);
@@ -54,6 +59,13 @@ CC_MUST_CHECK char *img_tar_clean_name(const char *raw, struct cc_error **err);
 char *img_tar_split_path(const char *path, const char **base);
 /* A printable, bounded copy of a tar name for error messages. */
 char *img_tar_printable(const char *raw);
+/* What the entry named base (starting IMG_WH_PREFIX) in directory dir ("." for the root) is:
+ * IMG_WH_OPAQUE_DIR (".wh..wh..opq": dir is opaque), IMG_WH_SKIP (aufs metadata, ".wh..wh.*":
+ * counted in stats->skipped), IMG_WH_PATH (".wh.NAME": *vpath, allocated, is dir/NAME), or -1
+ * for a name that cannot be whited out. */
+enum { IMG_WH_SKIP, IMG_WH_OPAQUE_DIR, IMG_WH_PATH };
+CC_MUST_CHECK int img_tar_whiteout(const char *dir, const char *base, char **vpath,
+				   struct img_unpack_stats *stats, struct cc_error **err);
 /* overlayfs's own xattrs, which a layer must not forge (whiteouts are the only way). */
 bool img_tar_overlay_xattr(const char *name);
 

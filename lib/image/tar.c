@@ -144,6 +144,22 @@ char *img_tar_printable(const char *raw)
 	return s;
 }
 
+int img_tar_whiteout(const char *dir, const char *base, char **vpath,
+		     struct img_unpack_stats *stats, struct cc_error **err)
+{
+	const char *victim = base + strlen(IMG_WH_PREFIX);
+	if (strcmp(base, IMG_WH_OPAQUE) == 0)
+		return IMG_WH_OPAQUE_DIR;
+	if (strncmp(victim, IMG_WH_PREFIX, strlen(IMG_WH_PREFIX)) == 0) {
+		stats->skipped++; /* aufs metadata (.wh..wh.plnk, ...): meaningless here */
+		return IMG_WH_SKIP;
+	}
+	if (!*victim || strcmp(victim, ".") == 0 || strcmp(victim, "..") == 0)
+		return img_unpack_fail(err, EINVAL, "invalid whiteout name");
+	*vpath = strcmp(dir, ".") == 0 ? xstrdup(victim) : xasprintf("%s/%s", dir, victim);
+	return IMG_WH_PATH;
+}
+
 bool img_tar_overlay_xattr(const char *name)
 {
 	return strncmp(name, "trusted.overlay.", 16) == 0 ||
@@ -205,6 +221,22 @@ int img_tar_next(struct img_tar *t, struct archive_entry **e, struct cc_error **
 	if (r < ARCHIVE_WARN)
 		return img_tar_fail(t, err, "read layer");
 	return 1;
+}
+
+int img_tar_each(struct img_tar *t, struct img_unpack_stats *stats,
+		 int (*fn)(void *ctx, struct archive_entry *e, struct cc_error **err), void *ctx,
+		 struct cc_error **err)
+{
+	struct archive_entry *e;
+	int r;
+	while ((r = img_tar_next(t, &e, err)) > 0) {
+		stats->entries++;
+		if (fn(ctx, e, err) < 0) {
+			_cleanup_free_ char *name = img_tar_printable(archive_entry_pathname(e));
+			return cc_error_prefix(err, "layer entry \"%s\"", name);
+		}
+	}
+	return r;
 }
 
 int img_tar_data(struct img_tar *t, const void **block, size_t *size, int64_t *off,

@@ -223,17 +223,10 @@ static int do_opaque(struct sunpacker *u, const char *dir, struct cc_error **err
 static int do_whiteout(struct sunpacker *u, const char *dir, const char *base,
 		       struct cc_error **err)
 {
-	const char *victim = base + strlen(IMG_WH_PREFIX);
-	if (strcmp(base, IMG_WH_OPAQUE) == 0)
-		return do_opaque(u, dir, err);
-	if (strncmp(victim, IMG_WH_PREFIX, strlen(IMG_WH_PREFIX)) == 0) {
-		u->st->skipped++; /* aufs metadata (.wh..wh.plnk, ...): meaningless here */
-		return 0;
-	}
-	if (!*victim || strcmp(victim, ".") == 0 || strcmp(victim, "..") == 0)
-		return img_unpack_fail(err, EINVAL, "invalid whiteout name");
-	_cleanup_free_ char *vpath =
-	    strcmp(dir, ".") == 0 ? xstrdup(victim) : xasprintf("%s/%s", dir, victim);
+	_cleanup_free_ char *vpath = NULL;
+	int k = img_tar_whiteout(dir, base, &vpath, u->st, err);
+	if (k != IMG_WH_PATH)
+		return k == IMG_WH_OPAQUE_DIR ? do_opaque(u, dir, err) : k < 0 ? -1 : 0;
 	if (blocked(u, vpath))
 		return 0;
 	struct img_path *n = img_pathset_find(&u->set, vpath, strlen(vpath));
@@ -315,27 +308,20 @@ static int do_entry(struct sunpacker *u, struct archive_entry *e, struct cc_erro
 	return r;
 }
 
+static int entry_cb(void *ctx, struct archive_entry *e, struct cc_error **err)
+{
+	return do_entry(ctx, e, err);
+}
+
 int img_unpack_store(struct store_layer_writer *w, img_read_fn read_fn, void *ctx,
 		     const struct img_unpack_opts *o, struct img_unpack_stats *stats,
 		     struct cc_error **err)
 {
 	struct img_unpack_stats dummy = { 0 };
 	struct sunpacker u = { .w = w, .o = o, .st = stats ? stats : &dummy };
-	struct archive_entry *e;
-	int ret = -1, r;
-
 	if (img_tar_open(&u.t, read_fn, ctx, err) < 0)
 		return -1;
-	while ((r = img_tar_next(&u.t, &e, err)) > 0) {
-		u.st->entries++;
-		if (do_entry(&u, e, err) < 0) {
-			_cleanup_free_ char *name = img_tar_printable(archive_entry_pathname(e));
-			cc_error_prefix(err, "layer entry \"%s\"", name);
-			goto out;
-		}
-	}
-	ret = r;
-out:
+	int ret = img_tar_each(&u.t, u.st, entry_cb, &u, err);
 	img_tar_close(&u.t);
 	img_pathset_free(&u.set);
 	return ret;

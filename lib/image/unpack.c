@@ -656,20 +656,13 @@ static int do_whiteout(struct unpacker *u, const char *dir, const char *base,
 		       struct archive_entry *e, struct cc_error **err)
 {
 	const char *victim = base + strlen(IMG_WH_PREFIX);
-	if (strcmp(base, IMG_WH_OPAQUE) == 0)
-		return do_opaque(u, dir, err);
-	if (strncmp(victim, IMG_WH_PREFIX, strlen(IMG_WH_PREFIX)) == 0) {
-		u->st->skipped++; /* aufs metadata (.wh..wh.plnk, ...): meaningless here */
-		return 0;
-	}
-	if (!*victim || strcmp(victim, ".") == 0 || strcmp(victim, "..") == 0)
-		return img_unpack_fail(err, EINVAL, "invalid whiteout name");
-
+	_cleanup_free_ char *vpath = NULL;
+	int k = img_tar_whiteout(dir, base, &vpath, u->st, err);
+	if (k != IMG_WH_PATH)
+		return k == IMG_WH_OPAQUE_DIR ? do_opaque(u, dir, err) : k < 0 ? -1 : 0;
 	/* A whiteout hides what lower layers have, never an entry of its own layer, before or
 	 * after it in the tar (image-spec: "files that are present in the same layer as a
 	 * whiteout file can only be hidden by whiteout files in subsequent layers"). */
-	_cleanup_free_ char *vpath =
-	    strcmp(dir, ".") == 0 ? xstrdup(victim) : xasprintf("%s/%s", dir, victim);
 	if (u->o->mode == IMG_UNPACK_APPLY)
 		return whiteout_apply(u, dir, victim, vpath, err);
 	return whiteout_overlay(u, dir, victim, vpath, e, err);
@@ -754,6 +747,11 @@ static int fix_directories(struct unpacker *u, struct cc_error **err)
 	return 0;
 }
 
+static int entry_cb(void *ctx, struct archive_entry *e, struct cc_error **err)
+{
+	return do_entry(ctx, e, err);
+}
+
 int img_unpack(int rootfd, img_read_fn read_fn, void *ctx, const struct img_unpack_opts *o,
 	       struct img_unpack_stats *stats, struct cc_error **err)
 {
@@ -763,23 +761,13 @@ int img_unpack(int rootfd, img_read_fn read_fn, void *ctx, const struct img_unpa
 		.o = o,
 		.st = stats ? stats : &dummy,
 	};
-	struct archive_entry *e;
-	int ret = -1, r;
+	int ret = -1;
 
 	if (img_tar_open(&u.t, read_fn, ctx, err) < 0)
 		return -1;
-	while ((r = img_tar_next(&u.t, &e, err)) > 0) {
-		u.st->entries++;
-		if (do_entry(&u, e, err) < 0) {
-			_cleanup_free_ char *name = img_tar_printable(archive_entry_pathname(e));
-			cc_error_prefix(err, "layer entry \"%s\"", name);
-			goto out;
-		}
-	}
-	if (r < 0 || drop_moot_whiteouts(&u, err) < 0 || fix_directories(&u, err) < 0)
-		goto out;
-	ret = 0;
-out:
+	if (img_tar_each(&u.t, u.st, entry_cb, &u, err) == 0 && drop_moot_whiteouts(&u, err) == 0 &&
+	    fix_directories(&u, err) == 0)
+		ret = 0;
 	img_tar_close(&u.t);
 	img_pathset_free(&u.set);
 	cc_strv_free(u.whiteouts);

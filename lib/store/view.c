@@ -458,6 +458,18 @@ static void vhash_remove(struct view *v, struct vnode *n)
 	v->n_hashed--;
 }
 
+/* Free n itself (its writable-layer inode loses its reference to it). */
+static void vnode_free(struct vnode *n)
+{
+	if (n->up) {
+		n->up->vn = NULL;
+		unode_put(n->up);
+	}
+	free(n->ldirs);
+	free(n->name);
+	free(n);
+}
+
 /* Free n when neither the kernel nor a child nor an open file holds it (lock held). */
 static void vnode_release(struct view *v, struct vnode *n)
 {
@@ -470,13 +482,7 @@ static void vnode_release(struct view *v, struct vnode *n)
 			v->all = n->lnext;
 		if (n->lnext)
 			n->lnext->lprev = n->lprev;
-		if (n->up) {
-			n->up->vn = NULL;
-			unode_put(n->up);
-		}
-		free(n->ldirs);
-		free(n->name);
-		free(n);
+		vnode_free(n);
 		if (!parent)
 			break;
 		parent->pins--;
@@ -2278,13 +2284,7 @@ static void view_free(struct view *v)
 	/* Vnodes the kernel did not forget before the connection ended. */
 	for (struct vnode *x = v->all, *next; x; x = next) {
 		next = x->lnext;
-		if (x->up) {
-			x->up->vn = NULL;
-			unode_put(x->up);
-		}
-		free(x->ldirs);
-		free(x->name);
-		free(x);
+		vnode_free(x);
 	}
 	free(v->buckets);
 	for (size_t i = 0; i < v->n_layers; i++) {

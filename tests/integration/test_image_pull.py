@@ -281,7 +281,9 @@ def test_mount_and_unmount(anon, images, workdir):
 class BlobProxy:
     """An HTTP front for a registry that misbehaves on blob downloads: "drop" cuts the first
     transfer of every blob half-way (the client must resume with a Range request), "redirect"
-    sends blob downloads to the registry's own address (as registries do with object stores)."""
+    sends blob downloads to the registry's own address (as registries do with object stores),
+    "stall" sends half of every blob over 1 MiB and then holds the connection until release
+    is set (stalled is set then): a pull caught in the middle of a layer."""
 
     def __init__(self, upstream, mode, manifest=None):
         import http.server
@@ -289,6 +291,7 @@ class BlobProxy:
         import threading
 
         proxy = self
+        self.stalled, self.release = threading.Event(), threading.Event()
         self.mode, self.upstream = mode, upstream
         self.ranges, self.dropped, self.redirected = [], set(), 0
         self.manifest = manifest  # (content type, body) served for every manifest request
@@ -319,6 +322,13 @@ class BlobProxy:
                 if "Range" in self.headers:
                     proxy.ranges.append(self.headers["Range"])
                 status, body = relay_get(self, proxy.upstream)
+                if proxy.mode == "stall" and blob and status == 200 and len(body) > (1 << 20):
+                    self.wfile.write(body[:len(body) // 2])
+                    self.wfile.flush()
+                    proxy.stalled.set()
+                    proxy.release.wait(120)
+                    self.close_connection = True
+                    return
                 cut = (blob and status in (200, 206) and len(body) > 64 and
                        (proxy.mode == "truncate" or
                         (proxy.mode == "drop" and self.path not in proxy.dropped)))
@@ -340,6 +350,7 @@ class BlobProxy:
         self.thread.start()
 
     def close(self):
+        self.release.set()
         self.server.shutdown()
         self.server.server_close()
         self.thread.join(timeout=10)

@@ -20,7 +20,7 @@ import pytest
 from conftest import RUNE_BIN, PAL_DIR, umount, wait_until
 import registry as R
 from registry import CHR, D, F, FIFO, H, OPQ, S, WH
-from test_image_pull import (IMAGE_BIN, TIB, WH_LOWER, WH_ORDERS, anon,  # noqa: F401
+from test_image_pull import (IMAGE_BIN, TIB, BlobProxy, WH_LOWER, WH_ORDERS, anon,  # noqa: F401
                              bottom_of, busybox_layers, deep_layer, rm_deep, sparse_tar, tmpfs,
                              used_kib)
 from test_registry_fixtures import CAP, LOWER, UPPER, need
@@ -489,57 +489,12 @@ def test_hex_key_and_mixed_roots_refused(anon, stores, workdir):
     assert res.returncode == 1 and "holds plain layers" in res.stderr, res
 
 
-class StallProxy:
-    """A front for the registry that sends half of every large blob, then holds the
-    connection until released: a pull caught in the middle of writing a layer."""
-
-    def __init__(self, upstream):
-        import http.server
-        import socketserver
-        import threading
-        from registry import relay_get
-
-        proxy = self
-        self.stalled, self.release = threading.Event(), threading.Event()
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
-            def do_GET(self):
-                status, body = relay_get(self, upstream)
-                if "/blobs/" in self.path and status == 200 and len(body) > (1 << 20):
-                    self.wfile.write(body[:len(body) // 2])
-                    self.wfile.flush()
-                    proxy.stalled.set()
-                    proxy.release.wait(120)
-                    self.close_connection = True
-                    return
-                self.wfile.write(body)
-
-        class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
-            daemon_threads = True
-
-        self.server = Server(("127.0.0.1", 0), Handler)
-        self.host = f"127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self):
-        self.release.set()
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=10)
-
-
 def test_killed_pull_leaves_the_previous_state(anon, stores, workdir):
     enc = stores("enc", True)
     first = push(workdir, anon, TAMPER_LAYERS, "c/one", "t")
     enc.ok("pull", first)
     push(workdir, anon, [[F("huge", os.urandom(8 << 20))]], "c/two", "t", compression="none")
-    proxy = StallProxy(anon.url)
+    proxy = BlobProxy(anon.url, "stall")
     big = f"{proxy.host}/c/two:t"
     try:
         p = subprocess.Popen([IMAGE_BIN, "--root", str(enc.root), "--store-key",
