@@ -167,7 +167,10 @@ static bool all_hex64(const char *s)
 
 static int fail(struct cc_error **err, const char *text, const char *why)
 {
-	return cc_error_set(err, 0, "invalid reference \"%s\": %s", text, why);
+	/* What a user or an untrusted file wrote: shown escaped, on one line. */
+	char shown[CC_SHOWN_BUF];
+	cc_shown(text, strlen(text), shown);
+	return cc_error_set(err, 0, "invalid reference \"%s\": %s", shown, why);
 }
 
 /* docker's rule: the first component is a registry if it has a "." or ":", is "localhost", or

@@ -204,10 +204,13 @@ static void test_invalid(void **state)
 		       "\": a 64-character hexadecimal string is an image ID, not a name" },
 		{ "redis tag", "invalid reference \"redis tag\": contains whitespace or non-ASCII "
 			       "characters" },
+		/* what was written is shown escaped: one line, whatever it holds */
 		{ "r\xc3\xa9"
 		  "dis",
-		  "invalid reference \"r\xc3\xa9"
-		  "dis\": contains whitespace or non-ASCII characters" },
+		  "invalid reference \"r\\xc3\\xa9dis\": contains whitespace or non-ASCII "
+		  "characters" },
+		{ "a\nb/c:d", "invalid reference \"a\\x0ab/c:d\": contains whitespace or non-ASCII "
+			      "characters" },
 		{ ":tag", "invalid reference \":tag\": missing repository name" },
 		{ "@sha256:" D64,
 		  "invalid reference \"@sha256:" D64 "\": missing repository name" },
