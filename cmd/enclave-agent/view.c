@@ -24,6 +24,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -134,7 +135,7 @@ static int do_serve(const char *cid, int fuse_fd, struct cc_error **err)
 	if (fuse_fd < 0)
 		return cc_error_set(err, 0, "serve %s: no FUSE descriptor came with the request",
 				    cid);
-	if (fstat(fuse_fd, &st) < 0 || !S_ISCHR(st.st_mode))
+	if (fstat(fuse_fd, &st) < 0 || !S_ISCHR(st.st_mode) || st.st_rdev != makedev(10, 229))
 		return cc_error_set(err, 0, "serve %s: the descriptor is not /dev/fuse", cid);
 	char **ids = layout_layers(cid, err);
 	if (!ids)
@@ -144,7 +145,19 @@ static int do_serve(const char *cid, int fuse_fd, struct cc_error **err)
 		cc_strv_free(ids);
 		return cc_error_errno(err, "serve %s: pipe", cid);
 	}
+	size_t n_layers = cc_strv_len(ids);
 	pthread_mutex_lock(&views.lock);
+	/* Views that ended are forgotten. */
+	for (struct served **pp = &views.list; *pp;) {
+		struct served *x = *pp;
+		if (!x->done) {
+			pp = &x->next;
+			continue;
+		}
+		*pp = x->next;
+		cc_strv_free(x->diff_ids);
+		free(x);
+	}
 	if (serving(cid)) {
 		pthread_mutex_unlock(&views.lock);
 		cc_strv_free(ids);
@@ -174,7 +187,7 @@ static int do_serve(const char *cid, int fuse_fd, struct cc_error **err)
 		pthread_mutex_unlock(&views.lock);
 		return cc_error_set(err, errnum, "serve %s: start", cid);
 	}
-	pthread_detach(t);
+	pthread_detach(t); /* the thread owns j (and ids) from here */
 	char c;
 	ssize_t n;
 	while ((n = read(ready[0], &c, 1)) < 0 && errno == EINTR)
@@ -183,7 +196,7 @@ static int do_serve(const char *cid, int fuse_fd, struct cc_error **err)
 	if (n != 1)
 		return cc_error_set(err, 0, "serve %s: the view ended before serving (see the log)",
 				    cid);
-	cc_info("view of %s: serving %zu layers", cid, cc_strv_len(ids));
+	cc_info("view of %s: serving %zu layers", cid, n_layers);
 	return 0;
 }
 
@@ -230,12 +243,12 @@ static int do_drop(const char *cid, struct cc_error **err)
 /* Read one request (JSON, at most REQUEST_MAX bytes) and the descriptor with it. */
 static json_t *read_request(int c, int *fd, struct cc_error **err)
 {
-	char buf[REQUEST_MAX + 1];
+	char buf[REQUEST_MAX + 2];
 	union {
 		struct cmsghdr h;
 		char b[CMSG_SPACE(sizeof(int))];
 	} ctl;
-	struct iovec iov = { buf, REQUEST_MAX };
+	struct iovec iov = { buf, REQUEST_MAX + 1 };
 	struct msghdr m = { .msg_iov = &iov,
 			    .msg_iovlen = 1,
 			    .msg_control = ctl.b,
@@ -255,7 +268,7 @@ static json_t *read_request(int c, int *fd, struct cc_error **err)
 		if (h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_RIGHTS &&
 		    h->cmsg_len == CMSG_LEN(sizeof(int)) && *fd < 0)
 			memcpy(fd, CMSG_DATA(h), sizeof(int));
-	if (m.msg_flags & (MSG_CTRUNC | MSG_TRUNC)) {
+	if (n > REQUEST_MAX || (m.msg_flags & (MSG_CTRUNC | MSG_TRUNC))) {
 		cc_error_set(err, 0,
 			     "request larger than %d bytes or with more than one descriptor",
 			     REQUEST_MAX);
@@ -266,6 +279,7 @@ static json_t *read_request(int c, int *fd, struct cc_error **err)
 
 static void handle(int c)
 {
+	char buf_drain[4096];
 	struct cc_error *err = NULL;
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
@@ -297,6 +311,14 @@ static void handle(int c)
 	cc_error_free(&err);
 	_cleanup_free_ char *text = json_dumps(ans, JSON_COMPACT);
 	CC_BEST_EFFORT(cc_write_all(c, text, strlen(text))); /* a client gone is its business */
+	/* What the client sent beyond the request is read away (a little, briefly), so that
+	 * closing does not reset the connection before it has the answer. */
+	CC_BEST_EFFORT(shutdown(c, SHUT_WR)); /* the close follows anyway */
+	for (int i = 0; i < 16; i++) {
+		struct pollfd p = { c, POLLIN, 0 };
+		if (poll(&p, 1, 100) != 1 || read(c, buf_drain, sizeof(buf_drain)) <= 0)
+			break;
+	}
 }
 
 static void *listen_thread(void *arg)

@@ -203,6 +203,47 @@ def copy_state(src, dst, rel):
                     ignore=shutil.ignore_patterns(".view.sock"))
 
 
+def view_request(agent, payload, fd=None):
+    """One request on the agent's view socket (as agent-ctl sends them): its JSON answer."""
+    import socket
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as c:
+        c.settimeout(30)
+        c.connect(str(agent.root / "images" / ".view.sock"))
+        if fd is None:
+            c.sendall(payload)
+        else:
+            socket.send_fds(c, [payload], [fd])
+        answer = b""
+        while chunk := c.recv(4096):
+            answer += chunk
+    return json.loads(answer)
+
+
+def test_view_socket_refuses_what_is_not_a_view_request(rune, workdir, agents, anon):
+    ref = app_image(workdir, anon)
+    agent = agents().start()
+    assert agent.ctl("-i", ref, "--cid", "app1").returncode == 0
+    with open("/dev/null", "rb") as null:
+        cases = [
+            (b'{"op": "serve", "cid": "app1"}', None, "no FUSE descriptor came with"),
+            (b'{"op": "serve", "cid": "app1"}', null.fileno(), "the descriptor is not /dev/fuse"),
+            (b'{"op": "serve", "cid": "nope"}', None, "nope"),
+            (b'{"op": "serve", "cid": "../x"}', None, "request"),
+            (b'{"op": "format", "cid": "app1"}', None, 'unknown op "format"'),
+            (b'{"cid": "app1"}', None, '"op" and "cid" expected'),
+            (b'not json', None, "request"),
+            (b"x" * 5000, None, "larger than 4096 bytes"),
+        ]
+        for payload, fd, why in cases:
+            answer = view_request(agent, payload, fd)
+            assert set(answer) == {"error"} and why in answer["error"], (payload[:40], answer)
+            assert "\n" not in answer["error"]
+    # and it still serves a real request
+    bundle = workdir / "b"
+    agent.mount("app1", bundle)
+    assert (bundle / "rootfs/etc/motd").read_text() == "from the upper layer\n"
+
+
 def test_the_store_key_is_the_enclaves(rune, workdir, agents, anon):
     ref = app_image(workdir, anon)
     agent = agents("agent1").start()
