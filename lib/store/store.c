@@ -873,21 +873,29 @@ static int index_add_locked(struct store *s, const char *diff_id, const void *re
 	return 0;
 }
 
-int store_index_add(struct store *s, const char *diff_id, const void *record, size_t record_len,
-		    uint8_t record_mac[STORE_MAC_LEN], struct cc_error **err)
-{
-	int ret;
+typedef int (*index_op)(struct store *s, const char *diff_id, const void *record, size_t record_len,
+			uint8_t record_mac[STORE_MAC_LEN], struct cc_error **err);
 
-	if (!store_diff_id_valid(diff_id))
-		return store_fail(err, s, EINVAL, "layer: diff_id is not 1-255 printable bytes");
+/* op on the index, locked and up to date, between threads and between processes. */
+static int index_change(struct store *s, index_op op, const char *diff_id, const void *record,
+			size_t record_len, uint8_t record_mac[STORE_MAC_LEN], struct cc_error **err)
+{
 	pthread_mutex_lock(&s->lock);
-	ret = index_begin(s, true, err);
+	int ret = index_begin(s, true, err);
 	if (ret == 0) {
-		ret = index_add_locked(s, diff_id, record, record_len, record_mac, err);
+		ret = op(s, diff_id, record, record_len, record_mac, err);
 		index_unlock(s);
 	}
 	pthread_mutex_unlock(&s->lock);
 	return ret;
+}
+
+int store_index_add(struct store *s, const char *diff_id, const void *record, size_t record_len,
+		    uint8_t record_mac[STORE_MAC_LEN], struct cc_error **err)
+{
+	if (!store_diff_id_valid(diff_id))
+		return store_fail(err, s, EINVAL, "layer: diff_id is not 1-255 printable bytes");
+	return index_change(s, index_add_locked, diff_id, record, record_len, record_mac, err);
 }
 
 bool store_diff_id_replaceable(const char *diff_id)
@@ -956,18 +964,9 @@ static int index_replace_locked(struct store *s, const char *diff_id, const void
 int store_index_replace(struct store *s, const char *diff_id, const void *record, size_t record_len,
 			uint8_t record_mac[STORE_MAC_LEN], struct cc_error **err)
 {
-	int ret;
-
 	if (!store_diff_id_valid(diff_id) || !store_diff_id_replaceable(diff_id))
 		return store_fail(err, s, EINVAL, "layer: diff_id is not a replaceable layer's");
-	pthread_mutex_lock(&s->lock);
-	ret = index_begin(s, true, err);
-	if (ret == 0) {
-		ret = index_replace_locked(s, diff_id, record, record_len, record_mac, err);
-		index_unlock(s);
-	}
-	pthread_mutex_unlock(&s->lock);
-	return ret;
+	return index_change(s, index_replace_locked, diff_id, record, record_len, record_mac, err);
 }
 
 int store_remove_layer(struct store *s, const char *diff_id, struct cc_error **err)

@@ -1059,6 +1059,15 @@ static int load_upper(struct view *v, struct cc_error **err)
 	return 0;
 }
 
+/* Reply with the error of op on n (logged, naming n's path) and drop the view's lock. */
+static void reply_failed(fuse_req_t req, struct view *v, const char *op, struct vnode *n,
+			 struct cc_error **err)
+{
+	_cleanup_free_ char *p = vnode_path(v, n);
+	pthread_mutex_unlock(&v->lock);
+	fuse_reply_err(req, log_fail(v, op, p, err));
+}
+
 /* ---- operations: names ---- */
 
 /* The view's path of name in dir, for log lines: the file a failure is about. */
@@ -1546,9 +1555,7 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 		: do_rename(v, vnode_of(v, parent), name, vnode_of(v, newparent), newname, flags,
 			    &err);
 	if (e < 0) {
-		_cleanup_free_ char *p = vnode_path(v, vnode_of(v, parent));
-		pthread_mutex_unlock(&v->lock);
-		fuse_reply_err(req, log_fail(v, "rename in", p, &err));
+		reply_failed(req, v, "rename in", vnode_of(v, parent), &err);
 		return;
 	}
 	pthread_mutex_unlock(&v->lock);
@@ -1580,9 +1587,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 		return;
 	}
 	if (prepare_change(v, n, &err) < 0) {
-		_cleanup_free_ char *p = vnode_path(v, n);
-		pthread_mutex_unlock(&v->lock);
-		fuse_reply_err(req, log_fail(v, "setattr", p, &err));
+		reply_failed(req, v, "setattr", n, &err);
 		return;
 	}
 	u = n->up;
@@ -1727,9 +1732,7 @@ static void xattr_op(fuse_req_t req, fuse_ino_t ino, const char *name, const cha
 	if (!v->upper_id) {
 		e = EROFS;
 	} else if (prepare_change(v, n, &err) < 0) {
-		_cleanup_free_ char *p = vnode_path(v, n);
-		pthread_mutex_unlock(&v->lock);
-		fuse_reply_err(req, log_fail(v, "setxattr", p, &err));
+		reply_failed(req, v, "setxattr", n, &err);
 		return;
 	} else {
 		e = xattr_change(&n->up->attr, name, value, size, flags);
@@ -1937,9 +1940,7 @@ static void sync_op(fuse_req_t req, fuse_ino_t ino)
 	pthread_mutex_lock(&v->lock);
 	ret = persist(v, &err);
 	if (ret < 0) {
-		_cleanup_free_ char *p = vnode_path(v, vnode_of(v, ino));
-		pthread_mutex_unlock(&v->lock);
-		fuse_reply_err(req, log_fail(v, "fsync", p, &err));
+		reply_failed(req, v, "fsync", vnode_of(v, ino), &err);
 		return;
 	}
 	pthread_mutex_unlock(&v->lock);
