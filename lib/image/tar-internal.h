@@ -59,6 +59,11 @@ CC_MUST_CHECK char *img_tar_clean_name(const char *raw, struct cc_error **err);
 char *img_tar_split_path(const char *path, const char **base);
 /* A printable, bounded copy of a tar name for error messages. */
 char *img_tar_printable(const char *raw);
+/* The target of the hard link at path, as a tar names it (rawtarget): 1 with *target (cleaned,
+ * allocated), 0 for a link to itself (nothing to do), -1 for a name that climbs out of the
+ * root or the root itself (a directory). */
+CC_MUST_CHECK int img_tar_link_target(const char *path, const char *rawtarget, char **target,
+				      struct cc_error **err);
 /* What the entry named base (starting IMG_WH_PREFIX) in directory dir ("." for the root) is:
  * IMG_WH_OPAQUE_DIR (".wh..wh..opq": dir is opaque), IMG_WH_SKIP (aufs metadata, ".wh..wh.*":
  * counted in stats->skipped), IMG_WH_PATH (".wh.NAME": *vpath, allocated, is dir/NAME), or -1

@@ -144,6 +144,24 @@ char *img_tar_printable(const char *raw)
 	return s;
 }
 
+int img_tar_link_target(const char *path, const char *rawtarget, char **target,
+			struct cc_error **err)
+{
+	char *t = img_tar_clean_name(rawtarget, err);
+	if (!t)
+		return cc_error_prefix(err, "hardlink target");
+	if (strcmp(t, ".") == 0) {
+		free(t);
+		return img_unpack_fail(err, EPERM, "hardlink to a directory");
+	}
+	if (strcmp(t, path) == 0) {
+		free(t);
+		return 0;
+	}
+	*target = t;
+	return 1;
+}
+
 int img_tar_whiteout(const char *dir, const char *base, char **vpath,
 		     struct img_unpack_stats *stats, struct cc_error **err)
 {

@@ -190,13 +190,10 @@ static int do_regular(struct sunpacker *u, const char *path, struct archive_entr
 static int do_hardlink(struct sunpacker *u, const char *path, const char *rawtarget,
 		       struct cc_error **err)
 {
-	_cleanup_free_ char *target = img_tar_clean_name(rawtarget, err);
-	if (!target)
-		return cc_error_prefix(err, "hardlink target");
-	if (strcmp(target, ".") == 0)
-		return img_unpack_fail(err, EPERM, "hardlink to a directory");
-	if (strcmp(target, path) == 0)
-		return 0; /* a link to itself: nothing to do */
+	_cleanup_free_ char *target = NULL;
+	int k = img_tar_link_target(path, rawtarget, &target, err);
+	if (k <= 0)
+		return k; /* 0: a link to itself, nothing to do */
 	if (kind_at(u, target, strlen(target)) == HAS_DIR)
 		return img_unpack_fail(err, EPERM, "hardlink target \"%s\" is a directory", target);
 	if (store_layer_hardlink(u->w, path, target, err) < 0)

@@ -427,13 +427,10 @@ static int do_hardlink(struct unpacker *u, int pfd, const char *name, const char
 		       const char *rawtarget, struct cc_error **err)
 {
 	struct stat st;
-	_cleanup_free_ char *target = img_tar_clean_name(rawtarget, err);
-	if (!target)
-		return cc_error_prefix(err, "hardlink target");
-	if (strcmp(target, ".") == 0)
-		return img_unpack_fail(err, EPERM, "hardlink to a directory");
-	if (strcmp(target, path) == 0)
-		return 0; /* a link to itself: nothing to do */
+	_cleanup_free_ char *target = NULL;
+	int k = img_tar_link_target(path, rawtarget, &target, err);
+	if (k <= 0)
+		return k; /* 0: a link to itself, nothing to do */
 	const char *tbase;
 	_cleanup_free_ char *tdir = img_tar_split_path(target, &tbase);
 	_cleanup_close_ int tfd = cc_open_in_root(u->rootfd, tdir, O_PATH | O_DIRECTORY, 0);

@@ -25,6 +25,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <cmocka.h>
+#include "store-helpers.h"
 #include <openssl/evp.h>
 #include "store/fsck.h"
 #include "store/layer.h"
@@ -51,12 +52,6 @@ static char *new_root(void)
 	return xasprintf("%s/store-%u", root, seq++);
 }
 
-static void ok(int ret, struct cc_error **err)
-{
-	if (ret < 0)
-		fail_msg("%s", (*err)->msg);
-}
-
 static struct store *open_store(const char *dir, bool create)
 {
 	struct store *s = NULL;
@@ -70,17 +65,6 @@ static struct store_attr attr(uint8_t type, uint32_t mode, int64_t mtime)
 	return (struct store_attr){
 		.type = type, .mode = mode, .uid = 1, .gid = 2, .mtime_sec = mtime
 	};
-}
-
-static uint8_t *pattern(size_t len, unsigned seed)
-{
-	uint8_t *p = xmalloc(len + 1);
-	uint32_t x = seed * 2654435761u + 1;
-	for (size_t i = 0; i < len; i++) {
-		x = x * 1103515245u + 12345u;
-		p[i] = (uint8_t)(x >> 16);
-	}
-	return p;
 }
 
 static void put_file(struct store_layer_writer *w, const char *path, const struct store_attr *a,

@@ -21,6 +21,7 @@
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <cmocka.h>
+#include "store-helpers.h"
 #include "store/layer.h"
 #include "store/store.h"
 #include "util/cleanup.h"
@@ -78,23 +79,6 @@ static struct store_attr attr(uint8_t type, uint32_t mode, uint32_t uid, uint32_
 				    .gid = gid,
 				    .mtime_sec = mtime,
 				    .mtime_nsec = (uint32_t)(mtime & 0xffff) * 1000 };
-}
-
-static uint8_t *pattern(size_t len, unsigned seed)
-{
-	uint8_t *p = xmalloc(len + 1);
-	uint32_t x = seed * 2654435761u + 1;
-	for (size_t i = 0; i < len; i++) {
-		x = x * 1103515245u + 12345u;
-		p[i] = (uint8_t)(x >> 16);
-	}
-	return p;
-}
-
-static void ok(int ret, struct cc_error **err)
-{
-	if (ret < 0)
-		fail_msg("%s", (*err)->msg);
 }
 
 /* Stream len bytes in pieces of odd sizes. */

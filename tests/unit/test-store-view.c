@@ -29,6 +29,7 @@
 #include <sys/wait.h>
 #include <sys/xattr.h>
 #include <cmocka.h>
+#include "store-helpers.h"
 #include "store/layer.h"
 #include "store/store.h"
 #include "store/view.h"
@@ -47,26 +48,9 @@ static const uint8_t key[32] = "store-view-test-key-0123456789a";
 static const uint8_t cap_value[20] = { 0x01, 0, 0, 0x02, 0x00, 0x04 };
 static unsigned seq;
 
-static void ok(int ret, struct cc_error **err)
-{
-	if (ret < 0)
-		fail_msg("%s", (*err)->msg);
-}
-
 static struct store_attr attr(uint8_t type, uint32_t mode, int64_t mtime)
 {
 	return (struct store_attr){ .type = type, .mode = mode, .mtime_sec = mtime };
-}
-
-static uint8_t *pattern(size_t len, unsigned seed)
-{
-	uint8_t *p = xmalloc(len + 1);
-	uint32_t x = seed * 2654435761u + 1;
-	for (size_t i = 0; i < len; i++) {
-		x = x * 1103515245u + 12345u;
-		p[i] = (uint8_t)(x >> 16);
-	}
-	return p;
 }
 
 static void put(struct store_layer_writer *w, const char *path, uint32_t mode, const void *data,
