@@ -38,8 +38,24 @@ for target in build-fuzz/tests/fuzz/fuzz-*; do
 	corpus="tests/fuzz/corpus/${name#fuzz-}"
 	work=$(mktemp -d)
 	cp -r "$corpus"/. "$work"/ 2>/dev/null || true
-	"$target" -max_total_time="${FUZZ_SECONDS:-30}" -rss_limit_mb=2048 "$work" 2>&1 | tail -2
-	rm -rf "$work"
+	log=$(mktemp)
+	printf '%s: ' "$name"
+	if "$target" -max_total_time="${FUZZ_SECONDS:-30}" -rss_limit_mb=2048 \
+		-artifact_prefix="$work/" "$work" >"$log" 2>&1; then
+		tail -1 "$log"
+	else
+		# Show what failed and the input, so the run's log alone reproduces it.
+		echo "FAILED"
+		grep -v '^#[0-9]' "$log" | tail -60
+		for crash in "$work"/crash-* "$work"/leak-* "$work"/timeout-* "$work"/oom-*; do
+			[ -f "$crash" ] || continue
+			echo "input $(basename "$crash") (base64):"
+			base64 -w 0 "$crash"
+			echo
+		done
+		exit 1
+	fi
+	rm -rf "$work" "$log"
 done
 
 step "integration tests"

@@ -119,9 +119,12 @@ static int check_prefix(const struct cc_json_reader *r, const char *path, const 
 		ok = !ref.tag && !ref.digest;
 		img_ref_clear(&ref);
 	}
-	if (!ok)
+	if (!ok) {
+		char shown[CC_SHOWN_BUF];
+		cc_shown(text, strlen(text), shown);
 		return cc_json_fail(r, path, "\"%s\" is neither a host nor a repository name",
-				    text);
+				    shown);
+	}
 	return 0;
 }
 

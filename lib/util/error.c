@@ -72,6 +72,27 @@ char *xasprintf(const char *fmt, ...)
 	return r;
 }
 
+/* An error is one line: a control character that reached the message from input the caller did
+ * not pass through cc_shown() is shown as \xNN. Takes msg; returns it or its escaped copy. */
+static char *one_line(char *msg)
+{
+	size_t n = 0;
+	for (const unsigned char *p = (const unsigned char *)msg; *p; p++)
+		n += *p < 0x20 || *p == 0x7f;
+	if (!n)
+		return msg;
+	char *out = xmalloc(strlen(msg) + n * 3 + 1), *o = out;
+	for (const unsigned char *p = (const unsigned char *)msg; *p; p++) {
+		if (*p < 0x20 || *p == 0x7f)
+			o += sprintf(o, "\\x%02x", *p);
+		else
+			*o++ = (char)*p;
+	}
+	*o = '\0';
+	free(msg);
+	return out;
+}
+
 int cc_error_setv(struct cc_error **err, int errnum, const char *fmt, va_list ap)
 {
 	char *msg;
@@ -93,7 +114,7 @@ int cc_error_setv(struct cc_error **err, int errnum, const char *fmt, va_list ap
 	}
 	e = xzalloc(sizeof(*e));
 	e->errnum = errnum;
-	e->msg = msg;
+	e->msg = one_line(msg);
 	*err = e;
 	return -1;
 }
@@ -118,7 +139,7 @@ int cc_error_prefix(struct cc_error **err, const char *fmt, ...)
 	if (vasprintf(&ctx, fmt, ap) < 0)
 		abort();
 	va_end(ap);
-	msg = xasprintf("%s: %s", ctx, (*err)->msg);
+	msg = one_line(xasprintf("%s: %s", ctx, (*err)->msg));
 	free(ctx);
 	free((*err)->msg);
 	(*err)->msg = msg;

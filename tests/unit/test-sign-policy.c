@@ -75,6 +75,12 @@ static void test_refusals(void **state)
 	    "\"signedPrefix\":\"c.io\"}}]}",
 	    "policy.json: default[0].signedIdentity.prefix: \"a.io/b:1\" is neither a host nor a "
 	    "repository name");
+	refused(
+	    "{\"default\":[{\"type\":\"signedBy\",\"keyType\":\"GPGKeys\",\"keyPath\":\"/k\","
+	    "\"signedIdentity\":{\"type\":\"remapIdentity\",\"prefix\":\"a\\nb/c\","
+	    "\"signedPrefix\":\"c.io\"}}]}",
+	    "policy.json: default[0].signedIdentity.prefix: \"a\\x0ab/c\" is neither a host nor a "
+	    "repository name");
 	refused("{\"default\":[{\"type\":\"signedBy\",\"keyType\":\"GPGKeys\",\"keyPath\":\"/k\","
 		"\"signedIdentity\":{\"type\":\"sometimes\"}}]}",
 		"policy.json: default[0].signedIdentity.type: unknown signedIdentity type "

@@ -35,6 +35,13 @@ static void test_error_set_and_prefix(void **state)
 	assert_string_equal(err->msg, "layer 3: open x: No such file or directory");
 	cc_error_free(&err);
 	assert_null(err);
+
+	/* An error is one line, whatever the input it quotes held. */
+	cc_error_set(&err, 0, "name \"%s\"", "a\nb\x7f\\c");
+	assert_string_equal(err->msg, "name \"a\\x0ab\\x7f\\c\"");
+	cc_error_prefix(&err, "file %s", "x\ty");
+	assert_string_equal(err->msg, "file x\\x09y: name \"a\\x0ab\\x7f\\c\"");
+	cc_error_free(&err);
 }
 
 static void test_error_over_pipe(void **state)
