@@ -2,11 +2,13 @@
 /* ttrpc server: public API, lifecycle, the worker pool and what handlers see of a call.
  * The I/O side lives in server-io.c. */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include "util/cleanup.h"
@@ -106,6 +108,28 @@ int tt_server_listen(struct tt_server *s, const char *addr, char **bound, struct
 		return cc_error_set(err, EBUSY, "listen %s: server already started", addr);
 	if (tt_net_listen(addr, &l, bound, err) < 0)
 		return -1;
+	s->listeners = xreallocarray(s->listeners, s->n_listeners + 1, sizeof(*s->listeners));
+	s->listeners[s->n_listeners++] =
+	    (struct tt_listen_slot){ .p.kind = TT_POLL_LISTENER, .l = l };
+	return 0;
+}
+
+int tt_server_listen_fd(struct tt_server *s, int fd, const char *unix_path, struct cc_error **err)
+{
+	struct tt_listener l = { .fd = fd };
+	struct stat st;
+	int fl = fcntl(fd, F_GETFL);
+
+	if (s->started)
+		return cc_error_set(err, EBUSY, "listen on descriptor %d: server already started",
+				    fd);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 || fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
+		return cc_error_set(err, errno, "listen on descriptor %d", fd);
+	if (unix_path && stat(unix_path, &st) == 0) {
+		l.unix_path = xstrdup(unix_path);
+		l.dev = st.st_dev;
+		l.ino = st.st_ino;
+	}
 	s->listeners = xreallocarray(s->listeners, s->n_listeners + 1, sizeof(*s->listeners));
 	s->listeners[s->n_listeners++] =
 	    (struct tt_listen_slot){ .p.kind = TT_POLL_LISTENER, .l = l };

@@ -123,6 +123,14 @@ CC_MUST_CHECK int tt_server_register(struct tt_server *s, const char *service, c
 CC_MUST_CHECK int tt_server_listen(struct tt_server *s, const char *addr, char **bound,
 				   struct cc_error **err);
 
+/*
+ * Serve on a socket that is already listening (one inherited from a parent, say); the server
+ * owns fd from then on and makes it non-blocking and close-on-exec. unix_path, when given, is
+ * the socket's file, removed with the server as for tt_server_listen(). Before start only.
+ */
+CC_MUST_CHECK int tt_server_listen_fd(struct tt_server *s, int fd, const char *unix_path,
+				      struct cc_error **err);
+
 /* Start the I/O thread and the workers. */
 CC_MUST_CHECK int tt_server_start(struct tt_server *s, struct cc_error **err);
 
