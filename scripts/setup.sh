@@ -7,7 +7,9 @@ PACKAGES=(
 	meson ninja-build pkg-config gcc clang clang-format
 	libjansson-dev libseccomp-dev libcap-dev libcmocka-dev
 	libarchive-dev libssl-dev libisal-dev libzstd-dev libcurl4-openssl-dev
-	protobuf-c-compiler libprotobuf-c-dev
+	protobuf-c-compiler libprotobuf-c-dev libprotobuf-dev
+	# containerd-shim-rune-v2: containerd's shim API (.proto files, compiled at build time)
+	golang-github-containerd-containerd-dev
 	# lib/crypt: OpenPGP-wrapped layer keys (gpgme drives gpg and gpg-agent)
 	libgpgme-dev gnupg gpg-agent
 	# lib/sign: registries.d (YAML)
@@ -18,6 +20,7 @@ PACKAGES=(
 	golang-go golang-github-containerd-ttrpc-dev
 	# tests and peers
 	python3-pytest python3-pytest-timeout python3-bcrypt python3-cryptography python3-openssl
+	python3-grpcio
 	busybox-static
 	runc crun podman containerd docker.io procps iproute2 time
 	docker-registry skopeo umoci apache2-utils zstd
