@@ -92,7 +92,11 @@ static int forward(const struct event *e, struct cc_error **err)
 	free(ts);
 
 	if (!q.client) {
-		q.client = tt_client_connect(g_shim.ttrpc_address, 5000000000, err);
+		/* containerd gives a bare socket path */
+		_cleanup_free_ char *addr = g_shim.ttrpc_address[0] == '/'
+						? xasprintf("unix://%s", g_shim.ttrpc_address)
+						: xstrdup(g_shim.ttrpc_address);
+		q.client = tt_client_connect(addr, 5000000000, err);
 		if (!q.client)
 			return -1;
 	}

@@ -269,6 +269,9 @@ static int do_delete(const struct flags *f, struct cc_error **err)
 		return cc_error_set(err, errno, "getcwd");
 	struct shim_runtime rt = { 0 };
 	struct cc_error *e = NULL;
+	shim_block_sigchld();
+	if (shim_reaper_start(err) < 0)
+		return -1;
 	if (shim_runtime_restore(&rt, bundle, &e) < 0) {
 		cc_log(CC_LOG_WARNING, "delete %s: %s; rune's defaults used", f->id, e->msg);
 		cc_error_free(&e);

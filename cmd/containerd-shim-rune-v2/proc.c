@@ -324,6 +324,11 @@ void shim_proc_exited(struct proc *p, int status)
 {
 	if (p->exited)
 		return;
+	if (p->starting) {
+		p->exit_deferred = true;
+		p->deferred_status = status;
+		return;
+	}
 	p->exited = true;
 	p->exit_status =
 	    WIFSIGNALED(status) ? 128u + (uint32_t)WTERMSIG(status) : (uint32_t)WEXITSTATUS(status);

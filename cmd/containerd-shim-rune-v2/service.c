@@ -369,16 +369,26 @@ static int task_start(struct tt_call *call, const uint8_t *req, size_t req_len, 
 	} else {
 		const char *argv[] = { "start", c->id, NULL };
 		struct rune_cmd cmd = { .fds = { -1, -1, -1 } };
-		if (shim_rune(c, argv, &cmd, err) < 0)
-			goto out;
 		pthread_mutex_lock(&g_shim.lock);
-		if (!p->exited)
-			p->state = PROC_RUNNING;
-		Containerd__Events__TaskStart ev = CONTAINERD__EVENTS__TASK_START__INIT;
-		ev.container_id = c->id;
-		ev.pid = (uint32_t)p->pid;
-		publish("/tasks/start", "TaskStart", &ev.base);
+		p->starting = true;
 		pthread_mutex_unlock(&g_shim.lock);
+		int rc = shim_rune(c, argv, &cmd, err);
+		pthread_mutex_lock(&g_shim.lock);
+		p->starting = false;
+		if (rc == 0) {
+			p->state = PROC_RUNNING;
+			Containerd__Events__TaskStart ev = CONTAINERD__EVENTS__TASK_START__INIT;
+			ev.container_id = c->id;
+			ev.pid = (uint32_t)p->pid;
+			publish("/tasks/start", "TaskStart", &ev.base);
+		}
+		if (p->exit_deferred) {
+			p->exit_deferred = false;
+			shim_proc_exited(p, p->deferred_status);
+		}
+		pthread_mutex_unlock(&g_shim.lock);
+		if (rc < 0)
+			goto out;
 	}
 	Containerd__Task__V2__StartResponse out = CONTAINERD__TASK__V2__START_RESPONSE__INIT;
 	out.pid = (uint32_t)p->pid;

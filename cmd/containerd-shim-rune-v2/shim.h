@@ -47,6 +47,10 @@ struct proc {
 	uint32_t exit_status;
 	struct timespec exited_at;
 	bool exited;
+	/* rune start runs: an exit seen meanwhile waits (deferred_status) until TaskStart is
+	 * published, so that containerd sees the start before the exit. */
+	bool starting, exit_deferred;
+	int deferred_status;
 	char *stdin_path, *stdout_path, *stderr_path;
 	bool terminal;
 	struct proc_io *io;

@@ -74,6 +74,7 @@ def sctr(rune, workdir, mounts):
     daemon = subprocess.Popen([shutil.which("containerd"), "--config", base / "config.toml"],
                               stdout=log, stderr=log, stdin=subprocess.DEVNULL, env=env,
                               start_new_session=True)
+    c.daemon_pid = daemon.pid
     try:
         wait_until(lambda: daemon.poll() is not None or c("version").rc == 0, timeout=60,
                    interval=0.1, what="containerd to answer")
@@ -128,3 +129,257 @@ def test_stdin_reaches_the_process(sctr, bundle):
                         "--rootfs", rootfs, cid, "/bin/sh", "-c", "tr a-z A-Z; echo done",
                         binary=sctr.exe, root=False, input="hello shim\n", timeout=60)
     assert (res.rc, res.out) == (0, "HELLO SHIM\ndone\n"), res
+
+
+def test_detached_lifecycle_exec_ps_pause_metrics_kill(sctr, bundle):
+    rootfs = bundle(name="ctr-rootfs").rootfs
+    cid = sctr.rune.new_id("shim")
+    res = sctr.run(rootfs, cid, "/bin/sh", "-c",
+                   "trap 'exit 7' TERM; while :; do sleep 0.1; done",
+                   extra=["--detach", "--null-io"])
+    assert res.rc == 0, res
+    pid = sctr.task_pid(cid)
+    assert pid and pid_alive(pid)
+    assert "RUNNING" in sctr("tasks", "list").out
+    # exec: output, exit status, stdin
+    res = sctr("tasks", "exec", "--exec-id", "e1", cid, "/bin/sh", "-c",
+               "echo from-exec; echo err-exec >&2; exit 5")
+    assert (res.rc, res.out) == (5, "from-exec\n"), res
+    assert "err-exec" in res.err
+    res = sctr("tasks", "exec", "--exec-id", "e2", cid, "/bin/sh", "-c", "cat; echo end",
+               input="piped\n")
+    assert (res.rc, res.out) == (0, "piped\nend\n"), res
+    # the same exec id again, once the first is gone
+    res = sctr("tasks", "exec", "--exec-id", "e1", cid, "/bin/true")
+    assert res.rc == 0, res
+    # ps: the init's host pid is listed
+    res = sctr("tasks", "ps", cid)
+    assert res.rc == 0 and str(pid) in res.out.split(), res
+    # pause and resume: the state and the processes' freezer follow
+    assert sctr("tasks", "pause", cid).rc == 0
+    assert "PAUSED" in sctr("tasks", "list").out
+    wait_until(lambda: "T" in open(f"/proc/{pid}/stat").read().split()[2]
+               or "D" in open(f"/proc/{pid}/stat").read().split()[2],
+               what="the init to be frozen")
+    assert sctr("tasks", "resume", cid).rc == 0
+    assert "RUNNING" in sctr("tasks", "list").out
+    # metrics come from rune's cgroup stats
+    res = sctr("tasks", "metrics", "--format", "json", cid)
+    assert res.rc == 0, res
+    metrics = json.loads(res.out)
+    assert metrics["pids"]["current"] >= 1, metrics
+    assert metrics["memory"]["usage"]["usage"] > 0, metrics
+    # kill: SIGTERM reaches the payload, which exits 7
+    assert sctr("tasks", "kill", cid).rc == 0
+    wait_until(lambda: not pid_alive(pid), what="the task to stop")
+    wait_until(lambda: "STOPPED" in sctr("tasks", "list").out, what="STOPPED")
+    res = sctr("tasks", "delete", cid)
+    assert res.rc == 0, res
+    assert "non-zero exit code 7" in res.err, res  # ctr's report of the deleted task
+    assert sctr("containers", "delete", cid).rc == 0
+    no_leftovers(sctr, cid)
+    assert [p for p in tagged_pids(sctr.rune.tag) if p != sctr.daemon_pid] == [], \
+        "a container process outlived its task"
+
+
+def test_events_in_order(sctr, bundle):
+    rootfs = bundle(name="ctr-rootfs").rootfs
+    cid = sctr.rune.new_id("shim")
+    events = subprocess.Popen([sctr.exe, "-a", sctr.base / "containerd.sock", "events"],
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                              env=sctr.rune.env(), start_new_session=True)
+    try:
+        time.sleep(0.5)  # subscribed
+        assert sctr.run(rootfs, cid, "/bin/sleep", "3600",
+                        extra=["--detach", "--null-io"]).rc == 0
+        assert sctr("tasks", "exec", "--exec-id", "x1", cid, "/bin/sh", "-c",
+                    "exit 4").rc == 4
+        assert sctr("tasks", "pause", cid).rc == 0
+        assert sctr("tasks", "resume", cid).rc == 0
+        assert sctr("tasks", "kill", "--signal", "SIGKILL", cid).rc == 0
+        wait_until(lambda: "STOPPED" in sctr("tasks", "list").out, what="STOPPED")
+        assert sctr("tasks", "delete", cid).rc == 0
+        time.sleep(1)
+    finally:
+        events.terminate()
+        out = events.communicate(timeout=10)[0].decode()
+    mine = [line for line in out.splitlines() if sctr.namespace in line and "/tasks/" in line]
+    topics = [next(w for w in line.split() if w.startswith("/tasks/")) for line in mine]
+    assert topics == ["/tasks/create", "/tasks/start", "/tasks/exec-added",
+                      "/tasks/exec-started", "/tasks/exit", "/tasks/paused", "/tasks/resumed",
+                      "/tasks/exit", "/tasks/delete"], out
+    exits = [json.loads(line[line.index("{"):]) for line in mine if "/tasks/exit" in line]
+    assert exits[0]["exit_status"] == 4 and exits[0]["id"] == "x1", exits
+    assert exits[1]["exit_status"] == 137 and exits[1]["id"] == cid, exits
+
+
+def wait_stopped(sctr, cid):
+    wait_until(lambda: any(line.split()[:1] == [cid] and "STOPPED" in line
+                           for line in sctr("tasks", "list").out.splitlines()),
+               what=f"{cid} to stop")
+
+
+def test_log_uri_file_and_binary(sctr, bundle, workdir):
+    rootfs = bundle(name="ctr-rootfs").rootfs
+    cid = sctr.rune.new_id("shim")
+    log = workdir / "logs" / "out.log"
+    res = sctr.run(rootfs, cid, "/bin/sh", "-c", "echo to-file; echo err-file >&2",
+                   extra=["--detach", "--log-uri", f"file://{log}"])
+    assert res.rc == 0, res
+    wait_stopped(sctr, cid)
+    assert sorted(log.read_text().splitlines()) == ["err-file", "to-file"]
+    assert sctr("tasks", "delete", cid).rc == 0
+    assert sctr("containers", "delete", cid).rc == 0
+
+    # A logging binary: stdout on its fd 3, stderr on 4, ready when fd 5 closes; it gets the
+    # container's id and namespace in its environment and its query as arguments.
+    logger = workdir / "logger.sh"
+    logger.write_text("#!/bin/sh\nexec 5>&-\n"
+                      "echo \"$CONTAINER_ID $CONTAINER_NAMESPACE $*\" > \"$2.meta\"\n"
+                      "cat <&3 > \"$2.out\" & cat <&4 > \"$2.err\"; wait\n")
+    logger.chmod(0o755)
+    dest = workdir / "logs" / "bin"
+    cid = sctr.rune.new_id("shim")
+    res = sctr.run(rootfs, cid, "/bin/sh", "-c", "echo to-logger; echo err-logger >&2",
+                   extra=["--detach", "--log-uri", f"binary://{logger}?path={dest}"])
+    assert res.rc == 0, res
+    wait_stopped(sctr, cid)
+    wait_until(lambda: Path(f"{dest}.err").exists() and Path(f"{dest}.err").read_text(),
+               what="the logger's output")
+    assert Path(f"{dest}.out").read_text() == "to-logger\n"
+    assert Path(f"{dest}.err").read_text() == "err-logger\n"
+    assert Path(f"{dest}.meta").read_text() == f"{cid} {sctr.namespace} path {dest}\n"
+    assert sctr("tasks", "delete", cid).rc == 0
+
+
+def test_terminal_and_its_size(sctr, bundle):
+    import pty
+    import fcntl
+    import struct
+    import termios
+    rootfs = bundle(name="ctr-rootfs").rootfs
+    cid = sctr.rune.new_id("shim")
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 33, 77, 0, 0))
+    argv = [sctr.exe, "-a", sctr.base / "containerd.sock", "-n", sctr.namespace, "run",
+            "--runtime", RUNTIME, "--runtime-config-path", sctr.settings, "--fifo-dir",
+            sctr.base / "fifo", "--cgroup", f"/{cid}", "--rm", "-t", "--rootfs", rootfs, cid,
+            "/bin/sh", "-c", "tty; stty size; exit 6"]
+    p = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=sctr.rune.env(),
+                         start_new_session=True)
+    os.close(slave)
+    out = b""
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    rc = p.wait(30)
+    os.close(master)
+    text = out.decode(errors="replace").replace("\r", "")
+    assert rc == 6, text
+    assert "/dev/pts/" in text, text
+    assert "33 77" in text, text
+
+
+def test_image_rootfs_from_the_snapshotter(sctr, bundle, workdir):
+    """Without --rootfs containerd sends an overlay snapshot the shim mounts as the rootfs."""
+    import io
+    import tarfile
+    from registry import make_oci_image
+    if not shutil.which("skopeo"):
+        pytest.skip("skopeo is not installed")
+    rootfs = bundle(name="ctr-rootfs").rootfs
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as t:
+        t.add(rootfs, arcname=".")
+    make_oci_image(workdir / "img", [buf.getvalue()])
+    archive = workdir / "img.tar"
+    res = sctr.rune.cmd("copy", "oci:" + str(workdir / "img") + ":latest",
+                        f"docker-archive:{archive}:localhost/shim-test:latest",
+                        binary=shutil.which("skopeo"), root=False, timeout=120)
+    assert res.rc == 0, res
+    assert sctr("images", "import", archive).rc == 0
+    cid = sctr.rune.new_id("shim")
+    res = sctr("run", "--runtime", RUNTIME, "--runtime-config-path", sctr.settings,
+               "--fifo-dir", sctr.base / "fifo", "--cgroup", f"/{cid}", "--rm",
+               "localhost/shim-test:latest", cid, "/bin/sh", "-c",
+               "grep ' / ' /proc/mounts | cut -d' ' -f3; echo from-image")
+    assert res.rc == 0, res
+    assert res.out.split() == ["overlay", "from-image"], res
+    no_leftovers(sctr, cid)
+
+
+def test_errors_are_one_line_and_leave_nothing(sctr, bundle, workdir):
+    rootfs = bundle(name="ctr-rootfs").rootfs
+    cid = sctr.rune.new_id("shim")
+    res = sctr.run(rootfs, cid, "/no/such/program", extra=["--rm"])
+    assert res.rc != 0
+    assert "/no/such/program" in res.err, res
+    # a settings file that is not there, and one that is not JSON
+    cid2 = sctr.rune.new_id("shim")
+    res = sctr("run", "--runtime", RUNTIME, "--runtime-config-path", workdir / "absent.json",
+               "--fifo-dir", sctr.base / "fifo", "--rm", "--rootfs", rootfs, cid2, "/bin/true")
+    assert res.rc != 0 and "absent.json" in res.err, res
+    bad = workdir / "bad.json"
+    bad.write_text("{\"rune\": 3}")
+    res = sctr("run", "--runtime", RUNTIME, "--runtime-config-path", bad,
+               "--fifo-dir", sctr.base / "fifo", "--rm", "--rootfs", rootfs, cid2, "/bin/true")
+    assert res.rc != 0 and "bad.json" in res.err and "rune" in res.err, res
+    for c in (cid, cid2):
+        sctr("containers", "delete", c)
+    wait_until(lambda: not sctr.shim_pids(), what="the shims to exit")
+    assert [m for m in mount_points() if m.startswith(str(sctr.base))] == []
+
+
+def test_one_shim_serves_a_group(sctr, bundle):
+    """Containers sharing a group annotation (as the CRI's sandbox id does) share one shim."""
+    rootfs = bundle(name="ctr-rootfs").rootfs
+    ids = [sctr.rune.new_id("grp") for _ in range(2)]
+    for cid in ids:
+        res = sctr.run(rootfs, cid, "/bin/sleep", "3600",
+                       extra=["--detach", "--null-io", "--annotation",
+                              f"io.containerd.rune.v2.group={ids[0]}"])
+        assert res.rc == 0, res
+    assert len(sctr.shim_pids()) == 1
+    for cid in ids:
+        assert sctr("tasks", "kill", "--signal", "SIGKILL", cid).rc == 0
+    for cid in ids:
+        wait_stopped(sctr, cid)
+        assert sctr("tasks", "delete", cid).rc == 0
+        assert sctr("containers", "delete", cid).rc == 0
+    wait_until(lambda: not sctr.shim_pids(), what="the group's shim to exit")
+
+
+def skeleton_flags(sctr):
+    pal = PAL_DIR / "liberpal-skeleton.so"
+    if not pal.exists():
+        pytest.skip(f"enclave containers need the skeleton PAL ({pal})")
+    return ["--env", "ENCLAVE_TYPE=simulated", "--env", f"ENCLAVE_RUNTIME_PATH={pal}",
+            "--env", "ENCLAVE_RUNTIME_LOGLEVEL=off"]
+
+
+def test_enclave_container(sctr, bundle):
+    env = skeleton_flags(sctr)
+    rootfs = bundle(name="ctr-rootfs").rootfs
+    res = sctr.run(rootfs, sctr.rune.new_id("enc"), "/bin/sh", "-c",
+                   "echo in-enclave; env | grep -c ^ENCLAVE_; exit 4", extra=["--rm", *env])
+    assert (res.rc, res.out) == (4, "in-enclave\n0\n"), res
+    cid = sctr.rune.new_id("enc")
+    res = sctr.run(rootfs, cid, "/bin/sleep", "3600", extra=["--detach", "--null-io", *env])
+    assert res.rc == 0, res
+    res = sctr("tasks", "exec", "--exec-id", "e1", cid, "/bin/sh", "-c",
+               "echo from-exec; exit 2")
+    assert (res.rc, res.out) == (2, "from-exec\n"), res
+    pid = sctr.task_pid(cid)
+    assert Path(f"/proc/{pid}/comm").read_text().strip() == "enclave-init"
+    assert sctr("tasks", "kill", cid).rc == 0  # SIGTERM, through pal_kill to the payload
+    wait_until(lambda: not pid_alive(pid), what="the enclave task to stop")
+    wait_stopped(sctr, cid)
+    assert sctr("tasks", "delete", cid).rc == 0
+    assert sctr("containers", "delete", cid).rc == 0
+    no_leftovers(sctr, cid)
