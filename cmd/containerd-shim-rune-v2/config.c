@@ -15,6 +15,8 @@
 #include "util/strv.h"
 
 #define DEFAULT_ROOT "/run/containerd/rune"
+#define DEFAULT_POD_ROOT "/run/rune/pods"
+#define DEFAULT_START_TIMEOUT_S 120
 #define SETTINGS_LIMIT (1u << 20)
 
 bool shim_id_valid(const char *id)
@@ -38,6 +40,7 @@ void shim_runtime_clear(struct shim_runtime *rt)
 	free(rt->root);
 	free(rt->agent_bundle);
 	free(rt->agent_root);
+	free(rt->agent_ctl);
 	cc_strv_free(rt->agent_args);
 	memset(rt, 0, sizeof(*rt));
 }
@@ -63,8 +66,10 @@ static int load_settings(struct shim_runtime *rt, const char *path, bool must_ex
 		return cc_error_prefix(err, "shim settings");
 	struct cc_json_reader r = { .name = path, .err = err };
 	static const char *const keys[] = { "rune", "root", "debug", "pod", NULL };
-	static const char *const pod_keys[] = { "agent_bundle", "agent_root", "pull_timeout_s",
-						"agent_args", NULL };
+	static const char *const pod_keys[] = {
+		"agent_bundle",	  "agent_root", "agent_ctl", "start_timeout_s",
+		"pull_timeout_s", "agent_args", NULL
+	};
 	_cleanup_free_ char *rune = NULL, *root = NULL;
 	if (cc_json_expect(&r, j, "", JSON_OBJECT) < 0 || cc_json_known_keys(&r, j, "", keys) < 0 ||
 	    cc_json_str(&r, j, "", "rune", false, &rune) < 0 ||
@@ -81,22 +86,27 @@ static int load_settings(struct shim_runtime *rt, const char *path, bool must_ex
 	const json_t *pod = json_object_get(j, "pod");
 	if (!pod)
 		return 0;
-	_cleanup_free_ char *bundle = NULL, *aroot = NULL;
-	int64_t timeout = 0;
+	_cleanup_free_ char *bundle = NULL, *aroot = NULL, *actl = NULL;
+	int64_t timeout = 0, start = DEFAULT_START_TIMEOUT_S;
 	if (cc_json_expect(&r, pod, "pod", JSON_OBJECT) < 0 ||
 	    cc_json_known_keys(&r, pod, "pod", pod_keys) < 0 ||
 	    cc_json_str(&r, pod, "pod", "agent_bundle", true, &bundle) < 0 ||
 	    cc_json_str(&r, pod, "pod", "agent_root", false, &aroot) < 0 ||
+	    cc_json_str(&r, pod, "pod", "agent_ctl", false, &actl) < 0 ||
+	    cc_json_int(&r, pod, "pod", "start_timeout_s", 1, 86400, &start, NULL) < 0 ||
 	    cc_json_int(&r, pod, "pod", "pull_timeout_s", 0, 86400 * 365, &timeout, NULL) < 0 ||
 	    cc_json_strv(&r, pod, "pod", "agent_args", 64, &rt->agent_args) < 0)
 		return -1;
 	if (bundle[0] != '/')
 		return cc_json_fail(&r, "pod.agent_bundle", "\"%s\" is not an absolute path",
 				    bundle);
+	if (aroot && aroot[0] != '/')
+		return cc_json_fail(&r, "pod.agent_root", "\"%s\" is not an absolute path", aroot);
 	set(&rt->agent_bundle, bundle);
-	if (aroot)
-		set(&rt->agent_root, aroot);
-	rt->agent_pull_timeout_ns = (int64_t)timeout * 1000000000;
+	set(&rt->agent_root, aroot ? aroot : DEFAULT_POD_ROOT);
+	set(&rt->agent_ctl, actl ? actl : "agent-ctl");
+	rt->agent_start_timeout_ns = start * 1000000000;
+	rt->agent_pull_timeout_ns = timeout * 1000000000;
 	return 0;
 }
 

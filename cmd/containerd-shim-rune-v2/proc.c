@@ -163,7 +163,7 @@ int shim_run(const char *const *args, const struct rune_cmd *cmd, int *status,
 		return cc_error_set(err, e, "run %s: pipe", args[0]);
 	}
 	int fds[3] = { cmd->input ? in[0] : cmd->fds[0], cmd->out ? out[1] : cmd->fds[1],
-		       cmd->fds[2] };
+		       cmd->out && cmd->merge_stderr ? out[1] : cmd->fds[2] };
 	_cleanup_close_ int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 	for (int i = 0; i < 3; i++)
 		if (fds[i] < 0)
@@ -216,12 +216,6 @@ int shim_run(const char *const *args, const struct rune_cmd *cmd, int *status,
 		close(out[0]);
 	}
 	*status = wait_cmd(&w);
-	if (r < 0 || !WIFEXITED(*status) || WEXITSTATUS(*status) != 0) {
-		if (cmd->out) {
-			free(*cmd->out);
-			*cmd->out = NULL;
-		}
-	}
 	return r;
 }
 

@@ -262,8 +262,12 @@ static int task_create(struct tt_call *call, const uint8_t *req, size_t req_len,
 	shim_lookup_begin();
 	pthread_mutex_unlock(&g_shim.lock);
 
-	int r_mount = shim_mount_rootfs(c->bundle, r->rootfs, r->n_rootfs, err);
-	c->rootfs_mounted = r_mount == 0 && r->n_rootfs;
+	bool pod_rootfs = false;
+	int r_mount = pod_prepare(c, &pod_rootfs, err);
+	if (r_mount == 0 && !pod_rootfs) {
+		r_mount = shim_mount_rootfs(c->bundle, r->rootfs, r->n_rootfs, err);
+		c->rootfs_mounted = r_mount == 0 && r->n_rootfs;
+	}
 	int r_create = r_mount == 0 ? run_create(c, no_pivot, err) : -1;
 
 	pthread_mutex_lock(&g_shim.lock);
@@ -283,6 +287,7 @@ static int task_create(struct tt_call *call, const uint8_t *req, size_t req_len,
 	pthread_mutex_unlock(&g_shim.lock);
 	if (r_create < 0) {
 		struct cc_error *e = NULL;
+		pod_release(c);
 		if (c->rootfs_mounted && shim_unmount_rootfs(c->bundle, &e) < 0)
 			cc_error_free(&e);
 		goto free;
@@ -432,6 +437,7 @@ static int delete_init(struct container *c, struct cc_error **err)
 	if (shim_rune(c, exited ? plain : force, &cmd, err) < 0)
 		return -1;
 	wait_exit(&c->init, 5);
+	pod_release(c);
 	if (c->rootfs_mounted && shim_unmount_rootfs(c->bundle, err) < 0)
 		return -1;
 	c->rootfs_mounted = false;

@@ -28,10 +28,11 @@ struct shim_runtime {
 	char *rune; /* the binary (a name is looked up on PATH) */
 	char *root; /* rune --root */
 	bool debug; /* rune --debug */
-	/* Confidential pods (pod.c): the enclave-agent bundle, its directory, and how long a
-	 * pull through it may take (0: no limit beyond the caller's). */
-	char *agent_bundle, *agent_root;
-	int64_t agent_pull_timeout_ns;
+	/* Confidential pods (pod.c): the enclave-agent bundle (NULL: pods are not confidential),
+	 * where pods keep their agents, agent-ctl, how long the agent may take to listen and a
+	 * pull through it may take (0: no limit beyond the caller's), the agent's extra args. */
+	char *agent_bundle, *agent_root, *agent_ctl;
+	int64_t agent_start_timeout_ns, agent_pull_timeout_ns;
 	char **agent_args;
 };
 
@@ -68,6 +69,7 @@ struct container {
 	bool rootfs_mounted;
 	bool own_pidns;	 /* false: the init's exit kills every process of the container */
 	struct pod *pod; /* confidential pods: the sandbox's agent (NULL otherwise) */
+	bool pod_owner;	 /* the sandbox: its pod's agent is this container's */
 	bool ready;	 /* created: handlers other than Create see it */
 	unsigned refs;	 /* as a proc's */
 	struct container *next;
@@ -110,10 +112,12 @@ struct rune_cmd {
 	size_t input_len;
 	char **out;
 	size_t *out_len;
+	bool merge_stderr; /* with out: its stderr captured too */
 };
 
-/* Run args (args[0] looked up on PATH) and wait: *status is its wait status. -1 only when it
- * could not run or its output was over the limit. */
+/* Run args (args[0] looked up on PATH) and wait: *status is its wait status, *cmd->out its
+ * output whatever the status (the caller frees it). -1 only when it could not run or its
+ * output was over the limit. */
 CC_MUST_CHECK int shim_run(const char *const *args, const struct rune_cmd *cmd, int *status,
 			   struct cc_error **err);
 /* Run `rune --root R --log BUNDLE/log.json --log-format json ARGV...` for c and wait for it.
@@ -186,6 +190,15 @@ CC_MUST_CHECK int shim_runtime_restore(struct shim_runtime *rt, const char *bund
 				       struct cc_error **err);
 /* containerd's identifier rules: [A-Za-z0-9][A-Za-z0-9._-]*, at most 76 characters. */
 bool shim_id_valid(const char *id);
+
+/* ---- pod.c ---- */
+
+/* Before rune create: for a confidential pod's sandbox, start the pod's agent; for a container
+ * of the pod, pull its image through the agent and mount it as BUNDLE/rootfs (*rootfs_done).
+ * Nothing when the settings have no pod section. */
+CC_MUST_CHECK int pod_prepare(struct container *c, bool *rootfs_done, struct cc_error **err);
+/* After delete (or a failed create): the container's view, or the sandbox's agent. */
+void pod_release(struct container *c);
 
 /* ---- mount.c ---- */
 struct Containerd__Types__Mount;

@@ -264,7 +264,10 @@ def test_terminal_and_its_size(sctr, bundle):
     argv = [sctr.exe, "-a", sctr.base / "containerd.sock", "-n", sctr.namespace, "run",
             "--runtime", RUNTIME, "--runtime-config-path", sctr.settings, "--fifo-dir",
             sctr.base / "fifo", "--cgroup", f"/{cid}", "--rm", "-t", "--rootfs", rootfs, cid,
-            "/bin/sh", "-c", "tty; stty size; exit 6"]
+            "/bin/sh", "-c",
+            # ctr resizes the terminal after the start: wait for its size to arrive
+            "tty; i=0; while [ \"$(stty size)\" = '0 0' ] && [ $i -lt 100 ]; do "
+            "sleep 0.05; i=$((i+1)); done; stty size; exit 6"]
     p = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=sctr.rune.env(),
                          start_new_session=True)
     os.close(slave)
