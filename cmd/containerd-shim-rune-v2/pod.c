@@ -292,6 +292,27 @@ static int sandbox_prepare(struct container *c, struct cc_error **err)
 	return 0;
 }
 
+/* The container's root is BUNDLE/rootfs, where its view is: a spec that named another
+ * directory (ctr run --rootfs) is pointed there. */
+static int use_bundle_rootfs(const char *bundle, struct cc_error **err)
+{
+	_cleanup_free_ char *path = cc_path_join(bundle, "config.json");
+	_cleanup_json_ json_t *spec = cc_json_load_file(path, err);
+	if (!spec)
+		return -1;
+	json_t *root = json_object_get(spec, "root");
+	const char *rpath = json_string_value(json_object_get(root, "path"));
+	if (rpath && !strcmp(rpath, "rootfs"))
+		return 0;
+	if (!json_is_object(root)) {
+		root = json_object();
+		json_object_set_new(spec, "root", root);
+	}
+	json_object_set_new(root, "path", json_string("rootfs"));
+	_cleanup_free_ char *text = cc_json_dump(spec);
+	return cc_write_file_atomic(path, text, strlen(text), 0600, err);
+}
+
 /* An app container: its image through the pod's agent, mounted as its rootfs. */
 static int app_prepare(struct container *c, const struct pod_spec *s, struct cc_error **err)
 {
@@ -336,7 +357,7 @@ static int app_prepare(struct container *c, const struct pod_spec *s, struct cc_
 	    mount(src, dst, NULL, MS_BIND | MS_REC, NULL) < 0)
 		return cc_error_set(err, errno, "container %s: mount its image on %s", c->id, dst);
 	c->rootfs_mounted = true;
-	return 0;
+	return use_bundle_rootfs(c->bundle, err);
 }
 
 int pod_prepare(struct container *c, bool *rootfs_done, struct cc_error **err)

@@ -386,3 +386,157 @@ def test_enclave_container(sctr, bundle):
     assert sctr("tasks", "delete", cid).rc == 0
     assert sctr("containers", "delete", cid).rc == 0
     no_leftovers(sctr, cid)
+
+
+# ------------------------------------------------------------------------ confidential pods
+
+CRI_TYPE = "io.kubernetes.cri.container-type"
+CRI_SANDBOX = "io.kubernetes.cri.sandbox-id"
+CRI_IMAGE = "io.kubernetes.cri.image-name"
+
+
+@pytest.fixture
+def pod_settings(sctr, workdir):
+    """Shim settings with a pod section: the agent bundle (an enclave container through the
+    skeleton, its store encrypted), a pods directory of the test's own, agent-ctl."""
+    import sys
+    import registry as R
+    from conftest import REPO, build_path
+    from test_agent import CTL_BIN
+    from test_registry_fixtures import need
+    from test_store_view import fuse_usable
+    why = fuse_usable()
+    if why:
+        pytest.skip(why)
+    need("registry")
+    pal = PAL_DIR / "liberpal-skeleton.so"
+    if not pal.exists():
+        pytest.skip(f"the pod's agent runs in an enclave through the skeleton PAL ({pal})")
+    reg = R.Registry("anonymous", tmp_parent=workdir)
+    reg.start()
+    try:
+        bundle = workdir / "agent-bundle"
+        res = subprocess.run([sys.executable, str(REPO / "scripts/agent_bundle.py"), "--build",
+                              str(build_path()), "--out", str(bundle), "--pal", str(pal),
+                              f"--agent-arg=--insecure-registry={reg.host}",
+                              "--agent-arg=--store-key=sealed"],
+                             capture_output=True, text=True, timeout=120)
+        assert res.returncode == 0, res.stderr
+        settings = workdir / "pod-shim.json"
+        pods = workdir / "pods"
+        settings.write_text(json.dumps({
+            "rune": str(sctr.rune.binary), "root": str(sctr.rune_root),
+            "pod": {"agent_bundle": str(bundle), "agent_root": str(pods),
+                    "agent_ctl": str(CTL_BIN), "start_timeout_s": 60}}))
+        yield {"settings": settings, "pods": pods, "registry": reg, "ctl": CTL_BIN}
+    finally:
+        reg.stop()
+
+
+def push_image(workdir, reg, name, marker):
+    import registry as R
+    from registry import F
+    from test_image_pull import busybox_layers
+    layers = busybox_layers()
+    layers.append([F("etc/pod-image", marker + "\n")])
+    R.make_oci_image(workdir / f"img-{name}", layers, tag="v1")
+    R.push(workdir / f"img-{name}", "v1", reg, repo=f"pods/{name}")
+    return f"{reg.host}/pods/{name}:v1"
+
+
+def pod_run(sctr, settings, rootfs, cid, annotations, *argv, detach=False):
+    flags = ["--runtime", RUNTIME, "--runtime-config-path", settings, "--fifo-dir",
+             sctr.base / "fifo", "--cgroup", f"/{cid}"]
+    for k, v in annotations.items():
+        flags += ["--annotation", f"{k}={v}"]
+    flags += ["--detach", "--null-io"] if detach else ["--rm"]
+    return sctr("run", *flags, "--rootfs", rootfs, cid, *argv)
+
+
+def test_confidential_pods_each_with_its_own_agent(sctr, bundle, workdir, pod_settings):
+    """Two pods at once: each sandbox's shim starts the pod's own agent; each container's image
+    is pulled by its pod's agent into that agent's encrypted store and served as its rootfs;
+    neither pod's agent knows the other's images, nor is reachable from the other pod."""
+    settings, reg = pod_settings["settings"], pod_settings["registry"]
+    rootfs = bundle(name="ctr-rootfs").rootfs
+    refs = {p: push_image(workdir, reg, p, f"marker-of-{p}") for p in ("a", "b")}
+    sandboxes = {p: sctr.rune.new_id(f"sb{p}") for p in ("a", "b")}
+    apps = {p: sctr.rune.new_id(f"app{p}") for p in ("a", "b")}
+    for p, sid in sandboxes.items():
+        res = pod_run(sctr, settings, rootfs, sid, {CRI_TYPE: "sandbox", CRI_SANDBOX: sid},
+                      "/bin/sleep", "3600", detach=True)
+        assert res.rc == 0, res
+    socks = {p: pod_settings["pods"] / sid / "agent/rootfs/run/enclave-agent.sock"
+             for p, sid in sandboxes.items()}
+    assert all(s.is_socket() for s in socks.values()), socks
+    for p, sid in sandboxes.items():
+        res = pod_run(sctr, settings, rootfs, apps[p],
+                      {CRI_TYPE: "container", CRI_SANDBOX: sid, CRI_IMAGE: refs[p]},
+                      "/bin/busybox", "sleep", "3600", detach=True)
+        assert res.rc == 0, res
+    # Both pods run at once, each app on its own image, served by its own agent.
+    for p in ("a", "b"):
+        res = sctr("tasks", "exec", "--exec-id", "look", apps[p], "/bin/sh", "-c",
+                   "cat /etc/pod-image; busybox find / -xdev -type s | busybox wc -l; "
+                   "busybox grep ' / ' /proc/mounts | busybox cut -d' ' -f3")
+        assert res.rc == 0, res
+        lines = res.out.split()
+        assert lines[0] == f"marker-of-{p}", res
+        assert lines[1] == "0", res  # no socket at all in the app's root: no agent to reach
+        assert lines[-1].startswith("fuse"), res  # the agent's view, not the host snapshot
+    for p, q in (("a", "b"), ("b", "a")):
+        res = subprocess.run([str(pod_settings["ctl"]), "-c", f"unix://{socks[p]}", "list",
+                              "--json"], capture_output=True, text=True, timeout=60)
+        assert res.returncode == 0, res.stderr
+        assert apps[p] in res.stdout and apps[q] not in res.stdout, res.stdout
+    # Each pod's directory is root's alone; the agents listen on their own sockets only.
+    for p, sid in sandboxes.items():
+        assert (pod_settings["pods"] / sid).stat().st_mode & 0o077 == 0
+    assert socks["a"] != socks["b"]
+    # The store is encrypted: the image's marker is nowhere on the host in the clear.
+    for p, sid in sandboxes.items():
+        upper = pod_settings["pods"] / sid / "agent/upper"
+        hits = subprocess.run(["grep", "-rl", f"marker-of-{p}", str(upper)],
+                              capture_output=True, text=True)
+        assert hits.stdout == "", hits.stdout
+    # Tear down as the CRI does: containers, then sandboxes.
+    for group in (apps, sandboxes):
+        for cid in group.values():
+            assert sctr("tasks", "kill", "--signal", "SIGKILL", cid).rc == 0
+            wait_stopped(sctr, cid)
+            assert sctr("tasks", "delete", cid).rc == 0
+            assert sctr("containers", "delete", cid).rc == 0
+    wait_until(lambda: not sctr.shim_pids(), what="the pods' shims to exit")
+    assert not any(pod_settings["pods"].iterdir()), list(pod_settings["pods"].iterdir())
+    assert [m for m in mount_points() if m.startswith(str(workdir))] == []
+    listed = sctr.rune.cmd("--root", sctr.rune_root / sctr.namespace, "list", "-q", root=False)
+    assert listed.out.split() == [], listed
+
+
+def test_confidential_pod_errors(sctr, bundle, workdir, pod_settings):
+    """A pull the agent refuses fails the container's create with the agent's reason, and
+    leaves the pod working; a container without the CRI's annotations is refused."""
+    settings, reg = pod_settings["settings"], pod_settings["registry"]
+    rootfs = bundle(name="ctr-rootfs").rootfs
+    sid = sctr.rune.new_id("sbe")
+    res = pod_run(sctr, settings, rootfs, sid, {CRI_TYPE: "sandbox", CRI_SANDBOX: sid},
+                  "/bin/sleep", "3600", detach=True)
+    assert res.rc == 0, res
+    app = sctr.rune.new_id("appe")
+    res = pod_run(sctr, settings, rootfs, app,
+                  {CRI_TYPE: "container", CRI_SANDBOX: sid,
+                   CRI_IMAGE: f"{reg.host}/pods/absent:v1"}, "/bin/true")
+    assert res.rc != 0, res
+    assert "pods/absent" in res.err and "NOT_FOUND" in res.err, res
+    sctr("containers", "delete", app)
+    ref = push_image(workdir, reg, "ok", "marker-ok")
+    app2 = sctr.rune.new_id("appf")
+    res = pod_run(sctr, settings, rootfs, app2,
+                  {CRI_TYPE: "container", CRI_SANDBOX: sid, CRI_IMAGE: ref},
+                  "/bin/cat", "/etc/pod-image")
+    assert (res.rc, res.out) == (0, "marker-ok\n"), res
+    res = pod_run(sctr, settings, rootfs, sctr.rune.new_id("bare"), {}, "/bin/true")
+    assert res.rc != 0 and CRI_TYPE in res.err, res
+    assert sctr("tasks", "kill", "--signal", "SIGKILL", sid).rc == 0
+    wait_stopped(sctr, sid)
+    assert sctr("tasks", "delete", sid).rc == 0
