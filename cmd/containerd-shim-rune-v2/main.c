@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <openssl/sha.h>
 #include <signal.h>
 #include <stdio.h>
@@ -221,6 +222,14 @@ static int do_start(const struct flags *f, char **argv, struct cc_error **err)
 	while (read(STDIN_FILENO, buf, sizeof(buf)) > 0)
 		;
 
+	/* The daemon is this program again, by its own path (so that ps names it). */
+	char self[PATH_MAX];
+	ssize_t len = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (len <= 0) {
+		cc_error_set(err, errno, "readlink /proc/self/exe");
+		goto fail;
+	}
+	self[len] = '\0';
 	pid_t pid = fork();
 	if (pid < 0) {
 		cc_error_set(err, errno, "fork the shim daemon");
@@ -248,7 +257,7 @@ static int do_start(const struct flags *f, char **argv, struct cc_error **err)
 		if (f->debug)
 			args[n++] = "-debug";
 		args[n] = NULL;
-		execv("/proc/self/exe", (char *const *)args);
+		execv(self, (char *const *)args);
 		_exit(127);
 	}
 	close(lfd);
