@@ -78,8 +78,8 @@ def rss_kib(pid):
     return 0
 
 
-def shim_pids(name):
-    """The processes whose program is name (comm cuts both shims' names to 15 bytes)."""
+def shim_pids(name, ns="shimbench"):
+    """This run's shim daemons of program name (comm cuts both names to 15 bytes)."""
     pids = []
     for p in Path("/proc").iterdir():
         if p.name.isdigit():
@@ -89,7 +89,7 @@ def shim_pids(name):
                 continue
             # the daemons only: not a start or delete action passing by
             if os.path.basename(argv[0].decode(errors="replace")) == name and \
-                    b"start" not in argv and b"delete" not in argv:
+                    ns.encode() in argv and b"start" not in argv and b"delete" not in argv:
                 pids.append(int(p.name))
     return pids
 
@@ -194,10 +194,9 @@ def main():
             daemon.terminate()
             daemon.wait(30)
         for name in ("containerd-shim-runc-v2", "containerd-shim-rune-v2"):
-            for pid in shim_pids(name):
+            for pid in shim_pids(name, ns):
                 try:
-                    if f"-namespace\0{ns}\0" in Path(f"/proc/{pid}/cmdline").read_text():
-                        os.kill(pid, 9)
+                    os.kill(pid, 9)
                 except OSError:
                     pass
         shutil.rmtree(base, ignore_errors=True)
