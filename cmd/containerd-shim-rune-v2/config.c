@@ -51,7 +51,6 @@ static void set(char **field, const char *value)
 	*field = xstrdup(value);
 }
 
-/* The settings file: {"rune": PATH, "root": DIR, "debug": BOOL, "pod": {...}}. */
 static int load_settings(struct shim_runtime *rt, const char *path, bool must_exist,
 			 struct cc_error **err)
 {
@@ -59,12 +58,19 @@ static int load_settings(struct shim_runtime *rt, const char *path, bool must_ex
 		return 0;
 	size_t len;
 	_cleanup_free_ char *text = cc_read_file(path, SETTINGS_LIMIT, &len, err);
-	if (!text)
+	if (!text || shim_settings_parse(rt, path, text, len, err) < 0)
 		return cc_error_prefix(err, "shim settings");
-	_cleanup_json_ json_t *j = cc_json_load_buf(path, text, len, err);
+	return 0;
+}
+
+/* The settings file: {"rune": PATH, "root": DIR, "debug": BOOL, "pod": {...}}. */
+int shim_settings_parse(struct shim_runtime *rt, const char *name, const char *text, size_t len,
+			struct cc_error **err)
+{
+	_cleanup_json_ json_t *j = cc_json_load_buf(name, text, len, err);
 	if (!j)
-		return cc_error_prefix(err, "shim settings");
-	struct cc_json_reader r = { .name = path, .err = err };
+		return -1;
+	struct cc_json_reader r = { .name = name, .err = err };
 	static const char *const keys[] = { "rune", "root", "debug", "pod", NULL };
 	static const char *const pod_keys[] = {
 		"agent_bundle",	  "agent_root", "agent_ctl", "start_timeout_s",

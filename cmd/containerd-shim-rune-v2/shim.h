@@ -162,6 +162,15 @@ void proc_io_after_exec(struct proc *p);
 /* Stop copying, wait for the copy to drain (bounded) and free. */
 void proc_io_free(struct proc *p);
 
+/* ---- uri.c ---- */
+
+/* "fifo", "file" or "binary" for a stdio URI (a plain path is a FIFO), *path what follows
+ * "://"; NULL for another scheme. */
+const char *shim_stdio_scheme(const char *uri, const char **path);
+/* binary:///PATH?k=v&k2: the logging program's argv ({PATH, k, v, k2}, NULL-terminated, for
+ * cc_strv_free); PATH must be absolute. */
+CC_MUST_CHECK int shim_logger_argv(const char *rest, char ***argv, struct cc_error **err);
+
 /* ---- events.c ---- */
 
 /* Queue an event (a packed containerd.events.* message, type e.g. "TaskExit") for topic; the
@@ -183,6 +192,9 @@ CC_MUST_CHECK int service_register(struct tt_server *s, struct cc_error **err);
 CC_MUST_CHECK int shim_runtime_load(struct shim_runtime *rt, const char *ns, const char *type_url,
 				    const uint8_t *value, size_t len, struct cc_error **err);
 void shim_runtime_clear(struct shim_runtime *rt);
+/* The settings file's text (name: for errors) into rt. */
+CC_MUST_CHECK int shim_settings_parse(struct shim_runtime *rt, const char *name, const char *text,
+				      size_t len, struct cc_error **err);
 /* Persist rt in the bundle (for the delete action) and read it back. */
 CC_MUST_CHECK int shim_runtime_save(const struct shim_runtime *rt, const char *bundle,
 				    struct cc_error **err);

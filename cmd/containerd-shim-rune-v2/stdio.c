@@ -86,76 +86,14 @@ static int open_fifo_r(const char *path, struct cc_error **err)
 	return fd;
 }
 
-/* "fifo:///p" and "/p" are FIFOs; the scheme of a URI, else "fifo". */
-static const char *scheme_of(const char *uri, const char **path)
-{
-	const char *sep = strstr(uri, "://");
-	if (!sep || strchr(uri, '/') < sep) {
-		*path = uri;
-		return "fifo";
-	}
-	*path = sep + 3;
-	if (!strncmp(uri, "fifo", (size_t)(sep - uri)) && sep - uri == 4)
-		return "fifo";
-	if (!strncmp(uri, "file", 4) && sep - uri == 4)
-		return "file";
-	if (!strncmp(uri, "binary", 6) && sep - uri == 6)
-		return "binary";
-	return NULL;
-}
-
-static int percent_decode(const char *s, size_t n, char **out)
-{
-	char *o = xmalloc(n + 1), *w = o;
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] == '%' && i + 2 < n + 1 && i + 2 <= n - 1 + 1) {
-			char hex[3] = { s[i + 1], i + 2 < n ? s[i + 2] : 0, 0 };
-			char *end;
-			long v = strtol(hex, &end, 16);
-			if (*end || !hex[0] || !hex[1] || v == 0) {
-				free(o);
-				return -1;
-			}
-			*w++ = (char)v;
-			i += 2;
-		} else {
-			*w++ = s[i] == '+' ? ' ' : s[i];
-		}
-	}
-	*w = '\0';
-	*out = o;
-	return 0;
-}
-
 /* binary:///path?k=v&k2 runs `path k v k2` with the output pipes' read ends on 3 and 4. */
 static int start_logger(struct proc *p, const char *rest, const char *ns, int out_r, int err_r,
 			struct cc_error **err)
 {
-	const char *q = strchr(rest, '?');
-	_cleanup_free_ char *path = NULL;
 	_cleanup_strv_ char **args = NULL;
-	if (percent_decode(rest, q ? (size_t)(q - rest) : strlen(rest), &path) < 0 ||
-	    path[0] != '/')
-		return cc_error_set(err, 0, "stdout \"%s\": not an absolute logging binary path",
-				    p->stdout_path);
-	cc_strv_push(&args, path);
-	for (const char *s = q ? q + 1 : NULL; s && *s;) {
-		const char *amp = strchr(s, '&');
-		size_t n = amp ? (size_t)(amp - s) : strlen(s);
-		const char *eq = memchr(s, '=', n);
-		char *k, *v = NULL;
-		if (percent_decode(s, eq ? (size_t)(eq - s) : n, &k) < 0 ||
-		    (eq && percent_decode(eq + 1, n - (size_t)(eq + 1 - s), &v) < 0)) {
-			free(k);
-			return cc_error_set(err, 0, "stdout \"%s\": bad query", p->stdout_path);
-		}
-		cc_strv_push(&args, k);
-		if (v && *v)
-			cc_strv_push(&args, v);
-		free(k);
-		free(v);
-		s = amp ? amp + 1 : NULL;
-	}
+	if (shim_logger_argv(rest, &args, err) < 0)
+		return cc_error_prefix(err, "stdout \"%s\"", p->stdout_path);
+	const char *path = args[0];
 	int ready[2];
 	if (pipe2(ready, O_CLOEXEC) < 0)
 		return cc_error_set(err, errno, "pipe");
@@ -206,7 +144,7 @@ static int open_output(struct proc *p, struct proc_io *io, const char *ns, struc
 {
 	const char *path;
 	const char *scheme =
-	    p->stdout_path && *p->stdout_path ? scheme_of(p->stdout_path, &path) : "fifo";
+	    p->stdout_path && *p->stdout_path ? shim_stdio_scheme(p->stdout_path, &path) : "fifo";
 	if (!scheme)
 		return cc_error_set(err, 0, "stdout \"%s\": unknown scheme", p->stdout_path);
 	if (!strcmp(scheme, "file")) {
@@ -243,7 +181,7 @@ static int open_output(struct proc *p, struct proc_io *io, const char *ns, struc
 		return -1;
 	if (p->stderr_path && *p->stderr_path) {
 		const char *epath;
-		if (!scheme_of(p->stderr_path, &epath) ||
+		if (!shim_stdio_scheme(p->stderr_path, &epath) ||
 		    (io->given[2] = open_fifo_w(epath, err)) < 0)
 			return -1;
 	}
@@ -293,14 +231,14 @@ int proc_io_open(struct proc *p, const char *ns, int fds[3], char **console_sock
 
 	if (p->stdin_path && *p->stdin_path) {
 		const char *path;
-		if (!scheme_of(p->stdin_path, &path) ||
+		if (!shim_stdio_scheme(p->stdin_path, &path) ||
 		    (io->stdin_src = open_fifo_r(path, err)) < 0)
 			return -1;
 	}
 	if (p->terminal) {
 		if (p->stdout_path && *p->stdout_path) {
 			const char *path;
-			if (!scheme_of(p->stdout_path, &path) ||
+			if (!shim_stdio_scheme(p->stdout_path, &path) ||
 			    (io->stdout_w = open_fifo_w(path, err)) < 0)
 				return -1;
 		}
