@@ -137,6 +137,49 @@ static void publish(const char *topic, const char *type, const ProtobufCMessage 
 	events_publish(topic, type, buf, len);
 }
 
+/* A call's request and what it names: the container ("id") and, when asked, its process
+ * ("exec_id"; "" = the init), each with a reference that target_put() drops. */
+struct target {
+	ProtobufCMessage *msg;
+	struct container *c;
+	struct proc *p;
+};
+
+static const char *field_str(const ProtobufCMessage *m, const char *name)
+{
+	const ProtobufCFieldDescriptor *f =
+	    protobuf_c_message_descriptor_get_field_by_name(m->descriptor, name);
+	if (!f || f->type != PROTOBUF_C_TYPE_STRING)
+		return NULL;
+	return *(char *const *)((const char *)m + f->offset);
+}
+
+static int target_get(const ProtobufCMessageDescriptor *d, const uint8_t *req, size_t len,
+		      bool want_proc, struct target *t, struct cc_error **err)
+{
+	memset(t, 0, sizeof(*t));
+	t->msg = tt_unpack(d, req, len, err);
+	if (!t->msg)
+		return -1;
+	const char *id = field_str(t->msg, "id");
+	t->c = container_get(id ? id : "", err);
+	if (!t->c)
+		return -1;
+	if (want_proc && !(t->p = proc_get(t->c, field_str(t->msg, "exec_id"), err)))
+		return -1;
+	return 0;
+}
+
+static void target_put(struct target *t)
+{
+	if (t->p)
+		proc_put(t->p);
+	if (t->c)
+		container_put(t->c);
+	if (t->msg)
+		protobuf_c_message_free_unpacked(t->msg, NULL);
+}
+
 #define UNPACK(var, Type, lower)                                        \
 	Type *var = tt_unpack(&lower##__descriptor, req, req_len, err); \
 	if (!var)                                                       \
@@ -353,12 +396,13 @@ static int start_exec(struct proc *p, struct cc_error **err)
 static int task_start(struct tt_call *call, const uint8_t *req, size_t req_len, uint8_t **resp,
 		      size_t *resp_len, void *data, struct cc_error **err)
 {
-	UNPACK(r, Containerd__Task__V2__StartRequest, containerd__task__v2__start_request)
+	struct target t;
 	int ret = -1;
-	struct container *c = container_get(r->id, err);
-	struct proc *p = c ? proc_get(c, r->exec_id, err) : NULL;
-	if (!p)
+	if (target_get(&containerd__task__v2__start_request__descriptor, req, req_len, true, &t,
+		       err) < 0)
 		goto out;
+	struct container *c = t.c;
+	struct proc *p = t.p;
 	pthread_mutex_lock(&g_shim.lock);
 	bool created = p->state == PROC_CREATED && !p->exited;
 	pthread_mutex_unlock(&g_shim.lock);
@@ -399,11 +443,7 @@ static int task_start(struct tt_call *call, const uint8_t *req, size_t req_len, 
 	out.pid = (uint32_t)p->pid;
 	ret = reply(&out.base, resp, resp_len);
 out:
-	if (p)
-		proc_put(p);
-	if (c)
-		container_put(c);
-	containerd__task__v2__start_request__free_unpacked(r, NULL);
+	target_put(&t);
 	return ret;
 }
 
@@ -485,12 +525,13 @@ static int delete_exec(struct proc *p, struct cc_error **err)
 static int task_delete(struct tt_call *call, const uint8_t *req, size_t req_len, uint8_t **resp,
 		       size_t *resp_len, void *data, struct cc_error **err)
 {
-	UNPACK(r, Containerd__Task__V2__DeleteRequest, containerd__task__v2__delete_request)
+	struct target t;
 	int ret = -1;
-	struct container *c = container_get(r->id, err);
-	struct proc *p = c ? proc_get(c, r->exec_id, err) : NULL;
-	if (!p)
+	if (target_get(&containerd__task__v2__delete_request__descriptor, req, req_len, true, &t,
+		       err) < 0)
 		goto out;
+	struct container *c = t.c;
+	struct proc *p = t.p;
 	if ((*p->exec_id ? delete_exec(p, err) : delete_init(c, err)) < 0)
 		goto out;
 	Containerd__Task__V2__DeleteResponse out = CONTAINERD__TASK__V2__DELETE_RESPONSE__INIT;
@@ -500,11 +541,7 @@ static int task_delete(struct tt_call *call, const uint8_t *req, size_t req_len,
 	ret = reply(&out.base, resp, resp_len);
 	free(out.exited_at);
 out:
-	if (p)
-		proc_put(p);
-	if (c)
-		container_put(c);
-	containerd__task__v2__delete_request__free_unpacked(r, NULL);
+	target_put(&t);
 	return ret;
 }
 
@@ -513,12 +550,13 @@ out:
 static int task_exec(struct tt_call *call, const uint8_t *req, size_t req_len, uint8_t **resp,
 		     size_t *resp_len, void *data, struct cc_error **err)
 {
-	UNPACK(r, Containerd__Task__V2__ExecProcessRequest,
-	       containerd__task__v2__exec_process_request)
+	struct target t;
 	int ret = -1;
-	struct container *c = container_get(r->id, err);
-	if (!c)
+	if (target_get(&containerd__task__v2__exec_process_request__descriptor, req, req_len, false,
+		       &t, err) < 0)
 		goto out;
+	const Containerd__Task__V2__ExecProcessRequest *r = (const void *)t.msg;
+	struct container *c = t.c;
 	if (!shim_id_valid(r->exec_id)) {
 		tt_error_status(err, TT_INVALID_ARGUMENT, "exec: invalid exec id \"%s\"",
 				r->exec_id);
@@ -567,9 +605,7 @@ static int task_exec(struct tt_call *call, const uint8_t *req, size_t req_len, u
 	*resp = NULL, *resp_len = 0;
 	ret = 0;
 out:
-	if (c)
-		container_put(c);
-	containerd__task__v2__exec_process_request__free_unpacked(r, NULL);
+	target_put(&t);
 	return ret;
 }
 
@@ -594,12 +630,13 @@ static Containerd__V1__Types__Status status_of(const struct proc *p)
 static int task_state(struct tt_call *call, const uint8_t *req, size_t req_len, uint8_t **resp,
 		      size_t *resp_len, void *data, struct cc_error **err)
 {
-	UNPACK(r, Containerd__Task__V2__StateRequest, containerd__task__v2__state_request)
+	struct target t;
 	int ret = -1;
-	struct container *c = container_get(r->id, err);
-	struct proc *p = c ? proc_get(c, r->exec_id, err) : NULL;
-	if (!p)
+	if (target_get(&containerd__task__v2__state_request__descriptor, req, req_len, true, &t,
+		       err) < 0)
 		goto out;
+	struct container *c = t.c;
+	struct proc *p = t.p;
 	Containerd__Task__V2__StateResponse out = CONTAINERD__TASK__V2__STATE_RESPONSE__INIT;
 	pthread_mutex_lock(&g_shim.lock);
 	out.id = *p->exec_id ? p->exec_id : c->id;
@@ -615,29 +652,25 @@ static int task_state(struct tt_call *call, const uint8_t *req, size_t req_len, 
 	pthread_mutex_unlock(&g_shim.lock);
 	free(out.exited_at);
 out:
-	if (p)
-		proc_put(p);
-	if (c)
-		container_put(c);
-	containerd__task__v2__state_request__free_unpacked(r, NULL);
+	target_put(&t);
 	return ret;
 }
 
 static int task_wait(struct tt_call *call, const uint8_t *req, size_t req_len, uint8_t **resp,
 		     size_t *resp_len, void *data, struct cc_error **err)
 {
-	UNPACK(r, Containerd__Task__V2__WaitRequest, containerd__task__v2__wait_request)
+	struct target t;
 	int ret = -1;
-	struct container *c = container_get(r->id, err);
-	struct proc *p = c ? proc_get(c, r->exec_id, err) : NULL;
-	if (!p)
+	if (target_get(&containerd__task__v2__wait_request__descriptor, req, req_len, true, &t,
+		       err) < 0)
 		goto out;
+	struct proc *p = t.p;
 	pthread_mutex_lock(&g_shim.lock);
 	while (!p->exited && !tt_call_cancelled(call)) {
-		struct timespec t;
-		clock_gettime(CLOCK_REALTIME, &t);
-		t.tv_sec += 1; /* to notice a cancelled call */
-		pthread_cond_timedwait(&p->exit_cond, &g_shim.lock, &t);
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += 1; /* to notice a cancelled call */
+		pthread_cond_timedwait(&p->exit_cond, &g_shim.lock, &until);
 	}
 	bool exited = p->exited;
 	Containerd__Task__V2__WaitResponse out = CONTAINERD__TASK__V2__WAIT_RESPONSE__INIT;
@@ -650,11 +683,7 @@ static int task_wait(struct tt_call *call, const uint8_t *req, size_t req_len, u
 		tt_error_status(err, TT_CANCELLED, "wait cancelled");
 	free(out.exited_at);
 out:
-	if (p)
-		proc_put(p);
-	if (c)
-		container_put(c);
-	containerd__task__v2__wait_request__free_unpacked(r, NULL);
+	target_put(&t);
 	return ret;
 }
 
@@ -680,13 +709,14 @@ static Google__Protobuf__Any *exec_details(struct container *c, pid_t pid)
 static int task_pids(struct tt_call *call, const uint8_t *req, size_t req_len, uint8_t **resp,
 		     size_t *resp_len, void *data, struct cc_error **err)
 {
-	UNPACK(r, Containerd__Task__V2__PidsRequest, containerd__task__v2__pids_request)
+	struct target t;
 	int ret = -1;
 	_cleanup_free_ char *text = NULL;
 	_cleanup_json_ json_t *pids = NULL;
-	struct container *c = container_get(r->id, err);
-	if (!c)
+	if (target_get(&containerd__task__v2__pids_request__descriptor, req, req_len, false, &t,
+		       err) < 0)
 		goto out;
+	struct container *c = t.c;
 	const char *argv[] = { "ps", "--format", "json", c->id, NULL };
 	struct rune_cmd cmd = { .fds = { -1, -1, -1 }, .out = &text };
 	if (shim_rune(c, argv, &cmd, err) < 0)
@@ -717,9 +747,7 @@ static int task_pids(struct tt_call *call, const uint8_t *req, size_t req_len, u
 	free(infos);
 	free(list);
 out:
-	if (c)
-		container_put(c);
-	containerd__task__v2__pids_request__free_unpacked(r, NULL);
+	target_put(&t);
 	return ret;
 }
 
@@ -728,12 +756,14 @@ out:
 static int task_kill(struct tt_call *call, const uint8_t *req, size_t req_len, uint8_t **resp,
 		     size_t *resp_len, void *data, struct cc_error **err)
 {
-	UNPACK(r, Containerd__Task__V2__KillRequest, containerd__task__v2__kill_request)
+	struct target t;
 	int ret = -1;
-	struct container *c = container_get(r->id, err);
-	struct proc *p = c ? proc_get(c, r->exec_id, err) : NULL;
-	if (!p)
+	if (target_get(&containerd__task__v2__kill_request__descriptor, req, req_len, true, &t,
+		       err) < 0)
 		goto out;
+	const Containerd__Task__V2__KillRequest *r = (const void *)t.msg;
+	struct container *c = t.c;
+	struct proc *p = t.p;
 	if (r->signal == 0 || r->signal > 64) {
 		tt_error_status(err, TT_INVALID_ARGUMENT, "kill: invalid signal %u", r->signal);
 		goto out;
@@ -764,22 +794,19 @@ static int task_kill(struct tt_call *call, const uint8_t *req, size_t req_len, u
 	*resp = NULL, *resp_len = 0;
 	ret = 0;
 out:
-	if (p)
-		proc_put(p);
-	if (c)
-		container_put(c);
-	containerd__task__v2__kill_request__free_unpacked(r, NULL);
+	target_put(&t);
 	return ret;
 }
 
 /* Pause and Resume: rune pause|resume, the state, an event. */
 static int pause_resume(const uint8_t *req, size_t req_len, bool pause, struct cc_error **err)
 {
-	UNPACK(r, Containerd__Task__V2__PauseRequest, containerd__task__v2__pause_request)
+	struct target t;
 	int ret = -1;
-	struct container *c = container_get(r->id, err);
-	if (!c)
+	if (target_get(&containerd__task__v2__pause_request__descriptor, req, req_len, false, &t,
+		       err) < 0)
 		goto out;
+	struct container *c = t.c;
 	const char *argv[] = { pause ? "pause" : "resume", c->id, NULL };
 	struct rune_cmd cmd = { .fds = { -1, -1, -1 } };
 	if (shim_rune(c, argv, &cmd, err) < 0)
@@ -799,9 +826,7 @@ static int pause_resume(const uint8_t *req, size_t req_len, bool pause, struct c
 	pthread_mutex_unlock(&g_shim.lock);
 	ret = 0;
 out:
-	if (c)
-		container_put(c);
-	containerd__task__v2__pause_request__free_unpacked(r, NULL);
+	target_put(&t);
 	return ret;
 }
 
@@ -822,44 +847,38 @@ static int task_resume(struct tt_call *call, const uint8_t *req, size_t req_len,
 static int task_close_io(struct tt_call *call, const uint8_t *req, size_t req_len, uint8_t **resp,
 			 size_t *resp_len, void *data, struct cc_error **err)
 {
-	UNPACK(r, Containerd__Task__V2__CloseIORequest, containerd__task__v2__close_iorequest)
+	struct target t;
 	int ret = -1;
-	struct container *c = container_get(r->id, err);
-	struct proc *p = c ? proc_get(c, r->exec_id, err) : NULL;
-	if (!p)
+	if (target_get(&containerd__task__v2__close_iorequest__descriptor, req, req_len, true, &t,
+		       err) < 0)
 		goto out;
+	const Containerd__Task__V2__CloseIORequest *r = (const void *)t.msg;
+	struct proc *p = t.p;
 	if (r->stdin)
 		proc_io_close_stdin(p);
 	*resp = NULL, *resp_len = 0;
 	ret = 0;
 out:
-	if (p)
-		proc_put(p);
-	if (c)
-		container_put(c);
-	containerd__task__v2__close_iorequest__free_unpacked(r, NULL);
+	target_put(&t);
 	return ret;
 }
 
 static int task_resize_pty(struct tt_call *call, const uint8_t *req, size_t req_len, uint8_t **resp,
 			   size_t *resp_len, void *data, struct cc_error **err)
 {
-	UNPACK(r, Containerd__Task__V2__ResizePtyRequest, containerd__task__v2__resize_pty_request)
+	struct target t;
 	int ret = -1;
-	struct container *c = container_get(r->id, err);
-	struct proc *p = c ? proc_get(c, r->exec_id, err) : NULL;
-	if (!p)
+	if (target_get(&containerd__task__v2__resize_pty_request__descriptor, req, req_len, true,
+		       &t, err) < 0)
 		goto out;
+	const Containerd__Task__V2__ResizePtyRequest *r = (const void *)t.msg;
+	struct proc *p = t.p;
 	if (proc_io_resize(p, r->width, r->height, err) < 0)
 		goto out;
 	*resp = NULL, *resp_len = 0;
 	ret = 0;
 out:
-	if (p)
-		proc_put(p);
-	if (c)
-		container_put(c);
-	containerd__task__v2__resize_pty_request__free_unpacked(r, NULL);
+	target_put(&t);
 	return ret;
 }
 
@@ -867,12 +886,13 @@ out:
 static int task_update(struct tt_call *call, const uint8_t *req, size_t req_len, uint8_t **resp,
 		       size_t *resp_len, void *data, struct cc_error **err)
 {
-	UNPACK(r, Containerd__Task__V2__UpdateTaskRequest,
-	       containerd__task__v2__update_task_request)
+	struct target t;
 	int ret = -1;
-	struct container *c = container_get(r->id, err);
-	if (!c)
+	if (target_get(&containerd__task__v2__update_task_request__descriptor, req, req_len, false,
+		       &t, err) < 0)
 		goto out;
+	const Containerd__Task__V2__UpdateTaskRequest *r = (const void *)t.msg;
+	struct container *c = t.c;
 	if (!r->resources || !r->resources->value.len) {
 		tt_error_status(err, TT_INVALID_ARGUMENT, "update %s: no resources", c->id);
 		goto out;
@@ -886,9 +906,7 @@ static int task_update(struct tt_call *call, const uint8_t *req, size_t req_len,
 	*resp = NULL, *resp_len = 0;
 	ret = 0;
 out:
-	if (c)
-		container_put(c);
-	containerd__task__v2__update_task_request__free_unpacked(r, NULL);
+	target_put(&t);
 	return ret;
 }
 
@@ -907,14 +925,15 @@ static uint64_t u64_at(const json_t *j, const char *a, const char *b, const char
 static int task_stats(struct tt_call *call, const uint8_t *req, size_t req_len, uint8_t **resp,
 		      size_t *resp_len, void *data, struct cc_error **err)
 {
-	UNPACK(r, Containerd__Task__V2__StatsRequest, containerd__task__v2__stats_request)
+	struct target t;
 	int ret = -1;
 	_cleanup_free_ char *text = NULL;
 	_cleanup_free_ uint8_t *buf = NULL;
 	_cleanup_json_ json_t *ev = NULL;
-	struct container *c = container_get(r->id, err);
-	if (!c)
+	if (target_get(&containerd__task__v2__stats_request__descriptor, req, req_len, false, &t,
+		       err) < 0)
 		goto out;
+	struct container *c = t.c;
 	const char *argv[] = { "events", "--stats", c->id, NULL };
 	struct rune_cmd cmd = { .fds = { -1, -1, -1 }, .out = &text };
 	if (shim_rune(c, argv, &cmd, err) < 0)
@@ -957,9 +976,7 @@ static int task_stats(struct tt_call *call, const uint8_t *req, size_t req_len, 
 	out.stats = &any;
 	ret = reply(&out.base, resp, resp_len);
 out:
-	if (c)
-		container_put(c);
-	containerd__task__v2__stats_request__free_unpacked(r, NULL);
+	target_put(&t);
 	return ret;
 }
 
