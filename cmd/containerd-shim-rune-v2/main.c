@@ -167,8 +167,11 @@ static int listen_unix(const char *path, struct cc_error **err)
 	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
 	if (fd < 0)
 		return cc_error_set(err, errno, "socket %s", path);
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(path, 0600) < 0 ||
-	    listen(fd, 128) < 0) {
+	/* root's only from the start: no moment when another user could connect */
+	mode_t old = umask(0177);
+	int r = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+	umask(old);
+	if (r < 0 || chmod(path, 0600) < 0 || listen(fd, 128) < 0) {
 		int e = errno;
 		close(fd);
 		if (e != EADDRINUSE)
