@@ -422,3 +422,34 @@ void pod_release(struct container *c)
 	c->pod = NULL;
 	c->pod_owner = false;
 }
+
+/* upstream's container id for an image pulled ahead of its container: the last path segment of
+ * the reference, ':' and '@' turned into '_' (docker.io/library/busybox:latest -> busybox_latest).
+ */
+static char *image_cid(const char *image)
+{
+	const char *slash = strrchr(image, '/');
+	char *cid = xstrdup(slash ? slash + 1 : image);
+	for (char *p = cid; *p; p++)
+		if (*p == ':' || *p == '@')
+			*p = '_';
+	return cid;
+}
+
+int pod_pull(const struct container *sandbox, const char *image, struct cc_error **err)
+{
+	const struct shim_runtime *rt = &sandbox->rt;
+	_cleanup_free_ char *cid = image_cid(image);
+	if (!shim_id_valid(cid))
+		return cc_error_set(err, 0, "pull %s: no container id can be made of it", image);
+	_cleanup_free_ char *timeout = timeout_arg(rt->agent_pull_timeout_ns);
+	const char *pull[16];
+	size_t n = 0;
+	pull[n++] = rt->agent_ctl, pull[n++] = "-c", pull[n++] = sandbox->pod->address;
+	pull[n++] = "-i", pull[n++] = image, pull[n++] = "--cid", pull[n++] = cid;
+	if (timeout)
+		pull[n++] = "--timeout", pull[n++] = timeout;
+	pull[n++] = "pull";
+	pull[n] = NULL;
+	return run_tool(pull, err);
+}

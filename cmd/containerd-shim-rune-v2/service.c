@@ -1020,6 +1020,92 @@ static int task_checkpoint(struct tt_call *call, const uint8_t *req, size_t req_
 	return tt_error_status(err, TT_UNIMPLEMENTED, "checkpoint: rune has no checkpoint/restore");
 }
 
+/* ---- containerd.task.v2.Image, upstream's pull forwarding ---- */
+
+/* One length-delimited field of a protobuf message (the last one, as protobuf reads it). */
+static int pb_string(const uint8_t *buf, size_t len, unsigned field, char **out)
+{
+	size_t i = 0;
+	*out = NULL;
+	while (i < len) {
+		uint64_t key = 0, v = 0;
+		for (unsigned shift = 0;; shift += 7) {
+			if (i >= len || shift > 63)
+				return -1;
+			key |= (uint64_t)(buf[i] & 0x7f) << shift;
+			if (!(buf[i++] & 0x80))
+				break;
+		}
+		unsigned type = key & 7;
+		if (type == 0 || type == 2) {
+			for (unsigned shift = 0;; shift += 7) {
+				if (i >= len || shift > 63)
+					return -1;
+				v |= (uint64_t)(buf[i] & 0x7f) << shift;
+				if (!(buf[i++] & 0x80))
+					break;
+			}
+		}
+		if (type == 2) {
+			if (v > len - i)
+				return -1;
+			if (key >> 3 == field) {
+				if (memchr(buf + i, 0, v))
+					return -1;
+				free(*out);
+				*out = xstrndup((const char *)buf + i, v);
+			}
+			i += v;
+		} else if (type == 1 || type == 5) {
+			size_t n = type == 1 ? 8 : 4;
+			if (n > len - i)
+				return -1;
+			i += n;
+		} else if (type != 0) {
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int image_pull(struct tt_call *call, const uint8_t *req, size_t req_len, uint8_t **resp,
+		      size_t *resp_len, void *data, struct cc_error **err)
+{
+	_cleanup_free_ char *image = NULL;
+	if (pb_string(req, req_len, 1, &image) < 0 || !image || !*image)
+		return tt_error_status(err, TT_INVALID_ARGUMENT,
+				       "PullImageRequest: no image, or not a valid message");
+	struct container *sandbox = NULL;
+	pthread_mutex_lock(&g_shim.lock);
+	for (struct container *o = g_shim.containers; o && !sandbox; o = o->next)
+		if (o->ready && o->pod_owner) {
+			sandbox = o;
+			o->refs++;
+		}
+	pthread_mutex_unlock(&g_shim.lock);
+	if (!sandbox)
+		return tt_error_status(err, TT_FAILED_PRECONDITION,
+				       "pull %s: this shim serves no confidential pod", image);
+	int r = pod_pull(sandbox, image, err);
+	container_put(sandbox);
+	if (r < 0)
+		return -1;
+	/* upstream answers with the name it was given */
+	size_t n = strlen(image);
+	uint8_t *out = xmalloc(n + 11);
+	size_t k = 0;
+	out[k++] = 0x0a;
+	for (size_t v = n;; v >>= 7) {
+		out[k++] = (uint8_t)(v & 0x7f) | (v >= 0x80 ? 0x80 : 0);
+		if (v < 0x80)
+			break;
+	}
+	memcpy(out + k, image, n);
+	*resp = out;
+	*resp_len = k + n;
+	return 0;
+}
+
 int service_register(struct tt_server *s, struct cc_error **err)
 {
 	static const struct {
@@ -1047,5 +1133,6 @@ int service_register(struct tt_server *s, struct cc_error **err)
 	for (size_t i = 0; i < sizeof(routes) / sizeof(*routes); i++)
 		if (tt_server_register(s, SERVICE, routes[i].method, routes[i].fn, NULL, err) < 0)
 			return -1;
-	return 0;
+	return tt_server_register(s, "containerd.task.v2.Image", "PullImage", image_pull, NULL,
+				  err);
 }

@@ -211,6 +211,10 @@ bool shim_id_valid(const char *id);
 CC_MUST_CHECK int pod_prepare(struct container *c, bool *rootfs_done, struct cc_error **err);
 /* After delete (or a failed create): the container's view, or the sandbox's agent. */
 void pod_release(struct container *c);
+/* containerd.task.v2.Image/PullImage (a CoCo containerd forwards the CRI's pulls): the image
+ * pulled by the sandbox's agent ahead of its container, under upstream's container id. */
+CC_MUST_CHECK int pod_pull(const struct container *sandbox, const char *image,
+			   struct cc_error **err);
 
 /* ---- mount.c ---- */
 struct Containerd__Types__Mount;

@@ -537,6 +537,24 @@ def test_confidential_pod_errors(sctr, bundle, workdir, pod_settings):
     assert (res.rc, res.out) == (0, "marker-ok\n"), res
     res = pod_run(sctr, settings, rootfs, sctr.rune.new_id("bare"), {}, "/bin/true")
     assert res.rc != 0 and CRI_TYPE in res.err, res
+
+    # upstream's forwarding: containerd.task.v2.Image/PullImage on the pod's shim pulls the
+    # image through the pod's agent, under upstream's container id (<last segment>_<tag>)
+    from test_agent import field, raw_call
+    shim = type("Shim", (), {})()
+    shim.addr = (sctr.base / "state/io.containerd.runtime.v2.task" / sctr.namespace / sid /
+                 "address").read_text()
+    code, msg, body = raw_call(shim, "containerd.task.v2.Image", "PullImage", field(1, ref))
+    assert (code, msg, body) == (0, "", field(1, ref)), (code, msg)
+    res = subprocess.run([str(pod_settings["ctl"]), "-c", f"unix://{pod_settings['pods']}/{sid}"
+                          "/agent/rootfs/run/enclave-agent.sock", "list", "--json"],
+                         capture_output=True, text=True, timeout=60)
+    assert "ok_v1" in res.stdout, res
+    code, msg, _ = raw_call(shim, "containerd.task.v2.Image", "PullImage", b"\x0a\x05ab")
+    assert code == 3, (code, msg)  # INVALID_ARGUMENT: a length past the end
+    code, msg, _ = raw_call(shim, "containerd.task.v2.Image", "PullImage",
+                            field(1, f"{reg.host}/pods/absent:v1"))
+    assert code != 0 and "pods/absent" in msg, (code, msg)
     assert sctr("tasks", "kill", "--signal", "SIGKILL", sid).rc == 0
     wait_stopped(sctr, sid)
     assert sctr("tasks", "delete", sid).rc == 0
