@@ -36,7 +36,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PAL_DIR, REPO, build_path, is_rune, wait_until
+from conftest import PAL_DIR, REPO, build_path, is_rune, read_text, wait_until
 
 sys.path.insert(0, str(REPO / "scripts"))
 from agent_bundle import copy_into, shared_libraries  # noqa: E402
@@ -302,10 +302,12 @@ def test_service_directory_socket_and_mount(rune, bundle, workdir):
                                      "grep ' /run/rune/attestation ' /proc/self/mountinfo "
                                      ">/out/mountinfo; touch /run/rune/attestation/x "
                                      "2>/dev/null; echo touch=$? >/out/touch; "
-                                     "ls /run/rune/attestation >/out/ls; sleep 1000"])))
+                                     "ls /run/rune/attestation >/out/ls; "
+                                     "echo done >/out/done; sleep 1000"])))
     out = with_out(b, workdir)
     cid = detached(rune, b)
-    wait_until(lambda: (out / "ls").exists() and (out / "touch").exists(), what="the payload")
+    # the last file, once written whole (a redirection creates a file before it is written)
+    wait_until(lambda: read_text(out / "done", "") == "done\n", what="the payload")
     # On the host: rune's directory, and a socket anyone (in the container) may connect to.
     d = rune.root / cid / "attestation"
     st = d.stat()
