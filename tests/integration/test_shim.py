@@ -265,9 +265,11 @@ def test_terminal_and_its_size(sctr, bundle):
             "--runtime", RUNTIME, "--runtime-config-path", sctr.settings, "--fifo-dir",
             sctr.base / "fifo", "--cgroup", f"/{cid}", "--rm", "-t", "--rootfs", rootfs, cid,
             "/bin/sh", "-c",
-            # ctr resizes the terminal after the start: wait for its size to arrive
-            "tty; i=0; while [ \"$(stty size)\" = '0 0' ] && [ $i -lt 100 ]; do "
-            "sleep 0.05; i=$((i+1)); done; stty size; exit 6"]
+            # ctr resizes the terminal after the start: wait for its size to arrive (busybox's
+            # stty fails on a terminal of size 0x0)
+            "tty; i=0; while [ $i -lt 200 ]; do s=$(stty size 2>/dev/null); "
+            "[ -n \"$s\" ] && [ \"$s\" != '0 0' ] && break; sleep 0.05; i=$((i+1)); done; "
+            "stty size; exit 6"]
     p = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=sctr.rune.env(),
                          start_new_session=True)
     os.close(slave)
