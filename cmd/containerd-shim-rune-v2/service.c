@@ -772,7 +772,9 @@ static int task_kill(struct tt_call *call, const uint8_t *req, size_t req_len, u
 	bool gone = p->exited || p->pid <= 0;
 	pid_t pid = p->pid;
 	pthread_mutex_unlock(&g_shim.lock);
-	if (gone && !(r->all && !*p->exec_id)) {
+	/* NOT_FOUND is what containerd takes for "already gone": its CRI kills an exited task's
+	 * processes again before the delete and retries anything else. */
+	if (gone) {
 		tt_error_status(err, TT_NOT_FOUND, "process already finished");
 		goto out;
 	}
@@ -788,8 +790,14 @@ static int task_kill(struct tt_call *call, const uint8_t *req, size_t req_len, u
 		const char *all[] = { "kill", "--all", c->id, sig, NULL };
 		const char *one[] = { "kill", c->id, sig, NULL };
 		struct rune_cmd cmd = { .fds = { -1, -1, -1 } };
-		if (shim_rune(c, r->all ? all : one, &cmd, err) < 0)
+		if (shim_rune(c, r->all ? all : one, &cmd, err) < 0) {
+			/* the init exited while rune ran */
+			if (strstr((*err)->msg, "not running")) {
+				cc_error_free(err);
+				tt_error_status(err, TT_NOT_FOUND, "process already finished");
+			}
 			goto out;
+		}
 	}
 	*resp = NULL, *resp_len = 0;
 	ret = 0;
