@@ -14,6 +14,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <openssl/sha.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,8 +27,10 @@
 #include <time.h>
 #include <unistd.h>
 #include "shim.h"
+#include "ttrpc/ttrpc.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
+#include "util/hex.h"
 #include "util/json.h"
 #include "util/log.h"
 #include "util/strv.h"
@@ -163,7 +166,8 @@ static char *log_tail(const char *path)
 }
 
 /* Create and start the agent container; wait until its socket answers. */
-static int start_agent(struct container *c, struct pod *pod, struct cc_error **err)
+static int start_agent(struct container *c, struct pod *pod, struct tt_call *call,
+		       struct cc_error **err)
 {
 	const struct shim_runtime *rt = &c->rt;
 	_cleanup_free_ char *agent_dir = cc_path_join(pod->dir, "agent");
@@ -214,6 +218,10 @@ static int start_agent(struct container *c, struct pod *pod, struct cc_error **e
 			return cc_error_set(err, 0, "pod %s: the agent exited: %s", pod->sandbox_id,
 					    last);
 		}
+		if (call && tt_call_cancelled(call))
+			return cc_error_set(err, ECANCELED,
+					    "pod %s: containerd gave up on the create",
+					    pod->sandbox_id);
 		if (waited > rt->agent_start_timeout_ns) {
 			_cleanup_free_ char *last = log_tail(log);
 			return cc_error_set(
@@ -266,21 +274,36 @@ static void pod_free(struct pod *pod)
 	free(pod);
 }
 
-static int sandbox_prepare(struct container *c, struct cc_error **err)
+static int sandbox_prepare(struct container *c, struct tt_call *call, struct cc_error **err)
 {
 	struct pod *pod = xzalloc(sizeof(*pod));
 	pod->sandbox_id = xstrdup(c->id);
-	pod->dir = cc_path_join(c->rt.agent_root, c->id);
+	/* The pod's directory is named by 16 hex digits of the sandbox id's SHA-256, not the id
+	 * itself (up to 76 characters): the agent's socket path must fit a sockaddr_un. */
+	unsigned char md[SHA256_DIGEST_LENGTH];
+	char hex[2 * SHA256_DIGEST_LENGTH + 1];
+	SHA256((const unsigned char *)c->id, strlen(c->id), md);
+	cc_hex_encode(md, sizeof(md), hex);
+	pod->dir = xasprintf("%s/%.16s", c->rt.agent_root, hex);
 	pod->agent_id = xasprintf("agent-%s", c->id);
 	pod->rootfs = xasprintf("%s/agent/rootfs", pod->dir);
 	pod->address = xasprintf("unix://%s/%s", pod->rootfs, AGENT_SOCKET);
+	if (strlen(pod->address) - strlen("unix://") >=
+	    sizeof(((struct sockaddr_un *)0)->sun_path)) {
+		cc_error_set(err, ENAMETOOLONG,
+			     "pod %s: the agent's socket %s is too long for a "
+			     "unix socket: shorten pod.agent_root",
+			     c->id, pod->address + strlen("unix://"));
+		pod_free(pod);
+		return -1;
+	}
 	if (cc_mkdir_p(c->rt.agent_root, 0700, err) < 0 || mkdir(pod->dir, 0700) < 0) {
 		if (!*err)
 			cc_error_set(err, errno, "create %s", pod->dir);
 		pod_free(pod);
 		return -1;
 	}
-	if (start_agent(c, pod, err) < 0) {
+	if (start_agent(c, pod, call, err) < 0) {
 		stop_agent(&c->rt, pod);
 		pod_free(pod);
 		return -1;
@@ -360,7 +383,7 @@ static int app_prepare(struct container *c, const struct pod_spec *s, struct cc_
 	return use_bundle_rootfs(c->bundle, err);
 }
 
-int pod_prepare(struct container *c, bool *rootfs_done, struct cc_error **err)
+int pod_prepare(struct container *c, struct tt_call *call, bool *rootfs_done, struct cc_error **err)
 {
 	*rootfs_done = false;
 	if (!c->rt.agent_bundle)
@@ -368,7 +391,7 @@ int pod_prepare(struct container *c, bool *rootfs_done, struct cc_error **err)
 	struct pod_spec s = { 0 };
 	int r = read_spec(c->bundle, &s, err);
 	if (r == 0 && s.type && !strcmp(s.type, "sandbox")) {
-		r = sandbox_prepare(c, err);
+		r = sandbox_prepare(c, call, err);
 	} else if (r == 0 && s.type && !strcmp(s.type, "container") && s.sandbox) {
 		r = app_prepare(c, &s, err);
 		*rootfs_done = r == 0;

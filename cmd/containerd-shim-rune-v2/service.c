@@ -306,7 +306,7 @@ static int task_create(struct tt_call *call, const uint8_t *req, size_t req_len,
 	pthread_mutex_unlock(&g_shim.lock);
 
 	bool pod_rootfs = false;
-	int r_mount = pod_prepare(c, &pod_rootfs, err);
+	int r_mount = pod_prepare(c, call, &pod_rootfs, err);
 	if (r_mount == 0 && !pod_rootfs) {
 		r_mount = shim_mount_rootfs(c->bundle, r->rootfs, r->n_rootfs, err);
 		c->rootfs_mounted = r_mount == 0 && r->n_rootfs;
@@ -325,6 +325,12 @@ static int task_create(struct tt_call *call, const uint8_t *req, size_t req_len,
 				*pp = c->next;
 				break;
 			}
+		/* containerd gave up on this create and went: nobody will ask this shim to
+		 * shut down, so it goes by itself once nothing is left */
+		if (!g_shim.containers && tt_call_cancelled(call)) {
+			g_shim.shutdown = true;
+			pthread_cond_broadcast(&g_shim.shutdown_cond);
+		}
 	}
 	shim_lookup_end();
 	pthread_mutex_unlock(&g_shim.lock);

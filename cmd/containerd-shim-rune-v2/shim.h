@@ -205,10 +205,12 @@ bool shim_id_valid(const char *id);
 
 /* ---- pod.c ---- */
 
-/* Before rune create: for a confidential pod's sandbox, start the pod's agent; for a container
- * of the pod, pull its image through the agent and mount it as BUNDLE/rootfs (*rootfs_done).
- * Nothing when the settings have no pod section. */
-CC_MUST_CHECK int pod_prepare(struct container *c, bool *rootfs_done, struct cc_error **err);
+/* Before rune create: for a confidential pod's sandbox, start the pod's agent (given up when
+ * the call is cancelled); for a container of the pod, pull its image through the agent and
+ * mount it as BUNDLE/rootfs (*rootfs_done). Nothing when the settings have no pod section. */
+struct tt_call;
+CC_MUST_CHECK int pod_prepare(struct container *c, struct tt_call *call, bool *rootfs_done,
+			      struct cc_error **err);
 /* After delete (or a failed create): the container's view, or the sandbox's agent. */
 void pod_release(struct container *c);
 /* containerd.task.v2.Image/PullImage (a CoCo containerd forwards the CRI's pulls): the image

@@ -393,6 +393,14 @@ def test_enclave_container(sctr, bundle):
 # ------------------------------------------------------------------------ confidential pods
 
 CRI_TYPE = "io.kubernetes.cri.container-type"
+
+
+def pod_dir_name(sandbox_id):
+    """A pod's directory under pod.agent_root: 16 hex digits of its sandbox id's SHA-256."""
+    import hashlib
+    return hashlib.sha256(sandbox_id.encode()).hexdigest()[:16]
+
+
 CRI_SANDBOX = "io.kubernetes.cri.sandbox-id"
 CRI_IMAGE = "io.kubernetes.cri.image-name"
 
@@ -468,7 +476,7 @@ def test_confidential_pods_each_with_its_own_agent(sctr, bundle, workdir, pod_se
         res = pod_run(sctr, settings, rootfs, sid, {CRI_TYPE: "sandbox", CRI_SANDBOX: sid},
                       "/bin/sleep", "3600", detach=True)
         assert res.rc == 0, res
-    socks = {p: pod_settings["pods"] / sid / "agent/rootfs/run/enclave-agent.sock"
+    socks = {p: pod_settings["pods"] / pod_dir_name(sid) / "agent/rootfs/run/enclave-agent.sock"
              for p, sid in sandboxes.items()}
     assert all(s.is_socket() for s in socks.values()), socks
     for p, sid in sandboxes.items():
@@ -493,11 +501,11 @@ def test_confidential_pods_each_with_its_own_agent(sctr, bundle, workdir, pod_se
         assert apps[p] in res.stdout and apps[q] not in res.stdout, res.stdout
     # Each pod's directory is root's alone; the agents listen on their own sockets only.
     for p, sid in sandboxes.items():
-        assert (pod_settings["pods"] / sid).stat().st_mode & 0o077 == 0
+        assert (pod_settings["pods"] / pod_dir_name(sid)).stat().st_mode & 0o077 == 0
     assert socks["a"] != socks["b"]
     # The store is encrypted: the image's marker is nowhere on the host in the clear.
     for p, sid in sandboxes.items():
-        upper = pod_settings["pods"] / sid / "agent/upper"
+        upper = pod_settings["pods"] / pod_dir_name(sid) / "agent/upper"
         hits = subprocess.run(["grep", "-rl", f"marker-of-{p}", str(upper)],
                               capture_output=True, text=True)
         assert hits.stdout == "", hits.stdout
@@ -548,7 +556,7 @@ def test_confidential_pod_errors(sctr, bundle, workdir, pod_settings):
                  "address").read_text()
     code, msg, body = raw_call(shim, "containerd.task.v2.Image", "PullImage", field(1, ref))
     assert (code, msg, body) == (0, "", field(1, ref)), (code, msg)
-    res = subprocess.run([str(pod_settings["ctl"]), "-c", f"unix://{pod_settings['pods']}/{sid}"
+    res = subprocess.run([str(pod_settings["ctl"]), "-c", f"unix://{pod_settings['pods']}/{pod_dir_name(sid)}"
                           "/agent/rootfs/run/enclave-agent.sock", "list", "--json"],
                          capture_output=True, text=True, timeout=60)
     assert "ok_v1" in res.stdout, res
