@@ -311,6 +311,7 @@ static void *kill_all(void *arg)
 		cc_log(CC_LOG_WARNING, "container %s: kill its processes: %s", c->id, err->msg);
 		cc_error_free(&err);
 	}
+	shim_container_put(c);
 	return NULL;
 }
 
@@ -335,9 +336,12 @@ void shim_proc_exited(struct proc *p, int status)
 		pthread_attr_t a;
 		pthread_attr_init(&a);
 		pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-		if (pthread_create(&t, &a, kill_all, p->c) != 0)
+		p->c->refs++; /* the thread's, until it is done */
+		if (pthread_create(&t, &a, kill_all, p->c) != 0) {
+			p->c->refs--;
 			cc_log(CC_LOG_WARNING, "container %s: no thread to kill its processes",
 			       p->c->id);
+		}
 		pthread_attr_destroy(&a);
 	}
 }

@@ -54,7 +54,7 @@ static void proc_free(struct proc *p)
 	pthread_cond_destroy(&p->exit_cond);
 }
 
-static void container_put(struct container *c)
+void shim_container_put(struct container *c)
 {
 	pthread_mutex_lock(&g_shim.lock);
 	bool last = --c->refs == 0;
@@ -175,7 +175,7 @@ static void target_put(struct target *t)
 	if (t->p)
 		proc_put(t->p);
 	if (t->c)
-		container_put(t->c);
+		shim_container_put(t->c);
 	if (t->msg)
 		protobuf_c_message_free_unpacked(t->msg, NULL);
 }
@@ -348,7 +348,7 @@ static int task_create(struct tt_call *call, const uint8_t *req, size_t req_len,
 	c = NULL;
 free:
 	if (c)
-		container_put(c);
+		shim_container_put(c);
 out:
 	containerd__task__v2__create_task_request__free_unpacked(r, NULL);
 	return ret;
@@ -523,6 +523,11 @@ static int delete_exec(struct proc *p, struct cc_error **err)
 			p->refs--; /* the list's */
 			break;
 		}
+	if (!p->exited) { /* never started: a Wait on it returns */
+		p->exited = true;
+		p->exited_at = shim_now();
+		pthread_cond_broadcast(&p->exit_cond);
+	}
 	p->state = PROC_DELETED;
 	pthread_mutex_unlock(&g_shim.lock);
 	return 0;
@@ -1008,7 +1013,7 @@ static int task_connect(struct tt_call *call, const uint8_t *req, size_t req_len
 	cc_error_free(&ignored);
 	if (c) {
 		out.task_pid = (uint32_t)c->init.pid;
-		container_put(c);
+		shim_container_put(c);
 	}
 	containerd__task__v2__connect_request__free_unpacked(r, NULL);
 	return reply(&out.base, resp, resp_len);
@@ -1101,7 +1106,7 @@ static int image_pull(struct tt_call *call, const uint8_t *req, size_t req_len, 
 		return tt_error_status(err, TT_FAILED_PRECONDITION,
 				       "pull %s: this shim serves no confidential pod", image);
 	int r = pod_pull(sandbox, image, err);
-	container_put(sandbox);
+	shim_container_put(sandbox);
 	if (r < 0)
 		return -1;
 	/* upstream answers with the name it was given */

@@ -181,6 +181,8 @@ CC_MUST_CHECK int events_start(struct cc_error **err);
 void events_stop(void);
 
 /* ---- service.c ---- */
+/* Drop a reference to c (taken under the lock with c->refs++); the last one frees it. */
+void shim_container_put(struct container *c);
 struct tt_server;
 CC_MUST_CHECK int service_register(struct tt_server *s, struct cc_error **err);
 

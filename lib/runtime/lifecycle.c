@@ -53,10 +53,13 @@ int rt_container_kill(const struct rt_context *ctx, const char *id, int sig, boo
 	if (!st)
 		return -1;
 	int ret;
-	if (rt_state_status(st) == RT_STOPPED)
-		ret = cc_error_set(err, 0, "container not running");
-	else if (all)
+	enum rt_status s = rt_state_status(st);
+	if (all && s == RT_STOPPED && !st->cgroup)
+		ret = 0; /* nothing can be left */
+	else if (all) /* also what outlived a stopped init (no PID namespace of its own), as runc */
 		ret = signal_all(st, sig, err);
+	else if (s == RT_STOPPED)
+		ret = cc_error_set(err, 0, "container not running");
 	else if (kill(st->pid, sig) < 0)
 		ret = cc_error_errno(err, "kill container init %d", (int)st->pid);
 	else

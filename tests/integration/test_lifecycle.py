@@ -252,6 +252,26 @@ def test_kill_all(rune, bundle):
     rune.wait_status(cid, "stopped")
 
 
+def test_kill_all_reaches_what_outlived_a_stopped_init(rune, bundle, workdir):
+    """Without a PID namespace of its own, a container's processes outlive its init; `kill
+    --all` still signals them once the container is stopped (runc does; containerd's shims
+    rely on it), while a plain kill says the container is not running."""
+    b = bundle(["sh", "-c", "sleep 3600 & echo $! > /ctl/bg.tmp; mv /ctl/bg.tmp /ctl/bg; exit 3"])
+    ctl = control_dir(b, workdir)
+    b.remove_namespace("pid")
+    cid = rune.new_id()
+    rune.run_detached(cid, b)
+    rune.wait_status(cid, "stopped")
+    wait_until(lambda: (ctl / "bg").exists(), what="the background pid")
+    bg = int((ctl / "bg").read_text())
+    assert pid_alive(bg)
+    res = rune.cmd("kill", cid, "KILL")
+    assert res.rc != 0 and "not running" in res.err, res
+    res = rune.cmd("kill", "--all", cid, "KILL")
+    assert res.rc == 0, res
+    wait_until(lambda: not pid_alive(bg), what="the process the init left")
+
+
 def test_kill_created_container(rune, bundle):
     b = bundle()
     cid = rune.new_id()

@@ -556,8 +556,8 @@ def test_confidential_pod_errors(sctr, bundle, workdir, pod_settings):
                  "address").read_text()
     code, msg, body = raw_call(shim, "containerd.task.v2.Image", "PullImage", field(1, ref))
     assert (code, msg, body) == (0, "", field(1, ref)), (code, msg)
-    res = subprocess.run([str(pod_settings["ctl"]), "-c", f"unix://{pod_settings['pods']}/{pod_dir_name(sid)}"
-                          "/agent/rootfs/run/enclave-agent.sock", "list", "--json"],
+    sock = pod_settings["pods"] / pod_dir_name(sid) / "agent/rootfs/run/enclave-agent.sock"
+    res = subprocess.run([str(pod_settings["ctl"]), "-c", f"unix://{sock}", "list", "--json"],
                          capture_output=True, text=True, timeout=60)
     assert "ok_v1" in res.stdout, res
     code, msg, _ = raw_call(shim, "containerd.task.v2.Image", "PullImage", b"\x0a\x05ab")
@@ -568,3 +568,20 @@ def test_confidential_pod_errors(sctr, bundle, workdir, pod_settings):
     assert sctr("tasks", "kill", "--signal", "SIGKILL", sid).rc == 0
     wait_stopped(sctr, sid)
     assert sctr("tasks", "delete", sid).rc == 0
+
+
+def test_processes_of_a_container_without_its_own_pid_namespace_die_with_it(sctr, bundle):
+    """With the host's PID namespace the init's exit does not take the container's other
+    processes down: the shim kills them, as containerd's runc shim does."""
+    rootfs = bundle(name="ctr-rootfs").rootfs
+    cid = sctr.rune.new_id("nopidns")
+    res = sctr.run(rootfs, cid, "/bin/sh", "-c", "sleep 1000 & echo $! > /tmp/bg; exit 3",
+                   extra=["--detach", "--null-io", "--with-ns",
+                          f"pid:/proc/{sctr.daemon_pid}/ns/pid"])
+    assert res.rc == 0, res
+    wait_stopped(sctr, cid)
+    bg = int((rootfs / "tmp/bg").read_text())
+    wait_until(lambda: not pid_alive(bg), what="the init's background process to be killed")
+    assert sctr("tasks", "delete", cid).rc == 0
+    assert sctr("containers", "delete", cid).rc == 0
+    no_leftovers(sctr, cid)
