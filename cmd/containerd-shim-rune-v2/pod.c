@@ -43,10 +43,11 @@
 
 struct pod {
 	char *sandbox_id;
-	char *dir;	/* <agent_root>/<sandbox id>, root's only */
+	char *dir;	/* <agent_root>/<16 hex of SHA-256(sandbox id)>, root's only */
 	char *agent_id; /* the agent's rune container id */
 	char *rootfs;	/* the agent's root, as the host sees it */
-	char *address;	/* unix://<rootfs>/run/enclave-agent.sock */
+	char *address;	/* unix:///proc/<shim>/fd/<sock_fd>, once the agent listens */
+	int sock_fd;	/* O_PATH: the agent's socket, found inside its root */
 	bool overlay;	/* the agent's rootfs overlay is mounted */
 	bool started;	/* rune created the agent */
 };
@@ -141,12 +142,27 @@ static int write_agent_config(const struct shim_runtime *rt, const char *dir, st
 	return cc_write_file_atomic(path, text, strlen(text), 0600, err);
 }
 
-static bool agent_answers(const char *socket_path)
+/* The agent's socket, found inside its root (a link the agent planted there cannot lead the
+ * shim to another socket of the host) and held open: the shim and agent-ctl connect to that
+ * inode through /proc/<shim>/fd/N, whatever its path becomes. -1 while it is not there. */
+static int agent_socket_open(const struct pod *pod)
+{
+	_cleanup_close_ int root = open(pod->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (root < 0)
+		return -1;
+	int fd = cc_open_in_root(root, AGENT_SOCKET, O_PATH | O_CLOEXEC, 0);
+	struct stat st;
+	if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISSOCK(st.st_mode))) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+static bool agent_answers(int sock_fd)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	if (strlen(socket_path) >= sizeof(sa.sun_path))
-		return false;
-	strcpy(sa.sun_path, socket_path);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "/proc/self/fd/%d", sock_fd);
 	_cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	return fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
 }
@@ -203,11 +219,15 @@ static int start_agent(struct container *c, struct pod *pod, struct tt_call *cal
 	    shim_read_pid(pidfile, &pid, err) < 0)
 		return cc_error_prefix(err, "pod %s: the agent", pod->sandbox_id);
 
-	_cleanup_free_ char *sock = cc_path_join(pod->rootfs, AGENT_SOCKET);
 	struct timespec begin = shim_now();
 	for (;;) {
-		if (agent_answers(sock))
+		if (pod->sock_fd < 0)
+			pod->sock_fd = agent_socket_open(pod);
+		if (pod->sock_fd >= 0 && agent_answers(pod->sock_fd)) {
+			pod->address =
+			    xasprintf("unix:///proc/%d/fd/%d", (int)getpid(), pod->sock_fd);
 			return 0;
+		}
 		char proc[32];
 		snprintf(proc, sizeof(proc), "/proc/%d/stat", (int)pid);
 		struct timespec now = shim_now();
@@ -271,6 +291,8 @@ static void pod_free(struct pod *pod)
 	free(pod->agent_id);
 	free(pod->rootfs);
 	free(pod->address);
+	if (pod->sock_fd >= 0)
+		close(pod->sock_fd);
 	free(pod);
 }
 
@@ -287,16 +309,7 @@ static int sandbox_prepare(struct container *c, struct tt_call *call, struct cc_
 	pod->dir = xasprintf("%s/%.16s", c->rt.agent_root, hex);
 	pod->agent_id = xasprintf("agent-%s", c->id);
 	pod->rootfs = xasprintf("%s/agent/rootfs", pod->dir);
-	pod->address = xasprintf("unix://%s/%s", pod->rootfs, AGENT_SOCKET);
-	if (strlen(pod->address) - strlen("unix://") >=
-	    sizeof(((struct sockaddr_un *)0)->sun_path)) {
-		cc_error_set(err, ENAMETOOLONG,
-			     "pod %s: the agent's socket %s is too long for a "
-			     "unix socket: shorten pod.agent_root",
-			     c->id, pod->address + strlen("unix://"));
-		pod_free(pod);
-		return -1;
-	}
+	pod->sock_fd = -1;
 	if (cc_mkdir_p(c->rt.agent_root, 0700, err) < 0 || mkdir(pod->dir, 0700) < 0) {
 		if (!*err)
 			cc_error_set(err, errno, "create %s", pod->dir);

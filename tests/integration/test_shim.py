@@ -585,3 +585,37 @@ def test_processes_of_a_container_without_its_own_pid_namespace_die_with_it(sctr
     assert sctr("tasks", "delete", cid).rc == 0
     assert sctr("containers", "delete", cid).rc == 0
     no_leftovers(sctr, cid)
+
+
+def test_a_link_in_the_agents_root_leads_nowhere(sctr, bundle, workdir, pod_settings):
+    """The shim finds the pod agent's socket inside the agent's root: a symbolic link planted
+    there (by a compromised agent, here by its bundle) to a socket of the host is not followed
+    out; the sandbox's create fails instead of talking to that socket."""
+    import socket
+    decoy_path = workdir / "decoy.sock"
+    decoy = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    decoy.bind(str(decoy_path))
+    decoy.listen(8)
+    decoy.settimeout(0.2)
+    agent_run = workdir / "agent-bundle/rootfs/run"
+    agent_run.mkdir(exist_ok=True)
+    os.symlink(decoy_path, agent_run / "enclave-agent.sock")
+    settings = json.loads(pod_settings["settings"].read_text())
+    settings["pod"]["start_timeout_s"] = 5
+    pod_settings["settings"].write_text(json.dumps(settings))
+    rootfs = bundle(name="ctr-rootfs").rootfs
+    sid = sctr.rune.new_id("sbl")
+    res = pod_run(sctr, pod_settings["settings"], rootfs, sid,
+                  {CRI_TYPE: "sandbox", CRI_SANDBOX: sid}, "/bin/sleep", "3600", detach=True)
+    assert res.rc != 0 and "the agent" in res.err, res
+    try:
+        conn, _ = decoy.accept()
+        conn.close()
+        raise AssertionError("the shim connected to a socket outside the agent's root")
+    except socket.timeout:
+        pass
+    finally:
+        decoy.close()
+    sctr("containers", "delete", sid)
+    wait_until(lambda: not sctr.shim_pids(), what="the shim to exit")
+    assert not any(pod_settings["pods"].iterdir())
