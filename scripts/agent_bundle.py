@@ -2,7 +2,8 @@
 """Build the enclave-agent OCI bundle: a rootfs holding the agent, the shared libraries it
 needs, its configuration files and CA certificates, and a config.json that starts it.
 
-    agent_bundle.py [--build DIR] [--out DIR] [--listen ADDR] [--pal PATH | --no-enclave]
+    agent_bundle.py [--build DIR | --agent PATH --rune PATH] [--out DIR] [--listen ADDR]
+                    [--pal PATH | --no-enclave]
                     [--policy FILE [--registries-d FILE] [--key FILE]...]
 
 `rune run --bundle OUT agent` then starts the agent, by default as an enclave container run
@@ -162,6 +163,8 @@ def main():
                                   "liberpal-skeleton.so)")
     ap.add_argument("--no-enclave", action="store_true", help="a plain container")
     ap.add_argument("--agent", help="the agent binary (default: BUILD's)")
+    ap.add_argument("--rune", help="the rune that writes the default config.json (default: "
+                                   "BUILD's)")
     ap.add_argument("--policy", help="turn security_validate on with this containers "
                                      "policy.json, or a kbs:///R/T/N resource (with "
                                      "--key-provider cc_kbc)")
@@ -177,12 +180,13 @@ def main():
 
     build = Path(args.build).resolve()
     agent = Path(args.agent) if args.agent else build / "cmd/enclave-agent/enclave-agent"
-    rune = build / "cmd/rune/rune"
+    rune = Path(args.rune) if args.rune else build / "cmd/rune/rune"
     pal = None if args.no_enclave else Path(
         args.pal or build / "pal/skeleton/liberpal-skeleton.so").resolve()
     for need in [agent, rune] + ([pal] if pal else []):
         if not need.exists():
-            fail(f"{need}: not built (run meson compile -C {build} first)")
+            hint = f" (run meson compile -C {build} first)" if build in need.parents else ""
+            fail(f"{need}: not found{hint}")
     out = Path(args.out or build / "agent-bundle").resolve()
     if out.exists():
         busy = mounts_under(out)

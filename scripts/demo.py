@@ -11,13 +11,20 @@ identity; nothing of the image readable on the host disk); an unsigned image ref
 image's view, served by the agent through FUSE, mounted as the app's rootfs; the app run by
 rune from it, as an enclave container too; everything cleaned up.
 
-    demo.py [--build DIR]      (scripts/demo.sh builds and then runs this)
+    demo.py [--build DIR | --installed]
+
+scripts/demo.sh builds the tree and runs this on the build (--build, the default in the source
+tree). Installed (`meson install`, or the Debian package), it runs from the installed files:
+<datadir>/rune/demo/demo.py, with the programs and the skeleton PAL where installed.json next to
+it says they are (--installed, the default there); rune then trusts the PAL without being told,
+since it is in rune's own PAL directory.
 
 Everything listens on 127.0.0.1 only. Exit status 0 when every step worked.
 """
 
 import argparse
 import base64
+import dataclasses
 import hashlib
 import json
 import secrets
@@ -30,9 +37,12 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests" / "integration"))
-sys.path.insert(0, str(REPO / "scripts"))
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+# Installed, the helpers are next to this file; in the source tree the registry helper is with
+# the integration tests. Nothing is cached next to them (an installed copy belongs to dpkg).
+sys.dont_write_bytecode = True
+sys.path[:0] = [str(HERE), str(REPO / "tests" / "integration")]
 from agent_bundle import mounts_under  # noqa: E402
 from registry import D, F, Registry, S, free_port, make_oci_image, push  # noqa: E402
 import kbs as kbsmod  # noqa: E402
@@ -71,24 +81,62 @@ def sample_image(work):
         "WorkingDir": "/"})
 
 
+@dataclasses.dataclass
+class Programs:
+    """The programs the demo runs and the skeleton PAL: a meson build's, or the installed ones."""
+    rune: Path
+    rune_image: Path
+    agent: Path
+    agent_ctl: Path
+    skeleton: Path
+    pal_trusted: bool  # in a directory rune trusts by default
+
+    @classmethod
+    def build_tree(cls, build):
+        return cls(rune=build / "cmd/rune/rune", rune_image=build / "cmd/rune-image/rune-image",
+                   agent=build / "cmd/enclave-agent/enclave-agent",
+                   agent_ctl=build / "cmd/agent-ctl/agent-ctl",
+                   skeleton=build / "pal/skeleton/liberpal-skeleton.so", pal_trusted=False)
+
+    @classmethod
+    def installed(cls, paths):
+        """Where installed.json (written by meson install) says the programs are."""
+        where = {k: Path(v) for k, v in json.loads(paths.read_text()).items()}
+        return cls(rune=where["bindir"] / "rune", rune_image=where["bindir"] / "rune-image",
+                   agent=where["sbindir"] / "enclave-agent",
+                   agent_ctl=where["bindir"] / "agent-ctl",
+                   skeleton=where["paldir"] / "liberpal-skeleton.so", pal_trusted=True)
+
+    def check(self):
+        for field in dataclasses.fields(self):
+            path = getattr(self, field.name)
+            if isinstance(path, Path) and not os.access(path, os.R_OK):
+                raise SystemExit(f"demo: {path}: not found")
+
+
 class Demo:
-    def __init__(self, build, work):
-        self.build, self.work = build, work
-        self.rune = build / "cmd/rune/rune"
-        self.agent_ctl = build / "cmd/agent-ctl/agent-ctl"
+    def __init__(self, programs, work):
+        self.work = work
+        self.rune, self.rune_image = programs.rune, programs.rune_image
+        self.agent, self.agent_ctl = programs.agent, programs.agent_ctl
         self.root = work / "rune-state"
         self.containers, self.mounted = [], []
-        # rune loads a PAL only from a root-owned directory it is told to trust (the default
-        # ones are where `meson install` puts the skeleton and the system library directories):
-        # this demo installs the skeleton in a directory of its own under /run.
-        self.pal_dir = Path(tempfile.mkdtemp(prefix="rune-demo-pal-", dir="/run"))
-        self.pal_dir.chmod(0o755)
-        self.pal = self.pal_dir / "liberpal-skeleton.so"
-        shutil.copyfile(build / "pal/skeleton/liberpal-skeleton.so", self.pal)
-        self.pal.chmod(0o755)
+        if programs.pal_trusted:
+            self.pal_dir, self.pal = None, programs.skeleton
+        else:
+            # rune loads a PAL only from a root-owned directory it trusts (by default where
+            # `meson install` puts the skeleton, and the system library directories): the
+            # build's skeleton goes to a directory of the demo's own under /run, which rune is
+            # told to trust.
+            self.pal_dir = Path(tempfile.mkdtemp(prefix="rune-demo-pal-", dir="/run"))
+            self.pal_dir.chmod(0o755)
+            self.pal = self.pal_dir / "liberpal-skeleton.so"
+            shutil.copyfile(programs.skeleton, self.pal)
+            self.pal.chmod(0o755)
 
     def rune_argv(self):
-        return [self.rune, "--root", self.root, "--enclave-runtime-dirs", self.pal_dir]
+        trust = ["--enclave-runtime-dirs", self.pal_dir] if self.pal_dir else []
+        return [self.rune, "--root", self.root, *trust]
 
     def rune_cmd(self, *args, **kw):
         return run(*self.rune_argv(), *args, **kw)
@@ -106,8 +154,7 @@ class Demo:
         self.key.chmod(0o600)
         self.pub.write_bytes(key.public_key().public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
-        return run(self.build / "cmd/rune-image/rune-image", "sign", "--cosign-key", self.key,
-                   ref).stdout.strip()
+        return run(self.rune_image, "sign", "--cosign-key", self.key, ref).stdout.strip()
 
     def policy(self, host):
         """The agent's policy: images from this registry need a cosign signature by the demo's
@@ -129,7 +176,7 @@ class Demo:
         keys = self.work / "offline-fs-keys.json"
         keys.write_text(json.dumps({IMAGE_KEY: base64.b64encode(self.image_key).decode()}))
         out = self.work / "image-encrypted"
-        run(self.build / "cmd/rune-image/rune-image", "encrypt", "--offline-fs-keys", keys,
+        run(self.rune_image, "encrypt", "--offline-fs-keys", keys,
             "--encryption-key",
             f"provider:attestation-agent:offline_fs_kbc::kbs:///{IMAGE_KEY}",
             f"oci:{image['path']}:1", f"oci:{out}:1")
@@ -139,7 +186,7 @@ class Demo:
     def start_kbs(self):
         """The KBS: the image key, released only to an enclave that attests as the agent
         binary (its simulated measurement, computed from its bytes as the skeleton does)."""
-        agent = (self.build / "cmd/enclave-agent/enclave-agent").read_bytes()
+        agent = self.agent.read_bytes()
         mrenclave = hashlib.sha256(b"rune-skeleton-sim-enclave\0" +
                                    struct.pack("<Q", len(agent)) + agent).hexdigest()
         self.kbs = kbsmod.KBS(policy={
@@ -157,7 +204,7 @@ class Demo:
 
     def start_agent(self, listen):
         bundle = self.work / "agent-bundle"
-        run(sys.executable, REPO / "scripts/agent_bundle.py", "--build", self.build,
+        run(sys.executable, HERE / "agent_bundle.py", "--rune", self.rune, "--agent", self.agent,
             "--out", bundle, "--listen", listen, "--pal", self.pal,
             "--policy", self.policy_file, "--registries-d", self.registries_d,
             "--key", self.pub,
@@ -185,11 +232,12 @@ class Demo:
             run(self.agent_ctl, "umount", "--agent-root", agent_root, target, check=False)
         for cid in reversed(self.containers):
             self.rune_cmd("delete", "--force", cid, check=False)
-        shutil.rmtree(self.pal_dir, ignore_errors=True)
+        if self.pal_dir:
+            shutil.rmtree(self.pal_dir, ignore_errors=True)
 
 
-def demo(build, work):
-    d = Demo(build, work)
+def demo(programs, work):
+    d = Demo(programs, work)
     try:
         step("a local registry on 127.0.0.1, seeded with demo/hello:1 built here")
         with Registry(tmp_parent=work) as reg:
@@ -206,6 +254,9 @@ def demo(build, work):
             mrenclave = d.start_kbs()
             print(f"KBS on {d.kbs.url}: releases {IMAGE_KEY} to the enclave "
                   f"MRENCLAVE {mrenclave[:16]}… (simulated evidence allowed: no SGX here)")
+            print(f"enclave runtime: {d.pal} " + (
+                f"(trusted with rune --enclave-runtime-dirs {d.pal_dir})" if d.pal_dir else
+                "(where rune trusts PALs by default)"))
 
             listen = f"tcp://127.0.0.1:{free_port()}"
             step(f"enclave-agent started by rune as an enclave container, serving {listen}, "
@@ -279,13 +330,27 @@ def demo(build, work):
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--build", default=str(REPO / "build"))
+    ap.add_argument("--build", help="the meson build directory (default in the source tree: "
+                                    "build/)")
+    ap.add_argument("--installed", action="store_true",
+                    help="the installed programs (the default of the installed copy)")
     args = ap.parse_args()
+    installed = HERE / "installed.json"
+    if args.build and args.installed:
+        ap.error("--build or --installed, not both")
+    if args.installed or (not args.build and installed.exists()):
+        if not installed.exists():
+            sys.exit(f"demo: --installed: no {installed}; run the installed demo.py "
+                     "(<datadir>/rune/demo/demo.py)")
+        programs = Programs.installed(installed)
+    else:
+        programs = Programs.build_tree(Path(args.build or REPO / "build").resolve())
+    programs.check()
     if os.geteuid() != 0:
         sys.exit("demo: run as root (containers and mounts)")
     work = Path(tempfile.mkdtemp(prefix="rune-demo-"))
     try:
-        demo(Path(args.build).resolve(), work)
+        demo(programs, work)
     finally:
         busy = mounts_under(work)
         if busy:

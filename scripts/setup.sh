@@ -25,6 +25,8 @@ PACKAGES=(
 	runc crun podman containerd docker.io procps iproute2 time
 	docker-registry skopeo umoci apache2-utils zstd
 	libclang-rt-14-dev hyperfine
+	# the Debian package (debian/, tests/integration/test_package.py)
+	debhelper dpkg-dev fakeroot man-db bash-completion systemd systemd-container
 )
 
 missing=()
