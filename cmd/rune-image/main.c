@@ -438,10 +438,6 @@ static int cmd_list(struct img_store *store, int argc, char **argv)
 static int cmd_inspect(struct img_store *store, int argc, char **argv)
 {
 	struct cc_error *err = NULL;
-	if (argc != 2) {
-		fprintf(stderr, "rune-image: inspect: exactly one image reference expected\n");
-		return 1;
-	}
 	_cleanup_free_ char *ref = canonical(argv[1], &err);
 	_cleanup_json_ json_t *rec = ref ? img_store_get_image(store, ref, &err) : NULL;
 	if (!rec)
@@ -454,10 +450,6 @@ static int cmd_inspect(struct img_store *store, int argc, char **argv)
 static int cmd_remove(struct img_store *store, int argc, char **argv)
 {
 	struct cc_error *err = NULL;
-	if (argc != 2) {
-		fprintf(stderr, "rune-image: remove: exactly one image reference expected\n");
-		return 1;
-	}
 	_cleanup_free_ char *ref = canonical(argv[1], &err);
 	if (!ref || img_store_remove_image(store, ref, &err) < 0)
 		return fail(err);
@@ -635,38 +627,37 @@ static int cmd_unmount(struct img_store *store, int argc, char **argv)
 static int cmd_bundle(struct img_store *store, int argc, char **argv)
 {
 	struct cc_error *err = NULL;
-	bool copy = argc > 1 && !strcmp(argv[1], "--copy");
-	if (copy) {
-		argc--;
-		argv++;
+	/* The arguments were checked against the synopsis: --copy anywhere, two others. */
+	bool copy = false;
+	const char *pos[2] = { NULL, NULL };
+	for (int j = 1, n = 0; j < argc; j++) {
+		if (!strcmp(argv[j], "--copy"))
+			copy = true;
+		else if (n < 2)
+			pos[n++] = argv[j];
 	}
-	if (argc != 3) {
-		fprintf(
-		    stderr,
-		    "rune-image: bundle: [--copy] an image reference and a directory expected\n");
-		return 1;
-	}
+	const char *image = pos[0], *bundle = pos[1];
 	struct img_config *cfg = NULL;
 	_cleanup_free_ char *ref = NULL;
-	_cleanup_strv_ char **dirs = layer_dirs(store, argv[1], &ref, &cfg);
+	_cleanup_strv_ char **dirs = layer_dirs(store, image, &ref, &cfg);
 	if (!dirs)
 		return 1;
-	_cleanup_free_ char *rootfs = cc_path_join(argv[2], "rootfs");
-	_cleanup_free_ char *upper = cc_path_join(argv[2], ".layer/upper");
-	_cleanup_free_ char *work = cc_path_join(argv[2], ".layer/work");
+	_cleanup_free_ char *rootfs = cc_path_join(bundle, "rootfs");
+	_cleanup_free_ char *upper = cc_path_join(bundle, ".layer/upper");
+	_cleanup_free_ char *work = cc_path_join(bundle, ".layer/work");
 	_cleanup_free_ char *spec = rt_spec_default(false);
 	/* The bundle holds an image's tree (setuid binaries, devices): 0700 as umoci makes it,
 	 * an existing directory too. */
-	int ret = cc_mkdir_p(argv[2], 0700, &err);
-	if (ret == 0 && chmod(argv[2], 0700) < 0)
-		ret = cc_error_errno(&err, "bundle %s: chmod", argv[2]);
+	int ret = cc_mkdir_p(bundle, 0700, &err);
+	if (ret == 0 && chmod(bundle, 0700) < 0)
+		ret = cc_error_errno(&err, "bundle %s: chmod", bundle);
 	bool enc = img_store_encrypted(store);
 	if (ret == 0 && enc && copy)
 		ret = cc_error_set(
 		    &err, 0,
 		    "bundle %s: --copy would write the encrypted store's rootfs in the "
 		    "clear; the view serves it",
-		    argv[2]);
+		    bundle);
 	if (ret == 0 && enc) {
 		_cleanup_free_ char *name = ri_view_upper_name(rootfs);
 		ret = cc_mkdir_p(rootfs, 0755, &err);
@@ -688,12 +679,12 @@ static int cmd_bundle(struct img_store *store, int argc, char **argv)
 			umount2(rootfs, UMOUNT_NOFOLLOW);
 		return fail(err);
 	}
-	_cleanup_free_ char *path = cc_path_join(argv[2], "config.json");
+	_cleanup_free_ char *path = cc_path_join(bundle, "config.json");
 	_cleanup_free_ char *text = json_dumps(config, JSON_INDENT(2));
 	json_decref(config);
 	if (cc_write_file_atomic(path, text, strlen(text), 0644, &err) < 0)
 		return fail(err);
-	printf("%s\n", argv[2]);
+	printf("%s\n", bundle);
 	return 0;
 }
 
@@ -714,14 +705,10 @@ static void fsck_line(void *ctx, int severity, const char *text)
 
 /* fsck: the encrypted store checked in place, read-only; exit 0 whole, 1 damaged, 2 when it
  * could not be checked. */
-static int cmd_fsck(const char *root, const uint8_t *key, int argc)
+static int cmd_fsck(const char *root, const uint8_t *key)
 {
 	struct cc_error *err = NULL;
 	struct store_fsck_report rep = { 0 };
-	if (argc != 1) {
-		fprintf(stderr, "rune-image: fsck: no argument expected\n");
-		return 2;
-	}
 	if (!key) {
 		fprintf(stderr, "rune-image: fsck: checks an encrypted store: give --store-key\n");
 		return 2;
@@ -778,6 +765,61 @@ static int cmd_unmount_encrypted(const char *root, const uint8_t *key, int argc,
 	return ret;
 }
 
+/* The store commands' synopses and the only options each takes: checked before the store is
+ * opened, so that "--help" or a typo neither runs a command nor makes a store. */
+static const struct {
+	const char *name, *synopsis, *flag; /* its one option, if any */
+	int args;			    /* how many arguments it takes */
+} store_commands[] = {
+	{ "list", "[--json]", "--json", 0 },
+	{ "inspect", "REFERENCE", NULL, 1 },
+	{ "remove", "REFERENCE", NULL, 1 },
+	{ "gc", "", NULL, 0 },
+	{ "fsck", "", NULL, 0 },
+	{ "unpack", "REFERENCE DIR", NULL, 2 },
+	{ "mount", "REFERENCE DIR", NULL, 2 },
+	{ "unmount", "DIR", NULL, 1 },
+	{ "bundle", "[--copy] REFERENCE DIR", "--copy", 2 },
+};
+
+/* 0: go on; else the exit status (the command's usage was printed, or its options are wrong). */
+static int check_store_command(const char *name, int argc, char **argv, int *status)
+{
+	for (size_t k = 0; k < ARRAY_SIZE(store_commands); k++) {
+		if (strcmp(name, store_commands[k].name) != 0)
+			continue;
+		const char *syn = store_commands[k].synopsis, *flag = store_commands[k].flag;
+		int args = 0;
+		*status = 1;
+		for (int j = 1; j < argc; j++) {
+			if (argv[j][0] != '-' || !argv[j][1]) {
+				args++;
+			} else if (!strcmp(argv[j], "--help") || !strcmp(argv[j], "-h")) {
+				printf("Usage: rune-image [--root DIR] [--store-key FILE] %s%s%s\n"
+				       "(see rune-image --help)\n",
+				       name, *syn ? " " : "", syn);
+				*status = 0;
+				return 1;
+			} else if (!flag || strcmp(argv[j], flag) != 0) {
+				fprintf(stderr,
+					"rune-image: %s: unknown option \"%s\" (usage: %s%s%s)\n",
+					name, argv[j], name, *syn ? " " : "", syn);
+				return 1;
+			}
+		}
+		if (args != store_commands[k].args) {
+			fprintf(stderr, "rune-image: %s: %s (usage: %s%s%s)\n", name,
+				!store_commands[k].args		? "no argument expected"
+				: args < store_commands[k].args ? "too few arguments"
+								: "too many arguments",
+				name, *syn ? " " : "", syn);
+			return 1;
+		}
+		return 0;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct {
@@ -824,13 +866,16 @@ int main(int argc, char **argv)
 		return cmd_encrypt(argc - i, argv + i);
 	if (!strcmp(argv[i], "sign")) /* works on a registry, not on the store */
 		return cmd_sign(argc - i, argv + i);
+	int status;
+	if (check_store_command(argv[i], argc - i, argv + i, &status))
+		return status;
 	uint8_t key[STORE_KEY_LEN];
 	struct cc_error *err = NULL;
 	if (key_file && ri_read_store_key(key_file, key, &err) < 0)
 		return fail(err);
 	int ret = -1;
 	if (!strcmp(argv[i], "fsck"))
-		ret = cmd_fsck(root, key_file ? key : NULL, argc - i);
+		ret = cmd_fsck(root, key_file ? key : NULL);
 	else if (key_file && !strcmp(argv[i], "unmount"))
 		ret = cmd_unmount_encrypted(root, key, argc - i, argv + i);
 	for (size_t k = 0; ret < 0 && k < ARRAY_SIZE(commands); k++) {

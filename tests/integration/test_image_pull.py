@@ -876,3 +876,33 @@ def test_gc_refuses_unreadable_record(anon, images, workdir):
     res = images.run("gc")
     assert res.returncode == 0 and res.stdout.startswith("removed 1 layers"), res
     assert [p.name for p in images.layers()] != before and len(images.layers()) == 1
+
+
+@pytest.mark.parametrize("command,synopsis,nargs", [
+    ("list", "[--json]", 0), ("inspect", "REFERENCE", 1), ("remove", "REFERENCE", 1),
+    ("gc", "", 0), ("fsck", "", 0), ("unpack", "REFERENCE DIR", 2),
+    ("mount", "REFERENCE DIR", 2), ("unmount", "DIR", 1),
+    ("bundle", "[--copy] REFERENCE DIR", 2)])
+def test_store_command_usage(images, workdir, command, synopsis, nargs):
+    """--help, an unknown option or a wrong count of arguments never runs the command: not
+    even the store is made (gc --help used to collect garbage, inspect --help looked for an
+    image named --help)."""
+    usage = f"usage: {command}{' ' if synopsis else ''}{synopsis})"
+    args = [f"{workdir}/a{i}" for i in range(nargs)]
+    for helpflag in ("--help", "-h"):
+        res = images.run(command, *args, helpflag)
+        assert res.returncode == 0 and res.stderr == "", res
+        first = res.stdout.splitlines()[0]
+        assert first.startswith("Usage: rune-image") and first.endswith(
+            f" {command}{' ' if synopsis else ''}{synopsis}"), res.stdout
+    cases = [([*args, "--bogus"], f'unknown option "--bogus"'),
+             ([*args, "-json"], 'unknown option "-json"'),
+             ([*args, "extra"], "no argument expected" if nargs == 0 else "too many arguments")]
+    if nargs:
+        cases.append((args[:-1], "too few arguments"))
+    for argv, reason in cases:
+        res = images.run(command, *argv)
+        assert res.returncode == 1 and res.stdout == "", (argv, res)
+        assert res.stderr == f"rune-image: {command}: {reason} ({usage}\n", (argv, res)
+    assert not images.root.exists()
+    assert not any(workdir.glob("a*"))
