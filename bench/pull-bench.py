@@ -30,6 +30,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "integration"))
 import registry as R  # noqa: E402  (the integration tests' registry/image helpers)
+from containerd_env import config as containerd_config  # noqa: E402
 
 TIME = "/usr/bin/time"
 MiB = 1 << 20
@@ -41,25 +42,6 @@ ENCRYPTED = {"gzip+jwe": "gzip", "zstd+jwe": "zstd"}
 # The gzip image signed (same manifest, same tag), pulled by rune-image under a policy that
 # requires the signature.
 SIGNED = {"gzip+gpg": "gzip", "gzip+cosign": "gzip"}
-
-CONTAINERD_CONFIG = """version = 2
-root = "{base}/root"
-state = "{base}/state"
-disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.btrfs",
-  "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper",
-  "io.containerd.snapshotter.v1.aufs", "io.containerd.tracing.processor.v1.otlp",
-  "io.containerd.internal.v1.tracing"]
-[grpc]
-  address = "{base}/containerd.sock"
-[ttrpc]
-  address = "{base}/containerd.sock.ttrpc"
-[debug]
-  address = "{base}/debug.sock"
-[metrics]
-  address = ""
-[plugins."io.containerd.internal.v1.opt"]
-  path = "{base}/opt"
-"""
 
 
 class ToolFailed(Exception):
@@ -385,7 +367,7 @@ class Ctr:
                         version_of([self.ctr, "--version"]))
 
     def start(self):
-        (self.base / "config.toml").write_text(CONTAINERD_CONFIG.format(base=self.base))
+        (self.base / "config.toml").write_text(containerd_config(self.base))
         self.log = open(self.base / "containerd.log", "wb")
         self.daemon = subprocess.Popen([shutil.which("containerd"), "--config",
                                         str(self.base / "config.toml")],

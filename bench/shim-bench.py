@@ -30,21 +30,8 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-CONFIG = """version = 2
-root = "{base}/root"
-state = "{base}/state"
-disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.btrfs",
-  "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper",
-  "io.containerd.snapshotter.v1.aufs"]
-[grpc]
-  address = "{base}/containerd.sock"
-[ttrpc]
-  address = "{base}/containerd.sock.ttrpc"
-[debug]
-  address = "{base}/debug.sock"
-[metrics]
-  address = ""
-"""
+sys.path.insert(0, str(REPO / "tests" / "integration"))
+from containerd_env import config as containerd_config  # noqa: E402
 
 
 def reexec_private():
@@ -116,7 +103,7 @@ def main():
     daemon = None
     ns = "shimbench"
     try:
-        (base / "config.toml").write_text(CONFIG.format(base=base))
+        (base / "config.toml").write_text(containerd_config(base))
         settings = base / "shim.json"
         settings.write_text(json.dumps({"rune": str(rune), "root": str(base / "rune-root")}))
         rootfs = base / "rootfs"

@@ -9,15 +9,13 @@ mount namespace and are removed at teardown.
 import json
 import os
 import shutil
-import signal
-import subprocess
 import tarfile
 from pathlib import Path
 
 import pytest
 
-from conftest import (PAL_DIR, find_cgroup_dirs, is_rune, kill_and_wait, mount_points,
-                      pid_alive, remove_cgroup_tree, tagged_pids, umount, wait_until)
+from conftest import PAL_DIR, find_cgroup_dirs, is_rune, pid_alive, remove_cgroup_tree, wait_until
+from containerd_env import private_containerd, unmount_under
 
 ULIMITS = ["--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024"]
 
@@ -26,12 +24,6 @@ def hide_host_state(mounts, workdir):
     """tmpfs over /run and /var/lib for this test only (private mount namespace)."""
     for target in ("/run", "/var/lib"):
         mounts.mount("-t", "tmpfs", "-o", "mode=755", "tmpfs", target=target)
-
-
-def unmount_under(path):
-    for m in sorted((m for m in mount_points() if m.startswith(str(path) + "/")), key=len,
-                    reverse=True):
-        umount(m)
 
 
 # ---------------------------------------------------------------------------------- podman
@@ -122,23 +114,6 @@ def test_podman_detached_exec_stop_rm(podman):
 
 # ---------------------------------------------------------------------------------- containerd
 
-CONTAINERD_CONFIG = """version = 2
-root = "{base}/root"
-state = "{base}/state"
-disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.btrfs",
-  "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper",
-  "io.containerd.snapshotter.v1.aufs"]
-[grpc]
-  address = "{base}/containerd.sock"
-[ttrpc]
-  address = "{base}/containerd.sock.ttrpc"
-[debug]
-  address = "{base}/debug.sock"
-[metrics]
-  address = ""
-"""
-
-
 class Ctr:
     def __init__(self, rune, base):
         self.rune = rune
@@ -163,46 +138,8 @@ def ctr(rune, workdir, mounts):
             pytest.skip(f"{exe} is not installed")
     hide_host_state(mounts, workdir)
     base = workdir / "containerd"
-    base.mkdir()
-    (base / "config.toml").write_text(CONTAINERD_CONFIG.format(base=base))
-    log = open(base / "containerd.log", "wb")
-    daemon = subprocess.Popen([shutil.which("containerd"), "--config", base / "config.toml"],
-                              stdout=log, stderr=log, stdin=subprocess.DEVNULL,
-                              env=rune.env(), start_new_session=True)
-    c = Ctr(rune, base)
-    try:
-        wait_until(lambda: daemon.poll() is not None or c("version").rc == 0, timeout=60,
-                   interval=0.1, what="containerd to answer")
-        assert daemon.poll() is None, (base / "containerd.log").read_text()
+    with private_containerd(rune, base, Ctr(rune, base)) as c:
         yield c
-    finally:
-        res = c("containers", "list", "--quiet", timeout=30) if daemon.poll() is None else None
-        for cid in (res.out.split() if res and res.rc == 0 else []):
-            c("tasks", "kill", "--signal", "SIGKILL", cid, timeout=30)
-            c("tasks", "delete", "--force", cid, timeout=30)
-            c("containers", "delete", cid, timeout=30)
-        daemon.send_signal(signal.SIGTERM)
-        try:
-            daemon.wait(30)
-        except subprocess.TimeoutExpired:
-            daemon.kill()
-            daemon.wait()
-        log.close()
-        # Shims outlive containerd by design; once their container is gone they must go too.
-        shims = [p for p in tagged_pids(rune.tag) if b"containerd-shim" in _cmdline(p)]
-        if shims:
-            kill_and_wait(shims)
-        unmount_under(base)
-        for d in find_cgroup_dirs(c.namespace):
-            remove_cgroup_tree(d)
-
-
-def _cmdline(pid):
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return f.read()
-    except OSError:
-        return b""
 
 
 def test_ctr_run_echo(ctr, bundle):

@@ -34,9 +34,10 @@ import pytest
 import cri
 from conftest import (RUNE_BIN, TAG_VAR, build_path, cgroup_dir, find_cgroup_dirs,
                       kill_and_wait, make_rootfs, mount_points, ns_id, pid_alive, proc_cgroups,
-                      remove_cgroup_tree, tagged_pids, wait_until)
+                      remove_cgroup_tree, wait_until)
 from registry import F, make_layer_tar, make_oci_image
-from test_clients import hide_host_state, unmount_under
+from containerd_env import cmdline as _cmdline, config as base_config, shim_pids, unmount_under
+from test_clients import hide_host_state
 from test_shim import pod_dir_name
 
 HANDLERS = ("runc", "rune")
@@ -87,26 +88,7 @@ int main(void)
 }
 """
 
-CONTAINERD_CONFIG = """version = 2
-root = "{base}/root"
-state = "{base}/state"
-disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs",
-  "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.aufs"]
-
-[grpc]
-  address = "{base}/containerd.sock"
-[ttrpc]
-  address = "{base}/containerd.sock.ttrpc"
-[debug]
-  address = "{base}/debug.sock"
-  level = "debug"
-[metrics]
-  address = ""
-
-[plugins."io.containerd.internal.v1.opt"]
-  path = "{base}/opt"
-
-[plugins."io.containerd.grpc.v1.cri"]
+CRI_CONFIG = """[plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = "{pause_image}"
   disable_apparmor = true
   enable_selinux = false
@@ -146,8 +128,9 @@ def containerd_config(base, cc_settings=None):
         rune_options = ('      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.rune'
                         f'.options]\n        ConfigPath = "{SHIM_CONFIG}"\n')
     cc_runtime = CC_RUNTIME.format(settings=cc_settings) if cc_settings else ""
-    return CONTAINERD_CONFIG.format(base=base, pause_image=PAUSE_IMAGE, rune_bin=RUNE_BIN,
-                                    rune_options=rune_options, cc_runtime=cc_runtime)
+    return base_config(base, cri=True, debug_level="debug") + CRI_CONFIG.format(
+        base=base, pause_image=PAUSE_IMAGE, rune_bin=RUNE_BIN, rune_options=rune_options,
+        cc_runtime=cc_runtime)
 
 
 # --------------------------------------------------------------------------------- images
@@ -203,13 +186,6 @@ def cri_images(tmp_path_factory):
 
 
 # ------------------------------------------------------------------------------ containerd
-
-
-def _cmdline(pid):
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except OSError:
-        return []
 
 
 def _log_tail(path, n=3000):
@@ -304,8 +280,7 @@ class CRI:
 
     def shims(self):
         """PIDs of live containerd shims started by this test's containerd."""
-        return [p for p in tagged_pids(self.rune.tag)
-                if os.path.basename((_cmdline(p) or [b""])[0]).startswith(b"containerd-shim")]
+        return shim_pids(self.rune.tag)
 
     def cgroup_parents(self):
         return find_cgroup_dirs(self.cgroup_parent.lstrip("/"))
@@ -817,23 +792,11 @@ def cc_setup(rune, workdir):
     marker file), the same images as OCI archives for the host's containerd (the CRI needs the
     image it creates a container from), the agent bundle (simulated enclave, encrypted store)
     and the shim's settings with a pod section."""
-    import sys
     import registry as R
-    from conftest import PAL_DIR, REPO
     from test_agent import CTL_BIN
     from test_image_pull import busybox_layers
-    from test_registry_fixtures import need
-    from test_store_view import fuse_usable
-    why = fuse_usable()
-    if why:
-        pytest.skip(why)
-    need("registry")
-    pal = PAL_DIR / "liberpal-skeleton.so"
-    if not pal.exists():
-        pytest.skip(f"the pods' agents run in an enclave through the skeleton PAL ({pal})")
-    reg = R.Registry("anonymous", tmp_parent=workdir)
-    reg.start()
-    try:
+    from test_shim import pod_agent_bundle
+    with pod_agent_bundle(workdir) as (reg, bundle):
         refs, archives = {}, {}
         for p in ("a", "b"):
             layout = workdir / f"cc-img-{p}"
@@ -842,21 +805,12 @@ def cc_setup(rune, workdir):
             R.push(layout, "v1", reg, repo=f"cc/{p}")
             refs[p] = f"{reg.host}/cc/{p}:v1"
             archives[refs[p]] = _oci_archive(layout, refs[p], workdir / f"cc-{p}.tar")
-        bundle = workdir / "cc-agent-bundle"
-        res = subprocess.run([sys.executable, str(REPO / "scripts/agent_bundle.py"), "--build",
-                              str(build_path()), "--out", str(bundle), "--pal", str(pal),
-                              f"--agent-arg=--insecure-registry={reg.host}",
-                              "--agent-arg=--store-key=sealed"],
-                             capture_output=True, text=True, timeout=120)
-        assert res.returncode == 0, res.stderr
         pods = workdir / "cc-pods"
         settings = workdir / "cc-shim.json"
         settings.write_text(json.dumps({"rune": str(RUNE_BIN), "pod": {
             "agent_bundle": str(bundle), "agent_root": str(pods), "agent_ctl": str(CTL_BIN)}}))
         yield {"settings": settings, "refs": refs, "archives": archives, "pods": pods,
                "ctl": CTL_BIN}
-    finally:
-        reg.stop()
 
 
 @pytest.mark.parametrize("cri_env", ["rune-cc"], indirect=True)

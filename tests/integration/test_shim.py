@@ -7,19 +7,19 @@ finds the shim on its PATH; the shim's settings file names the rune under test a
 of the test's own.
 """
 
+import contextlib
 import json
 import os
 import shutil
-import signal
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
-from conftest import (PAL_DIR, find_cgroup_dirs, is_rune, kill_and_wait, mount_points, pid_alive,
-                      remove_cgroup_tree, tagged_pids, wait_until)
-from test_clients import CONTAINERD_CONFIG, Ctr, _cmdline, hide_host_state, unmount_under
+from conftest import PAL_DIR, is_rune, mount_points, pid_alive, tagged_pids, wait_until
+from containerd_env import private_containerd, shim_pids
+from test_clients import Ctr, hide_host_state
 
 RUNTIME = "io.containerd.rune.v2"
 
@@ -50,7 +50,7 @@ class ShimCtr(Ctr):
         return None
 
     def shim_pids(self):
-        return [p for p in tagged_pids(self.rune.tag) if b"containerd-shim-rune" in _cmdline(p)]
+        return shim_pids(self.rune.tag, b"containerd-shim-rune")
 
 
 @pytest.fixture
@@ -65,40 +65,11 @@ def sctr(rune, workdir, mounts):
         pytest.skip("containerd-shim-rune-v2 is not built next to RUNE_BIN")
     hide_host_state(mounts, workdir)
     base = workdir / "containerd"
-    base.mkdir()
-    (base / "config.toml").write_text(CONTAINERD_CONFIG.format(base=base))
     c = ShimCtr(rune, base)
-    c.settings.write_text(json.dumps({"rune": str(rune.binary), "root": str(c.rune_root)}))
-    log = open(base / "containerd.log", "wb")
     env = rune.env({"PATH": f"{shim.parent}:{os.environ.get('PATH', '/usr/bin:/bin')}"})
-    daemon = subprocess.Popen([shutil.which("containerd"), "--config", base / "config.toml"],
-                              stdout=log, stderr=log, stdin=subprocess.DEVNULL, env=env,
-                              start_new_session=True)
-    c.daemon_pid = daemon.pid
-    try:
-        wait_until(lambda: daemon.poll() is not None or c("version").rc == 0, timeout=60,
-                   interval=0.1, what="containerd to answer")
-        assert daemon.poll() is None, (base / "containerd.log").read_text()
+    with private_containerd(rune, base, c, env=env):
+        c.settings.write_text(json.dumps({"rune": str(rune.binary), "root": str(c.rune_root)}))
         yield c
-    finally:
-        res = c("containers", "list", "--quiet", timeout=30) if daemon.poll() is None else None
-        for cid in (res.out.split() if res and res.rc == 0 else []):
-            c("tasks", "kill", "--signal", "SIGKILL", cid, timeout=30)
-            c("tasks", "delete", "--force", cid, timeout=30)
-            c("containers", "delete", cid, timeout=30)
-        daemon.send_signal(signal.SIGTERM)
-        try:
-            daemon.wait(30)
-        except subprocess.TimeoutExpired:
-            daemon.kill()
-            daemon.wait()
-        log.close()
-        shims = c.shim_pids()
-        if shims:
-            kill_and_wait(shims)
-        unmount_under(base)
-        for d in find_cgroup_dirs(c.namespace):
-            remove_cgroup_tree(d)
 
 
 def no_leftovers(sctr, cid):
@@ -409,10 +380,25 @@ CRI_IMAGE = "io.kubernetes.cri.image-name"
 def pod_settings(sctr, workdir):
     """Shim settings with a pod section: the agent bundle (an enclave container through the
     skeleton, its store encrypted), a pods directory of the test's own, agent-ctl."""
+    from test_agent import CTL_BIN
+    with pod_agent_bundle(workdir) as (reg, bundle):
+        settings = workdir / "pod-shim.json"
+        pods = workdir / "pods"
+        settings.write_text(json.dumps({
+            "rune": str(sctr.rune.binary), "root": str(sctr.rune_root),
+            "pod": {"agent_bundle": str(bundle), "agent_root": str(pods),
+                    "agent_ctl": str(CTL_BIN), "start_timeout_s": 60}}))
+        yield {"settings": settings, "pods": pods, "registry": reg, "ctl": CTL_BIN}
+
+
+@contextlib.contextmanager
+def pod_agent_bundle(workdir):
+    """For confidential pods: a registry on loopback and an agent bundle (the agent in a
+    simulated enclave through the skeleton PAL, its store encrypted under a sealed key) that
+    may pull from it; skips when FUSE, docker-registry or the PAL is missing."""
     import sys
     import registry as R
     from conftest import REPO, build_path
-    from test_agent import CTL_BIN
     from test_registry_fixtures import need
     from test_store_view import fuse_usable
     why = fuse_usable()
@@ -421,7 +407,7 @@ def pod_settings(sctr, workdir):
     need("registry")
     pal = PAL_DIR / "liberpal-skeleton.so"
     if not pal.exists():
-        pytest.skip(f"the pod's agent runs in an enclave through the skeleton PAL ({pal})")
+        pytest.skip(f"a pod's agent runs in an enclave through the skeleton PAL ({pal})")
     reg = R.Registry("anonymous", tmp_parent=workdir)
     reg.start()
     try:
@@ -432,13 +418,7 @@ def pod_settings(sctr, workdir):
                               "--agent-arg=--store-key=sealed"],
                              capture_output=True, text=True, timeout=120)
         assert res.returncode == 0, res.stderr
-        settings = workdir / "pod-shim.json"
-        pods = workdir / "pods"
-        settings.write_text(json.dumps({
-            "rune": str(sctr.rune.binary), "root": str(sctr.rune_root),
-            "pod": {"agent_bundle": str(bundle), "agent_root": str(pods),
-                    "agent_ctl": str(CTL_BIN), "start_timeout_s": 60}}))
-        yield {"settings": settings, "pods": pods, "registry": reg, "ctl": CTL_BIN}
+        yield reg, bundle
     finally:
         reg.stop()
 
