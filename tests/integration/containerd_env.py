@@ -58,6 +58,16 @@ def unmount_under(path):
         umount(m)
 
 
+def stop_daemon(proc):
+    """SIGTERM to a daemon we started, SIGKILL if it is still there 30 s later."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 @contextlib.contextmanager
 def private_containerd(rune, base, client, env=None):
     """containerd on config(base) with the environment env (default: the rune under test's),
@@ -85,12 +95,7 @@ def private_containerd(rune, base, client, env=None):
             client("tasks", "kill", "--signal", "SIGKILL", cid, timeout=30)
             client("tasks", "delete", "--force", cid, timeout=30)
             client("containers", "delete", cid, timeout=30)
-        daemon.send_signal(signal.SIGTERM)
-        try:
-            daemon.wait(30)
-        except subprocess.TimeoutExpired:
-            daemon.kill()
-            daemon.wait()
+        stop_daemon(daemon)
         log.close()
         shims = shim_pids(rune.tag)
         if shims:

@@ -24,7 +24,6 @@ root/state, or a cgroup under the test's cgroup parent is left.
 import json
 import os
 import shutil
-import signal
 import subprocess
 import tarfile
 from pathlib import Path
@@ -36,7 +35,8 @@ from conftest import (RUNE_BIN, TAG_VAR, build_path, cgroup_dir, find_cgroup_dir
                       kill_and_wait, make_rootfs, mount_points, ns_id, pid_alive, proc_cgroups,
                       remove_cgroup_tree, wait_until)
 from registry import F, make_layer_tar, make_oci_image
-from containerd_env import cmdline as _cmdline, config as base_config, shim_pids, unmount_under
+from containerd_env import (cmdline as _cmdline, config as base_config, shim_pids, stop_daemon,
+                            unmount_under)
 from test_clients import hide_host_state
 from test_shim import pod_dir_name
 
@@ -317,15 +317,6 @@ class CRI:
         return errors
 
 
-def _stop(daemon):
-    daemon.send_signal(signal.SIGTERM)
-    try:
-        daemon.wait(30)
-    except subprocess.TimeoutExpired:
-        daemon.kill()
-        daemon.wait()
-
-
 @pytest.fixture
 def cri_env(request, rune, workdir, mounts, cri_images):
     """A private containerd with the cri plugin; request.param (parametrize with
@@ -384,7 +375,7 @@ def cri_env(request, rune, workdir, mounts, cri_images):
             except cri.CRIError as e:
                 problems.append(f"CRI cleanup: {e}")
             c.client.close()
-            _stop(daemon)
+            stop_daemon(daemon)
         else:
             c.client.close()
             problems.append(f"containerd died during the test (status {daemon.returncode})")
