@@ -54,7 +54,7 @@ class ShimCtr(Ctr):
 
 
 @pytest.fixture
-def sctr(rune, workdir, mounts):
+def sctr(request, rune, workdir, mounts):
     if not is_rune():
         pytest.skip("the rune shim runs rune")
     for exe in ("containerd", "ctr"):
@@ -66,7 +66,17 @@ def sctr(rune, workdir, mounts):
     hide_host_state(mounts, workdir)
     base = workdir / "containerd"
     c = ShimCtr(rune, base)
-    env = rune.env({"PATH": f"{shim.parent}:{os.environ.get('PATH', '/usr/bin:/bin')}"})
+    path = f"{shim.parent}:{os.environ.get('PATH', '/usr/bin:/bin')}"
+    if getattr(request, "param", None) == "publish":
+        # containerd always gives its shims TTRPC_ADDRESS; without it the shim must publish
+        # its events with `containerd publish`, as the protocol's first shims did.
+        wrap = workdir / "shim-wrapper"
+        wrap.mkdir()
+        (wrap / shim.name).write_text(f"#!/bin/sh\nunset TTRPC_ADDRESS\nexec {shim} \"$@\"\n")
+        (wrap / shim.name).chmod(0o755)
+        path = f"{wrap}:{path}"
+    env = rune.env({"PATH": path})
+    c.events = getattr(request, "param", None) or "ttrpc"
     with private_containerd(rune, base, c, env=env):
         c.settings.write_text(json.dumps({"rune": str(rune.binary), "root": str(c.rune_root)}))
         yield c
@@ -153,7 +163,10 @@ def test_detached_lifecycle_exec_ps_pause_metrics_kill(sctr, bundle):
         "a container process outlived its task"
 
 
+@pytest.mark.parametrize("sctr", ["ttrpc", "publish"], indirect=True)
 def test_events_in_order(sctr, bundle):
+    """Events reach containerd in the order they happen: through containerd's ttrpc Forward,
+    or, when the shim has no ttrpc address, through `containerd publish`."""
     rootfs = bundle(name="ctr-rootfs").rootfs
     cid = sctr.rune.new_id("shim")
     events = subprocess.Popen([sctr.exe, "-a", sctr.base / "containerd.sock", "events"],
@@ -163,6 +176,11 @@ def test_events_in_order(sctr, bundle):
         time.sleep(0.5)  # subscribed
         assert sctr.run(rootfs, cid, "/bin/sleep", "3600",
                         extra=["--detach", "--null-io"]).rc == 0
+        shims = sctr.shim_pids()
+        assert len(shims) == 1, shims
+        environ = Path(f"/proc/{shims[0]}/environ").read_bytes().split(b"\0")
+        has_ttrpc = any(v.startswith(b"TTRPC_ADDRESS=") for v in environ)
+        assert has_ttrpc == (sctr.events == "ttrpc"), environ
         assert sctr("tasks", "exec", "--exec-id", "x1", cid, "/bin/sh", "-c",
                     "exit 4").rc == 4
         assert sctr("tasks", "pause", cid).rc == 0
