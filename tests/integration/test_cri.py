@@ -240,26 +240,27 @@ class CRI:
         config = self.pod_config(name)
         return self.client.run_pod_sandbox(config, handler), config
 
-    def container_config(self, name, argv, attempt=0, image=BUSYBOX_IMAGE):
+    def container_config(self, name, argv, attempt=0, image=BUSYBOX_IMAGE, envs=None):
         return {
             "metadata": {"name": name, "attempt": attempt},
             "image": {"image": image},
             "command": list(argv),
             "envs": [{"key": TAG_VAR, "value": self.rune.tag}, {"key": "RIT_NAME",
-                                                                 "value": name}],
+                                                                 "value": name}] +
+                    [{"key": k, "value": v} for k, v in (envs or {}).items()],
             "labels": {"rune-it": self.rune.tag[:12]},
             "log_path": f"{name}/{attempt}.log",
             "linux": {"security_context": {"namespace_options": {
                 "network": cri.NODE, "pid": cri.CONTAINER, "ipc": cri.POD}}},
         }
 
-    def create_container(self, pod_id, pod_config, name, argv, image=BUSYBOX_IMAGE):
-        config = self.container_config(name, argv, image=image)
+    def create_container(self, pod_id, pod_config, name, argv, image=BUSYBOX_IMAGE, envs=None):
+        config = self.container_config(name, argv, image=image, envs=envs)
         (Path(pod_config["log_directory"]) / name).mkdir(exist_ok=True)  # kubelet's job
         return self.client.create_container(pod_id, config, pod_config)
 
-    def run_container(self, pod_id, pod_config, name, argv, image=BUSYBOX_IMAGE):
-        cid = self.create_container(pod_id, pod_config, name, argv, image=image)
+    def run_container(self, pod_id, pod_config, name, argv, image=BUSYBOX_IMAGE, envs=None):
+        cid = self.create_container(pod_id, pod_config, name, argv, image=image, envs=envs)
         self.client.start_container(cid)
         return cid
 
@@ -689,6 +690,30 @@ def test_exec_sync(cri_env):
     with pytest.raises(cri.CRIError) as e:
         c.client.exec_sync("no-such-container", ["true"])
     assert e.value.code == "NOT_FOUND", e.value
+
+
+@handlers
+def test_enclave_container(cri_env):
+    """An enclave container through the CRI, asked for as a pod spec asks (the container's env,
+    the skeleton PAL in a directory rune trusts): its init is rune's enclave init, the payload
+    runs and exec answers without the ENCLAVE_ variables, and a stop ends it."""
+    from conftest import PAL_DIR, is_rune
+    pal = PAL_DIR / "liberpal-skeleton.so"
+    if not is_rune() or not pal.exists():
+        pytest.skip(f"enclave containers need rune and its skeleton PAL ({pal})")
+    c = cri_env
+    pod, pconf = c.run_pod("enclave")
+    cid = c.run_container(pod, pconf, "enc", ["sleep", "3600"], envs={
+        "ENCLAVE_TYPE": "simulated", "ENCLAVE_RUNTIME_PATH": str(pal),
+        "ENCLAVE_RUNTIME_LOGLEVEL": "off"})
+    pid = c.container_pid(cid)
+    assert Path(f"/proc/{pid}/comm").read_text().strip() == "enclave-init"
+    res = c.client.exec_sync(cid, ["sh", "-c", "echo in-enclave; env | grep -c ^ENCLAVE_; exit 3"])
+    assert res == {"stdout": b"in-enclave\n0\n", "stderr": b"", "exit_code": 3}, res
+    c.client.stop_container(cid, timeout=10)
+    status = c.client.container_status(cid)["status"]
+    assert status["state"] == cri.CONTAINER_EXITED, status
+    assert not pid_alive(pid)
 
 
 @handlers
